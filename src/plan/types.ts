@@ -1,0 +1,53 @@
+/**
+ * Plain data shared by the planning modules. PURE layer: nothing here touches fs, env or clock.
+ */
+
+/** A resolved config value, as YAML/JSON can hold it. */
+export type ConfigValue = null | boolean | number | string | ConfigValue[] | ConfigMap;
+export interface ConfigMap {
+  [key: string]: ConfigValue;
+}
+
+/**
+ * A string that was quoted in the override (`a='1'`). Kept distinct from an unquoted string so
+ * it stays a string and is re-quoted when the override is spelled back for a Hydra app.
+ */
+export interface QuotedString {
+  kind: "quoted";
+  text: string;
+  quote: "'" | '"';
+}
+
+/** A parsed, typed override value element (before sweep expansion). */
+export type ElementValue =
+  | null
+  | boolean
+  | number
+  | string
+  | QuotedString
+  | ElementValue[]
+  | { kind: "dict"; entries: Array<[string, ElementValue]> };
+
+/** A sweep over values: `a=1,2`, `choice(...)`, `range(...)`, `glob(...)`, wrapped by sort/shuffle. */
+export type SweepValue =
+  | { kind: "choice"; values: ElementValue[]; simpleForm: boolean; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
+  | { kind: "range"; start: number; stop: number; step: number; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
+  | { kind: "glob"; include: string[]; exclude: string[]; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } };
+
+/** Hydra's override types: `a=1` change, `+a=1` add, `++a=1` force add, `~a` delete. */
+export type OverrideType = "change" | "add" | "force_add" | "delete";
+
+/** One parsed override term. */
+export interface Override {
+  type: OverrideType;
+  /** Dotted key, or config group path such as `db` or `server/db`. */
+  key: string;
+  /** `group@pkg=option` package, when given. */
+  pkg?: string;
+  /** Undefined only for `~key` without a value. */
+  value?: ElementValue | SweepValue;
+  /** True when `value` is a SweepValue. */
+  isSweep: boolean;
+  /** The original text, for messages. */
+  input: string;
+}

@@ -1,0 +1,149 @@
+/**
+ * Every record that crosses a process boundary or the disk, as a `type`-tagged union.
+ * The worker (inside an allocation or on the local machine), the CLI, the launchers and the
+ * dashboard all read and write exactly these shapes. Bump `version` on incompatible changes.
+ */
+import type { ConfigMap } from "../plan/types.js";
+
+/** The closed set of run states. `deriveStatus` (store/status.ts) is the one place that decides. */
+export type RunState =
+  | "pending"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "timeout"
+  | "preempted"
+  | "cancelled"
+  | "lost";
+
+export const RUN_STATES: readonly RunState[] = [
+  "pending",
+  "running",
+  "succeeded",
+  "failed",
+  "timeout",
+  "preempted",
+  "cancelled",
+  "lost",
+];
+
+export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);
+
+/** `<run dir>/status.json`, written whole by the worker process that ran the run. */
+export interface RunStatusRecord {
+  type: "run-status";
+  version: 1;
+  runId: string;
+  index: number;
+  state: RunState;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** ms since epoch of the last write (also the heartbeat while running). */
+  updatedAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  exitCode?: number | null;
+  signal?: string | null;
+  /** Process id of the run's process-group leader. */
+  pid?: number;
+  host?: string;
+  /** The worker process supervising the run. */
+  worker?: { pid: number; host: string; batchId: string };
+  /** Scheduler job id (`<array job>_<task>` for arrays). */
+  jobId?: string;
+  gpus?: string[];
+  cpus?: number[];
+  /** Human-readable cause, e.g. "exceeded timeout 5s; force-killed after 2s grace". */
+  message?: string;
+  history: Array<{ state: RunState; at: number; attempt: number }>;
+}
+
+/** One run as the worker receives it: everything resolved, nothing to re-read from the project. */
+export interface RunSpec {
+  index: number;
+  id: string;
+  /** Absolute run folder. */
+  dir: string;
+  /** argv[0] is the program; never passed through a shell. */
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** CPUs this run asks for (0 = share whatever the slot gives). */
+  cpus: number;
+  /** GPUs this run asks for; fractional (0.5) lets two runs share one device. */
+  gpus: number;
+  /** Seconds before the run is stopped and recorded as `timeout`. */
+  timeoutS?: number;
+  attempt: number;
+  /** Optional wrapper argv (containers) placed before `argv`; built by plan/container.ts. */
+  wrap?: string[];
+}
+
+/** The unit a worker executes: the runs packed into one scheduler job or local session. */
+export interface BatchSpec {
+  type: "batch";
+  version: 1;
+  batchId: string;
+  sweepDir: string;
+  runs: RunSpec[];
+  /** Runs at once. */
+  parallel: number;
+  /** Seconds between consecutive starts. */
+  stagger: number;
+  /** Seconds between SIGTERM and SIGKILL when stopping a run. */
+  killGraceS: number;
+  /** Explicit resources; when absent the worker detects them. */
+  resources: { cpuIds?: number[]; gpuIds?: string[] };
+  /** Log scheduling and resource decisions to the worker log. */
+  verbose: boolean;
+  heartbeatS: number;
+}
+
+/** `<sweep>/sweep.json`: the manifest of a sweep or pipeline. */
+export interface SweepManifest {
+  type: "sweep";
+  version: 1;
+  id: string;
+  kind: "sweep" | "flow";
+  name?: string;
+  createdAt: number;
+  /** Absolute sweep folder. */
+  dir: string;
+  projectDir: string;
+  command: string[];
+  overrides: string[];
+  launcher: string;
+  profile?: string;
+  git?: { commit: string; dirty: boolean; diff?: string };
+  runs: RunEntry[];
+  /** Scheduler submissions (local worker sessions or SLURM jobs). */
+  jobs: JobEntry[];
+}
+
+export interface RunEntry {
+  index: number;
+  id: string;
+  /** Folder relative to the sweep folder. */
+  dir: string;
+  /** Hydra-spelled per-run overrides (`b=10.0`, `flag=True`). */
+  overrides: string[];
+  /** Swept parameters for tables: key -> value. */
+  params: ConfigMap;
+  /** Pipeline job name (rule + wildcards) when kind = flow. */
+  job?: string;
+  rule?: string;
+}
+
+export interface JobEntry {
+  /** Local: `local-<pid>`; SLURM: array job id. */
+  jobId: string;
+  launcher: string;
+  submittedAt: number;
+  /** Run indexes by array task / batch id. */
+  batches: Array<{ batchId: string; task?: number; runs: number[] }>;
+  pid?: number;
+  host?: string;
+}
+
+/** A line of `metrics.jsonl`: any JSON object; numbers are what tables and charts use. */
+export type MetricsLine = Record<string, unknown>;
