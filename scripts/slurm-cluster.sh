@@ -51,8 +51,8 @@ die() { log "$*"; exit 1; }
 # not yet reaped still answers kill -0 (measured, see docs).
 pid_alive() {
   local f="$1" pid st
-  [ -s "$f" ] || return 1
-  pid=$(tr -dc '0-9' <"$f")
+  # The daemon removes its own pid file as it exits, so the file may vanish between reads.
+  pid=$(tr -dc '0-9' 2>/dev/null <"$f") || return 1
   [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
   st=$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
   [ "$st" != Z ] && [ "$st" != X ]
@@ -64,7 +64,7 @@ pidfile_d() { echo "$DIR/slurmd-$1.pid"; }
 stop_pidfile() {
   local f="$1" pid i
   pid_alive "$f" || { rm -f "$f"; return 0; }
-  pid=$(tr -dc '0-9' <"$f")
+  pid=$(tr -dc '0-9' 2>/dev/null <"$f") || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 100); do
     pid_alive "$f" || break
