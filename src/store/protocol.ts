@@ -97,6 +97,8 @@ export interface BatchSpec {
   /** Log scheduling and resource decisions to the worker log. */
   verbose: boolean;
   heartbeatS: number;
+  /** Signal forwarded to running runs when the allocation nears its time limit. @default "SIGUSR1" */
+  timeoutSignal?: string;
 }
 
 /** `<sweep>/sweep.json`: the manifest of a sweep or pipeline. */

@@ -1,0 +1,76 @@
+/**
+ * Atomic, whole-file writes: every file another process may read is written to a temporary
+ * name in the same folder and renamed into place (rename is atomic on POSIX and NFS).
+ */
+import { randomBytes } from "node:crypto";
+import { promises as fsp, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+
+let counter = 0;
+const tmpName = (file: string): string =>
+  path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${(counter++).toString(36)}${randomBytes(2).toString("hex")}.tmp`);
+
+/** Write `data` to `file` atomically (async). */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = tmpName(file);
+  await fsp.writeFile(tmp, data);
+  await fsp.rename(tmp, file);
+}
+
+/** Write `data` to `file` atomically (sync; used by the worker in signal paths). */
+export function writeFileAtomicSync(file: string, data: string): void {
+  const tmp = tmpName(file);
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+export const writeJsonAtomic = (file: string, value: unknown): Promise<void> =>
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
+
+export const writeJsonAtomicSync = (file: string, value: unknown): void =>
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + "\n");
+
+/** Parse a JSON file; undefined when it does not exist (or is mid-replace on a weak FS). */
+export function readJsonSync<T>(file: string): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export const ensureDirSync = (dir: string): void => {
+  mkdirSync(dir, { recursive: true });
+};
+
+/** Is a process with this pid alive on this host? (EPERM means alive but not ours.) */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

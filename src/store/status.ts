@@ -1,0 +1,55 @@
+/**
+ * The one place that decides a run's state from what is on disk (its own status file) and,
+ * optionally, what the scheduler says about its job. Pure.
+ */
+import type { RunState, RunStatusRecord } from "./protocol.js";
+import { TERMINAL_STATES } from "./protocol.js";
+
+/** What else is known about the process or job that should be running a run. */
+export interface LivenessFacts {
+  /** The worker process is known alive (same host, pid answers) / known dead; undefined = unknown. */
+  workerAlive?: boolean;
+  /** The scheduler's word on the run's job, when the status file cannot explain it. */
+  scheduler?: RunState | "unknown";
+}
+
+/** A running run whose heartbeat is older than this is presumed lost unless its worker is known alive. */
+export const HEARTBEAT_STALE_MS = 120_000;
+
+export function deriveStatus(record: RunStatusRecord | undefined, now: number, facts: LivenessFacts = {}): RunState {
+  if (!record) {
+    // Never started: the scheduler explains pending vs cancelled vs lost.
+    if (facts.scheduler && facts.scheduler !== "unknown" && facts.scheduler !== "running" && facts.scheduler !== "succeeded") {
+      return facts.scheduler;
+    }
+    return "pending";
+  }
+  if (TERMINAL_STATES.has(record.state)) return record.state;
+  if (record.state === "running") {
+    if (facts.workerAlive === true) return "running";
+    if (facts.workerAlive === false) return "lost";
+    if (facts.scheduler && facts.scheduler !== "unknown" && facts.scheduler !== "running" && facts.scheduler !== "pending") {
+      // Job ended (cancelled, timeout, node failure) while the run still said "running".
+      return facts.scheduler === "succeeded" || facts.scheduler === "failed" ? "lost" : facts.scheduler;
+    }
+    if (now - record.updatedAt > HEARTBEAT_STALE_MS) return "lost";
+    return "running";
+  }
+  return record.state;
+}
+
+/** Counts by state, in the fixed order of RUN_STATES. */
+export function countStates(states: Iterable<RunState>): Record<RunState, number> {
+  const c: Record<RunState, number> = {
+    pending: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    timeout: 0,
+    preempted: 0,
+    cancelled: 0,
+    lost: 0,
+  };
+  for (const s of states) c[s]++;
+  return c;
+}

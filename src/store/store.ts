@@ -1,0 +1,185 @@
+/**
+ * The on-disk record of sweeps and runs (see DESIGN.md "On disk"). Any command, in any shell,
+ * on any node sharing the filesystem, reads the same files; nothing needs a server.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, promises as fsp } from "node:fs";
+import path from "node:path";
+import { CorralError } from "../errors.js";
+import type { ConfigMap } from "../plan/types.js";
+import { readJsonSync, writeFileAtomicSync, writeJsonAtomicSync } from "./fsutil.js";
+import type { RunEntry, RunStatusRecord, SweepManifest } from "./protocol.js";
+
+export const MANIFEST = "sweep.json";
+export const STATUS = "status.json";
+/** Project-level index folder. */
+export const PROJECT_INDEX_DIR = ".corral";
+
+/** Absolute run folder of an entry. */
+export const runDirOf = (sweep: SweepManifest, run: RunEntry): string => path.join(sweep.dir, run.dir);
+
+export function readManifest(sweepDir: string): SweepManifest {
+  const m = readJsonSync<SweepManifest>(path.join(sweepDir, MANIFEST));
+  if (!m || m.type !== "sweep") {
+    throw new CorralError("E_NOT_FOUND", `no sweep at ${sweepDir} (missing or unreadable ${MANIFEST})`, {
+      hint: "run `corral status` with no argument to see the latest sweep",
+    });
+  }
+  // The folder may have moved (or be mounted elsewhere on a compute node): trust where we found it.
+  m.dir = path.resolve(sweepDir);
+  return m;
+}
+
+export function writeManifest(m: SweepManifest): void {
+  writeJsonAtomicSync(path.join(m.dir, MANIFEST), m);
+}
+
+export function readRunStatus(runDir: string): RunStatusRecord | undefined {
+  return readJsonSync<RunStatusRecord>(path.join(runDir, STATUS));
+}
+
+export function writeRunStatus(runDir: string, rec: RunStatusRecord): void {
+  writeJsonAtomicSync(path.join(runDir, STATUS), rec);
+}
+
+/** Record a sweep in the project index (one small file per sweep: no shared appends over NFS). */
+export function indexSweep(projectDir: string, m: SweepManifest): void {
+  const dir = path.join(projectDir, PROJECT_INDEX_DIR, "sweeps");
+  mkdirSync(dir, { recursive: true });
+  writeJsonAtomicSync(path.join(dir, `${m.id}.json`), {
+    id: m.id,
+    name: m.name,
+    dir: m.dir,
+    kind: m.kind,
+    createdAt: m.createdAt,
+  });
+}
+
+export interface SweepRef {
+  id: string;
+  name?: string;
+  dir: string;
+  kind: "sweep" | "flow";
+  createdAt: number;
+}
+
+/** Sweeps of a project, newest first. */
+export function listSweeps(projectDir: string): SweepRef[] {
+  const dir = path.join(projectDir, PROJECT_INDEX_DIR, "sweeps");
+  if (!existsSync(dir)) return [];
+  const refs: SweepRef[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith(".json")) continue;
+    const r = readJsonSync<SweepRef>(path.join(dir, f));
+    if (r && existsSync(path.join(r.dir, MANIFEST))) refs.push(r);
+  }
+  return refs.sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/**
+ * Find a sweep by folder path, id, name or `latest` (default). Throws E_NOT_FOUND with the
+ * choices when nothing matches.
+ */
+export function resolveSweep(projectDir: string, ref: string | undefined): string {
+  if (ref && existsSync(path.join(ref, MANIFEST))) return path.resolve(ref);
+  const sweeps = listSweeps(projectDir);
+  if (!ref || ref === "latest") {
+    const s = sweeps[0];
+    if (!s) {
+      throw new CorralError("E_NOT_FOUND", `no sweeps recorded in ${path.join(projectDir, PROJECT_INDEX_DIR)}`, {
+        hint: "start one with `corral run -m ...`, or pass the sweep folder",
+      });
+    }
+    return s.dir;
+  }
+  const hit = sweeps.find((s) => s.id === ref || s.name === ref || s.id.startsWith(ref));
+  if (!hit) {
+    const names = sweeps.slice(0, 5).map((s) => s.name ?? s.id);
+    throw new CorralError("E_NOT_FOUND", `no sweep '${ref}'`, {
+      hint: names.length ? `recent sweeps: ${names.join(", ")}` : "no sweeps recorded yet",
+    });
+  }
+  return hit.dir;
+}
+
+/** Find a run by `<sweep>/<n>`, folder path, or run id (prefix) within a sweep. */
+export function resolveRun(sweep: SweepManifest, ref: string): RunEntry {
+  const byIndex = /^\d+$/.test(ref) ? sweep.runs.find((r) => r.index === Number(ref)) : undefined;
+  if (byIndex) return byIndex;
+  const abs = path.resolve(ref);
+  const hit =
+    sweep.runs.find((r) => path.join(sweep.dir, r.dir) === abs) ??
+    sweep.runs.find((r) => r.id === ref || r.id.startsWith(ref) || r.job === ref);
+  if (!hit) throw new CorralError("E_NOT_FOUND", `no run '${ref}' in sweep ${sweep.dir}`, { hint: "use the run's index or id from `corral status`" });
+  return hit;
+}
+
+/** Last value of every key in a run's metrics.jsonl (partial last lines are ignored). */
+export function readLastMetrics(runDir: string): ConfigMap {
+  const out: ConfigMap = {};
+  let text: string;
+  try {
+    text = readFileSync(path.join(runDir, "metrics.jsonl"), "utf8");
+  } catch {
+    return out;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const obj = JSON.parse(line) as unknown;
+      if (obj && typeof obj === "object" && !Array.isArray(obj)) Object.assign(out, obj);
+    } catch {
+      // a line being written right now; the next read will see it whole
+    }
+  }
+  return out;
+}
+
+/** All metric lines of a run (for curves). */
+export function readMetricSeries(runDir: string): Array<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = readFileSync(path.join(runDir, "metrics.jsonl"), "utf8");
+  } catch {
+    return [];
+  }
+  const rows: Array<Record<string, unknown>> = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const obj = JSON.parse(line) as unknown;
+      if (obj && typeof obj === "object" && !Array.isArray(obj)) rows.push(obj as Record<string, unknown>);
+    } catch {
+      /* partial line */
+    }
+  }
+  return rows;
+}
+
+/** The last `bytes` of a log file, starting at a line boundary. */
+export async function tailFile(file: string, bytes = 4096): Promise<string> {
+  let fh: fsp.FileHandle | undefined;
+  try {
+    fh = await fsp.open(file, "r");
+    const { size } = await fh.stat();
+    const start = Math.max(0, size - bytes);
+    const buf = Buffer.alloc(size - start);
+    await fh.read(buf, 0, buf.length, start);
+    let s = buf.toString("utf8");
+    if (start > 0) s = s.slice(s.indexOf("\n") + 1);
+    return s;
+  } catch {
+    return "";
+  } finally {
+    await fh?.close();
+  }
+}
+
+export const fileSize = (file: string): number => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
+export { writeFileAtomicSync };

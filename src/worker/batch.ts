@@ -1,0 +1,265 @@
+/**
+ * The worker's core: run the runs of one batch with `parallel` slots, a refill queue, CPU/GPU
+ * split and stagger, recording each run's state in its own status file. Used both inside SLURM
+ * allocations and by the local launcher, so a run's outcome is on disk whatever happens to the
+ * `corral` process that started it.
+ */
+import path from "node:path";
+import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
+import { readRunStatus, writeRunStatus } from "../store/store.js";
+import { findTaskset } from "./resources.js";
+import { ResourcePool, SlotScheduler, type Grant } from "./slots.js";
+import { signalExitCode, startRun, type Supervised } from "./supervise.js";
+
+export interface WorkerContext {
+  env: NodeJS.ProcessEnv;
+  host: string;
+  pid: number;
+  cpuIds: number[];
+  gpuIds: string[];
+  /** `<array job>_<task>` or job id inside SLURM. */
+  jobId?: string;
+  /** SLURM_RESTART_COUNT: > 0 after a requeue. */
+  restartCount: number;
+  log: (msg: string) => void;
+  now?: () => number;
+}
+
+export type StopMode = "cancel" | "immediate" | "timeout";
+
+export interface BatchHandle {
+  done: Promise<BatchResult>;
+  stop(mode: StopMode): void;
+}
+
+export interface BatchResult {
+  exitCode: number;
+  counts: Partial<Record<RunState, number>>;
+}
+
+interface Active {
+  spec: RunSpec;
+  grant: Grant;
+  proc: Supervised;
+  record: RunStatusRecord;
+  timedOut: boolean;
+  timer?: NodeJS.Timeout;
+  forced?: boolean;
+}
+
+export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
+  const now = ctx.now ?? Date.now;
+  const verbose = batch.verbose;
+  const vlog = (m: string): void => {
+    if (verbose) ctx.log(m);
+  };
+  const pool = new ResourcePool({ cpuIds: ctx.cpuIds, gpuIds: ctx.gpuIds, parallel: batch.parallel });
+  vlog(`worker ${ctx.pid}@${ctx.host}: batch ${batch.batchId}, ${batch.runs.length} runs, parallel ${batch.parallel}, stagger ${batch.stagger}s, CPUs [${ctx.cpuIds.join(",")}], GPUs [${ctx.gpuIds.join(",")}]`);
+  const counts: Partial<Record<RunState, number>> = {};
+  const bump = (s: RunState): void => {
+    counts[s] = (counts[s] ?? 0) + 1;
+  };
+
+  // A run that already succeeded is never run again (a batch-mate's failure or a requeue of the
+  // whole job must not repeat finished work).
+  const todo: RunSpec[] = [];
+  const prev = new Map<number, RunStatusRecord | undefined>();
+  for (const r of batch.runs) {
+    const rec = readRunStatus(r.dir);
+    if (rec?.state === "succeeded") {
+      vlog(`run ${r.index}: already succeeded (attempt ${rec.attempt}), skipped`);
+      bump("succeeded");
+      continue;
+    }
+    prev.set(r.index, rec);
+    todo.push(r);
+  }
+  const specs = new Map(todo.map((r) => [r.index, r]));
+  const sched = new SlotScheduler(
+    pool,
+    todo.map((r) => ({ index: r.index, cpus: r.cpus, gpus: Number.isFinite(r.gpus) && r.gpus >= 0 ? r.gpus : undefined })),
+    batch.stagger * 1000,
+  );
+  const active = new Map<number, Active>();
+  const taskset = findTaskset();
+  let stopping: StopMode | undefined;
+  let wakeTimer: NodeJS.Timeout | undefined;
+  let resolveDone!: (r: BatchResult) => void;
+  const done = new Promise<BatchResult>((r) => (resolveDone = r));
+  let finished = false;
+
+  const baseRecord = (spec: RunSpec, state: RunState): RunStatusRecord => {
+    const old = prev.get(spec.index);
+    const t = now();
+    return {
+      type: "run-status",
+      version: 1,
+      runId: spec.id,
+      index: spec.index,
+      state,
+      attempt: spec.attempt,
+      updatedAt: t,
+      host: ctx.host,
+      worker: { pid: ctx.pid, host: ctx.host, batchId: batch.batchId },
+      ...(ctx.jobId ? { jobId: ctx.jobId } : {}),
+      history: [...(old?.history ?? []), { state, at: t, attempt: spec.attempt }],
+    };
+  };
+
+  const start = (grant: Grant): void => {
+    const spec = specs.get(grant.index)!;
+    const env: NodeJS.ProcessEnv = { ...ctx.env, ...spec.env };
+    env.CORRAL_ATTEMPT = String(spec.attempt);
+    // 1 after a requeue by SLURM or a resubmission of a run that hit its time limit.
+    env.CORRAL_RESUMED = ctx.restartCount > 0 || spec.env.CORRAL_RESUMED === "1" ? "1" : "0";
+    env.OMP_NUM_THREADS = String(grant.threads);
+    if (pool.gpuIds.length > 0) env.CUDA_VISIBLE_DEVICES = grant.gpuIds.join(",");
+    if (grant.gpuShare > 0 && grant.gpuShare < 1) env.CORRAL_GPU_FRACTION = String(grant.gpuShare);
+    let argv = [...(spec.wrap ?? []), ...spec.argv];
+    if (grant.pinned && taskset && grant.cpuIds.length) argv = [taskset, "-c", grant.cpuIds.join(","), ...argv];
+    const record = baseRecord(spec, "running");
+    record.startedAt = record.updatedAt;
+    record.cpus = grant.cpuIds;
+    record.gpus = grant.gpuIds;
+    const proc = startRun({
+      argv,
+      cwd: spec.cwd,
+      env,
+      stdoutFile: path.join(spec.dir, "stdout.log"),
+      stderrFile: path.join(spec.dir, "stderr.log"),
+    });
+    if (proc.pid !== undefined) record.pid = proc.pid;
+    writeRunStatus(spec.dir, record);
+    vlog(`run ${spec.index}: start pid ${proc.pid} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
+    const a: Active = { spec, grant, proc, record, timedOut: false };
+    active.set(spec.index, a);
+    if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
+      a.timer = setTimeout(() => {
+        a.timedOut = true;
+        vlog(`run ${spec.index}: timeout ${spec.timeoutS}s reached, stopping`);
+        void proc.stop(batch.killGraceS * 1000).then((forced) => {
+          a.forced = forced;
+        });
+      }, spec.timeoutS * 1000);
+    }
+    void proc.exited.then((exit) => {
+      clearTimeout(a.timer);
+      active.delete(spec.index);
+      sched.finished(grant);
+      const rec = a.record;
+      const t = now();
+      let state: RunState;
+      let message: string | undefined;
+      if (exit.spawnError) {
+        state = "failed";
+        message = exit.spawnError;
+      } else if (a.timedOut) {
+        state = "timeout";
+        message = `exceeded its timeout of ${spec.timeoutS}s`;
+      } else if (exit.code === 0) {
+        state = "succeeded";
+      } else if (stopping === "timeout") {
+        state = "timeout";
+        message = "stopped before the allocation's time limit";
+      } else if (stopping) {
+        state = "cancelled";
+        message = "stopped by request";
+      } else {
+        state = "failed";
+        message = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
+      }
+      if (a.forced) message = `${message ?? ""}; did not exit within ${batch.killGraceS}s after SIGTERM, force-killed`.replace(/^; /, "");
+      rec.state = state;
+      rec.updatedAt = t;
+      rec.endedAt = t;
+      rec.exitCode = exit.code ?? signalExitCode(exit.signal);
+      rec.signal = exit.signal;
+      if (message) rec.message = message;
+      rec.history.push({ state, at: t, attempt: spec.attempt });
+      writeRunStatus(spec.dir, rec);
+      bump(state);
+      vlog(`run ${spec.index}: ${state}${message ? ` (${message})` : ""}`);
+      pump();
+    });
+  };
+
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearInterval(heartbeat);
+    clearTimeout(wakeTimer);
+    const bad = (counts.failed ?? 0) + (counts.timeout ?? 0) + (counts.lost ?? 0) + (counts.preempted ?? 0);
+    const exitCode = stopping === "cancel" || stopping === "immediate" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 ? 1 : 0;
+    vlog(`worker done: ${JSON.stringify(counts)}`);
+    resolveDone({ exitCode, counts });
+  };
+
+  const pump = (): void => {
+    clearTimeout(wakeTimer);
+    for (;;) {
+      const d = sched.next(now());
+      if (d.kind === "start") {
+        start(d.grant);
+        continue;
+      }
+      if (d.kind === "done") return finish();
+      if (d.untilMs !== undefined) wakeTimer = setTimeout(pump, Math.max(0, d.untilMs - now()));
+      return;
+    }
+  };
+
+  // Heartbeats: a running run's status file is rewritten so readers can tell a live run from
+  // one whose worker died with its node.
+  const heartbeat = setInterval(() => {
+    for (const a of active.values()) {
+      a.record.updatedAt = now();
+      writeRunStatus(a.spec.dir, a.record);
+    }
+  }, Math.max(1, batch.heartbeatS) * 1000);
+  heartbeat.unref();
+
+  const stop = (mode: StopMode): void => {
+    if (mode === "immediate") {
+      stopping = stopping === "timeout" ? "timeout" : "cancel";
+      for (const a of active.values()) a.proc.kill();
+      markUnstarted("cancelled");
+      return;
+    }
+    if (stopping) return;
+    stopping = mode;
+    sched.stop();
+    if (mode === "cancel") {
+      markUnstarted("cancelled");
+      for (const a of active.values()) {
+        void a.proc.stop(batch.killGraceS * 1000).then((forced) => {
+          a.forced = forced;
+        });
+      }
+    } else {
+      // Allocation time limit ahead: tell each run (it may checkpoint), then stop it before
+      // SLURM's own SIGKILL. Runs not yet started stay pending for the next job.
+      const sig = (batch.timeoutSignal ?? "SIGUSR1") as NodeJS.Signals;
+      for (const a of active.values()) {
+        a.proc.signal(sig);
+        void a.proc.stop(batch.killGraceS * 1000).then((forced) => {
+          a.forced = forced;
+        });
+      }
+      sched.drain();
+    }
+    pump();
+  };
+
+  const markUnstarted = (state: RunState): void => {
+    for (const req of sched.drain()) {
+      const spec = specs.get(req.index)!;
+      const rec = baseRecord(spec, state);
+      rec.message = "not started: the batch was stopped";
+      writeRunStatus(spec.dir, rec);
+      bump(state);
+    }
+  };
+
+  queueMicrotask(pump);
+  return { done, stop };
+}

@@ -1,0 +1,201 @@
+/**
+ * The worker's scheduler: a small synchronous state machine (no processes, no clock of its own),
+ * unit-tested on its own. Steps, as in Playwright's dispatcher: find a run that fits, find the
+ * resources, claim both, hand it to the caller to start.
+ */
+import { CorralError } from "../errors.js";
+
+/** What one run asks for. `gpus` may be fractional below 1 (0.5 = half a device). */
+export interface SlotRequest {
+  index: number;
+  /** 0 = an even share of the allocation's CPUs. */
+  cpus: number;
+  /** undefined = an even share of the allocation's GPUs. */
+  gpus: number | undefined;
+}
+
+export interface Grant {
+  index: number;
+  cpuIds: number[];
+  /** True when the run got a dedicated CPU set (pin it); false when CPUs are shared. */
+  pinned: boolean;
+  gpuIds: string[];
+  /** GPU share per granted GPU id (1 for whole devices). */
+  gpuShare: number;
+  threads: number;
+}
+
+export interface PoolOptions {
+  cpuIds: number[];
+  gpuIds: string[];
+  parallel: number;
+}
+
+const EPS = 1e-9;
+
+/**
+ * Tracks free CPUs and GPU capacity of one allocation. GPUs have capacity 1.0 each; a request
+ * below 1 takes a share of one device (best fit), a request of k >= 1 takes k whole free devices.
+ */
+export class ResourcePool {
+  private readonly freeCpus: Set<number>;
+  private readonly gpuFree: Map<string, number>;
+  readonly cpuIds: readonly number[];
+  readonly gpuIds: readonly string[];
+  readonly parallel: number;
+
+  constructor(opts: PoolOptions) {
+    this.cpuIds = opts.cpuIds;
+    this.gpuIds = opts.gpuIds;
+    this.parallel = Math.max(1, opts.parallel);
+    this.freeCpus = new Set(opts.cpuIds);
+    this.gpuFree = new Map(opts.gpuIds.map((g) => [g, 1]));
+  }
+
+  /** CPUs a run gets when it does not say: an even split, at least 1. */
+  defaultCpus(): number {
+    return Math.max(1, Math.floor(this.cpuIds.length / this.parallel));
+  }
+
+  /** GPUs a run gets when it does not say: an even split, fractional when runs outnumber devices. */
+  defaultGpus(): number {
+    const n = this.gpuIds.length;
+    if (n === 0) return 0;
+    if (n >= this.parallel) return Math.floor(n / this.parallel);
+    return n / this.parallel;
+  }
+
+  /** Why this request can never be satisfied by this allocation, or undefined if it can. */
+  impossible(req: SlotRequest): string | undefined {
+    const gpus = req.gpus ?? this.defaultGpus();
+    if (req.cpus > this.cpuIds.length) {
+      return `run ${req.index} asks for ${req.cpus} CPUs but the allocation holds ${this.cpuIds.length} (${this.cpuIds.join(",") || "none"})`;
+    }
+    if (gpus > 0 && this.gpuIds.length === 0) {
+      return `run ${req.index} asks for ${gpus} GPU(s) but the allocation holds none (no CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS or gpus_available)`;
+    }
+    if (gpus > this.gpuIds.length + EPS) {
+      return `run ${req.index} asks for ${gpus} GPUs but the allocation holds ${this.gpuIds.length} (${this.gpuIds.join(",")})`;
+    }
+    if (gpus > 1 && Math.abs(gpus - Math.round(gpus)) > EPS) {
+      return `run ${req.index} asks for ${gpus} GPUs: above 1, GPU requests must be whole numbers`;
+    }
+    return undefined;
+  }
+
+  /** Claim resources for a request, or undefined when they are busy right now. */
+  tryAcquire(req: SlotRequest): Grant | undefined {
+    const gpus = req.gpus ?? this.defaultGpus();
+    const wantCpus = req.cpus > 0 ? req.cpus : this.defaultCpus();
+    // Dedicated CPU sets only when everyone can have one; otherwise share all CPUs (no pinning).
+    const pin = req.cpus > 0 || wantCpus * this.parallel <= this.cpuIds.length;
+    let cpuIds: number[] = [];
+    if (pin) {
+      if (this.freeCpus.size < wantCpus) return undefined;
+      cpuIds = [...this.freeCpus].sort((a, b) => a - b).slice(0, wantCpus);
+    }
+    let gpuIds: string[] = [];
+    let share = 0;
+    if (gpus > EPS) {
+      if (gpus < 1 - EPS) {
+        // Best fit: the device with the least free capacity that still fits, so shares pack tightly.
+        let best: string | undefined;
+        let bestFree = Infinity;
+        for (const g of this.gpuIds) {
+          const f = this.gpuFree.get(g)!;
+          if (f + EPS >= gpus && f < bestFree) {
+            best = g;
+            bestFree = f;
+          }
+        }
+        if (best === undefined) return undefined;
+        gpuIds = [best];
+        share = gpus;
+      } else {
+        const k = Math.round(gpus);
+        const free = this.gpuIds.filter((g) => this.gpuFree.get(g)! >= 1 - EPS);
+        if (free.length < k) return undefined;
+        gpuIds = free.slice(0, k);
+        share = 1;
+      }
+    }
+    for (const c of cpuIds) this.freeCpus.delete(c);
+    for (const g of gpuIds) this.gpuFree.set(g, this.gpuFree.get(g)! - share);
+    return { index: req.index, cpuIds: pin ? cpuIds : [...this.cpuIds], pinned: pin, gpuIds, gpuShare: share, threads: wantCpus };
+  }
+
+  release(grant: Grant): void {
+    if (grant.pinned) for (const c of grant.cpuIds) this.freeCpus.add(c);
+    for (const g of grant.gpuIds) this.gpuFree.set(g, Math.min(1, this.gpuFree.get(g)! + grant.gpuShare));
+  }
+}
+
+/** One decision of the scheduler. */
+export type Decision =
+  | { kind: "start"; grant: Grant }
+  | { kind: "wait"; untilMs?: number; reason: string }
+  | { kind: "done" };
+
+/**
+ * The refill queue: runs start in order as slots and resources free up, `stagger` apart.
+ * Synchronous on purpose: the caller reports starts and ends, then asks `next(now)` again.
+ */
+export class SlotScheduler {
+  private readonly queue: SlotRequest[];
+  private running = 0;
+  private lastStart = -Infinity;
+  private stopped = false;
+
+  constructor(
+    private readonly pool: ResourcePool,
+    requests: SlotRequest[],
+    private readonly staggerMs: number,
+  ) {
+    for (const r of requests) {
+      const why = pool.impossible(r);
+      if (why) throw new CorralError("E_RESOURCES", why, { hint: "lower the run's cpus/gpus, raise the job's, or set parallel lower", exitCode: 1 });
+    }
+    this.queue = [...requests];
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get active(): number {
+    return this.running;
+  }
+
+  /** Stop starting new runs (stop signal, or the allocation is ending). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Remove runs that will not be started (e.g. already succeeded, or drained on stop). */
+  drain(): SlotRequest[] {
+    return this.queue.splice(0);
+  }
+
+  next(now: number): Decision {
+    if (this.stopped || this.queue.length === 0) return this.running === 0 ? { kind: "done" } : { kind: "wait", reason: "runs still running" };
+    if (this.running >= this.pool.parallel) return { kind: "wait", reason: `all ${this.pool.parallel} slots busy` };
+    if (now - this.lastStart < this.staggerMs) return { kind: "wait", untilMs: this.lastStart + this.staggerMs, reason: "stagger" };
+    // First run in queue order that fits: a big request does not block small ones behind it.
+    for (let i = 0; i < this.queue.length; i++) {
+      const req = this.queue[i]!;
+      const grant = this.pool.tryAcquire(req);
+      if (grant) {
+        this.queue.splice(i, 1);
+        this.running++;
+        this.lastStart = now;
+        return { kind: "start", grant };
+      }
+    }
+    return { kind: "wait", reason: "waiting for CPUs/GPUs to free up" };
+  }
+
+  finished(grant: Grant): void {
+    this.running--;
+    this.pool.release(grant);
+  }
+}

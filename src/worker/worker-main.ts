@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * The process inside an allocation (or on the local machine): `node worker-main.js <batch.json>`.
+ * Self-contained: it needs only the batch file, never the project file. Signals:
+ *   SIGTERM / SIGINT  stop every run gracefully (SIGTERM, grace, SIGKILL); a second one kills at once
+ *   SIGUSR2           kill every run at once
+ *   SIGUSR1           the allocation nears its time limit (sbatch --signal=B:USR1@grace):
+ *                     forward the timeout signal to the runs, record them as `timeout`
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import type { BatchSpec } from "../store/protocol.js";
+import { runBatch } from "./batch.js";
+import { detectCpus, detectGpus } from "./resources.js";
+
+function main(): void {
+  const file = process.argv[2];
+  if (!file) {
+    console.error("usage: worker-main.js <batch.json>");
+    process.exit(2);
+  }
+  let batch: BatchSpec;
+  try {
+    batch = JSON.parse(readFileSync(file, "utf8")) as BatchSpec;
+  } catch (e) {
+    console.error(`corral worker: cannot read batch file ${file}: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const env = process.env;
+  const gpus = batch.resources.gpuIds ? { ids: batch.resources.gpuIds, source: "batch settings" } : detectGpus(env);
+  const cpuIds = batch.resources.cpuIds ?? detectCpus();
+  const arrayJob = env.SLURM_ARRAY_JOB_ID;
+  const jobId = arrayJob ? `${arrayJob}_${env.SLURM_ARRAY_TASK_ID ?? "0"}` : env.SLURM_JOB_ID;
+  const log = (m: string): void => {
+    console.log(`[corral ${new Date().toISOString()}] ${m}`);
+  };
+  if (batch.verbose) log(`GPUs from ${gpus.source}; CPUs from ${batch.resources.cpuIds ? "batch settings" : "affinity mask"}`);
+  let handle;
+  try {
+    handle = runBatch(batch, {
+      env,
+      host: hostname(),
+      pid: process.pid,
+      cpuIds,
+      gpuIds: gpus.ids,
+      ...(jobId ? { jobId } : {}),
+      restartCount: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
+      log,
+    });
+  } catch (e) {
+    // A split that cannot work is said once, clearly, in the job log.
+    console.error(`corral worker: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  let stops = 0;
+  const onStop = (sig: string): void => {
+    stops++;
+    log(stops === 1 ? `${sig}: stopping runs (grace ${batch.killGraceS}s)` : `${sig} again: killing runs now`);
+    handle.stop(stops === 1 ? "cancel" : "immediate");
+  };
+  process.on("SIGTERM", () => onStop("SIGTERM"));
+  process.on("SIGINT", () => onStop("SIGINT"));
+  process.on("SIGHUP", () => {
+    /* the launching terminal went away: keep running */
+  });
+  process.on("SIGUSR2", () => handle.stop("immediate"));
+  process.on("SIGUSR1", () => {
+    log("SIGUSR1: allocation time limit ahead; forwarding to runs");
+    handle.stop("timeout");
+  });
+  void handle.done.then((r) => {
+    process.exitCode = r.exitCode;
+  });
+}
+
+main();
