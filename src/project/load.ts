@@ -1,0 +1,286 @@
+/**
+ * Find, read and validate a project: the project file (`corral.yaml` or `corral.config.ts/js/mjs`)
+ * and the config groups under its `config_dir`. Every problem becomes one `E_CONFIG` error that
+ * names the file, the line and the dotted key; nothing is printed here.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { CorralError } from "../errors.js";
+import { parseDefaultsList } from "../plan/compose.js";
+import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
+import type { ConfigMap, ConfigValue } from "../plan/types.js";
+import { describeIssues, groupDefaultsSchema, isConfigMap, issueMessages, projectSchema } from "./schema.js";
+import type { ConfigProblem, ProjectConfig } from "./schema.js";
+import { locate, packageHeader, parseYamlSource } from "./yaml-source.js";
+import type { Position, YamlSource } from "./yaml-source.js";
+
+/** Project file names, in the order they are looked for. */
+export const PROJECT_FILES = ["corral.yaml", "corral.yml", "corral.config.ts", "corral.config.js", "corral.config.mjs"] as const;
+
+/** A loaded, validated project. */
+export interface LoadedProject {
+  /** Absolute path of the project file. */
+  file: string;
+  /** Absolute path of the folder holding it (relative paths in the project are relative to it). */
+  dir: string;
+  config: ProjectConfig;
+  /** Config groups read from `config_dir` (empty without one). */
+  repo: ConfigRepo;
+  /** The file's content before validation (YAML as JS values, or the module's default export). */
+  raw: unknown;
+  /** Absolute `config_dir`, when set. */
+  configDir?: string;
+  /** The file the primary config came from when it is `<config_dir>/config.yaml`. */
+  primaryFile?: string;
+}
+
+/** The first project file in `dir` (see {@link PROJECT_FILES}), or undefined. */
+export function findProjectFile(dir: string): string | undefined {
+  for (const name of PROJECT_FILES) {
+    const p = path.join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Load and validate a project file. `file` is used as given in messages (pass a relative path to
+ * get `corral.yaml:12: ...`).
+ * @throws CorralError E_CONFIG on unreadable files, YAML errors and invalid settings.
+ */
+export async function loadProject(file: string): Promise<LoadedProject> {
+  const abs = path.resolve(file);
+  const ext = path.extname(abs);
+  if (ext === ".yaml" || ext === ".yml") {
+    return loadProjectText(readText(abs, file), file);
+  }
+  if (ext === ".ts" || ext === ".mts" || ext === ".js" || ext === ".mjs") {
+    const raw = await importConfig(abs, file);
+    return finish(raw, file, undefined);
+  }
+  throw new CorralError("E_CONFIG", `unsupported project file type '${ext || path.basename(abs)}'`, {
+    location: { file },
+    hint: `use one of ${PROJECT_FILES.join(", ")}`,
+  });
+}
+
+/**
+ * Validate a project file's YAML text as if read from `file` (config groups are still read
+ * from disk, relative to `file`). Synchronous: YAML needs no module loader.
+ */
+export function loadProjectText(text: string, file: string): LoadedProject {
+  const src = parseYamlSource(text, file);
+  return finish(src.value ?? {}, file, src);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function readText(abs: string, shown: string): string {
+  try {
+    return readFileSync(abs, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CorralError("E_CONFIG", code === "ENOENT" ? "file not found" : `cannot read the file (${code ?? String(e)})`, {
+      location: { file: shown },
+      cause: e,
+    });
+  }
+}
+
+let importCounter = 0;
+
+/** The default export of a JS/TS project file (awaited and called when it is a function). */
+async function importConfig(abs: string, shown: string): Promise<unknown> {
+  let mod: unknown;
+  try {
+    const url = pathToFileURL(abs).href;
+    if (abs.endsWith(".ts") || abs.endsWith(".mts")) {
+      // Node 20 cannot import TypeScript; tsx compiles it on the fly (loaded only when needed).
+      const { tsImport } = await import("tsx/esm/api");
+      mod = await tsImport(url, import.meta.url);
+    } else {
+      // A query makes a second load in one process read the file again.
+      mod = await import(`${url}?corral=${++importCounter}`);
+    }
+  } catch (e) {
+    throw new CorralError("E_CONFIG", `cannot load the project file: ${firstLine(e)}`, { location: { file: shown }, cause: e });
+  }
+  let value = (mod as { default?: unknown }).default;
+  // tsx may wrap a module it treats as CommonJS one level deeper.
+  while (isObject(value) && "default" in value && Object.keys(value).every((k) => k === "default" || k === "__esModule")) {
+    value = value.default;
+  }
+  if (typeof value === "function") value = await (value as () => unknown)();
+  if (value === undefined) {
+    throw new CorralError("E_CONFIG", "the project file has no default export", {
+      location: { file: shown },
+      hint: "end it with `export default defineConfig({ ... })`",
+    });
+  }
+  return value;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Build the located error for a list of problems: the first (in file order) plus a count. */
+function problemsError(problems: ConfigProblem[], file: string, src: YamlSource | undefined): CorralError {
+  const located = problems.map((p, i) => ({ p, i, pos: src ? locate(src, p.path) : undefined }));
+  located.sort((a, b) => {
+    const la = a.pos?.line ?? Infinity;
+    const lb = b.pos?.line ?? Infinity;
+    return la - lb || (a.pos?.column ?? 0) - (b.pos?.column ?? 0) || a.i - b.i;
+  });
+  const first = located[0]!;
+  const more = problems.length - 1;
+  const message = first.p.message + (more > 0 ? ` (and ${more} more problem${more > 1 ? "s" : ""})` : "");
+  return new CorralError("E_CONFIG", message, { location: { file, ...posFields(first.pos), key: first.p.key } });
+}
+
+function posFields(pos: Position | undefined): { line?: number; column?: number } {
+  return pos ? { line: pos.line, column: pos.column } : {};
+}
+
+function finish(raw: unknown, file: string, src: YamlSource | undefined): LoadedProject {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  const parsed = projectSchema.safeParse(raw, { reportInput: true, error: issueMessages });
+  if (!parsed.success) throw problemsError(describeIssues(parsed.error.issues), file, src);
+  const out = parsed.data;
+
+  // The defaults list in composition form; the schema has already checked its shape.
+  const defaultsRaw = isObject(raw) ? raw.defaults : undefined;
+  let defaults = toDefaults(defaultsRaw as ConfigValue | undefined, file, src, ["defaults"]);
+
+  let primary: ConfigMap = out.config ?? {};
+  let configDir: string | undefined;
+  let primaryFile: string | undefined;
+  let repo: ConfigRepo = { groups: new Map() };
+  if (out.config_dir !== undefined) {
+    configDir = path.resolve(dir, out.config_dir);
+    const shownDir = path.join(path.dirname(file), out.config_dir);
+    if (!isDir(configDir)) {
+      const pos = src ? locate(src, ["config_dir"]) : undefined;
+      throw new CorralError("E_CONFIG", `config_dir '${out.config_dir}' is not a folder (looked for ${configDir})`, {
+        location: { file, ...posFields(pos), key: "config_dir" },
+      });
+    }
+    repo = loadConfigRepo(configDir, shownDir);
+    if (out.config === undefined) {
+      const name = ["config.yaml", "config.yml"].find((n) => existsSync(path.join(configDir!, n)));
+      if (name !== undefined) {
+        primaryFile = path.join(configDir, name);
+        const opt = loadGroupFile(primaryFile, path.join(shownDir, name));
+        primary = opt.config;
+        if (opt.defaults) {
+          if (defaultsRaw !== undefined) {
+            const pos = src ? locate(src, ["defaults"]) : undefined;
+            throw new CorralError("E_CONFIG", `defaults is set both here and in ${path.join(shownDir, name)}; keep one`, {
+              location: { file, ...posFields(pos), key: "defaults" },
+            });
+          }
+          defaults = opt.defaults;
+        }
+      }
+    }
+  }
+
+  const config: ProjectConfig = { ...out, name: out.name ?? path.basename(dir), config: primary, defaults };
+  return {
+    file: abs,
+    dir,
+    config,
+    repo,
+    raw,
+    ...(configDir !== undefined ? { configDir } : {}),
+    ...(primaryFile !== undefined ? { primaryFile } : {}),
+  };
+}
+
+/** Defaults list in composition form, with compose.ts's own errors given a line. */
+function toDefaults(raw: ConfigValue | undefined, file: string, src: YamlSource | undefined, at: PropertyKey[]): DefaultsEntry[] {
+  try {
+    return parseDefaultsList(raw, file);
+  } catch (e) {
+    if (e instanceof CorralError && src) {
+      const key = e.location?.key;
+      const rel = key ? key.split(".").slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s)) : [];
+      const pos = locate(src, [...at, ...rel]);
+      throw new CorralError(e.code, e.message, { hint: e.hint, location: { file, ...posFields(pos), key: key ?? "defaults" }, cause: e });
+    }
+    throw e;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Read every `<group path>/<option>.yaml` under `configDir` into a repo: `db/mysql.yaml` is
+ * group `db` option `mysql`, `server/db/pg.yaml` group `server/db` option `pg`. Files directly
+ * in `configDir` are primary configs, not group options. Hidden entries are skipped.
+ * @param shownDir how `configDir` is written in messages.
+ */
+export function loadConfigRepo(configDir: string, shownDir: string = configDir): ConfigRepo {
+  const groups = new Map<string, Map<string, GroupOption>>();
+  const walk = (absDir: string, group: string): void => {
+    const entries = readdirSync(absDir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const ent of entries) {
+      if (ent.name.startsWith(".")) continue;
+      const abs = path.join(absDir, ent.name);
+      const isDirectory = ent.isDirectory() || (ent.isSymbolicLink() && isDir(abs));
+      if (isDirectory) {
+        walk(abs, group === "" ? ent.name : `${group}/${ent.name}`);
+        continue;
+      }
+      const m = /^(.*)\.ya?ml$/.exec(ent.name);
+      if (!m || group === "") continue;
+      const option = m[1]!;
+      let options = groups.get(group);
+      if (!options) groups.set(group, (options = new Map()));
+      const shown = path.join(shownDir, group, ent.name);
+      const prev = options.get(option);
+      if (prev) {
+        throw new CorralError("E_CONFIG", `config group '${group}' has two files for option '${option}' (${prev.file} and ${shown})`, {
+          location: { file: shown },
+        });
+      }
+      options.set(option, loadGroupFile(abs, shown));
+    }
+  };
+  walk(configDir, "");
+  return { groups };
+}
+
+/** One config file: its content, its `defaults:` list split out, and its `@package` header. */
+function loadGroupFile(abs: string, shown: string): GroupOption {
+  const text = readText(abs, shown);
+  const src = parseYamlSource(text, shown);
+  const value = src.value ?? {};
+  if (!isConfigMap(value)) {
+    throw new CorralError("E_CONFIG", "a config file must hold a map of keys to values", {
+      location: { file: shown, ...posFields(locate(src, [])) },
+    });
+  }
+  const { defaults: rawDefaults, ...config } = value;
+  const opt: GroupOption = { config, file: shown };
+  if (rawDefaults !== undefined) {
+    const checked = groupDefaultsSchema.safeParse(rawDefaults, { reportInput: true, error: issueMessages });
+    if (!checked.success) throw problemsError(describeIssues(checked.error.issues, ["defaults"]), shown, src);
+    opt.defaults = toDefaults(rawDefaults, shown, src, ["defaults"]);
+  }
+  const pkg = packageHeader(text);
+  if (pkg !== undefined) opt.package = pkg;
+  return opt;
+}

@@ -1,0 +1,769 @@
+/**
+ * The schema of a project file (`corral.yaml` or `corral.config.ts`). Strict: an unknown key is
+ * an error, never silently ignored. Three types come out of it (STYLE.md #7): `UserConfig` (what
+ * a user writes, everything optional), `ProjectConfig` (defaults applied, normalised: commands
+ * split into argv, durations in seconds, sweeps as a list of grids).
+ *
+ * Messages set here read as the tail of a sentence whose subject is the dotted key:
+ * `launcher.gpus` + ` must be a non-negative number`. `describeIssues` turns zod's issues into
+ * such sentences; it never exposes a raw zod dump.
+ */
+import { z } from "zod";
+import { didYouMean } from "../errors.js";
+import type { DefaultsEntry } from "../plan/compose.js";
+import type { ConfigMap, ConfigValue } from "../plan/types.js";
+
+// ---------------------------------------------------------------------------------------------
+// Small pure helpers (exported: the CLI and launchers reuse them)
+
+/**
+ * Split a command line into argv the way a POSIX shell splits words, without running a shell:
+ * whitespace separates words, `'...'` is literal, `"..."` allows `\"`, `\\`, `\$` and `` \` ``
+ * escapes, and a backslash outside quotes escapes the next character. Unquoted shell operators
+ * (`| & ; < >` and backticks) are rejected: no shell would interpret them, so they are a mistake.
+ * @throws Error with a one-line reason (the caller turns it into a located config error).
+ */
+export function splitCommand(line: string): string[] {
+  const argv: string[] = [];
+  let word = "";
+  let inWord = false;
+  let i = 0;
+  while (i < line.length) {
+    const ch = line[i]!;
+    if (ch === " " || ch === "\t" || ch === "\n" || ch === "\r") {
+      if (inWord) argv.push(word);
+      word = "";
+      inWord = false;
+      i++;
+    } else if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated ' quote at character ${i + 1}`);
+      word += line.slice(i + 1, end);
+      inWord = true;
+      i = end + 1;
+    } else if (ch === '"') {
+      inWord = true;
+      i++;
+      for (;;) {
+        if (i >= line.length) throw new Error(`unterminated " quote`);
+        const c = line[i]!;
+        if (c === '"') break;
+        if (c === "\\" && i + 1 < line.length && '"\\$`\n'.includes(line[i + 1]!)) {
+          // A backslash-newline inside double quotes is a line continuation in sh.
+          if (line[i + 1] !== "\n") word += line[i + 1];
+          i += 2;
+        } else {
+          word += c;
+          i++;
+        }
+      }
+      i++;
+    } else if (ch === "\\") {
+      if (i + 1 >= line.length) throw new Error("trailing backslash");
+      if (line[i + 1] !== "\n") {
+        word += line[i + 1];
+        inWord = true;
+      }
+      i += 2;
+    } else if ("|&;<>`".includes(ch)) {
+      throw new Error(
+        `contains the shell operator '${ch}'; commands run without a shell: quote it, or use a list such as ["sh", "-c", "..."]`,
+      );
+    } else {
+      word += ch;
+      inWord = true;
+      i++;
+    }
+  }
+  if (inWord) argv.push(word);
+  return argv;
+}
+
+/**
+ * A duration in seconds: a number (seconds), a digit string (seconds), `90s`, `1h30m`, `2d`,
+ * `1d12h`, or clock forms `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS` (as SLURM writes
+ * them). Returns undefined for anything else.
+ */
+export function parseDuration(v: number | string): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v : undefined;
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  const units = /^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$/i.exec(s);
+  if (units && s !== "") {
+    const [, d, h, m, sec] = units;
+    return Number(d ?? 0) * 86400 + Number(h ?? 0) * 3600 + Number(m ?? 0) * 60 + Number(sec ?? 0);
+  }
+  const clock = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(s);
+  if (clock) {
+    const [, d, a, b, c] = clock;
+    const days = Number(d ?? 0) * 86400;
+    if (d !== undefined) {
+      // D-HH, D-HH:MM, D-HH:MM:SS
+      return days + Number(a) * 3600 + Number(b ?? 0) * 60 + Number(c ?? 0);
+    }
+    if (c !== undefined) return Number(a) * 3600 + Number(b) * 60 + Number(c); // HH:MM:SS
+    if (b !== undefined) return Number(a) * 60 + Number(b); // MM:SS
+  }
+  return undefined;
+}
+
+/** True for values a YAML/JSON config can hold (no functions, class instances, undefined, NaN). */
+export function isConfigValue(v: unknown): v is ConfigValue {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isConfigValue);
+  return isConfigMap(v);
+}
+
+/** True for a plain object whose values are all config values. */
+export function isConfigMap(v: unknown): v is ConfigMap {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(v).every(isConfigValue);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+const NON_NEG_NUMBER = "must be a non-negative number";
+const NON_NEG_INT = "must be a non-negative integer";
+const POS_INT = "must be a positive integer";
+const DURATION = "must be a number of seconds or a duration such as '90s', '1h30m' or '01:30:00'";
+const MEM = "must be a memory size such as '4G' or '500M' (a bare number means megabytes)";
+
+const nonNegNumber = () => z.number({ error: NON_NEG_NUMBER }).min(0, { error: NON_NEG_NUMBER });
+const nonNegInt = () => z.int({ error: NON_NEG_INT }).min(0, { error: NON_NEG_INT });
+const posInt = () => z.int({ error: POS_INT }).min(1, { error: POS_INT });
+const stringList = () => z.array(z.string({ error: "must be a string" }), { error: "must be a list of strings" });
+
+/** Seconds, from a number or a duration string; normalised to a number. */
+const duration = () =>
+  z.union([z.number(), z.string()], { error: DURATION }).transform((v, ctx) => {
+    const s = parseDuration(v);
+    if (s === undefined) {
+      ctx.issues.push({ code: "custom", message: DURATION, input: v });
+      return z.NEVER;
+    }
+    return s;
+  });
+
+/** `4G`, `500M`, `1.5T`, `4GB`, `4GiB`; a bare number is megabytes (SLURM's default unit). */
+const memSize = () =>
+  z.union([z.number(), z.string()], { error: MEM }).transform((v, ctx) => {
+    if (typeof v === "number") {
+      if (Number.isFinite(v) && v >= 0) return `${v}M`;
+    } else if (/^\d+(\.\d+)?\s*([KMGTP](i?B)?)?$/i.test(v.trim())) {
+      return v.trim().replace(/\s+/g, "");
+    }
+    ctx.issues.push({ code: "custom", message: MEM, input: v });
+    return z.NEVER;
+  });
+
+/** Environment variables; YAML numbers and booleans are accepted and turned into strings. */
+const envMap = () =>
+  z.record(
+    z.string(),
+    z.union([z.string(), z.number(), z.boolean()], { error: "must be a string (environment variable value)" }).transform(String),
+    { error: "must be a map of variable names to values" },
+  );
+
+/** GPU ids such as `0`, `1` or `GPU-3b2c...` (UUIDs); numbers become strings. */
+const idList = () =>
+  z.array(z.union([z.string(), z.int()], { error: "must be a GPU id (number or string)" }).transform(String), {
+    error: "must be a list of GPU ids",
+  });
+
+/** Shell lines: a list, or one string (split into lines). */
+const lines = () =>
+  z
+    .union([z.string(), z.array(z.string())], { error: "must be a list of shell lines" })
+    .transform((v) => (typeof v === "string" ? v.split("\n").filter((l) => l.trim() !== "") : v));
+
+const COMMAND = "must be a command line string or a list of arguments";
+/** A command: a string split shell-like into argv (never run through a shell), or argv. */
+const command = () =>
+  z.union([z.string(), z.array(z.string())], { error: COMMAND }).transform((v, ctx) => {
+    let argv: string[];
+    if (typeof v === "string") {
+      try {
+        argv = splitCommand(v);
+      } catch (e) {
+        ctx.issues.push({ code: "custom", message: `is not a valid command: ${(e as Error).message}`, input: v });
+        return z.NEVER;
+      }
+    } else {
+      argv = v;
+    }
+    if (argv.length === 0 || argv[0] === "") {
+      ctx.issues.push({ code: "custom", message: "must not be empty", input: v });
+      return z.NEVER;
+    }
+    return argv;
+  });
+
+const configMap = () =>
+  z.custom<ConfigMap>(isConfigMap, {
+    error: "must be a map of plain values (strings, numbers, booleans, null, lists and maps)",
+  });
+
+const configValue = () =>
+  z.custom<ConfigValue>(isConfigValue, {
+    error: "must be a plain value (string, number, boolean, null, list or map)",
+  });
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+
+/** Per-run resources: what one run needs from its share of the machine or allocation. */
+export const resourcesSchema = z.strictObject(
+  {
+    /** CPU cores per run (also sets `OMP_NUM_THREADS`). @default undefined (no limit / launcher default) */
+    cpus: nonNegNumber().optional(),
+    /** GPUs per run; fractions pack several runs onto one GPU (`0.25` = four per GPU). @default 0 */
+    gpus: nonNegNumber().optional(),
+    /** Memory per run such as `"4G"`; a bare number is megabytes. @default undefined */
+    mem: memSize().optional(),
+    /** Wall-clock limit per run: seconds or `"1h30m"`, `"90s"`, `"HH:MM:SS"`; normalised to seconds. @default undefined (none) */
+    timeout: duration().optional(),
+  },
+  { error: "must be a map such as {cpus: 2, gpus: 1, mem: 8G}" },
+);
+
+const RUNTIMES = ["charliecloud", "apptainer", "singularity", "podman", "docker"] as const;
+
+const containerShape = {
+  /** Container runtime: `charliecloud` (`ch-run`), `apptainer`, `singularity`, `podman` or `docker`. */
+  runtime: z.enum(RUNTIMES),
+  /** Image: a path (Charliecloud folder, `.sif`) or a registry reference, per runtime. */
+  image: z.string().min(1, { error: "must not be empty" }).optional(),
+  /** Bind mounts, `"src:dst"` or `"path"` (same path inside). @default [] */
+  binds: stringList().optional(),
+  /** Environment variables set inside the container. @default {} */
+  env: envMap().optional(),
+  /** Pass the run's GPUs into the container. @default false */
+  gpu: z.boolean().optional(),
+  /** Working directory inside the container. @default the run's working directory */
+  workdir: z.string().optional(),
+  /** Extra runtime options, placed before the image. @default [] */
+  options: stringList().optional(),
+  /**
+   * Full wrapper template instead of the built-in per-runtime one; `{command}` is replaced by the
+   * run's (quoted) command. @default undefined
+   */
+  wrap: z
+    .string()
+    .refine((s) => s.includes("{command}"), { error: "must contain the placeholder {command}" })
+    .optional(),
+};
+
+/** A container a run (or rule) executes in. Needs `image` unless `wrap` is given. */
+export const containerSchema = z
+  .strictObject(containerShape, { error: "must be a map such as {runtime: apptainer, image: img.sif}" })
+  .superRefine((c, ctx) => {
+    if (c.image === undefined && c.wrap === undefined) {
+      ctx.issues.push({ code: "custom", message: "needs an 'image' (or a 'wrap' template)", input: c, path: [] });
+    }
+  });
+
+/** In a profile every container key is optional: it patches the project's container. */
+const containerPatchSchema = z.strictObject(
+  { ...containerShape, runtime: containerShape.runtime.optional() },
+  { error: "must be a map of container settings" },
+);
+
+const LAUNCHER_TYPES = ["local", "slurm"] as const;
+
+/** Launcher keys without defaults (shared by the project launcher and profile patches). */
+const launcherCommonShape = {
+  /** Local launcher: runs at once (the `-j` flag). @default the number of GPUs, else of CPU cores */
+  jobs: posInt().optional(),
+  /** Local launcher: the GPU ids it may hand out, instead of detecting them. @default detected */
+  gpus_available: idList().optional(),
+  /** Seconds between starting two runs in one batch (eases file system load). @default 0 */
+  stagger: duration().optional(),
+  /** SLURM `--partition`. @default the cluster's default partition */
+  partition: z.string().optional(),
+  /** SLURM `--time` per job, as a duration; normalised to seconds. @default from `resources.timeout` x runs */
+  time: duration().optional(),
+  /** SLURM `--mem` per node, e.g. `"32G"`. @default derived from `resources.mem` */
+  mem: memSize().optional(),
+  /** SLURM `--mem-per-cpu`. @default undefined */
+  mem_per_cpu: memSize().optional(),
+  /** SLURM `--cpus-per-task`. @default derived from `resources.cpus` x `parallel` */
+  cpus_per_task: posInt().optional(),
+  /** SLURM `--gpus`: a count or `"type:count"`. @default derived from `resources.gpus` x `parallel` */
+  gpus: z.union([nonNegInt(), z.string()], { error: "must be a GPU count or 'type:count'" }).optional(),
+  /** SLURM `--gres`, e.g. `"gpu:a100:2"`. @default undefined */
+  gres: z.string().optional(),
+  /** SLURM `--nodes`. @default 1 */
+  nodes: posInt().optional(),
+  /** SLURM `--constraint`. @default undefined */
+  constraint: z.string().optional(),
+  /** SLURM `--account`. @default undefined */
+  account: z.string().optional(),
+  /** SLURM `--qos`. @default undefined */
+  qos: z.string().optional(),
+  /** SLURM `--job-name`. @default the project name */
+  job_name: z.string().optional(),
+  /** Extra `sbatch` arguments, verbatim. @default [] */
+  sbatch_args: stringList().optional(),
+  /** Shell lines run in the job before the worker starts (module load, venv activation). @default [] */
+  setup: lines().optional(),
+  /** Environment variables for the job and its runs. @default {} */
+  env: envMap().optional(),
+  /** SLURM: runs per job (or array element) in all; the rest of a sweep goes to further elements. @default parallel */
+  per_job: posInt().optional(),
+  /** SLURM: runs at once inside one job (packing). @default 1 */
+  parallel: posInt().optional(),
+  /** SLURM: at most this many array elements at once (`--array=...%N`). @default unlimited */
+  array_throttle: posInt().optional(),
+  /** SLURM: run the batches locally through the worker instead of submitting (debugging). @default false */
+  debug: z.boolean().optional(),
+  /** Worker: the CPU ids it may pin runs to. @default the allocation's (affinity mask) */
+  cpu_ids: z.array(nonNegInt(), { error: "must be a list of CPU ids" }).optional(),
+  /** Worker: the GPU ids it may hand out. @default from `CUDA_VISIBLE_DEVICES` / SLURM */
+  gpu_ids: idList().optional(),
+  /** Print each run's start and end. @default false */
+  verbose: z.boolean().optional(),
+  /** SLURM: seconds before the time limit at which SLURM signals the job (`--signal=B:USR1@N`). @default 120 */
+  signal_grace: duration().optional(),
+};
+
+/** Where and how runs execute. */
+export const launcherSchema = z.strictObject(
+  {
+    /** Where runs execute. @default "local" */
+    type: z.enum(LAUNCHER_TYPES).default("local"),
+    /** Seconds between SIGTERM and SIGKILL when a run is stopped. @default 10 */
+    kill_grace: duration().default(10),
+    ...launcherCommonShape,
+  },
+  { error: "must be a map such as {type: slurm, partition: gpu}" },
+);
+const launcherPatchSchema = z.strictObject(
+  {
+    /** Where runs execute. */
+    type: z.enum(LAUNCHER_TYPES).optional(),
+    /** Seconds between SIGTERM and SIGKILL when a run is stopped. */
+    kill_grace: duration().optional(),
+    ...launcherCommonShape,
+  },
+  { error: "must be a map of launcher settings" },
+);
+
+const DEFAULTS_KEY = /^(?:(?:override|optional)\s+)?[A-Za-z0-9_.\-/]+(?:@[A-Za-z0-9_.-]*)?$/;
+
+/**
+ * One entry of a Hydra defaults list: `_self_`, a config path string, or a single-key map
+ * `{group: option}`, `{"override group": option}`, `{"optional group": option}`,
+ * `{"group@pkg": option}`; the option may be a list (multi-select) or null.
+ */
+export const defaultsEntrySchema = z.union(
+  [
+    z.string(),
+    z
+      .record(
+        z.string(),
+        z.union([z.string(), z.number(), z.boolean(), z.array(z.string()), z.null()], {
+          error: "must be an option name, a list of option names, or null",
+        }),
+      )
+      .superRefine((m, ctx) => {
+        // Hydra 1.0 allowed `optional: true` beside the key; compose.ts accepts it too.
+        const keys = Object.keys(m).filter((k) => k !== "optional");
+        if (m.optional !== undefined && typeof m.optional !== "boolean") {
+          ctx.issues.push({ code: "custom", message: "must be true or false", input: m.optional, path: ["optional"] });
+        }
+        if (keys.length !== 1) {
+          ctx.issues.push({ code: "custom", message: "must be a map with exactly one key, such as {db: mysql}", input: m, path: [] });
+        } else if (!DEFAULTS_KEY.test(keys[0]!)) {
+          ctx.issues.push({
+            code: "custom",
+            message: `has an invalid group '${keys[0]}' (expected 'group', 'group@pkg', 'override group' or 'optional group')`,
+            input: keys[0],
+            path: [],
+          });
+        } else if (typeof m[keys[0]!] === "boolean") {
+          ctx.issues.push({ code: "custom", message: "must be an option name, a list of option names, or null", input: m[keys[0]!], path: [keys[0]!] });
+        }
+      }),
+  ],
+  { error: "must be a config name or a single-key map such as {db: mysql}" },
+);
+const defaultsListSchema = z.array(defaultsEntrySchema, { error: "must be a list such as [_self_, {db: mysql}]" });
+
+const SWEEP_VALUE = "must be a list of values, a sweep string such as '1,2,3' or 'range(3)', or a single value";
+const sweepValue = () =>
+  z.union([z.array(configValue()), z.string(), z.number(), z.boolean(), z.null()], { error: SWEEP_VALUE });
+
+/**
+ * One grid: every key takes each of its values (product over keys). A value is a list, a string
+ * in the override sweep grammar (`"1,2,3"`, `"range(3)"`, `"choice(a,b)"`), or one fixed value.
+ * `zip` pairs lists element-wise (all the same length) and the pairs join the product as one axis.
+ */
+export const sweepGridSchema = z
+  .object(
+    {
+      /** Lists taken together, element by element (not a product). All must have the same length. */
+      zip: z
+        .record(z.string(), z.array(configValue(), { error: "must be a list (zip pairs lists element by element)" }), {
+          error: "must be a map of keys to equal-length lists",
+        })
+        .optional(),
+    },
+    { error: "must be a map of keys to values, such as {lr: [0.1, 0.01]}" },
+  )
+  .catchall(sweepValue())
+  .superRefine((g, ctx) => {
+    if (!g.zip) return;
+    const entries = Object.entries(g.zip);
+    const first = entries[0];
+    for (const [k, list] of entries.slice(1)) {
+      if (first && list.length !== first[1].length) {
+        ctx.issues.push({
+          code: "custom",
+          message: `has ${list.length} values but zip.${first[0]} has ${first[1].length}; zipped lists must have the same length`,
+          input: list,
+          path: ["zip", k],
+        });
+      }
+    }
+    for (const [k] of entries) {
+      if (Object.prototype.hasOwnProperty.call(g, k) && k !== "zip") {
+        ctx.issues.push({ code: "custom", message: `is swept both in the grid and in zip`, input: k, path: ["zip", k] });
+      }
+    }
+  });
+
+/** A sweep: one grid, or a list of grids whose runs are concatenated. Normalised to a list. */
+export const sweepSchema = z
+  .union([sweepGridSchema, z.array(sweepGridSchema)], { error: "must be a map of keys to values, or a list of such maps" })
+  .transform((v) => (Array.isArray(v) ? v : [v]));
+
+const FILES = "must be a path pattern, a list of them, or a map of names to them";
+const fileSpec = () =>
+  z.union([z.string(), z.array(z.string()), z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: FILES }))], {
+    error: FILES,
+  });
+
+const regexString = () =>
+  z.string({ error: "must be a regular expression string" }).superRefine((s, ctx) => {
+    try {
+      new RegExp(s);
+    } catch (e) {
+      ctx.issues.push({
+        code: "custom",
+        message: `is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: /, "")}`,
+        input: s,
+      });
+    }
+  });
+
+/** A workflow rule: files in, files out, and how to make the outputs. */
+export const ruleSchema = z
+  .strictObject(
+    {
+      /** Input files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). @default [] */
+      input: fileSpec().optional(),
+      /** Output files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). Required. */
+      output: fileSpec(),
+      /** Values for the command, available as `{params.name}`. @default {} */
+      params: z.record(z.string(), configValue(), { error: "must be a map of names to values" }).optional(),
+      /** A shell command line (run by `sh -c`), with `{input}`, `{output}`, `{wildcards.x}`, `{params.x}`. */
+      shell: z.string().optional(),
+      /** A command run without a shell, as argv (or a string split like `command`); placeholders as in `shell`. */
+      run: command().optional(),
+      /** Resources of each job of this rule. @default the project's `resources` */
+      resources: resourcesSchema.optional(),
+      /** Container for this rule's jobs. @default the project's `container` */
+      container: containerSchema.optional(),
+      /** Attempts after a failure. @default 0 */
+      retries: nonNegInt().optional(),
+      /** Regular expression each wildcard value must match (whole value). @default `[^/]+` style: any text */
+      wildcard_constraints: z.record(z.string(), regexString(), { error: "must be a map of wildcard names to regular expressions" }).optional(),
+      /** Log file(s) of a job, patterns with the same wildcards as the output. @default the run's stdout.log */
+      log: z.union([z.string(), z.record(z.string(), z.string())], { error: "must be a path pattern or a map of names to patterns" }).optional(),
+      /** Higher runs first when several jobs are ready. @default 0 */
+      priority: z.int({ error: "must be an integer" }).optional(),
+    },
+    { error: "must be a map such as {input: ..., output: ..., shell: ...}" },
+  )
+  .superRefine((r, ctx) => {
+    if (r.shell !== undefined && r.run !== undefined) {
+      ctx.issues.push({ code: "custom", message: "has both 'shell' and 'run'; give one", input: r, path: [] });
+    }
+  });
+
+/** A workflow target: a file path, or `{expand: pattern, wildcard: values...}` (product of values). */
+export const targetSchema = z.union(
+  [
+    z.string(),
+    z
+      .object({
+        /** Pattern with `{wildcards}`, expanded over the product of the other keys' values. */
+        expand: z.string({ error: "must be a path pattern with {wildcards}" }),
+      })
+      .catchall(
+        z.union([z.array(z.union([z.string(), z.number(), z.boolean()])), z.string(), z.number(), z.boolean()], {
+          error: "must be a list of values (or one value) for this wildcard",
+        }),
+      ),
+  ],
+  { error: "must be a file path or a map such as {expand: 'results/{model}.csv', model: [a, b]}" },
+);
+
+/** When a profile applies by itself (all given conditions must hold). */
+export const profileWhenSchema = z.strictObject(
+  {
+    /** Host name globs; any match counts (e.g. `["login*.cluster.org"]`). */
+    hostname: z
+      .union([z.string(), z.array(z.string())], { error: "must be a list of host name globs" })
+      .transform((v) => (typeof v === "string" ? [v] : v))
+      .optional(),
+    /** Environment conditions: `NAME` (must be set) or `NAME=value` (must equal); all must hold. */
+    env: z
+      .union([z.string(), z.array(z.string())], { error: "must be a list such as [SLURM_CLUSTER_NAME]" })
+      .transform((v) => (typeof v === "string" ? [v] : v))
+      .optional(),
+    /** A program that must be on `PATH` (e.g. `sbatch`). */
+    command: z.string().optional(),
+  },
+  { error: "must be a map such as {hostname: ['login*']}" },
+);
+
+/** A named bundle of settings chosen by `-P NAME` or detected through `when`. */
+export const profileSchema = z.strictObject(
+  {
+    /** One line shown by `corral env`. */
+    description: z.string().optional(),
+    /** Launcher settings, merged over the project's. */
+    launcher: launcherPatchSchema.optional(),
+    /** Per-run resources, merged over the project's. */
+    resources: resourcesSchema.optional(),
+    /** Container settings, merged over the project's. */
+    container: containerPatchSchema.optional(),
+    /** Setup lines appended to the launcher's `setup`. */
+    setup: lines().optional(),
+    /** Environment variables, merged over the project's `env`. */
+    env: envMap().optional(),
+    /** Named paths, merged over the project's `paths`. */
+    paths: z.record(z.string(), z.string(), { error: "must be a map of names to paths" }).optional(),
+    /** Config overrides (Hydra grammar) applied to every run, before the command-line ones. */
+    overrides: stringList().optional(),
+    /** Pick this profile automatically when these conditions hold. */
+    when: profileWhenSchema.optional(),
+  },
+  { error: "must be a map of profile settings such as {launcher: {type: slurm}}" },
+);
+
+/** Default sweep folder template; `%f` gives milliseconds so two sweeps in one second differ. */
+export const DEFAULT_SWEEP_DIR = "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}";
+
+const RULE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** The whole project file. */
+export const projectSchema = z.strictObject(
+  {
+    /** Project name (sbatch job names, dashboard title). @default the project folder's name */
+    name: z.string().min(1, { error: "must not be empty" }).optional(),
+    /**
+     * The command each run executes: a string, split like a shell would (quotes honoured) but
+     * never run through one, or a list of arguments. Overrides are appended as `key=value`.
+     * @default undefined (required by `corral run`, not by `corral flow`)
+     */
+    command: command().optional(),
+    /** Inline base config (the primary config). @default {} or `<config_dir>/config.yaml` */
+    config: configMap().optional(),
+    /** Folder of config groups, relative to the project file. @default undefined (no groups) */
+    config_dir: z.string().min(1, { error: "must not be empty" }).optional(),
+    /** Hydra defaults list: which option of each config group to compose. @default [] */
+    defaults: defaultsListSchema.default(() => []),
+    /** Sweep run by `corral run -m`: a grid or a list of grids. @default [] (normalised to a list) */
+    sweep: sweepSchema.default(() => []),
+    /** Sweep folder template; `${now:...}` uses strftime codes, `%f` is milliseconds. @default "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}" */
+    sweep_dir: z.string().min(1, { error: "must not be empty" }).default(DEFAULT_SWEEP_DIR),
+    /** Per-run resources. @default {} */
+    resources: resourcesSchema.prefault({}),
+    /** Where runs execute. @default {type: "local", kill_grace: 10} */
+    launcher: launcherSchema.prefault({}),
+    /** Named bundles of settings, chosen by `-P NAME` or detected by `when`. @default {} */
+    profiles: z.record(z.string(), profileSchema, { error: "must be a map of profile names to settings" }).default(() => ({})),
+    /** Named paths (data, checkpoints) for `${paths.name}` in configs; relative to the project folder. @default {} */
+    paths: z.record(z.string(), z.string({ error: "must be a path string" }), { error: "must be a map of names to paths" }).default(() => ({})),
+    /** Container every run executes in. @default undefined (none) */
+    container: containerSchema.optional(),
+    /** Workflow rules by name. @default {} */
+    rules: z
+      .record(
+        z.string().regex(RULE_NAME, { error: "is not a valid rule name (letters, digits, _ . -; not starting with a digit)" }),
+        ruleSchema,
+        { error: "must be a map of rule names to rules" },
+      )
+      .default(() => ({})),
+    /** Files `corral flow` builds when no target is given on the command line. @default [] */
+    targets: z.array(targetSchema, { error: "must be a list of file paths or {expand: ...} maps" }).default(() => []),
+    /** Extra environment variables for every run. @default {} */
+    env: envMap().default(() => ({})),
+  },
+  { error: "must be a map of settings such as {command: python train.py}" },
+);
+
+/** What a user writes (`defineConfig({...})` / `corral.yaml`): every key optional. */
+export type UserConfig = z.input<typeof projectSchema>;
+type ParsedConfig = z.output<typeof projectSchema>;
+/**
+ * The resolved project config: defaults applied, commands as argv, durations in seconds, the
+ * defaults list parsed for composition, `name` filled in from the folder when not given.
+ */
+export type ProjectConfig = Omit<ParsedConfig, "name" | "defaults" | "config"> & {
+  name: string;
+  /** The primary config: inline `config`, else `<config_dir>/config.yaml`, else `{}`. */
+  config: ConfigMap;
+  defaults: DefaultsEntry[];
+};
+/** Resolved per-run resources (durations in seconds, memory as a string such as `"4G"`). */
+export type ResourcesConfig = z.output<typeof resourcesSchema>;
+/** Resolved launcher settings. */
+export type LauncherConfig = z.output<typeof launcherSchema>;
+/** Launcher settings of a profile (all optional, no defaults). */
+export type LauncherPatch = z.output<typeof launcherPatchSchema>;
+/** Resolved container settings. */
+export type ContainerConfig = z.output<typeof containerSchema>;
+/** Container settings of a profile (all optional). */
+export type ContainerPatch = z.output<typeof containerPatchSchema>;
+/** A resolved workflow rule. */
+export type RuleConfig = z.output<typeof ruleSchema>;
+/** A resolved profile. */
+export type ProfileConfig = z.output<typeof profileSchema>;
+/** One sweep grid. */
+export type SweepGrid = z.output<typeof sweepGridSchema>;
+/** One workflow target. */
+export type TargetSpec = z.output<typeof targetSchema>;
+/** One defaults-list entry as written (`_self_`, `"db/mysql"`, `{db: mysql}`, `{"override db": x}`). */
+export type RawDefaultsEntry = z.output<typeof defaultsEntrySchema>;
+
+/** Validates a group file's `defaults:` list (same grammar as the project's). */
+export const groupDefaultsSchema = defaultsListSchema;
+
+// ---------------------------------------------------------------------------------------------
+// Issues -> one-line sentences
+
+/** One validation problem: where (zod path) and what, as the tail of a sentence about the key. */
+export interface ConfigProblem {
+  path: PropertyKey[];
+  /** Dotted key such as `rules.train.resources.gpus` or `targets[2]`. */
+  key: string;
+  /** The full sentence, e.g. `launcher.gpus must be a non-negative number (got -1)`. */
+  message: string;
+}
+
+/** Dotted key for a zod path: `rules.train.input[0]`. */
+export function dottedKey(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else out += out === "" ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "string") return `'${v.length > 40 ? `${v.slice(0, 37)}...` : v}'`;
+  if (typeof v === "object") return "a map";
+  if (typeof v === "function") return "a function";
+  return String(v);
+}
+
+const NOUNS: Record<string, string> = {
+  number: "a number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "a map",
+  record: "a map",
+  map: "a map",
+  int: "an integer",
+  null: "null",
+};
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Zod's default wording replaced by sentences about the key. Used as the per-parse error map;
+ * schema-level messages (set above) take precedence.
+ */
+export const issueMessages: z.core.$ZodErrorMap = (iss) => {
+  switch (iss.code) {
+    case "invalid_type":
+      if (iss.input === undefined) return "is required";
+      return `must be ${NOUNS[iss.expected] ?? iss.expected}`;
+    case "unrecognized_keys": {
+      const inst = iss.inst as { shape?: Record<string, unknown> } | undefined;
+      const known = Object.keys(inst?.shape ?? {});
+      const key = iss.keys[0] ?? "";
+      const guess = didYouMean(key, known);
+      return `unknown key '${key}'${guess ? ` (did you mean '${guess}'?)` : ""}`;
+    }
+    case "invalid_value": {
+      const values = iss.values.map((v) => `'${String(v)}'`).join(", ");
+      const guess = typeof iss.input === "string" ? didYouMean(iss.input, iss.values.map(String)) : undefined;
+      return `must be one of ${values}${guess ? ` (did you mean '${guess}'?)` : ""}`;
+    }
+    case "too_small":
+      if (iss.origin === "string" && Number(iss.minimum) === 1) return "must not be empty";
+      if (iss.origin === "array") return `must have at least ${iss.minimum} item(s)`;
+      return `must be ${iss.inclusive ? "at least" : "greater than"} ${iss.minimum}`;
+    case "too_big":
+      if (iss.origin === "array") return `must have at most ${iss.maximum} item(s)`;
+      return `must be ${iss.inclusive ? "at most" : "less than"} ${iss.maximum}`;
+    case "invalid_format":
+      return iss.format === "regex" ? `must match ${String(iss.pattern)}` : `must be a valid ${iss.format}`;
+    default:
+      return undefined;
+  }
+};
+
+/**
+ * Flatten zod issues into problems. A union whose input matched the shape of exactly one
+ * branch (a map given where map-or-list is allowed) reports that branch's own, deeper issues,
+ * so the user hears about `rules.x.input[1]` instead of "invalid input" at `rules.x`.
+ */
+export function describeIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const iss of issues) {
+    const path = [...prefix, ...iss.path];
+    if (iss.code === "invalid_union") {
+      const shaped = iss.errors.filter(
+        (branch) => !(branch.length === 1 && branch[0]!.code === "invalid_type" && branch[0]!.path.length === 0),
+      );
+      if (shaped.length === 1) {
+        out.push(...describeIssues(shaped[0]!, path));
+        continue;
+      }
+    }
+    if (iss.code === "unrecognized_keys") {
+      // One problem per unknown key, each pointing at the key itself.
+      for (const k of iss.keys) {
+        const kpath = [...path, k];
+        const msg = k === iss.keys[0] ? iss.message : `unknown key '${k}'`;
+        const where = path.length ? ` in ${dottedKey(path)}` : "";
+        out.push({ path: kpath, key: dottedKey(kpath), message: msg.replace(/^(unknown key '[^']*')/, `$1${where}`) });
+      }
+      continue;
+    }
+    const key = dottedKey(path);
+    let message = iss.message;
+    const input = (iss as { input?: unknown }).input;
+    const showInput =
+      input !== undefined &&
+      !(iss.code === "custom" && typeof input === "object" && input !== null) &&
+      !message.includes("(got ");
+    if (showInput && iss.code !== "invalid_type") message += ` (got ${describeValue(input)})`;
+    else if (showInput) message += `, got ${describeValue(input)}`;
+    out.push({ path, key, message: key ? `${key} ${message}` : `the project ${message}` });
+  }
+  return out;
+}

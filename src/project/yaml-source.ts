@@ -1,0 +1,111 @@
+/**
+ * YAML with positions: parse a file once, keep the document and a line counter, and map a key
+ * path (as zod reports it) back to the line and column a user should look at.
+ */
+import { isMap, isPair, isScalar, isSeq, isAlias, LineCounter, parseDocument } from "yaml";
+import type { Document, Node } from "yaml";
+import { CorralError } from "../errors.js";
+
+/** A parsed YAML file that remembers where everything came from. */
+export interface YamlSource {
+  /** File name as shown in messages. */
+  file: string;
+  text: string;
+  doc: Document.Parsed;
+  lineCounter: LineCounter;
+  /** The plain JS value (`null` for an empty file). */
+  value: unknown;
+}
+
+/** 1-based line and column. */
+export interface Position {
+  line: number;
+  column: number;
+}
+
+/**
+ * Parse YAML text. Syntax errors, duplicate keys, several documents and unresolved aliases
+ * become one `E_CONFIG` error: `file:line:column: <parser message>`.
+ */
+export function parseYamlSource(text: string, file: string): YamlSource {
+  const lineCounter = new LineCounter();
+  // merge: YAML 1.1 `<<:` merge keys are common in hand-written configs.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = lineCounter.linePos(err.pos[0]);
+    let message = err.message.split("\n")[0]!;
+    if (err.code === "DUPLICATE_KEY") {
+      const key = text.slice(err.pos[0], err.pos[1]);
+      message = /^[^\n]{1,80}$/.test(key) ? `duplicate key '${key.replace(/^["']|["']$/g, "")}'` : "duplicate key";
+    } else if (err.code === "MULTIPLE_DOCS") {
+      message = "the file holds more than one YAML document ('---'); use one";
+    }
+    throw new CorralError("E_CONFIG", `invalid YAML: ${message}`, {
+      location: { file, line: pos.line, column: pos.col },
+    });
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    // Unresolved aliases and alias bombs surface only here.
+    throw new CorralError("E_CONFIG", `invalid YAML: ${(e as Error).message.split("\n")[0]}`, { location: { file } });
+  }
+  return { file, text, doc, lineCounter, value };
+}
+
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return String(key.value);
+  if (key === null || key === undefined) return undefined;
+  return typeof key === "string" || typeof key === "number" ? String(key) : undefined;
+}
+
+/**
+ * Where the node at `path` is written: the key of the last map entry on the path (or the item,
+ * in a list). When the path leaves the document (a missing required key), the position of the
+ * deepest part that exists. Undefined only for an empty document.
+ */
+export function locate(src: YamlSource, path: readonly PropertyKey[]): Position | undefined {
+  const at = (node: { range?: [number, number, number] | null } | null | undefined): Position | undefined => {
+    const off = node?.range?.[0];
+    if (off === undefined) return undefined;
+    const p = src.lineCounter.linePos(off);
+    return { line: p.line, column: p.col };
+  };
+  let node: unknown = src.doc.contents;
+  let best = at(node as Node | null);
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(src.doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(seg));
+      if (!pair) break;
+      best = at(pair.key as Node | null) ?? at(pair.value as Node | null) ?? best;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const idx = typeof seg === "number" ? seg : Number(seg);
+      const item = Number.isInteger(idx) ? node.items[idx] : undefined;
+      if (item === undefined) break;
+      best = at(item as Node | null) ?? best;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  return best;
+}
+
+/**
+ * The `@package` directive of a config group file: a `# @package <pkg>` line in the comment
+ * block at the top of the file (Hydra's header).
+ */
+export function packageHeader(text: string): string | undefined {
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "") continue;
+    if (!line.startsWith("#")) break;
+    const m = /^#\s*@package\s+(\S+)\s*$/.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
