@@ -18,20 +18,32 @@ export interface QuotedString {
   quote: "'" | '"';
 }
 
-/** A parsed, typed override value element (before sweep expansion). */
+/**
+ * A float literal (`1.0`, `10e0`, `inf`). JS numbers cannot tell 1 from 1.0, so a plain `number`
+ * in an ElementValue is always a Python int and floats carry this tag; that keeps `lr=1.0`
+ * spelled `1.0` when it is handed back to a Hydra app. `toConfigValue` (plan/overrides.ts)
+ * turns it into a plain number.
+ */
+export interface FloatValue {
+  kind: "float";
+  value: number;
+}
+
+/** A parsed, typed override value element (before sweep expansion). Plain numbers are ints. */
 export type ElementValue =
   | null
   | boolean
   | number
   | string
   | QuotedString
+  | FloatValue
   | ElementValue[]
   | { kind: "dict"; entries: Array<[string, ElementValue]> };
 
 /** A sweep over values: `a=1,2`, `choice(...)`, `range(...)`, `glob(...)`, wrapped by sort/shuffle. */
 export type SweepValue =
   | { kind: "choice"; values: ElementValue[]; simpleForm: boolean; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
-  | { kind: "range"; start: number; stop: number; step: number; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
+  | { kind: "range"; start: number; stop: number; step: number; /** values are floats (any bound was a float) */ float?: boolean; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
   | { kind: "glob"; include: string[]; exclude: string[]; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } };
 
 /** Hydra's override types: `a=1` change, `+a=1` add, `++a=1` force add, `~a` delete. */
