@@ -1,0 +1,234 @@
+/**
+ * Rendering of the sbatch script of one array chunk, plus SLURM time helpers.
+ * PURE: strings in, a string out. Every value that reaches a shell word is quoted by
+ * `shellQuote`; values in `#SBATCH` lines are validated or quoted for sbatch's own parser.
+ */
+import { CorralError } from "../errors.js";
+
+/**
+ * Quotes `s` as one POSIX shell word (single-quote style): the shell gives back exactly `s`,
+ * whatever it holds (newlines, `$()`, backticks, quotes, `;`, non-ASCII). Always quotes, even
+ * when not needed. Throws for NUL, which no shell word or environment value can hold.
+ */
+export function shellQuote(s: string): string {
+  if (s.includes("\0")) throw new CorralError("E_CONFIG", "a value passed to the shell contains a NUL byte");
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Seconds of a time limit. Numbers are seconds. Strings are SLURM's `--time` formats, where a
+ * bare number means minutes: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`; also `90s`, `10m`,
+ * `2h`, `1d`. Returns `Infinity` for `UNLIMITED`/`INFINITE`. Throws CorralError E_CONFIG otherwise.
+ */
+export function timeToSeconds(t: string | number): number {
+  if (typeof t === "number") {
+    if (!Number.isFinite(t) || t <= 0) throw new CorralError("E_CONFIG", `time limit must be a positive number of seconds, got ${String(t)}`);
+    return Math.ceil(t);
+  }
+  const s = t.trim();
+  if (/^(UNLIMITED|INFINITE)$/i.test(s)) return Infinity;
+  const unit = /^(\d+(?:\.\d+)?)\s*([smhd])$/i.exec(s);
+  if (unit) {
+    const secs = Math.ceil(Number(unit[1]) * UNITS[unit[2]!.toLowerCase()]!);
+    if (secs <= 0) throw new CorralError("E_CONFIG", `time limit must be positive, got '${t}'`);
+    return secs;
+  }
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(s);
+  if (!m) {
+    throw new CorralError("E_CONFIG", `invalid time limit '${t}'`, {
+      hint: "use seconds (a number), 90s / 10m / 2h / 1d, or SLURM's M, M:S, H:M:S, D-H, D-H:M, D-H:M:S",
+    });
+  }
+  const [, d, a, b, c] = m;
+  const n = (x: string | undefined): number => (x === undefined ? 0 : Number(x));
+  let secs: number;
+  if (d !== undefined) {
+    // D-H, D-H:M, D-H:M:S
+    secs = n(d) * 86400 + n(a) * 3600 + n(b) * 60 + n(c);
+  } else if (c !== undefined) {
+    secs = n(a) * 3600 + n(b) * 60 + n(c);
+  } else {
+    // M or M:S
+    secs = n(a) * 60 + n(b);
+  }
+  // SLURM reads --time=0 as "no limit": refuse it rather than silently lift the limit.
+  if (secs <= 0) throw new CorralError("E_CONFIG", `time limit must be positive, got '${t}'`);
+  return secs;
+}
+
+/** `HH:MM:SS`, or `D-HH:MM:SS` from one day on; whole seconds, rounded up. `UNLIMITED` for Infinity. */
+export function secondsToSlurmTime(seconds: number): string {
+  if (seconds === Infinity) return "UNLIMITED";
+  if (!Number.isFinite(seconds) || seconds < 0) throw new CorralError("E_CONFIG", `invalid number of seconds: ${String(seconds)}`);
+  const total = Math.ceil(seconds);
+  const days = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const p = (x: number): string => String(x).padStart(2, "0");
+  return `${days > 0 ? `${days}-` : ""}${p(h)}:${p(m)}:${p(s)}`;
+}
+
+/** Everything one chunk's batch script needs; absolute paths throughout. */
+export interface SbatchOptions {
+  /** Job name; characters other than `A-Za-z0-9._-` become `_`. */
+  jobName: string;
+  /** Absolute `<sweep>/.slurm` folder: scheduler logs and batch files live here. */
+  slurmDir: string;
+  /** Chunk number (from `packBatches`), used in the batch file names. */
+  chunk: number;
+  /** Array tasks in this chunk: renders `--array=0-(tasks-1)`. */
+  tasks: number;
+  /** At most this many tasks run at once (`%throttle`). */
+  throttle?: number;
+  partition?: string;
+  /** Seconds (number) or a SLURM time string; rendered as `HH:MM:SS` / `D-HH:MM:SS`. */
+  time?: number | string;
+  /** Memory per node, SLURM syntax (`4G`, `500M`) or a number of MB. Exclusive with `memPerCpu`. */
+  mem?: string | number;
+  /** Memory per CPU, as `mem`. */
+  memPerCpu?: string | number;
+  cpusPerTask?: number;
+  /** Whole GPUs per task: renders `--gres=gpu:N` (`gpu:<gpuType>:N` with a type). Exclusive with `gres`. */
+  gpus?: number;
+  gpuType?: string;
+  /** Raw `--gres` value, e.g. `gpu:a100:2,shard:1`. */
+  gres?: string;
+  nodes?: number;
+  constraint?: string;
+  account?: string;
+  qos?: string;
+  /** Working directory of the batch script (`--chdir`). */
+  chdir?: string;
+  /** Seconds before the time limit at which the batch shell gets SIGUSR1 (`--signal=B:USR1@N`). */
+  signalGraceS?: number;
+  /** true: `--requeue`, false: `--no-requeue`, undefined: the cluster's default. */
+  requeue?: boolean;
+  /** Extra sbatch options, one `#SBATCH` line each; each must start with `-` and hold no newline. */
+  sbatchArgs?: string[];
+  /** The user's own shell lines, verbatim (module load, conda activate, ...). */
+  setup?: string[];
+  /** Exported before the worker starts; values are shell-quoted. */
+  env?: Record<string, string>;
+  /** Absolute path of the node binary. */
+  nodePath: string;
+  /** Absolute path of the worker entry script. */
+  workerScript: string;
+}
+
+/** The batch file of one task: `<slurmDir>/batch-<chunk>-<task>.json`. */
+export function batchFilePath(slurmDir: string, chunk: number, task: number): string {
+  return `${slurmDir.replace(/\/+$/, "")}/batch-${chunk}-${task}.json`;
+}
+
+const SAFE_DIRECTIVE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * A value for an `#SBATCH` line. sbatch splits these lines at blanks and honours double quotes
+ * and backslash escapes, so anything outside a safe set is double-quoted with `\` and `"` escaped.
+ */
+function directiveValue(name: string, v: string): string {
+  if (v === "" || /[\n\r\0]/.test(v)) throw new CorralError("E_CONFIG", `${name} must be a non-empty single line, got ${JSON.stringify(v)}`);
+  return SAFE_DIRECTIVE.test(v) ? v : `"${v.replace(/[\\"]/g, "\\$&")}"`;
+}
+
+/** A word value (partition, account, ...): no blanks, quotes or shell characters. */
+function word(name: string, v: string, extra = ""): string {
+  const re = new RegExp(`^[A-Za-z0-9_.:+@${extra}-]+$`);
+  if (!re.test(v)) throw new CorralError("E_CONFIG", `invalid ${name} ${JSON.stringify(v)}`, { hint: `${name} may only hold letters, digits and _.:+@-${extra.replace(/\\/g, "")}` });
+  return v;
+}
+
+function posInt(name: string, v: number, min = 1): number {
+  if (!Number.isSafeInteger(v) || v < min) throw new CorralError("E_CONFIG", `${name} must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+function memory(name: string, v: string | number): string {
+  if (typeof v === "number") return `${posInt(name, v)}M`;
+  if (!/^\d+[KMGT]?$/i.test(v.trim())) throw new CorralError("E_CONFIG", `invalid ${name} '${v}'`, { hint: "use a number of MB or SLURM's syntax: 500M, 4G" });
+  return v.trim().toUpperCase();
+}
+
+function absPath(name: string, p: string): string {
+  if (!p.startsWith("/")) throw new CorralError("E_CONFIG", `${name} must be an absolute path, got ${JSON.stringify(p)}`);
+  return p;
+}
+
+/**
+ * Renders the batch script of one array chunk: `#SBATCH` directives, the setup lines, the
+ * exported environment, then `exec <node> <worker> <slurmDir>/batch-<chunk>-$SLURM_ARRAY_TASK_ID.json`.
+ * Output is deterministic (env in the order given). Throws CorralError E_CONFIG on invalid values.
+ */
+export function renderSbatch(opts: SbatchOptions): string {
+  const slurmDir = absPath("slurmDir", opts.slurmDir).replace(/\/+$/, "");
+  const d: string[] = [];
+  const add = (opt: string, value?: string): void => {
+    d.push(value === undefined ? `#SBATCH ${opt}` : `#SBATCH ${opt}=${value}`);
+  };
+
+  const name = opts.jobName.replace(/[^A-Za-z0-9._-]/g, "_") || "corral";
+  add("--job-name", name);
+  if (opts.partition !== undefined) add("--partition", word("partition", opts.partition, ","));
+  if (opts.time !== undefined) {
+    const secs = timeToSeconds(opts.time);
+    add("--time", secondsToSlurmTime(secs));
+  }
+  if (opts.mem !== undefined && opts.memPerCpu !== undefined) throw new CorralError("E_CONFIG", "mem and mem_per_cpu cannot both be set (SLURM refuses the pair)");
+  if (opts.mem !== undefined) add("--mem", memory("mem", opts.mem));
+  if (opts.memPerCpu !== undefined) add("--mem-per-cpu", memory("mem_per_cpu", opts.memPerCpu));
+  if (opts.cpusPerTask !== undefined) add("--cpus-per-task", String(posInt("cpus_per_task", opts.cpusPerTask)));
+  if (opts.gpus !== undefined && opts.gres !== undefined) throw new CorralError("E_CONFIG", "gpus and gres cannot both be set; put the GPUs into gres");
+  if (opts.gpus !== undefined && opts.gpus > 0) {
+    const n = posInt("gpus", opts.gpus);
+    add("--gres", opts.gpuType === undefined ? `gpu:${n}` : `gpu:${word("gpu type", opts.gpuType)}:${n}`);
+  }
+  if (opts.gres !== undefined) add("--gres", word("gres", opts.gres, ","));
+  if (opts.nodes !== undefined) add("--nodes", String(posInt("nodes", opts.nodes)));
+  if (opts.constraint !== undefined) add("--constraint", directiveValue("constraint", opts.constraint));
+  if (opts.account !== undefined) add("--account", word("account", opts.account));
+  if (opts.qos !== undefined) add("--qos", word("qos", opts.qos));
+  if (opts.chdir !== undefined) add("--chdir", directiveValue("chdir", absPath("chdir", opts.chdir)));
+
+  const tasks = posInt("tasks", opts.tasks);
+  const chunk = posInt("chunk", opts.chunk, 0);
+  const throttle = opts.throttle === undefined ? "" : `%${posInt("throttle", opts.throttle)}`;
+  add("--array", `0-${tasks - 1}${throttle}`);
+  // %A = array job id, %a = task id; append so a requeued task keeps its first attempt's output.
+  add("--output", directiveValue("output", `${slurmDir}/%A_%a.out`));
+  add("--error", directiveValue("error", `${slurmDir}/%A_%a.err`));
+  add("--open-mode", "append");
+  // B: sends the signal to the batch shell (and so to the worker); without it only srun steps get it.
+  if (opts.signalGraceS !== undefined) add("--signal", `B:USR1@${posInt("signal grace", opts.signalGraceS)}`);
+  if (opts.requeue === true) add("--requeue");
+  if (opts.requeue === false) add("--no-requeue");
+  for (const a of opts.sbatchArgs ?? []) {
+    if (!a.startsWith("-") || /[\n\r\0]/.test(a)) {
+      throw new CorralError("E_CONFIG", `invalid sbatch argument ${JSON.stringify(a)}`, { hint: "each sbatch_args entry is one option such as --exclusive or --mail-type=END, on one line" });
+    }
+    d.push(`#SBATCH ${a}`);
+  }
+
+  const body: string[] = [];
+  const setup = opts.setup ?? [];
+  if (setup.length > 0) {
+    body.push("# setup (from the profile, verbatim)");
+    body.push(...setup);
+  }
+  const env = Object.entries(opts.env ?? {});
+  if (env.length > 0) {
+    body.push("# environment");
+    for (const [k, v] of env) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new CorralError("E_CONFIG", `invalid environment variable name ${JSON.stringify(k)}`);
+      body.push(`export ${k}=${shellQuote(v)}`);
+    }
+  }
+  const batchPrefix = shellQuote(`${slurmDir}/batch-${chunk}-`);
+  body.push(
+    `exec ${shellQuote(absPath("nodePath", opts.nodePath))} ${shellQuote(absPath("workerScript", opts.workerScript))} ${batchPrefix}"\${SLURM_ARRAY_TASK_ID}"'.json'`,
+  );
+
+  return ["#!/bin/bash", ...d, "", "# Generated by corral; one array task = one batch of runs.", ...body, ""].join("\n");
+}
