@@ -101,7 +101,7 @@ export function pyFloatRepr(x: number): string {
   const neg = mant.startsWith("-");
   const digits = mant.replace("-", "").replace(".", "");
   const sign = neg ? "-" : "";
-  if (exp >= -5 && exp < 16) {
+  if (exp >= -4 && exp < 16) {
     if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
     const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
     const frac = digits.slice(exp + 1);
