@@ -120,6 +120,12 @@ export interface SweepManifest {
   runs: RunEntry[];
   /** Scheduler submissions (local worker sessions or SLURM jobs). */
   jobs: JobEntry[];
+  /** Resolved launcher settings, so `resume` resubmits exactly what was launched. */
+  settings?: unknown;
+  /** Per-run resources at launch (cpus, gpus, timeout seconds). */
+  resources?: { cpus?: number; gpus?: number; timeout?: number };
+  /** Extra environment of every run (project `env`). */
+  baseEnv?: Record<string, string>;
 }
 
 export interface RunEntry {

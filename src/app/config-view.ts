@@ -1,0 +1,49 @@
+/** `corral config`: the composed config of one run, or that plus the settings in force. */
+import { CorralError } from "../errors.js";
+import { getPath } from "../plan/configpath.js";
+import { planRuns } from "../plan/runs.js";
+import type { ConfigValue } from "../plan/types.js";
+import type { ProjectContext } from "./project.js";
+import { resolveSettings } from "./settings.js";
+
+export function composeForDisplay(
+  project: ProjectContext,
+  overrides: string[],
+  opts: { cfg: "job" | "all"; key?: string; env: Record<string, string | undefined>; now: Date },
+): ConfigValue {
+  const plan = planRuns({
+    command: project.config.command ?? [],
+    repo: project.repo,
+    primary: project.primary,
+    defaults: project.defaults,
+    grids: [],
+    baseOverrides: [],
+    overrides,
+    multirun: false,
+    freeForm: project.synthetic,
+    env: opts.env,
+    now: opts.now,
+    sourceFile: project.file,
+  });
+  const job = plan.run(0).config;
+  const cfg = project.config;
+  const value: ConfigValue =
+    opts.cfg === "job"
+      ? job
+      : ({
+          ...job,
+          corral: {
+            command: cfg.command ?? null,
+            launcher: JSON.parse(JSON.stringify(resolveSettings(cfg, {}))) as ConfigValue,
+            resources: JSON.parse(JSON.stringify(cfg.resources)) as ConfigValue,
+            sweep_dir: cfg.sweep_dir,
+            paths: cfg.paths,
+            profiles: Object.keys(cfg.profiles),
+          },
+        } as ConfigValue);
+  if (!opts.key) return value;
+  // `-p launcher` also finds the corral settings, as Hydra's `-p hydra.launcher` does.
+  const hit = getPath(value, opts.key) ?? (opts.cfg === "all" ? getPath(value, `corral.${opts.key}`) : undefined);
+  if (hit === undefined) throw new CorralError("E_USAGE", `no key '${opts.key}' in the ${opts.cfg === "job" ? "run's config" : "config"}`, { hint: opts.cfg === "job" ? "use --cfg all to include the corral settings" : undefined });
+  return hit;
+}

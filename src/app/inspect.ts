@@ -1,0 +1,108 @@
+/**
+ * Readers of the store: sweep status, results tables. One more reader like the dashboard; the
+ * status files come first, the launcher only explains what they cannot.
+ */
+import path from "node:path";
+import type { ConfigMap, ConfigValue } from "../plan/types.js";
+import type { Launcher } from "../launchers/launcher.js";
+import type { RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
+import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
+import { readLastMetrics, readManifest, readRunStatus } from "../store/store.js";
+import type { RunView } from "./events.js";
+
+export interface SweepStatus {
+  manifest: SweepManifest;
+  runs: RunView[];
+  counts: Record<RunState, number>;
+  total: number;
+}
+
+/** Status of every run: status files first; ONE launcher query for the runs they cannot explain. */
+export async function readSweepStatus(sweepDir: string, launcher: Launcher | undefined, now = Date.now()): Promise<SweepStatus> {
+  const manifest = readManifest(sweepDir);
+  const records = manifest.runs.map((r) => readRunStatus(path.join(manifest.dir, r.dir)));
+  const needsExplaining = records.some((rec) => !rec || rec.state === "running");
+  const facts = needsExplaining && launcher ? await launcher.explain(manifest) : new Map<number, LivenessFacts>();
+  const runs = manifest.runs.map((r, i) => toView(manifest, r.index, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
+  return { manifest, runs, counts: countStates(runs.map((r) => r.state)), total: runs.length };
+}
+
+function toView(m: SweepManifest, index: number, rec: RunStatusRecord | undefined, state: RunState): RunView {
+  const e = m.runs.find((r) => r.index === index) ?? m.runs[index]!;
+  const v: RunView = {
+    index,
+    id: e.id,
+    dir: path.join(m.dir, e.dir),
+    state,
+    overrides: e.overrides,
+    attempt: rec?.attempt ?? 0,
+  };
+  if (rec?.exitCode !== undefined) v.exitCode = rec.exitCode;
+  if (rec?.host) v.host = rec.host;
+  if (rec?.jobId) v.jobId = rec.jobId;
+  if (rec?.gpus) v.gpus = rec.gpus;
+  if (rec?.startedAt) v.startedAt = rec.startedAt;
+  if (rec?.endedAt) v.endedAt = rec.endedAt;
+  if (rec?.message) v.message = rec.message;
+  if (e.job) v.job = e.job;
+  return v;
+}
+
+export interface ResultsTable {
+  columns: string[];
+  paramColumns: string[];
+  metricColumns: string[];
+  rows: Array<Record<string, ConfigValue>>;
+}
+
+/** Parameters x last value of each metric, one row per run. */
+export function resultsTable(status: SweepStatus, best?: { metric: string; mode: "min" | "max" }): ResultsTable {
+  const paramCols = new Set<string>();
+  const metricCols = new Set<string>();
+  const rows: Array<Record<string, ConfigValue>> = [];
+  for (const run of status.runs) {
+    const entry = status.manifest.runs.find((r) => r.index === run.index)!;
+    const metrics: ConfigMap = readLastMetrics(run.dir);
+    for (const k of Object.keys(entry.params)) paramCols.add(k);
+    for (const k of Object.keys(metrics)) metricCols.add(k);
+    rows.push({ run: run.index, ...(entry.job ? { job: entry.job } : {}), ...entry.params, state: run.state, ...metrics });
+  }
+  let sorted = rows;
+  if (best) {
+    const key = best.metric;
+    const sign = best.mode === "min" ? 1 : -1;
+    sorted = rows
+      .filter((r) => typeof r[key] === "number" && Number.isFinite(r[key]))
+      .sort((a, b) => sign * ((a[key] as number) - (b[key] as number)));
+  }
+  const hasJob = status.manifest.kind === "flow";
+  const columns = ["run", ...(hasJob ? ["job"] : []), ...paramCols, "state", ...metricCols];
+  return { columns, paramColumns: [...paramCols], metricColumns: [...metricCols], rows: sorted };
+}
+
+const cell = (v: ConfigValue | undefined): string => {
+  if (v === undefined) return "";
+  if (v === null) return "null";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+};
+
+const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+export function formatResults(t: ResultsTable, format: "csv" | "json" | "md" | "table"): string {
+  if (format === "json") return JSON.stringify(t.rows, null, 2) + "\n";
+  const grid = t.rows.map((r) => t.columns.map((c) => cell(r[c])));
+  if (format === "csv") return [t.columns, ...grid].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+  if (format === "md") {
+    const esc = (s: string): string => s.replace(/\|/g, "\\|");
+    return [
+      `| ${t.columns.map(esc).join(" | ")} |`,
+      `| ${t.columns.map((c) => (t.metricColumns.includes(c) || c === "run" ? "---:" : "---")).join(" | ")} |`,
+      ...grid.map((row) => `| ${row.map(esc).join(" | ")} |`),
+    ].join("\n") + "\n";
+  }
+  const widths = t.columns.map((c, i) => Math.max(c.length, ...grid.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => row.map((s, i) => s.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(t.columns), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)].join("\n") + "\n";
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * The command line: flags -> typed options -> one core call. The only place that prints or exits.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { CorralError } from "../errors.js";
+import { runCommands } from "./commands.js";
+
+const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../package.json"), "utf8")) as { version: string };
+
+/** Render any error at the one boundary: known errors one line plus hint, unknown ones a stack. */
+export function reportError(e: unknown): number {
+  if (e instanceof CorralError) {
+    process.stderr.write(`corral: error: ${e.format()}\n`);
+    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof CommanderError) return e.exitCode === 1 ? 2 : e.exitCode;
+  process.stderr.write(`corral: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // Everything after `--` is the command to run, untouched by option parsing.
+  const dd = argv.indexOf("--");
+  const command = dd >= 0 ? argv.slice(dd + 1) : undefined;
+  const args = dd >= 0 ? argv.slice(0, dd) : argv;
+  const program = new Command("corral")
+    .description("Run ML experiment sweeps and pipelines, locally or on SLURM.")
+    .version(pkg.version)
+    .addOption(new Option("--project <file>", "project file (default: ./corral.yaml or corral.config.ts/.js)"))
+    .addOption(new Option("-C, --cwd <dir>", "run as if started in <dir>"))
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `corral: ${s}` : s) })
+    .showSuggestionAfterError(true);
+  let code = 0;
+  runCommands(program, {
+    command,
+    setExit: (c: number) => {
+      code = c;
+    },
+  });
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError && (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help")) return 0;
+    return reportError(e);
+  }
+  return code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = reportError(e);
+  },
+);

@@ -1,0 +1,69 @@
+/**
+ * One interface for every place runs execute. Each implementation lives in its own folder and
+ * passes the shared contract suite (test/e2e/launcher-contract.test.ts).
+ */
+import type { JobEntry, RunSpec, SweepManifest } from "../store/protocol.js";
+import type { LivenessFacts } from "../store/status.js";
+
+/** Resolved launcher settings: what `launcher:` in the project file (plus profile and flags) says. */
+export interface LaunchSettings {
+  type: "local" | "slurm";
+  /** Local: slots (-j). SLURM: runs at once inside one array element. */
+  parallel: number;
+  /** SLURM: runs per array element (packing). Local: ignored (one worker runs all). */
+  perJob: number;
+  stagger: number;
+  killGraceS: number;
+  /** Explicit GPU ids (local: gpus_available; SLURM debug: gpu_ids). */
+  gpuIds?: string[];
+  cpuIds?: number[];
+  verbose: boolean;
+  heartbeatS: number;
+  /** Run SLURM batches on this machine through the same worker, without SLURM. */
+  debug: boolean;
+  slurm: SlurmSettings;
+  timeoutSignal?: string;
+}
+
+export interface SlurmSettings {
+  partition?: string;
+  time?: string | number;
+  mem?: string;
+  memPerCpu?: string;
+  cpusPerTask?: number;
+  gpus?: number;
+  gres?: string;
+  nodes?: number;
+  constraint?: string;
+  account?: string;
+  qos?: string;
+  jobName?: string;
+  sbatchArgs: string[];
+  setup: string[];
+  env: Record<string, string>;
+  arrayThrottle?: number;
+  signalGraceS: number;
+}
+
+export interface SubmitRequest {
+  sweep: SweepManifest;
+  runs: RunSpec[];
+  settings: LaunchSettings;
+  /** Distinguishes submissions of one sweep (first launch, each resume). */
+  round: number;
+}
+
+export interface Launcher {
+  readonly type: string;
+  /** Start the runs; returns the scheduler jobs (recorded in the manifest before waiting). */
+  submit(req: SubmitRequest): Promise<JobEntry[]>;
+  /**
+   * What the scheduler knows about runs whose status file cannot say (pending, running with a
+   * stale heartbeat). ONE query per call for the whole sweep.
+   */
+  explain(sweep: SweepManifest): Promise<Map<number, LivenessFacts>>;
+  /** True while any job of the sweep may still start or run runs. */
+  active(sweep: SweepManifest): Promise<boolean>;
+  /** Stop the sweep's jobs (gracefully; `force` kills at once). */
+  cancel(sweep: SweepManifest, force: boolean): Promise<void>;
+}
