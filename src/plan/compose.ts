@@ -14,6 +14,7 @@
 import { CorralError, didYouMean } from "../errors.js";
 import type { ErrorCode } from "../errors.js";
 import { configEquals, deepClone, deletePath, getPath, isConfigMap, mergeInto, setPath, splitPath } from "./configpath.js";
+import { pyFloatRepr, toConfigValue } from "./overrides.js";
 import type { ConfigMap, ConfigValue, ElementValue, Override } from "./types.js";
 
 /** One option of a config group: one file such as `model/resnet.yaml`. */
@@ -392,6 +393,7 @@ class Composer {
     }
 
     const children: Array<TreeNode | "self"> = [];
+    const deferred: TreeNode[] = [];
     // Reverse order, as Hydra: overrides registered by later entries reach earlier ones.
     for (let i = defaults.length - 1; i >= 0; i--) {
       const d = defaults[i]!;
@@ -422,10 +424,33 @@ class Composer {
         }
         continue;
       }
+      if (d.kind === "group" && typeof d.option === "string" && d.option.includes("${")) {
+        // Hydra defers `${group}` interpolations until every other choice of this list is known.
+        deferred.push(d);
+        children.push(d);
+        continue;
+      }
       this.expand(d, false);
       children.push(d);
     }
+    for (const d of deferred) {
+      d.option = this.interpolateOption(d.option as string, loaded.file, overrideKey(d));
+      this.expand(d, false);
+    }
     n.children = children.reverse();
+  }
+
+  /** Resolve `${group}` references in a defaults-list option against the choices made so far. */
+  interpolateOption(option: string, file: string, key: string): string {
+    return option.replace(/\$\{([^}]*)\}/g, (_all, ref: string) => {
+      const name = ref.trim();
+      const known = this.knownChoices.get(name);
+      if (known === undefined || typeof known.option !== "string") {
+        const keys = [...this.knownChoices.keys()].sort();
+        throw this.err("E_CONFIG", `Error resolving interpolation '${option}' in the defaults list: no choice for '${name}'`, file, key, keys.length > 0 ? `known choices: ${keys.join(", ")}` : undefined);
+      }
+      return known.option;
+    });
   }
 
   /** `_self_` at most once; appended at the end when missing (Hydra 1.1+ order). */
@@ -632,30 +657,8 @@ function optionOf(v: ElementValue): string | string[] | null | undefined {
     return names.every((x): x is string => typeof x === "string") ? names : undefined;
   }
   if (v.kind === "quoted") return v.text;
-  if ((v as { kind: string }).kind === "float") return String((v as unknown as { value: number }).value);
+  if (v.kind === "float") return pyFloatRepr(v.value);
   return undefined;
-}
-
-/**
- * A parsed override value as a config value. Private stand-in until overrides.ts exports
- * `toConfigValue`; it also accepts a `{kind: "float", value}` element.
- */
-function toConfigValue(v: ElementValue): ConfigValue {
-  if (v === null || typeof v !== "object") return v;
-  if (Array.isArray(v)) return v.map((x) => toConfigValue(x));
-  switch ((v as { kind: string }).kind) {
-    case "quoted":
-      return (v as { text: string }).text;
-    case "dict": {
-      const out: ConfigMap = {};
-      for (const [k, x] of (v as { entries: Array<[string, ElementValue]> }).entries) out[k] = toConfigValue(x);
-      return out;
-    }
-    case "float":
-      return (v as unknown as { value: number }).value;
-    default:
-      throw new CorralError("E_OVERRIDE", `Unexpected override value ${JSON.stringify(v)}`);
-  }
 }
 
 /** True when `key` names a config group of `repo` (a group, or a folder holding groups). */

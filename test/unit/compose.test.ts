@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { CorralError } from "../../src/errors.js";
 import { composeConfig, isConfigGroup, parseDefaultsList, sweepGroupOptions } from "../../src/plan/compose.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../../src/plan/compose.js";
+import { parseOverrides } from "../../src/plan/overrides.js";
 import { deepMerge, deletePath, getPath, hasPath, setPath, stableStringify } from "../../src/plan/configpath.js";
 import type { ConfigMap, ElementValue, Override } from "../../src/plan/types.js";
 
@@ -192,6 +193,24 @@ describe("composeConfig: defaults list", () => {
     expect(r.choices).toEqual({ aug: "[flip,crop]" });
   });
 
+  it("resolves ${group} interpolations in the defaults list after the other choices (specializing configs)", () => {
+    const rp = repo({
+      "dataset/imagenet": { ds: "imagenet" },
+      "dataset/cifar": { ds: "cifar" },
+      "model/alexnet": { m: "alexnet", lr: 0.1 },
+      "dataset_model/imagenet_alexnet": [{ model: { lr: 0.01 } }, undefined, "_global_"],
+    });
+    const defaults = [g("dataset", "imagenet"), g("model", "alexnet"), g("dataset_model", "${dataset}_${model}", { optional: true })];
+    const r = composeConfig({ repo: rp, defaults, overrides: [] });
+    expect(r.config.model).toEqual({ m: "alexnet", lr: 0.01 });
+    expect(r.choices.dataset_model).toBe("imagenet_alexnet");
+    // The command-line choice of dataset feeds the interpolation; the optional entry then finds nothing.
+    const r2 = composeConfig({ repo: rp, defaults, overrides: [change("dataset", "cifar")] });
+    expect(r2.config.model).toEqual({ m: "alexnet", lr: 0.1 });
+    const e = thrown(() => composeConfig({ repo: rp, defaults: [g("dataset_model", "${nope}_x")], overrides: [] }));
+    expect(e.message).toContain("no choice for 'nope'");
+  });
+
   it("asks for a value when the default is ??? ", () => {
     const e = thrown(() => composeConfig({ repo: dbRepo, defaults: [g("db", "???")], overrides: [] }));
     expect(e.message).toContain("You must specify 'db'");
@@ -332,6 +351,41 @@ describe("composeConfig: value overrides", () => {
   it("sets list elements by index and reports a bad intermediate", () => {
     expect(getPath(base([change("train.layers.1", 9)]).config, "train.layers")).toEqual([1, 9]);
     expect(thrown(() => base([add("name.sub", 1)])).message).toContain("is not a mapping or list");
+  });
+});
+
+describe("composeConfig with parsed overrides", () => {
+  const compose = (...texts: string[]) =>
+    composeConfig({
+      repo: dbRepo,
+      primary: { train: { lr: 0.1, epochs: 3, tags: ["a"] }, name: "x" },
+      defaults: [g("db", "mysql"), SELF],
+      overrides: parseOverrides(texts),
+    });
+
+  it("applies every override form from its command-line spelling", () => {
+    const r = compose("db=postgresql", "+model=vit", "train.lr=1.0", "+train.wd=1e-4", "++name='007'", "~train.epochs", "train.tags=[b,c]", "db={timeout: 20}");
+    expect(r.choices).toEqual({ db: "postgresql", model: "vit" });
+    expect(r.config).toEqual({
+      db: { driver: "postgresql", port: 5432, timeout: 20 },
+      train: { lr: 1, wd: 1e-4, tags: ["b", "c"] },
+      name: "007",
+      model: { patch: 16, lr: 0.001 },
+    });
+  });
+
+  it("deletes and moves groups from their spelling", () => {
+    expect(compose("~db").config).not.toHaveProperty("db");
+    expect(compose("~db=mysql").choices).toEqual({});
+    const r = compose("+db@replica=postgresql");
+    expect(r.config.replica).toMatchObject({ driver: "postgresql" });
+  });
+
+  it("keeps the user's spelling in error messages", () => {
+    expect(thrown(() => compose("train.lrr=0.5")).message).toBe("Could not override 'train.lrr': key not in config. To append to your config use +train.lrr=0.5");
+    expect(thrown(() => compose("+train.lr=0.5")).message).toContain("use ++train.lr=0.5 to force");
+    expect(thrown(() => compose("~train.epochs=4")).message).toContain("is 3, not 4");
+    expect(thrown(() => compose("db=sqlite")).message).toContain("Available options: mysql, postgresql");
   });
 });
 
