@@ -394,6 +394,12 @@ do_status() {
   squeue -h -t all -o '%T' 2>/dev/null | sort | uniq -c | sed 's/^/jobs: /' || true
 }
 
+# Two test runners may call start at once: serialise changes to one cluster.
+if [ "$(id -u)" = 0 ] && [ "$CMD" != status ] && command -v flock >/dev/null 2>&1; then
+  exec 9>"$DIR.lock"
+  flock -w 120 9 || die "another slurm-cluster.sh holds $DIR.lock"
+fi
+
 case "$CMD" in
   start) do_start ;;
   stop) do_stop ;;
