@@ -252,8 +252,9 @@ class Resolver {
 
   private evalInterp(ip: Interp, segs: string[], path: string): ConfigValue {
     if (ip.kind === "ref") {
-      const key = this.evalPieces(ip.key, segs, path);
-      return this.lookup(toText(key).trim(), segs, path, ip.text, false).value;
+      const key = toText(this.evalPieces(ip.key, segs, path)).trim();
+      if (key === "") throw this.error(path, `Empty interpolation key in '${ip.text}'`);
+      return this.lookup(key, segs, path, ip.text, false).value;
     }
     switch (ip.name) {
       case "oc.env":

@@ -49,6 +49,12 @@ describe("resolveInterpolations", () => {
     expect(out.alias).toEqual({ d: 5, e: 5, f: { g: 5 } });
   });
 
+  it("resolves nested interpolations inside a key", () => {
+    const out = resolve({ which: "b", opts: { a: 1, b: 2 }, pick: "${opts.${which}}" });
+    expect(out.pick).toBe(2);
+    expect(thrown(() => resolve({ a: "${}" })).message).toBe("Empty interpolation key in '${}'");
+  });
+
   it("does not mutate its input and leaves plain strings alone", () => {
     const input: ConfigMap = { a: 1, b: "${a}", c: "plain $ {not} {x}" };
     const before = JSON.stringify(input);
