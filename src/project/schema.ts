@@ -126,20 +126,29 @@ export function isConfigMap(v: unknown): v is ConfigMap {
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
+/**
+ * A schema-level message that leaves a missing value to the shared "is required" wording (and
+ * an unknown key to the did-you-mean one): zod applies a schema's own error to all its issues.
+ */
+const te =
+  (message: string) =>
+  (iss: { code: string; input?: unknown }): string | undefined =>
+    iss.input === undefined || iss.code === "unrecognized_keys" ? undefined : message;
+
 const NON_NEG_NUMBER = "must be a non-negative number";
 const NON_NEG_INT = "must be a non-negative integer";
 const POS_INT = "must be a positive integer";
 const DURATION = "must be a number of seconds or a duration such as '90s', '1h30m' or '01:30:00'";
 const MEM = "must be a memory size such as '4G' or '500M' (a bare number means megabytes)";
 
-const nonNegNumber = () => z.number({ error: NON_NEG_NUMBER }).min(0, { error: NON_NEG_NUMBER });
-const nonNegInt = () => z.int({ error: NON_NEG_INT }).min(0, { error: NON_NEG_INT });
-const posInt = () => z.int({ error: POS_INT }).min(1, { error: POS_INT });
-const stringList = () => z.array(z.string({ error: "must be a string" }), { error: "must be a list of strings" });
+const nonNegNumber = () => z.number({ error: te(NON_NEG_NUMBER) }).min(0, { error: te(NON_NEG_NUMBER) });
+const nonNegInt = () => z.int({ error: te(NON_NEG_INT) }).min(0, { error: te(NON_NEG_INT) });
+const posInt = () => z.int({ error: te(POS_INT) }).min(1, { error: te(POS_INT) });
+const stringList = () => z.array(z.string({ error: te("must be a string") }), { error: te("must be a list of strings") });
 
 /** Seconds, from a number or a duration string; normalised to a number. */
 const duration = () =>
-  z.union([z.number(), z.string()], { error: DURATION }).transform((v, ctx) => {
+  z.union([z.number(), z.string()], { error: te(DURATION) }).transform((v, ctx) => {
     const s = parseDuration(v);
     if (s === undefined) {
       ctx.issues.push({ code: "custom", message: DURATION, input: v });
@@ -150,7 +159,7 @@ const duration = () =>
 
 /** `4G`, `500M`, `1.5T`, `4GB`, `4GiB`; a bare number is megabytes (SLURM's default unit). */
 const memSize = () =>
-  z.union([z.number(), z.string()], { error: MEM }).transform((v, ctx) => {
+  z.union([z.number(), z.string()], { error: te(MEM) }).transform((v, ctx) => {
     if (typeof v === "number") {
       if (Number.isFinite(v) && v >= 0) return `${v}M`;
     } else if (/^\d+(\.\d+)?\s*([KMGTP](i?B)?)?$/i.test(v.trim())) {
@@ -164,26 +173,26 @@ const memSize = () =>
 const envMap = () =>
   z.record(
     z.string(),
-    z.union([z.string(), z.number(), z.boolean()], { error: "must be a string (environment variable value)" }).transform(String),
-    { error: "must be a map of variable names to values" },
+    z.union([z.string(), z.number(), z.boolean()], { error: te("must be a string (environment variable value)") }).transform(String),
+    { error: te("must be a map of variable names to values") },
   );
 
 /** GPU ids such as `0`, `1` or `GPU-3b2c...` (UUIDs); numbers become strings. */
 const idList = () =>
-  z.array(z.union([z.string(), z.int()], { error: "must be a GPU id (number or string)" }).transform(String), {
-    error: "must be a list of GPU ids",
+  z.array(z.union([z.string(), z.int()], { error: te("must be a GPU id (number or string)") }).transform(String), {
+    error: te("must be a list of GPU ids"),
   });
 
 /** Shell lines: a list, or one string (split into lines). */
 const lines = () =>
   z
-    .union([z.string(), z.array(z.string())], { error: "must be a list of shell lines" })
+    .union([z.string(), z.array(z.string())], { error: te("must be a list of shell lines") })
     .transform((v) => (typeof v === "string" ? v.split("\n").filter((l) => l.trim() !== "") : v));
 
 const COMMAND = "must be a command line string or a list of arguments";
 /** A command: a string split shell-like into argv (never run through a shell), or argv. */
 const command = () =>
-  z.union([z.string(), z.array(z.string())], { error: COMMAND }).transform((v, ctx) => {
+  z.union([z.string(), z.array(z.string())], { error: te(COMMAND) }).transform((v, ctx) => {
     let argv: string[];
     if (typeof v === "string") {
       try {
@@ -204,12 +213,12 @@ const command = () =>
 
 const configMap = () =>
   z.custom<ConfigMap>(isConfigMap, {
-    error: "must be a map of plain values (strings, numbers, booleans, null, lists and maps)",
+    error: te("must be a map of plain values (strings, numbers, booleans, null, lists and maps)"),
   });
 
 const configValue = () =>
   z.custom<ConfigValue>(isConfigValue, {
-    error: "must be a plain value (string, number, boolean, null, list or map)",
+    error: te("must be a plain value (string, number, boolean, null, list or map)"),
   });
 
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +236,7 @@ export const resourcesSchema = z.strictObject(
     /** Wall-clock limit per run: seconds or `"1h30m"`, `"90s"`, `"HH:MM:SS"`; normalised to seconds. @default undefined (none) */
     timeout: duration().optional(),
   },
-  { error: "must be a map such as {cpus: 2, gpus: 1, mem: 8G}" },
+  { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}") },
 );
 
 const RUNTIMES = ["charliecloud", "apptainer", "singularity", "podman", "docker"] as const;
@@ -236,7 +245,7 @@ const containerShape = {
   /** Container runtime: `charliecloud` (`ch-run`), `apptainer`, `singularity`, `podman` or `docker`. */
   runtime: z.enum(RUNTIMES),
   /** Image: a path (Charliecloud folder, `.sif`) or a registry reference, per runtime. */
-  image: z.string().min(1, { error: "must not be empty" }).optional(),
+  image: z.string().min(1, { error: te("must not be empty") }).optional(),
   /** Bind mounts, `"src:dst"` or `"path"` (same path inside). @default [] */
   binds: stringList().optional(),
   /** Environment variables set inside the container. @default {} */
@@ -253,13 +262,13 @@ const containerShape = {
    */
   wrap: z
     .string()
-    .refine((s) => s.includes("{command}"), { error: "must contain the placeholder {command}" })
+    .refine((s) => s.includes("{command}"), { error: te("must contain the placeholder {command}") })
     .optional(),
 };
 
 /** A container a run (or rule) executes in. Needs `image` unless `wrap` is given. */
 export const containerSchema = z
-  .strictObject(containerShape, { error: "must be a map such as {runtime: apptainer, image: img.sif}" })
+  .strictObject(containerShape, { error: te("must be a map such as {runtime: apptainer, image: img.sif}") })
   .superRefine((c, ctx) => {
     if (c.image === undefined && c.wrap === undefined) {
       ctx.issues.push({ code: "custom", message: "needs an 'image' (or a 'wrap' template)", input: c, path: [] });
@@ -269,7 +278,7 @@ export const containerSchema = z
 /** In a profile every container key is optional: it patches the project's container. */
 const containerPatchSchema = z.strictObject(
   { ...containerShape, runtime: containerShape.runtime.optional() },
-  { error: "must be a map of container settings" },
+  { error: te("must be a map of container settings") },
 );
 
 const LAUNCHER_TYPES = ["local", "slurm"] as const;
@@ -293,7 +302,7 @@ const launcherCommonShape = {
   /** SLURM `--cpus-per-task`. @default derived from `resources.cpus` x `parallel` */
   cpus_per_task: posInt().optional(),
   /** SLURM `--gpus`: a count or `"type:count"`. @default derived from `resources.gpus` x `parallel` */
-  gpus: z.union([nonNegInt(), z.string()], { error: "must be a GPU count or 'type:count'" }).optional(),
+  gpus: z.union([nonNegInt(), z.string()], { error: te("must be a GPU count or 'type:count'") }).optional(),
   /** SLURM `--gres`, e.g. `"gpu:a100:2"`. @default undefined */
   gres: z.string().optional(),
   /** SLURM `--nodes`. @default 1 */
@@ -321,7 +330,7 @@ const launcherCommonShape = {
   /** SLURM: run the batches locally through the worker instead of submitting (debugging). @default false */
   debug: z.boolean().optional(),
   /** Worker: the CPU ids it may pin runs to. @default the allocation's (affinity mask) */
-  cpu_ids: z.array(nonNegInt(), { error: "must be a list of CPU ids" }).optional(),
+  cpu_ids: z.array(nonNegInt(), { error: te("must be a list of CPU ids") }).optional(),
   /** Worker: the GPU ids it may hand out. @default from `CUDA_VISIBLE_DEVICES` / SLURM */
   gpu_ids: idList().optional(),
   /** Print each run's start and end. @default false */
@@ -339,7 +348,7 @@ export const launcherSchema = z.strictObject(
     kill_grace: duration().default(10),
     ...launcherCommonShape,
   },
-  { error: "must be a map such as {type: slurm, partition: gpu}" },
+  { error: te("must be a map such as {type: slurm, partition: gpu}") },
 );
 const launcherPatchSchema = z.strictObject(
   {
@@ -349,7 +358,7 @@ const launcherPatchSchema = z.strictObject(
     kill_grace: duration().optional(),
     ...launcherCommonShape,
   },
-  { error: "must be a map of launcher settings" },
+  { error: te("must be a map of launcher settings") },
 );
 
 const DEFAULTS_KEY = /^(?:(?:override|optional)\s+)?[A-Za-z0-9_.\-/]+(?:@[A-Za-z0-9_.-]*)?$/;
@@ -366,7 +375,7 @@ export const defaultsEntrySchema = z.union(
       .record(
         z.string(),
         z.union([z.string(), z.number(), z.boolean(), z.array(z.string()), z.null()], {
-          error: "must be an option name, a list of option names, or null",
+          error: te("must be an option name, a list of option names, or null"),
         }),
       )
       .superRefine((m, ctx) => {
@@ -389,13 +398,13 @@ export const defaultsEntrySchema = z.union(
         }
       }),
   ],
-  { error: "must be a config name or a single-key map such as {db: mysql}" },
+  { error: te("must be a config name or a single-key map such as {db: mysql}") },
 );
-const defaultsListSchema = z.array(defaultsEntrySchema, { error: "must be a list such as [_self_, {db: mysql}]" });
+const defaultsListSchema = z.array(defaultsEntrySchema, { error: te("must be a list such as [_self_, {db: mysql}]") });
 
 const SWEEP_VALUE = "must be a list of values, a sweep string such as '1,2,3' or 'range(3)', or a single value";
 const sweepValue = () =>
-  z.union([z.array(configValue()), z.string(), z.number(), z.boolean(), z.null()], { error: SWEEP_VALUE });
+  z.union([z.array(configValue()), z.string(), z.number(), z.boolean(), z.null()], { error: te(SWEEP_VALUE) });
 
 /**
  * One grid: every key takes each of its values (product over keys). A value is a list, a string
@@ -407,12 +416,12 @@ export const sweepGridSchema = z
     {
       /** Lists taken together, element by element (not a product). All must have the same length. */
       zip: z
-        .record(z.string(), z.array(configValue(), { error: "must be a list (zip pairs lists element by element)" }), {
-          error: "must be a map of keys to equal-length lists",
+        .record(z.string(), z.array(configValue(), { error: te("must be a list (zip pairs lists element by element)") }), {
+          error: te("must be a map of keys to equal-length lists"),
         })
         .optional(),
     },
-    { error: "must be a map of keys to values, such as {lr: [0.1, 0.01]}" },
+    { error: te("must be a map of keys to values, such as {lr: [0.1, 0.01]}") },
   )
   .catchall(sweepValue())
   .superRefine((g, ctx) => {
@@ -438,17 +447,17 @@ export const sweepGridSchema = z
 
 /** A sweep: one grid, or a list of grids whose runs are concatenated. Normalised to a list. */
 export const sweepSchema = z
-  .union([sweepGridSchema, z.array(sweepGridSchema)], { error: "must be a map of keys to values, or a list of such maps" })
+  .union([sweepGridSchema, z.array(sweepGridSchema)], { error: te("must be a map of keys to values, or a list of such maps") })
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
 const FILES = "must be a path pattern, a list of them, or a map of names to them";
 const fileSpec = () =>
-  z.union([z.string(), z.array(z.string()), z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: FILES }))], {
-    error: FILES,
+  z.union([z.string(), z.array(z.string()), z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: te(FILES) }))], {
+    error: te(FILES),
   });
 
 const regexString = () =>
-  z.string({ error: "must be a regular expression string" }).superRefine((s, ctx) => {
+  z.string({ error: te("must be a regular expression string") }).superRefine((s, ctx) => {
     try {
       new RegExp(s);
     } catch (e) {
@@ -469,7 +478,7 @@ export const ruleSchema = z
       /** Output files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). Required. */
       output: fileSpec(),
       /** Values for the command, available as `{params.name}`. @default {} */
-      params: z.record(z.string(), configValue(), { error: "must be a map of names to values" }).optional(),
+      params: z.record(z.string(), configValue(), { error: te("must be a map of names to values") }).optional(),
       /** A shell command line (run by `sh -c`), with `{input}`, `{output}`, `{wildcards.x}`, `{params.x}`. */
       shell: z.string().optional(),
       /** A command run without a shell, as argv (or a string split like `command`); placeholders as in `shell`. */
@@ -481,13 +490,13 @@ export const ruleSchema = z
       /** Attempts after a failure. @default 0 */
       retries: nonNegInt().optional(),
       /** Regular expression each wildcard value must match (whole value). @default `[^/]+` style: any text */
-      wildcard_constraints: z.record(z.string(), regexString(), { error: "must be a map of wildcard names to regular expressions" }).optional(),
+      wildcard_constraints: z.record(z.string(), regexString(), { error: te("must be a map of wildcard names to regular expressions") }).optional(),
       /** Log file(s) of a job, patterns with the same wildcards as the output. @default the run's stdout.log */
-      log: z.union([z.string(), z.record(z.string(), z.string())], { error: "must be a path pattern or a map of names to patterns" }).optional(),
+      log: z.union([z.string(), z.record(z.string(), z.string())], { error: te("must be a path pattern or a map of names to patterns") }).optional(),
       /** Higher runs first when several jobs are ready. @default 0 */
-      priority: z.int({ error: "must be an integer" }).optional(),
+      priority: z.int({ error: te("must be an integer") }).optional(),
     },
-    { error: "must be a map such as {input: ..., output: ..., shell: ...}" },
+    { error: te("must be a map such as {input: ..., output: ..., shell: ...}") },
   )
   .superRefine((r, ctx) => {
     if (r.shell !== undefined && r.run !== undefined) {
@@ -502,15 +511,15 @@ export const targetSchema = z.union(
     z
       .object({
         /** Pattern with `{wildcards}`, expanded over the product of the other keys' values. */
-        expand: z.string({ error: "must be a path pattern with {wildcards}" }),
+        expand: z.string({ error: te("must be a path pattern with {wildcards}") }),
       })
       .catchall(
         z.union([z.array(z.union([z.string(), z.number(), z.boolean()])), z.string(), z.number(), z.boolean()], {
-          error: "must be a list of values (or one value) for this wildcard",
+          error: te("must be a list of values (or one value) for this wildcard"),
         }),
       ),
   ],
-  { error: "must be a file path or a map such as {expand: 'results/{model}.csv', model: [a, b]}" },
+  { error: te("must be a file path or a map such as {expand: 'results/{model}.csv', model: [a, b]}") },
 );
 
 /** When a profile applies by itself (all given conditions must hold). */
@@ -518,18 +527,18 @@ export const profileWhenSchema = z.strictObject(
   {
     /** Host name globs; any match counts (e.g. `["login*.cluster.org"]`). */
     hostname: z
-      .union([z.string(), z.array(z.string())], { error: "must be a list of host name globs" })
+      .union([z.string(), z.array(z.string())], { error: te("must be a list of host name globs") })
       .transform((v) => (typeof v === "string" ? [v] : v))
       .optional(),
     /** Environment conditions: `NAME` (must be set) or `NAME=value` (must equal); all must hold. */
     env: z
-      .union([z.string(), z.array(z.string())], { error: "must be a list such as [SLURM_CLUSTER_NAME]" })
+      .union([z.string(), z.array(z.string())], { error: te("must be a list such as [SLURM_CLUSTER_NAME]") })
       .transform((v) => (typeof v === "string" ? [v] : v))
       .optional(),
     /** A program that must be on `PATH` (e.g. `sbatch`). */
     command: z.string().optional(),
   },
-  { error: "must be a map such as {hostname: ['login*']}" },
+  { error: te("must be a map such as {hostname: ['login*']}") },
 );
 
 /** A named bundle of settings chosen by `-P NAME` or detected through `when`. */
@@ -548,13 +557,13 @@ export const profileSchema = z.strictObject(
     /** Environment variables, merged over the project's `env`. */
     env: envMap().optional(),
     /** Named paths, merged over the project's `paths`. */
-    paths: z.record(z.string(), z.string(), { error: "must be a map of names to paths" }).optional(),
+    paths: z.record(z.string(), z.string(), { error: te("must be a map of names to paths") }).optional(),
     /** Config overrides (Hydra grammar) applied to every run, before the command-line ones. */
     overrides: stringList().optional(),
     /** Pick this profile automatically when these conditions hold. */
     when: profileWhenSchema.optional(),
   },
-  { error: "must be a map of profile settings such as {launcher: {type: slurm}}" },
+  { error: te("must be a map of profile settings such as {launcher: {type: slurm}}") },
 );
 
 /** Default sweep folder template; `%f` gives milliseconds so two sweeps in one second differ. */
@@ -566,7 +575,7 @@ const RULE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 export const projectSchema = z.strictObject(
   {
     /** Project name (sbatch job names, dashboard title). @default the project folder's name */
-    name: z.string().min(1, { error: "must not be empty" }).optional(),
+    name: z.string().min(1, { error: te("must not be empty") }).optional(),
     /**
      * The command each run executes: a string, split like a shell would (quotes honoured) but
      * never run through one, or a list of arguments. Overrides are appended as `key=value`.
@@ -576,37 +585,37 @@ export const projectSchema = z.strictObject(
     /** Inline base config (the primary config). @default {} or `<config_dir>/config.yaml` */
     config: configMap().optional(),
     /** Folder of config groups, relative to the project file. @default undefined (no groups) */
-    config_dir: z.string().min(1, { error: "must not be empty" }).optional(),
+    config_dir: z.string().min(1, { error: te("must not be empty") }).optional(),
     /** Hydra defaults list: which option of each config group to compose. @default [] */
     defaults: defaultsListSchema.default(() => []),
     /** Sweep run by `corral run -m`: a grid or a list of grids. @default [] (normalised to a list) */
     sweep: sweepSchema.default(() => []),
     /** Sweep folder template; `${now:...}` uses strftime codes, `%f` is milliseconds. @default "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}" */
-    sweep_dir: z.string().min(1, { error: "must not be empty" }).default(DEFAULT_SWEEP_DIR),
+    sweep_dir: z.string().min(1, { error: te("must not be empty") }).default(DEFAULT_SWEEP_DIR),
     /** Per-run resources. @default {} */
     resources: resourcesSchema.prefault({}),
     /** Where runs execute. @default {type: "local", kill_grace: 10} */
     launcher: launcherSchema.prefault({}),
     /** Named bundles of settings, chosen by `-P NAME` or detected by `when`. @default {} */
-    profiles: z.record(z.string(), profileSchema, { error: "must be a map of profile names to settings" }).default(() => ({})),
+    profiles: z.record(z.string(), profileSchema, { error: te("must be a map of profile names to settings") }).default(() => ({})),
     /** Named paths (data, checkpoints) for `${paths.name}` in configs; relative to the project folder. @default {} */
-    paths: z.record(z.string(), z.string({ error: "must be a path string" }), { error: "must be a map of names to paths" }).default(() => ({})),
+    paths: z.record(z.string(), z.string({ error: te("must be a path string") }), { error: te("must be a map of names to paths") }).default(() => ({})),
     /** Container every run executes in. @default undefined (none) */
     container: containerSchema.optional(),
     /** Workflow rules by name. @default {} */
     rules: z
       .record(
-        z.string().regex(RULE_NAME, { error: "is not a valid rule name (letters, digits, _ . -; not starting with a digit)" }),
+        z.string().regex(RULE_NAME, { error: te("is not a valid rule name (letters, digits, _ . -; not starting with a digit)") }),
         ruleSchema,
-        { error: "must be a map of rule names to rules" },
+        { error: te("must be a map of rule names to rules") },
       )
       .default(() => ({})),
     /** Files `corral flow` builds when no target is given on the command line. @default [] */
-    targets: z.array(targetSchema, { error: "must be a list of file paths or {expand: ...} maps" }).default(() => []),
+    targets: z.array(targetSchema, { error: te("must be a list of file paths or {expand: ...} maps") }).default(() => []),
     /** Extra environment variables for every run. @default {} */
     env: envMap().default(() => ({})),
   },
-  { error: "must be a map of settings such as {command: python train.py}" },
+  { error: te("must be a map of settings such as {command: python train.py}") },
 );
 
 /** What a user writes (`defineConfig({...})` / `corral.yaml`): every key optional. */
@@ -696,9 +705,9 @@ type Issue = z.core.$ZodIssue;
  * schema-level messages (set above) take precedence.
  */
 export const issueMessages: z.core.$ZodErrorMap = (iss) => {
+  if (iss.input === undefined && (iss.code === "invalid_type" || iss.code === "invalid_union")) return "is required";
   switch (iss.code) {
     case "invalid_type":
-      if (iss.input === undefined) return "is required";
       return `must be ${NOUNS[iss.expected] ?? iss.expected}`;
     case "unrecognized_keys": {
       const inst = iss.inst as { shape?: Record<string, unknown> } | undefined;
@@ -744,13 +753,20 @@ export function describeIssues(issues: readonly Issue[], prefix: readonly Proper
         continue;
       }
     }
+    if (iss.code === "invalid_key") {
+      // A record key that fails its own schema: report the key's problem at the key.
+      const inner = iss.issues[0];
+      const why = inner ? inner.message : "is not a valid key";
+      out.push({ path, key: dottedKey(path), message: `${dottedKey(path)} ${why}` });
+      continue;
+    }
     if (iss.code === "unrecognized_keys") {
-      // One problem per unknown key, each pointing at the key itself.
+      // One problem per unknown key, each pointing at the key itself and named in full.
+      const guess = /\(did you mean '([^']*)'\?\)$/.exec(iss.message)?.[1];
       for (const k of iss.keys) {
         const kpath = [...path, k];
-        const msg = k === iss.keys[0] ? iss.message : `unknown key '${k}'`;
-        const where = path.length ? ` in ${dottedKey(path)}` : "";
-        out.push({ path: kpath, key: dottedKey(kpath), message: msg.replace(/^(unknown key '[^']*')/, `$1${where}`) });
+        const hint = k === iss.keys[0] && guess !== undefined ? ` (did you mean '${dottedKey([...path, guess])}'?)` : "";
+        out.push({ path: kpath, key: dottedKey(kpath), message: `unknown key '${dottedKey(kpath)}'${hint}` });
       }
       continue;
     }
@@ -761,8 +777,7 @@ export function describeIssues(issues: readonly Issue[], prefix: readonly Proper
       input !== undefined &&
       !(iss.code === "custom" && typeof input === "object" && input !== null) &&
       !message.includes("(got ");
-    if (showInput && iss.code !== "invalid_type") message += ` (got ${describeValue(input)})`;
-    else if (showInput) message += `, got ${describeValue(input)}`;
+    if (showInput) message += ` (got ${describeValue(input)})`;
     out.push({ path, key, message: key ? `${key} ${message}` : `the project ${message}` });
   }
   return out;

@@ -36,8 +36,10 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     const pos = lineCounter.linePos(err.pos[0]);
     let message = err.message.split("\n")[0]!;
     if (err.code === "DUPLICATE_KEY") {
-      const key = text.slice(err.pos[0], err.pos[1]);
-      message = /^[^\n]{1,80}$/.test(key) ? `duplicate key '${key.replace(/^["']|["']$/g, "")}'` : "duplicate key";
+      // The error's range covers only the key's first character; read the key from the line.
+      const m = /^(?:"([^"\n]*)"|'([^'\n]*)'|([^:\n]*?))\s*:(?:\s|$)/.exec(text.slice(err.pos[0]));
+      const key = m ? (m[1] ?? m[2] ?? m[3]) : undefined;
+      message = key ? `duplicate key '${key}'` : "duplicate key";
     } else if (err.code === "MULTIPLE_DOCS") {
       message = "the file holds more than one YAML document ('---'); use one";
     }
