@@ -360,19 +360,27 @@ do_start() {
     printf '%s\n' "$new_gres" >"$DIR/gres.conf"
     log "wrote $CONF"
   fi
+  [ "$MULTI" = 1 ] && net_up
+
+  # Another controller on our port (a cluster from another state dir) would answer every query
+  # below and make this start look fine while ours cannot bind: refuse instead.
+  if ! ctld_running && timeout 5 scontrol ping >/dev/null 2>&1; then
+    die "a slurmctld not started from $DIR already answers on this cluster's port; stop it first (e.g. CORRAL_SLURM_DIR=<its dir> $0 stop)"
+  fi
+  start_ctld
+  local n
+  for n in "${NODES[@]}"; do start_slurmd "$n"; done
+  wait_up
+  for n in "${NODES[@]}"; do
+    pid_alive "$(pidfile_d "$n")" || { log "slurmd for $n is not running"; diagnose; exit 1; }
+  done
+  ctld_running || { log "slurmctld exited"; diagnose; exit 1; }
   if [ "$MULTI" = 0 ]; then
     # So that plain `sbatch` works from any shell without SLURM_CONF.
     mkdir -p /etc/slurm
     cp "$CONF" /etc/slurm/slurm.conf.tmp && mv /etc/slurm/slurm.conf.tmp /etc/slurm/slurm.conf
     cp "$DIR/gres.conf" /etc/slurm/gres.conf.tmp && mv /etc/slurm/gres.conf.tmp /etc/slurm/gres.conf
-  else
-    net_up
   fi
-
-  start_ctld
-  local n
-  for n in "${NODES[@]}"; do start_slurmd "$n"; done
-  wait_up
   log "up: $(node_states | tr '\n' ' ')"
   echo "export SLURM_CONF=$CONF"
 }
