@@ -114,12 +114,12 @@ interface Node {
   /** 0 unvisited, 1 on the DFS path, 2 finished. */
   state: number;
   next: number;
-  producers: Node[] | null;
 }
 
 const EMPTY_NAMED: Record<string, string[]> = Object.freeze({}) as Record<string, string[]>;
 const EMPTY_PARAMS: Record<string, ConfigValue> = Object.freeze({}) as Record<string, ConfigValue>;
 const EMPTY_RESOURCES: RuleResources = Object.freeze({});
+const EMPTY_LIST: string[] = Object.freeze([]) as unknown as string[];
 
 function slotsOf(spec: PathSpec | undefined): Array<{ name: string | undefined; list: string[] }> {
   if (spec === undefined) return [];
@@ -220,6 +220,8 @@ export function jobKey(rule: string, names: readonly string[], wildcards: Readon
  */
 export function checkWildcardValue(rule: string, name: string, value: string): void {
   let why: string | undefined;
+  // Fast path first: this runs once per wildcard of every job.
+  if (!value.includes("..") && !/[\n\r\0]/.test(value)) return;
   if (/[\n\r\0]/.test(value)) why = "contains a newline or control character";
   else if (value.split("/").includes("..")) why = "has a '..' path segment (a path escaping the project)";
   if (why !== undefined) {
@@ -350,7 +352,7 @@ export function buildDag(input: BuildDagInput): Dag {
     const where = `Rule '${rule}'`;
     const outs = formatSlots(c.outputs, wildcards, where);
     const ins = formatSlots(c.inputs, wildcards, where);
-    const logs = c.logs.length ? formatSlots(c.logs, wildcards, where) : { flat: [], named: EMPTY_NAMED };
+    const logs = c.logs.length ? formatSlots(c.logs, wildcards, where) : { flat: EMPTY_LIST, named: EMPTY_NAMED };
     const job: Job = {
       id: -1,
       rule,
@@ -368,7 +370,7 @@ export function buildDag(input: BuildDagInput): Dag {
       key: jobKey(rule, c.names, wildcards),
       spec: c.spec,
     };
-    const node: Node = { job, state: 0, next: 0, producers: [] };
+    const node: Node = { job, state: 0, next: 0 };
     for (const o of outs.flat) {
       const other = produced.get(o);
       if (other !== undefined) {
@@ -434,7 +436,6 @@ export function buildDag(input: BuildDagInput): Dag {
       if (n.next < inputs.length) {
         const p = resolve(inputs[n.next++]!, n.job.key);
         if (p === null) continue;
-        n.producers!.push(p);
         if (p.state === 1) {
           const from = stack.indexOf(p);
           const cycle = stack.slice(from).map((x) => x.job.key);
@@ -458,11 +459,14 @@ export function buildDag(input: BuildDagInput): Dag {
         }
         continue;
       }
-      // Finished: every producer is finished too, so its final id is known.
+      // Finished: every producer is finished too, so its final id is known. Looking producers
+      // up again here is cheaper than keeping a producer list per job alive during the build.
       const job = n.job;
       job.id = order.length;
-      for (const p of n.producers!) if (!job.deps.includes(p.job.id)) job.deps.push(p.job.id);
-      n.producers = null;
+      for (const i of inputs) {
+        const p = produced.get(i);
+        if (p !== undefined && !job.deps.includes(p.job.id)) job.deps.push(p.job.id);
+      }
       n.state = 2;
       order.push(job);
       stack.pop();
