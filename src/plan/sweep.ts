@@ -8,7 +8,7 @@
  * config group's option names for glob() and, optionally, a random source for unseeded shuffles.
  */
 import { CorralError } from "../errors.js";
-import { float, isSweepValue, mulberry32, parseOverride, shuffleInPlace, toConfigValue } from "./overrides.js";
+import { float, mulberry32, parseOverride, shuffleInPlace, toConfigValue } from "./overrides.js";
 import { formatValue, keyElement } from "./pyformat.js";
 import type { ConfigValue, ElementValue, Override, SweepValue } from "./types.js";
 
@@ -110,7 +110,7 @@ export function expandSweep(input: SweepInput): SweepPlan {
   }
 
   const grids = normalizeGrids(ctx, input.grids);
-  const gridAxesList: Axis[][] = grids.length === 0 ? [[]] : grids.map((g, gi) => gridAxes(ctx, g, grids.length > 1 ? `${src.key ?? "sweep"}[${gi}]` : (src.key ?? "sweep"), cliNames));
+  const gridAxesList: Axis[][] = grids.length === 0 ? [[]] : grids.map((g, gi) => gridAxes(ctx, g, Array.isArray(input.grids) ? `${src.key ?? "sweep"}[${gi}]` : (src.key ?? "sweep"), cliNames));
 
   const segments: Segment[] = gridAxesList.map((gAxes) => {
     const axes = [...gAxes, ...cliAxes];

@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import { CorralError } from "../../src/errors.js";
 import { float, parseOverride, parseOverrides, pyFloatRepr, toConfigValue } from "../../src/plan/overrides.js";
 import { formatOverride, formatOverrideTerm, formatValue, withQuotes } from "../../src/plan/pyformat.js";
-import type { ElementValue } from "../../src/plan/types.js";
+import type { ElementValue, QuotedString } from "../../src/plan/types.js";
 
 const val = (text: string): unknown => parseOverride(`key=${text}`).value;
-const q = (text: string, quote: "'" | '"' = "'") => ({ kind: "quoted", text, quote });
+const q = (text: string, quote: "'" | '"' = "'"): QuotedString => ({ kind: "quoted", text, quote });
 const choice = (values: ElementValue[], simpleForm = false) => ({ kind: "choice", values, simpleForm });
 
 function err(text: string): CorralError {
@@ -550,8 +550,8 @@ describe("pyformat: Hydra's spelling of values", () => {
   it("pyFloatRepr matches Python repr at the notation switch points", () => {
     expect(pyFloatRepr(0.00001234)).toBe("1.234e-05");
     expect(pyFloatRepr(0.0001234)).toBe("0.0001234");
-    expect(pyFloatRepr(1234567890123456.7)).toBe("1234567890123456.8");
-    expect(pyFloatRepr(12345678901234567)).toBe("1.2345678901234568e+16");
+    expect(pyFloatRepr(1234567890123456.8)).toBe("1234567890123456.8");
+    expect(pyFloatRepr(12345678901234568)).toBe("1.2345678901234568e+16");
     expect(pyFloatRepr(-0)).toBe("-0.0");
     expect(pyFloatRepr(1e100)).toBe("1e+100");
     expect(withQuotes(q("a\\b"))).toBe("'a\\b'");
