@@ -80,31 +80,25 @@ export function splitCommand(line: string): string[] {
 }
 
 /**
- * A duration in seconds: a number (seconds), a digit string (seconds), `90s`, `1h30m`, `2d`,
- * `1d12h`, or clock forms `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS` (as SLURM writes
- * them). Returns undefined for anything else.
+ * A duration in seconds. A number is seconds. A string is `90s`, `10m`, `1h30m`, `1.5h`, `2d`,
+ * `1d12h`, or one of SLURM's `--time` forms, read as SLURM reads them (so a bare `"60"` is
+ * minutes, as in `sbatch --time=60`): `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`.
+ * Returns undefined for anything else. Agrees with `timeToSeconds` in plan/sbatch.ts.
  */
 export function parseDuration(v: number | string): number | undefined {
   if (typeof v === "number") return Number.isFinite(v) && v >= 0 ? v : undefined;
   const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const units = /^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$/i.exec(s);
-  if (units && s !== "") {
+  const units = /^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/i.exec(s);
+  if (units && /[a-z]$/i.test(s)) {
     const [, d, h, m, sec] = units;
     return Number(d ?? 0) * 86400 + Number(h ?? 0) * 3600 + Number(m ?? 0) * 60 + Number(sec ?? 0);
   }
   const clock = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(s);
-  if (clock) {
-    const [, d, a, b, c] = clock;
-    const days = Number(d ?? 0) * 86400;
-    if (d !== undefined) {
-      // D-HH, D-HH:MM, D-HH:MM:SS
-      return days + Number(a) * 3600 + Number(b ?? 0) * 60 + Number(c ?? 0);
-    }
-    if (c !== undefined) return Number(a) * 3600 + Number(b) * 60 + Number(c); // HH:MM:SS
-    if (b !== undefined) return Number(a) * 60 + Number(b); // MM:SS
-  }
-  return undefined;
+  if (!clock) return undefined;
+  const [, d, a, b, c] = clock;
+  if (d !== undefined) return Number(d) * 86400 + Number(a) * 3600 + Number(b ?? 0) * 60 + Number(c ?? 0); // D-H[:M[:S]]
+  if (c !== undefined) return Number(a) * 3600 + Number(b) * 60 + Number(c); // H:M:S
+  return Number(a) * 60 + Number(b ?? 0); // M or M:S
 }
 
 /** True for values a YAML/JSON config can hold (no functions, class instances, undefined, NaN). */
@@ -139,6 +133,7 @@ const NON_NEG_NUMBER = "must be a non-negative number";
 const NON_NEG_INT = "must be a non-negative integer";
 const POS_INT = "must be a positive integer";
 const DURATION = "must be a number of seconds or a duration such as '90s', '1h30m' or '01:30:00'";
+const POS_DURATION = "must be a positive number of seconds or a duration such as '90s', '1h30m' or '01:30:00'";
 const MEM = "must be a memory size such as '4G' or '500M' (a bare number means megabytes)";
 
 const nonNegNumber = () => z.number({ error: te(NON_NEG_NUMBER) }).min(0, { error: te(NON_NEG_NUMBER) });
@@ -146,16 +141,21 @@ const nonNegInt = () => z.int({ error: te(NON_NEG_INT) }).min(0, { error: te(NON
 const posInt = () => z.int({ error: te(POS_INT) }).min(1, { error: te(POS_INT) });
 const stringList = () => z.array(z.string({ error: te("must be a string") }), { error: te("must be a list of strings") });
 
-/** Seconds, from a number or a duration string; normalised to a number. */
-const duration = () =>
-  z.union([z.number(), z.string()], { error: te(DURATION) }).transform((v, ctx) => {
+/**
+ * Seconds, from a number or a duration string; normalised to a number. `positive` for time
+ * limits, where SLURM reads 0 as "no limit".
+ */
+const duration = (positive = false) => {
+  const msg = positive ? POS_DURATION : DURATION;
+  return z.union([z.number(), z.string()], { error: te(msg) }).transform((v, ctx) => {
     const s = parseDuration(v);
-    if (s === undefined) {
-      ctx.issues.push({ code: "custom", message: DURATION, input: v });
+    if (s === undefined || (positive && s <= 0)) {
+      ctx.issues.push({ code: "custom", message: msg, input: v });
       return z.NEVER;
     }
     return s;
   });
+};
 
 /** `4G`, `500M`, `1.5T`, `4GB`, `4GiB`; a bare number is megabytes (SLURM's default unit). */
 const memSize = () =>
@@ -234,7 +234,7 @@ export const resourcesSchema = z.strictObject(
     /** Memory per run such as `"4G"`; a bare number is megabytes. @default undefined */
     mem: memSize().optional(),
     /** Wall-clock limit per run: seconds or `"1h30m"`, `"90s"`, `"HH:MM:SS"`; normalised to seconds. @default undefined (none) */
-    timeout: duration().optional(),
+    timeout: duration(true).optional(),
   },
   { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}") },
 );
@@ -294,7 +294,7 @@ const launcherCommonShape = {
   /** SLURM `--partition`. @default the cluster's default partition */
   partition: z.string().optional(),
   /** SLURM `--time` per job, as a duration; normalised to seconds. @default from `resources.timeout` x runs */
-  time: duration().optional(),
+  time: duration(true).optional(),
   /** SLURM `--mem` per node, e.g. `"32G"`. @default derived from `resources.mem` */
   mem: memSize().optional(),
   /** SLURM `--mem-per-cpu`. @default undefined */
@@ -404,7 +404,9 @@ const defaultsListSchema = z.array(defaultsEntrySchema, { error: te("must be a l
 
 const SWEEP_VALUE = "must be a list of values, a sweep string such as '1,2,3' or 'range(3)', or a single value";
 const sweepValue = () =>
-  z.union([z.array(configValue()), z.string(), z.number(), z.boolean(), z.null()], { error: te(SWEEP_VALUE) });
+  z.union([z.array(configValue()).min(1, { error: te("must not be an empty list (it would sweep over nothing)") }), z.string(), z.number(), z.boolean(), z.null()], {
+    error: te(SWEEP_VALUE),
+  });
 
 /**
  * One grid: every key takes each of its values (product over keys). A value is a list, a string
@@ -648,7 +650,7 @@ export type ProfileConfig = z.output<typeof profileSchema>;
 /** One sweep grid. */
 export type SweepGrid = z.output<typeof sweepGridSchema>;
 /** One workflow target. */
-export type TargetSpec = z.output<typeof targetSchema>;
+export type TargetConfig = z.output<typeof targetSchema>;
 /** One defaults-list entry as written (`_self_`, `"db/mysql"`, `{db: mysql}`, `{"override db": x}`). */
 export type RawDefaultsEntry = z.output<typeof defaultsEntrySchema>;
 

@@ -70,20 +70,24 @@ describe("splitCommand", () => {
 });
 
 describe("parseDuration", () => {
-  it("reads numbers, unit strings and clock forms as seconds", () => {
+  it("reads numbers as seconds, unit strings, and SLURM clock forms as SLURM does", () => {
     expect(parseDuration(90)).toBe(90);
-    expect(parseDuration("90")).toBe(90);
+    expect(parseDuration(0.5)).toBe(0.5);
     expect(parseDuration("90s")).toBe(90);
+    expect(parseDuration("10m")).toBe(600);
     expect(parseDuration("1h30m")).toBe(5400);
+    expect(parseDuration("1d12h")).toBe(129600);
     expect(parseDuration("2d")).toBe(172800);
     expect(parseDuration("1.5h")).toBe(5400);
     expect(parseDuration("01:30:00")).toBe(5400);
+    // SLURM: a bare number and M:S are minutes-based.
+    expect(parseDuration("90")).toBe(5400);
     expect(parseDuration("05:30")).toBe(330);
     expect(parseDuration("1-02:00:00")).toBe(93600);
     expect(parseDuration("1-02")).toBe(93600);
   });
   it("rejects nonsense", () => {
-    for (const bad of ["", "abc", "1x", "-5", "1:2:3:4", "h"]) expect(parseDuration(bad)).toBeUndefined();
+    for (const bad of ["", "abc", "1x", "-5", "1:2:3:4", "h", "m5", "1h 30m"]) expect(parseDuration(bad)).toBeUndefined();
     expect(parseDuration(-1)).toBeUndefined();
     expect(parseDuration(Number.NaN)).toBeUndefined();
   });
@@ -256,8 +260,10 @@ describe("errors name file, line and key", () => {
     expect(yamlError("resources:\n  gpus: -0.5\n").format()).toBe("corral.yaml:2:3: resources.gpus must be a non-negative number (got -0.5)");
     expect(yamlError("launcher:\n  jobs: 1.5\n").message).toBe("launcher.jobs must be a positive integer (got 1.5)");
     expect(yamlError("launcher: {type: slrum}\n").message).toBe("launcher.type must be one of 'local', 'slurm' (did you mean 'slurm'?) (got 'slrum')");
-    expect(yamlError("resources:\n  timeout: soon\n").message).toMatch(/^resources\.timeout must be a number of seconds or a duration/);
+    expect(yamlError("resources:\n  timeout: soon\n").message).toMatch(/^resources\.timeout must be a positive number of seconds or a duration .* \(got .soon.\)$/);
     expect(yamlError("resources:\n  mem: lots\n").message).toMatch(/^resources\.mem must be a memory size/);
+    expect(yamlError("resources:\n  timeout: 0\n").message).toMatch(/^resources\.timeout must be a positive number of seconds/);
+    expect(yamlError("sweep:\n  lr: []\n").format()).toBe("corral.yaml:2:3: sweep.lr must not be an empty list (it would sweep over nothing) (got a list)");
     expect(yamlError("env: [A, B]\n").message).toBe("env must be a map of variable names to values (got a list)");
     expect(yamlError("command: 'python a.py | tee x'\n").message).toMatch(/^command is not a valid command: contains the shell operator '\|'/);
     expect(yamlError("command: ''\n").message).toBe("command must not be empty (got '')");
