@@ -13,6 +13,7 @@
 #              that must show what one SLURM job per task costs at a typical site.
 #   --multi    three compute nodes node1..node3, each in its own network namespace
 #              (10.250.0.11-13 on bridge slbr0), own state dir and ports.
+#   --accounting  also slurmdbd + MariaDB (installed when missing), so `sacct` works.
 #
 # Environment: CORRAL_SLURM_DIR (default /var/tmp/corral-slurm) is the single-node state dir;
 # --multi uses "$CORRAL_SLURM_DIR-multi". Why each setting: docs/slurm-cluster.md.
@@ -23,10 +24,12 @@ CMD="${1:-}"
 [ $# -gt 0 ] && shift
 DEFAULTS=0
 MULTI=0
+ACCOUNTING=0
 for arg in "$@"; do
   case "$arg" in
     --defaults) DEFAULTS=1 ;;
     --multi) MULTI=1 ;;
+    --accounting) ACCOUNTING=1 ;;
     -h | --help) CMD=help ;;
     *) echo "slurm-cluster: unknown option: $arg" >&2; exit 2 ;;
   esac
@@ -42,6 +45,7 @@ else
   NODES=(localhost)
 fi
 CONF="$DIR/slurm.conf"
+if [ "$MULTI" = 1 ]; then DBD_PORT=6919; else DBD_PORT=6819; fi
 export SLURM_CONF="$CONF"
 
 log() { echo "slurm-cluster: $*" >&2; }
@@ -191,9 +195,19 @@ SlurmctldPidFile=$DIR/slurmctld.pid
 SlurmdPidFile=$DIR/slurmd-%n.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd-%n.log
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
 EOF
+  if [ "$ACCOUNTING" = 1 ]; then
+    cat <<EOF
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=$DBD_PORT
+AccountingStorageTRES=gres/gpu
+JobAcctGatherType=jobacct_gather/linux
+EOF
+  else
+    echo "AccountingStorageType=accounting_storage/none"
+    echo "JobAcctGatherType=jobacct_gather/none"
+  fi
   node_lines
 }
 
@@ -203,6 +217,52 @@ render_gres() {
   else
     echo "NodeName=localhost Name=gpu File=/dev/fakegpu[0-3]"
   fi
+}
+
+# ---- accounting (--accounting) ------------------------------------------------------------
+ensure_accounting() {
+  if [ ! -x /usr/sbin/slurmdbd ] || [ ! -x /usr/sbin/mariadbd ]; then
+    log "installing slurmdbd mariadb-server (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq --no-install-recommends slurmdbd mariadb-server >&2
+  fi
+  if ! mysqladmin ping >/dev/null 2>&1; then
+    service mariadb start >&2
+  fi
+  mysql -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurmdbpass';
+            GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;" >&2
+  local dbd
+  dbd=$(cat <<DBD
+AuthType=auth/munge
+DbdHost=localhost
+DbdPort=$DBD_PORT
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=slurm
+StoragePass=slurmdbpass
+StorageLoc=slurm_acct_db
+LogFile=$DIR/log/slurmdbd.log
+PidFile=$DIR/slurmdbd.pid
+DBD
+)
+  if [ "$(cat "$DIR/slurmdbd.conf" 2>/dev/null || true)" != "$dbd" ]; then
+    stop_pidfile "$DIR/slurmdbd.pid"
+    (umask 077; printf '%s\n' "$dbd" >"$DIR/slurmdbd.conf")
+  fi
+  # slurmdbd refuses a config file others can read.
+  chmod 600 "$DIR/slurmdbd.conf"
+  # slurmdbd finds slurmdbd.conf next to $SLURM_CONF.
+  pid_alive "$DIR/slurmdbd.pid" || slurmdbd >&2
+  local i
+  for i in $(seq 1 100); do
+    sacctmgr -n list cluster >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  log "slurmdbd does not answer"
+  diagnose
+  exit 1
 }
 
 ctld_running() { pid_alive "$(pidfile_ctld)"; }
@@ -325,6 +385,7 @@ stop_daemons() {
   local n
   for n in "${NODES[@]}"; do stop_pidfile "$(pidfile_d "$n")"; done
   stop_pidfile "$(pidfile_ctld)"
+  stop_pidfile "$DIR/slurmdbd.pid"
 }
 
 do_start() {
@@ -367,6 +428,7 @@ do_start() {
   if ! ctld_running && timeout 5 scontrol ping >/dev/null 2>&1; then
     die "a slurmctld not started from $DIR already answers on this cluster's port; stop it first (e.g. CORRAL_SLURM_DIR=<its dir> $0 stop)"
   fi
+  if [ "$ACCOUNTING" = 1 ]; then ensure_accounting; fi
   start_ctld
   local n
   for n in "${NODES[@]}"; do start_slurmd "$n"; done
