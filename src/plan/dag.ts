@@ -513,14 +513,59 @@ export function shellQuote(s: string): string {
   return "'" + s.replace(/'/g, `'"'"'`) + "'";
 }
 
-function quoteValue(v: ConfigValue): string {
-  if (Array.isArray(v)) return v.map(quoteValue).join(" ");
-  if (v === null) return "''";
-  if (typeof v === "object") return shellQuote(JSON.stringify(v));
-  return shellQuote(String(v));
+/** Words of a param value: lists flatten, maps become JSON, null an empty word. */
+function valueWords(v: ConfigValue, out: string[] = []): string[] {
+  if (Array.isArray(v)) for (const x of v) valueWords(x, out);
+  else if (v === null) out.push("");
+  else if (typeof v === "object") out.push(JSON.stringify(v));
+  else out.push(String(v));
+  return out;
 }
 
 const PLACEHOLDER = /^([A-Za-z_]+)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(?:\[(\d+)\])?$/;
+
+type Fail = (msg: string) => CorralError;
+
+/**
+ * Walk a template, calling `sub` with the words of each placeholder; `{{`/`}}` are literal.
+ * Returns the literal and substituted pieces in order (placeholders as word lists).
+ */
+function scanTemplate(template: string, job: Job, fail: Fail): Array<string | string[]> {
+  const parts: Array<string | string[]> = [];
+  let lit = "";
+  let i = 0;
+  while (i < template.length) {
+    const ch = template[i]!;
+    if (ch === "{" && template[i + 1] === "{") {
+      lit += "{";
+      i += 2;
+    } else if (ch === "}" && template[i + 1] === "}") {
+      lit += "}";
+      i += 2;
+    } else if (ch === "}") {
+      throw fail(`unmatched '}' at column ${i + 1}`);
+    } else if (ch === "{") {
+      const end = template.indexOf("}", i);
+      if (end < 0) throw fail(`unclosed '{' at column ${i + 1}`);
+      if (lit !== "") parts.push(lit);
+      lit = "";
+      parts.push(substitute(template.slice(i + 1, end).trim(), job, fail));
+      i = end + 1;
+    } else {
+      lit += ch;
+      i++;
+    }
+  }
+  if (lit !== "") parts.push(lit);
+  return parts;
+}
+
+const failFor =
+  (job: Job, what: string): Fail =>
+  (msg) =>
+    new CorralError("E_WORKFLOW", `Rule '${job.rule}' ${what}: ${msg}`, {
+      hint: "Placeholders: {input} {input.NAME} {input[N]} {output…} {log…} {wildcards.W} {params.P} {resources.R} {threads}; write {{ and }} for literal braces.",
+    });
 
 /**
  * Substitute `{input}`, `{input.name}`, `{input[0]}`, `{output…}`, `{log…}`, `{wildcards.w}`,
@@ -530,40 +575,35 @@ const PLACEHOLDER = /^([A-Za-z_]+)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(?:\[(\d+)\])?$
  */
 export function renderShell(template: string, job: Job): string {
   let out = "";
-  let i = 0;
-  const fail = (msg: string): CorralError =>
-    new CorralError("E_WORKFLOW", `Rule '${job.rule}' shell: ${msg}`, {
-      hint: "Placeholders: {input} {input.NAME} {input[N]} {output…} {log…} {wildcards.W} {params.P} {resources.R} {threads}; write {{ and }} for literal braces.",
-    });
-  while (i < template.length) {
-    const ch = template[i]!;
-    if (ch === "{" && template[i + 1] === "{") {
-      out += "{";
-      i += 2;
-    } else if (ch === "}" && template[i + 1] === "}") {
-      out += "}";
-      i += 2;
-    } else if (ch === "}") {
-      throw fail(`unmatched '}' at column ${i + 1}`);
-    } else if (ch === "{") {
-      const end = template.indexOf("}", i);
-      if (end < 0) throw fail(`unclosed '{' at column ${i + 1}`);
-      out += substitute(template.slice(i + 1, end).trim(), job, fail);
-      i = end + 1;
-    } else {
-      out += ch;
-      i++;
-    }
+  for (const p of scanTemplate(template, job, failFor(job, "shell"))) {
+    out += typeof p === "string" ? p : p.map(shellQuote).join(" ");
   }
   return out;
 }
 
-function substitute(expr: string, job: Job, fail: (msg: string) => CorralError): string {
+/**
+ * Substitute placeholders in a `run` argv (no shell, so nothing is quoted). An element that is
+ * exactly one placeholder of a list (`{input}`) becomes one argument per file; inside a longer
+ * element a list is space-joined.
+ */
+export function renderArgv(argv: readonly string[], job: Job): string[] {
+  const fail = failFor(job, "run");
+  const out: string[] = [];
+  for (const el of argv) {
+    const parts = scanTemplate(el, job, fail);
+    const only = parts[0];
+    if (parts.length === 1 && Array.isArray(only)) out.push(...only);
+    else out.push(parts.map((p) => (typeof p === "string" ? p : p.join(" "))).join(""));
+  }
+  return out;
+}
+
+function substitute(expr: string, job: Job, fail: Fail): string[] {
   const m = PLACEHOLDER.exec(expr);
   if (m === null) throw fail(`unknown placeholder '{${expr}}'`);
   const [, head, attr, idxText] = m;
   const idx = idxText === undefined ? undefined : Number(idxText);
-  const files = (flat: string[], named: Record<string, string[]>): string => {
+  const files = (flat: string[], named: Record<string, string[]>): string[] => {
     let list = flat;
     if (attr !== undefined) {
       const l = named[attr];
@@ -573,9 +613,9 @@ function substitute(expr: string, job: Job, fail: (msg: string) => CorralError):
     if (idx !== undefined) {
       const f = list[idx];
       if (f === undefined) throw fail(`'{${expr}}': index ${idx} is out of range (${list.length} files)`);
-      return shellQuote(f);
+      return [f];
     }
-    return list.map(shellQuote).join(" ");
+    return list;
   };
   switch (head) {
     case "input":
@@ -586,32 +626,34 @@ function substitute(expr: string, job: Job, fail: (msg: string) => CorralError):
       return files(job.log, job.namedLog);
     case "threads":
       if (attr !== undefined || idx !== undefined) break;
-      return shellQuote(String(job.resources.cpus ?? 1));
+      return [String(job.resources.cpus ?? 1)];
     case "wildcards": {
       if (idx !== undefined) break;
-      if (attr === undefined) return Object.values(job.wildcards).map(shellQuote).join(" ");
+      if (attr === undefined) return Object.values(job.wildcards);
       const v = job.wildcards[attr];
       if (v === undefined) throw fail(`'{${expr}}': the rule has no wildcard '${attr}'`);
-      return shellQuote(v);
+      return [v];
     }
     case "params": {
       if (attr === undefined) {
         if (idx !== undefined) break;
-        return Object.values(job.params).map(quoteValue).join(" ");
+        const out: string[] = [];
+        for (const v of Object.values(job.params)) valueWords(v, out);
+        return out;
       }
       const v = job.params[attr];
       if (v === undefined) throw fail(`'{${expr}}': the rule has no params.${attr}`);
       if (idx !== undefined) {
         if (!Array.isArray(v) || v[idx] === undefined) throw fail(`'{${expr}}': not a list item`);
-        return quoteValue(v[idx]);
+        return valueWords(v[idx]);
       }
-      return quoteValue(v);
+      return valueWords(v);
     }
     case "resources": {
       if (attr === undefined || idx !== undefined) break;
       const v = (job.resources as Record<string, unknown>)[attr];
       if (v === undefined) throw fail(`'{${expr}}': the rule sets no resources.${attr}`);
-      return shellQuote(String(v as string | number));
+      return [String(v as string | number)];
     }
   }
   throw fail(`unknown placeholder '{${expr}}'`);

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { CorralError, didYouMean } from "../errors.js";
-import { renderShell } from "./dag.js";
+import { renderArgv, renderShell } from "./dag.js";
 import type { Dag, Job, RuleSpec } from "./dag.js";
 
 /** What the store remembers about the last successful build of one output file. */
@@ -82,10 +82,10 @@ export function canonicalJson(v: unknown): string {
   );
 }
 
-/** The command a job runs: its rendered `shell`, or its `run` lines rendered the same way. */
+/** The command a job runs, as text: its rendered `shell`, or its rendered `run` argv as JSON. */
 export function renderCommand(job: Job): string {
   if (job.spec.shell !== undefined) return renderShell(job.spec.shell, job);
-  if (job.spec.run !== undefined) return job.spec.run.map((l) => renderShell(l, job)).join("\n");
+  if (job.spec.run !== undefined) return JSON.stringify(renderArgv(job.spec.run, job));
   return "";
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CorralError } from "../../src/errors.js";
-import { buildDag, expandTarget, expandValues, renderShell, shellQuote } from "../../src/plan/dag.js";
+import { buildDag, expandTarget, expandValues, renderArgv, renderShell, shellQuote } from "../../src/plan/dag.js";
 import type { Dag, Job, RuleSpec, TargetSpec } from "../../src/plan/dag.js";
 
 const none = (): boolean => false;
@@ -219,6 +219,20 @@ describe("renderShell", () => {
     const j = build(rules, [`out/${name}.txt`]).jobs[0]!;
     const outText = execFileSync("sh", ["-c", renderShell("printf %s {wildcards.name}", j)], { encoding: "utf8" });
     expect(outText).toBe(name);
+  });
+
+  it("renders run argv without quoting, spreading a lone list placeholder", () => {
+    const plot = job(dag, "plot[model=mlp]");
+    expect(renderArgv(["plot", "{input}", "--out={output}", "--m", "{wildcards.model}", "{{x}}"], plot)).toEqual([
+      "plot",
+      "models/mlp_a.pt",
+      "models/mlp_b.pt",
+      "--out=plots/mlp.png",
+      "--m",
+      "mlp",
+      "{x}",
+    ]);
+    expect(() => renderArgv(["{nope}"], plot)).toThrow(/Rule 'plot' run: unknown placeholder/);
   });
 
   it("errors on unknown placeholders, naming the rule", () => {
