@@ -134,6 +134,11 @@ describe("project-file grids", () => {
     expect(p.params(2)).toEqual({ model: "large", bs: 16, seed: 0 });
   });
 
+  it("a command-line key replaces one member of a zip; the rest stay paired", () => {
+    const p = plan(["bs=8"], { grids: { zip: { model: ["small", "large"], bs: [64, 16], lr: [0.1, 0.2] } } });
+    expect(all(p).map((r) => r.join(" "))).toEqual(["model=small lr=0.1 bs=8", "model=large lr=0.2 bs=8"]);
+  });
+
   it("zip lists of unequal length are an error naming keys and lengths", () => {
     const e = sweepErr(() => plan([], { grids: { zip: { a: [1, 2, 3], b: [1, 2] } }, gridSource: { file: "corral.yaml", line: 4, key: "sweep" } }));
     expect(e.code).toBe("E_SWEEP");
