@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -419,5 +419,17 @@ describe("yaml-source", () => {
     expect(packageHeader("# @package _global_\na: 1\n")).toBe("_global_");
     expect(packageHeader("\n# comment\n#@package db.primary\na: 1\n")).toBe("db.primary");
     expect(packageHeader("a: 1\n# @package late\n")).toBeUndefined();
+  });
+});
+
+describe("docs/configuration.md", () => {
+  it("every YAML example validates (the reference cannot drift from the schema)", () => {
+    const doc = readFileSync(path.resolve(import.meta.dirname, "../../docs/configuration.md"), "utf8");
+    const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(15);
+    for (const text of blocks) {
+      if (text.includes("config_dir:")) continue; // needs a folder of groups on disk
+      expect(() => loadProjectText(text, "corral.yaml"), text).not.toThrow();
+    }
   });
 });
