@@ -222,6 +222,38 @@ describe("parseSacct", () => {
   });
 });
 
+describe("parseSacct (captured with scripts/slurm-cluster.sh start --accounting)", () => {
+  // 226 --time=1 running, 227 exit 3, 228 scancel'ed, 229 -a 0-5%1 sleep 2, 230 waiting for a CPU.
+  const SACCT_X = `226|RUNNING|0:0|00:00:05|localhost
+227|FAILED|3:0|00:00:00|localhost
+228|CANCELLED by 0|0:0|00:00:01|localhost
+230|PENDING|0:0|00:00:00|None assigned
+229_0|COMPLETED|0:0|00:00:02|localhost
+229_1|RUNNING|0:0|00:00:02|localhost
+229_[2-5%1]|PENDING|0:0|00:00:00|None assigned
+`;
+  // Without -X: the .batch steps, which parseSacct skips.
+  const SACCT_STEPS = `227|FAILED|3:0|00:00:00|localhost
+227.batch|FAILED|3:0|00:00:00|localhost
+228|CANCELLED by 0|0:0|00:00:01|localhost
+228.batch|CANCELLED|0:15|00:00:01|localhost
+`;
+  it("reads states, exit codes, array rows", () => {
+    const r = new Map(parseSacct(SACCT_X).map((x) => [x.raw, x]));
+    expect(r.size).toBe(7);
+    expect(r.get("226")).toMatchObject({ state: "running", elapsedS: 5, nodes: "localhost" });
+    expect(r.get("227")).toMatchObject({ state: "failed", exitCode: 3, signal: 0 });
+    expect(r.get("228")).toMatchObject({ slurmState: "CANCELLED by 0", state: "cancelled" });
+    expect(r.get("230")).toMatchObject({ state: "pending", nodes: "None assigned" });
+    expect(r.get("229_0")).toMatchObject({ jobId: "229", tasks: [0], state: "succeeded", elapsedS: 2 });
+    expect(r.get("229_1")).toMatchObject({ jobId: "229", tasks: [1], state: "running" });
+    expect(r.get("229_[2-5%1]")).toMatchObject({ jobId: "229", tasks: [2, 3, 4, 5], throttle: 1, state: "pending" });
+  });
+  it("skips step rows", () => {
+    expect(parseSacct(SACCT_STEPS).map((x) => x.raw)).toEqual(["227", "228"]);
+  });
+});
+
 describe("scontrol show config (captured)", () => {
   const cfg = parseScontrolConfig(CONFIG);
   it("maps keys to values", () => {
