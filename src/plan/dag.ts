@@ -485,7 +485,7 @@ export function buildDag(input: BuildDagInput): Dag {
         }
         const firstOut = c.outputs.flatMap((s) => s.patterns)[0];
         let node = firstOut !== undefined ? produced.get(firstOut.source) : ruleTargets.get(t);
-        if (node === undefined) {
+        if (node === undefined || node.job.rule !== t) {
           node = makeNode(c, {});
           ruleTargets.set(t, node);
         }

@@ -60,7 +60,7 @@ function scanWildcards(source: string, where: string): RawWildcard[] {
     const comma = body.indexOf(",");
     const name = (comma < 0 ? body : body.slice(0, comma)).trim();
     const constraint = comma < 0 ? undefined : body.slice(comma + 1).trim();
-    if (!NAME_RE.test(name)) {
+    if (!NAME_RE.test(name) || name === "__proto__") {
       throw new CorralError(
         "E_WORKFLOW",
         `${where}: bad wildcard '{${body}}' in pattern '${source}' (a name is letters, digits and _)`,

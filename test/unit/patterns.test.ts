@@ -57,6 +57,7 @@ describe("compilePattern", () => {
     expect(() => compilePattern("a/{x.txt", {}, "Rule 'r' output")).toThrow(/Rule 'r' output: unclosed '\{' in pattern 'a\/\{x.txt'/);
     expect(() => compilePattern("a/x}.txt")).toThrow(/unmatched '\}'/);
     expect(() => compilePattern("a/{1x}.txt")).toThrow(CorralError);
+    expect(() => compilePattern("a/{__proto__}.txt")).toThrow(CorralError);
     expect(() => compilePattern("a/{x,(}.txt")).toThrow(/invalid regex/);
   });
 
