@@ -13,7 +13,7 @@ import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ProjectContext } from "./project.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, readRunStatus, writeManifest } from "../store/store.js";
+import { indexSweep, readManifest, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
 import type { Reporter } from "./events.js";
 import { gitInfo } from "./git.js";
 import { makeLauncher } from "./launchers.js";
@@ -214,6 +214,23 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter): Promi
       todo.push(runSpec(manifest, e, manifest.resources ?? {}, attempt, resumed));
     }
     if (todo.length > 0) {
+      // Mark them queued again before submitting, so no reader (this one included) mistakes the
+      // previous attempt's final state for the outcome of this one.
+      const t = Date.now();
+      for (const spec of todo) {
+        const old = readRunStatus(spec.dir);
+        writeRunStatus(spec.dir, {
+          type: "run-status",
+          version: 1,
+          runId: spec.id,
+          index: spec.index,
+          state: "pending",
+          attempt: spec.attempt,
+          updatedAt: t,
+          ...(old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : {}),
+          history: [...(old?.history ?? []), { state: "pending", at: t, attempt: spec.attempt }],
+        });
+      }
       const round = manifest.jobs.length;
       const jobs = await launcher.submit({ sweep: manifest, runs: todo, settings, round });
       manifest.jobs.push(...jobs);

@@ -4,8 +4,8 @@
  */
 import path from "node:path";
 import { CorralError } from "../errors.js";
-import { parseDefaultsList, type ConfigRepo, type DefaultsEntry } from "../plan/compose.js";
-import type { ConfigMap, ConfigValue } from "../plan/types.js";
+import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
+import type { ConfigMap } from "../plan/types.js";
 import { findProjectFile, loadProject, loadProjectText } from "../project/load.js";
 import type { ProjectConfig } from "../project/schema.js";
 
@@ -33,8 +33,9 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
   }
   const loaded = await loadProject(file);
   const cfg = loaded.config;
-  const primaryFromDir = loaded.repo.groups.get("")?.get("config")?.config;
-  const primary = (cfg.config as ConfigMap | undefined) ?? primaryFromDir;
-  const defaults = parseDefaultsList(cfg.defaults as ConfigValue, loaded.file);
+  // The loader has already chosen the primary config (inline, or <config_dir>/config.yaml) and
+  // parsed the defaults list into composition form.
+  const primary = cfg.config as ConfigMap | undefined;
+  const defaults = cfg.defaults as DefaultsEntry[];
   return { file: loaded.file, dir: loaded.dir, config: cfg, repo: loaded.repo, primary, defaults, synthetic: false };
 }

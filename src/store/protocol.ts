@@ -126,6 +126,8 @@ export interface SweepManifest {
   resources?: { cpus?: number; gpus?: number; timeout?: number };
   /** Extra environment of every run (project `env`). */
   baseEnv?: Record<string, string>;
+  /** Pipelines: DAG edges as [upstream run index, downstream run index] (drawn by the dashboard). */
+  edges?: Array<[number, number]>;
 }
 
 export interface RunEntry {

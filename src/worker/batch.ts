@@ -42,9 +42,9 @@ interface Active {
   grant: Grant;
   proc: Supervised;
   record: RunStatusRecord;
-  timedOut: boolean;
+  /** Why we signalled this run, if we did: decides its final state whatever its exit code. */
+  stopReason?: "run-timeout" | "alloc-timeout" | "cancel";
   timer?: NodeJS.Timeout;
-  forced?: boolean;
 }
 
 export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
@@ -131,15 +131,13 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     if (proc.pid !== undefined) record.pid = proc.pid;
     writeRunStatus(spec.dir, record);
     vlog(`run ${spec.index}: start pid ${proc.pid} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
-    const a: Active = { spec, grant, proc, record, timedOut: false };
+    const a: Active = { spec, grant, proc, record };
     active.set(spec.index, a);
     if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
       a.timer = setTimeout(() => {
-        a.timedOut = true;
+        a.stopReason = "run-timeout";
         vlog(`run ${spec.index}: timeout ${spec.timeoutS}s reached, stopping`);
-        void proc.stop(batch.killGraceS * 1000).then((forced) => {
-          a.forced = forced;
-        });
+        void proc.stop(batch.killGraceS * 1000);
       }, spec.timeoutS * 1000);
     }
     void proc.exited.then((exit) => {
@@ -153,22 +151,23 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       if (exit.spawnError) {
         state = "failed";
         message = exit.spawnError;
-      } else if (a.timedOut) {
+      } else if (a.stopReason === "run-timeout") {
         state = "timeout";
         message = `exceeded its timeout of ${spec.timeoutS}s`;
-      } else if (exit.code === 0) {
-        state = "succeeded";
-      } else if (stopping === "timeout") {
+      } else if (a.stopReason === "alloc-timeout") {
+        // Even a clean exit after the signal is a checkpoint, not a finish: resubmit it.
         state = "timeout";
         message = "stopped before the allocation's time limit";
-      } else if (stopping) {
+      } else if (a.stopReason === "cancel") {
         state = "cancelled";
         message = "stopped by request";
+      } else if (exit.code === 0) {
+        state = "succeeded";
       } else {
         state = "failed";
         message = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
       }
-      if (a.forced) message = `${message ?? ""}; did not exit within ${batch.killGraceS}s after SIGTERM, force-killed`.replace(/^; /, "");
+      if (a.proc.forced) message = `${message ?? ""}; did not exit within ${batch.killGraceS}s after SIGTERM, force-killed`.replace(/^; /, "");
       rec.state = state;
       rec.updatedAt = t;
       rec.endedAt = t;
@@ -221,7 +220,10 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const stop = (mode: StopMode): void => {
     if (mode === "immediate") {
       stopping = stopping === "timeout" ? "timeout" : "cancel";
-      for (const a of active.values()) a.proc.kill();
+      for (const a of active.values()) {
+        a.stopReason ??= "cancel";
+        a.proc.kill();
+      }
       markUnstarted("cancelled");
       return;
     }
@@ -231,19 +233,16 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     if (mode === "cancel") {
       markUnstarted("cancelled");
       for (const a of active.values()) {
-        void a.proc.stop(batch.killGraceS * 1000).then((forced) => {
-          a.forced = forced;
-        });
+        a.stopReason ??= "cancel";
+        void a.proc.stop(batch.killGraceS * 1000);
       }
     } else {
       // Allocation time limit ahead: tell each run (it may checkpoint), then stop it before
       // SLURM's own SIGKILL. Runs not yet started stay pending for the next job.
       const sig = (batch.timeoutSignal ?? "SIGUSR1") as NodeJS.Signals;
       for (const a of active.values()) {
-        a.proc.signal(sig);
-        void a.proc.stop(batch.killGraceS * 1000).then((forced) => {
-          a.forced = forced;
-        });
+        a.stopReason ??= "alloc-timeout";
+        void a.proc.stop(batch.killGraceS * 1000, sig);
       }
       sched.drain();
     }

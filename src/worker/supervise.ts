@@ -30,6 +30,8 @@ export interface Supervised {
   signal(sig: NodeJS.Signals): void;
   /** SIGKILL the whole group now. */
   kill(): void;
+  /** True once stop() had to fall back to SIGKILL (set before the exit is reported). */
+  readonly forced: boolean;
 }
 
 /** 128 + signal number, the shell's convention for "killed by signal". */
@@ -76,9 +78,13 @@ export function startRun(opts: StartOptions): Supervised {
       /* group already gone */
     }
   };
+  let forcedKill = false;
   return {
     pid,
     exited,
+    get forced() {
+      return forcedKill;
+    },
     signal: signalGroup,
     kill: () => signalGroup("SIGKILL"),
     async stop(graceMs: number, sig: NodeJS.Signals = "SIGTERM"): Promise<boolean> {
@@ -93,6 +99,7 @@ export function startRun(opts: StartOptions): Supervised {
       ]);
       clearTimeout(timer);
       if (forced) {
+        forcedKill = true;
         signalGroup("SIGKILL");
         await exited;
       }
