@@ -249,6 +249,10 @@ describe("parseSacct (captured with scripts/slurm-cluster.sh start --accounting)
     expect(r.get("229_1")).toMatchObject({ jobId: "229", tasks: [1], state: "running" });
     expect(r.get("229_[2-5%1]")).toMatchObject({ jobId: "229", tasks: [2, 3, 4, 5], throttle: 1, state: "pending" });
   });
+  it("reads the same job once its time limit hit", () => {
+    // Captured 87 s after submit with --time=1; the exit code stays 0:0 in sacct.
+    expect(parseSacct("226|TIMEOUT|0:0|00:01:27|localhost\n")[0]).toMatchObject({ state: "timeout", elapsedS: 87, exitCode: 0, signal: 0 });
+  });
   it("skips step rows", () => {
     expect(parseSacct(SACCT_STEPS).map((x) => x.raw)).toEqual(["227", "228"]);
   });
