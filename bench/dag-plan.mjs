@@ -55,6 +55,13 @@ async function one(jobs) {
   return { jobs: dag.jobs.length, buildMs: r(buildMs), decideMs: r(decideMs), noopDecideMs: r(noopDecideMs), peakRssMB: r(peakRssMB) };
 }
 
+// Snakemake 7.21 `-n -q -j1` on this shape, 2-core machine (/work/shared/notes/peers.md).
+const REFERENCE = {
+  2000: { jobs: 2001, wallMs: 3000, peakRssMB: 99, source: "notes/peers.md" },
+  10000: { jobs: 10001, wallMs: 9300, peakRssMB: 202, source: "notes/peers.md" },
+  100000: { jobs: 100001, wallMs: 361000, peakRssMB: 1370, source: "notes/peers.md" },
+};
+
 function peer(jobs) {
   const which = spawnSync("sh", ["-c", "command -v snakemake"], { encoding: "utf8" });
   if (which.status !== 0) return { skipped: "snakemake is not on PATH" };
@@ -83,6 +90,11 @@ if (args[0] === "--one") {
   for (const n of sizes) {
     const corral = JSON.parse(execFileSync(process.execPath, [self, "--one", String(n)], { encoding: "utf8" }));
     const out = { bench: "dag-plan", corral };
+    if (n > peerMax && REFERENCE[n] !== undefined) {
+      // Not re-measured (minutes of a shared 2-core machine): the figure recorded in peers.md.
+      out.snakemakeReference = REFERENCE[n];
+      out.ratioVsReference = Math.round(REFERENCE[n].wallMs / (corral.buildMs + corral.decideMs));
+    }
     if (n <= peerMax) {
       const s = peer(n);
       out.snakemake = s;
