@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Keeps the layer picture of DESIGN.md true: imports point down only, no import cycles, and
+// src/plan stays pure (no fs, no child processes, no env, no clock). Part of `npm test`.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import path from "node:path";
+
+const SRC = path.resolve(import.meta.dirname, "../src");
+// Lower rank = lower layer. A module may import its own layer or lower ones.
+const RANK = { "errors.ts": 0, plan: 1, project: 2, store: 3, worker: 4, launchers: 5, app: 6, dashboard: 7, cli: 8, "index.ts": 9 };
+const PURE_FORBIDDEN = [/from "node:(fs|child_process|os|net|http|https|worker_threads)"/, /\bprocess\.(env|cwd|argv|exit)\b/, /\bDate\.now\(/, /new Date\(\)/];
+
+const files = [];
+const walk = (d) => {
+  for (const f of readdirSync(d)) {
+    const p = path.join(d, f);
+    if (statSync(p).isDirectory()) {
+      if (f !== "static") walk(p);
+    } else if (p.endsWith(".ts")) files.push(p);
+  }
+};
+walk(SRC);
+
+const layerOf = (file) => path.relative(SRC, file).split(path.sep)[0];
+const problems = [];
+const graph = new Map();
+for (const file of files) {
+  const text = readFileSync(file, "utf8");
+  const layer = layerOf(file);
+  const deps = [];
+  for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+"(\.[^"]+)"|^\s*import\s+"(\.[^"]+)"|import\("(\.[^"]+)"\)/gm)) {
+    const spec = m[1] ?? m[2] ?? m[3];
+    const target = path.resolve(path.dirname(file), spec.replace(/\.js$/, ".ts"));
+    deps.push(target);
+    const tl = layerOf(target);
+    if (RANK[tl] === undefined || RANK[layer] === undefined) continue;
+    if (RANK[tl] > RANK[layer]) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${layer}/ may not import from ${tl}/ (imports point down: cli -> dashboard -> app -> launchers -> worker -> store -> project -> plan)`);
+  }
+  graph.set(file, deps);
+  if (layer === "plan") {
+    text.split("\n").forEach((line, i) => {
+      if (/^\s*(\/\/|\*|\/\*)/.test(line)) return;
+      for (const re of PURE_FORBIDDEN) if (re.test(line)) problems.push(`src/plan is pure: ${path.relative(SRC, file)}:${i + 1} uses ${line.trim().slice(0, 80)}`);
+    });
+  }
+}
+// Cycle check (DFS with colours).
+const colour = new Map();
+const stack = [];
+const visit = (f) => {
+  colour.set(f, 1);
+  stack.push(f);
+  for (const d of graph.get(f) ?? []) {
+    if (!graph.has(d)) continue;
+    if (colour.get(d) === 1) problems.push(`import cycle: ${[...stack.slice(stack.indexOf(d)), d].map((x) => path.relative(SRC, x)).join(" -> ")}`);
+    else if (!colour.get(d)) visit(d);
+  }
+  stack.pop();
+  colour.set(f, 2);
+};
+for (const f of graph.keys()) if (!colour.get(f)) visit(f);
+
+if (problems.length) {
+  for (const p of problems) console.error(`check-layers: ${p}`);
+  process.exit(1);
+}
+console.log(`check-layers: ${files.length} modules, layers and purity hold, no cycles`);
