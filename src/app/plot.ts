@@ -157,6 +157,11 @@ export function renderPlotSvg(points: readonly PlotPoint[], opts: PlotOptions): 
   }
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (y0 === y1) [y0, y1] = [y0 - Math.max(1, Math.abs(y0) * 0.1), y1 + Math.max(1, Math.abs(y1) * 0.1)];
+  else {
+    // Keep points off the frame.
+    const pad = (y1 - y0) * 0.05;
+    [y0, y1] = [y0 - pad, y1 + pad];
+  }
   const yTicks = niceTicks(y0, y1, 6);
   y0 = Math.min(y0, yTicks[0]!);
   y1 = Math.max(y1, yTicks[yTicks.length - 1]!);

@@ -18,6 +18,7 @@ import { TERMINAL_STATES } from "../store/protocol.js";
 import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../store/store.js";
 import { INIT_FILES } from "./init-template.js";
 import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
+import { registerUiCommands } from "./ui.js";
 
 export interface CommandContext {
   /** Words after `--`. */
@@ -221,6 +222,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
       }
       process.stdout.write(`created ${Object.keys(INIT_FILES).join(", ")} in ${root}\nnext: cd ${dir} && corral run -m\n`);
     });
+  registerUiCommands(program, () => cwdOf(globals()), (c) => ctx.setExit(c));
 }
 
 const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);

@@ -1,0 +1,249 @@
+/**
+ * The dashboard's HTTP surface: a fixed set of static files and JSON endpoints under /api/,
+ * all behind one random token. Every path parameter is looked up among the sweeps and runs the
+ * watcher knows; no user input is ever joined into a filesystem path.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Hono, type Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { streamSSE } from "hono/streaming";
+import type { MetricsLine, RunEntry, SweepManifest } from "../store/protocol.js";
+import { readMetricSeries, readRunStatus } from "../store/store.js";
+import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
+
+export const TOKEN_COOKIE = "corral_token";
+export const TOKEN_HEADER = "x-corral-token";
+/** Most bytes one /api/logs answer carries. */
+export const LOG_CHUNK = 256 * 1024;
+
+export interface DashboardAppOptions {
+  watcher: StoreWatcher;
+  token: string;
+  /** Folder of index.html, app.js, style.css (default: found next to this module). */
+  staticDir?: string;
+  /** Keep-alive comment interval of the event stream. @default 15000 */
+  heartbeatMs?: number;
+}
+
+/** The static client: src/dashboard/static when run from source or from dist/ inside the package. */
+export function findStaticDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, "static"), path.resolve(here, "../../src/dashboard/static")];
+  const hit = candidates.find((d) => existsSync(path.join(d, "index.html")));
+  if (!hit) throw new Error(`dashboard client files not found (looked in ${candidates.join(", ")})`);
+  return hit;
+}
+
+function uplotFiles(): { js: string; css: string } {
+  const dist = path.join(path.dirname(createRequire(import.meta.url).resolve("uplot/package.json")), "dist");
+  return { js: path.join(dist, "uPlot.iife.min.js"), css: path.join(dist, "uPlot.min.css") };
+}
+
+const sameToken = (a: string | undefined, b: string): boolean => {
+  if (!a) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/** Build the Hono app; `app.fetch` is what the HTTP server calls (and what unit tests call). */
+export function createDashboardApp(opts: DashboardAppOptions): Hono {
+  const { watcher, token } = opts;
+  const staticDir = opts.staticDir ?? findStaticDir();
+  const up = uplotFiles();
+  // The only files this server sends that are not records of the store.
+  const files: Record<string, { file: string; type: string }> = {
+    "/": { file: path.join(staticDir, "index.html"), type: "text/html; charset=utf-8" },
+    "/app.js": { file: path.join(staticDir, "app.js"), type: "text/javascript; charset=utf-8" },
+    "/style.css": { file: path.join(staticDir, "style.css"), type: "text/css; charset=utf-8" },
+    "/vendor/uPlot.js": { file: up.js, type: "text/javascript; charset=utf-8" },
+    "/vendor/uPlot.css": { file: up.css, type: "text/css; charset=utf-8" },
+  };
+
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("X-Frame-Options", "DENY");
+    c.header("Cache-Control", "no-store");
+    c.header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'");
+    const fromQuery = c.req.query("token");
+    const bearer = c.req.header("authorization")?.replace(/^Bearer\s+/i, "");
+    const given = [fromQuery, c.req.header(TOKEN_HEADER), bearer, getCookie(c, TOKEN_COOKIE)];
+    if (!given.some((g) => sameToken(g, token))) {
+      return c.req.path.startsWith("/api/") ? c.json({ error: "missing or wrong token" }, 401) : c.text("corral ui: open the URL printed by `corral ui` (it carries the access token)\n", 401);
+    }
+    if (sameToken(fromQuery, token)) {
+      setCookie(c, TOKEN_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
+    }
+    await next();
+  });
+
+  for (const [route, f] of Object.entries(files)) {
+    app.get(route, (c) => {
+      c.header("Content-Type", f.type);
+      return c.body(readFileSync(f.file));
+    });
+  }
+
+  const sweepOr404 = (c: Context): ReturnType<StoreWatcher["get"]> => watcher.get(c.req.param("sweep") ?? "");
+  /** A run of a known sweep by its decimal index, with a folder inside the sweep folder. */
+  const runOf = (c: Context): { sweep: NonNullable<ReturnType<StoreWatcher["get"]>>; entry: RunEntry; row: RunRow; dir: string } | undefined => {
+    const sweep = sweepOr404(c);
+    const idx = c.req.param("index") ?? "";
+    if (!sweep || !/^\d{1,9}$/.test(idx)) return undefined;
+    const i = sweep.manifest.runs.findIndex((r) => r.index === Number(idx));
+    const entry = sweep.manifest.runs[i];
+    const row = sweep.rows[i];
+    if (!entry || !row) return undefined;
+    const dir = runDirWithin(sweep.manifest, entry);
+    return dir ? { sweep, entry, row, dir } : undefined;
+  };
+  const notFound = (c: Context): Response => c.json({ error: "not found" }, 404);
+
+  app.get("/api/sweeps", (c) => c.json({ project: watcher.projectDir, sweeps: watcher.sweeps() }));
+
+  app.get("/api/sweep/:sweep", (c) => {
+    const s = sweepOr404(c);
+    if (!s) return notFound(c);
+    const params = new Set<string>();
+    const metrics = new Set<string>();
+    for (const r of s.rows) {
+      for (const k of Object.keys(r.params)) params.add(k);
+      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
+    }
+    return c.json({
+      sweep: s.summary,
+      manifest: pickManifest(s.manifest),
+      paramColumns: [...params],
+      metricColumns: [...metrics],
+      runs: s.rows,
+    });
+  });
+
+  app.get("/api/run/:sweep/:index", (c) => {
+    const r = runOf(c);
+    if (!r) return notFound(c);
+    let config = "";
+    try {
+      config = readFileSync(path.join(r.dir, "config.yaml"), "utf8");
+    } catch {
+      // not written yet
+    }
+    return c.json({
+      sweep: r.sweep.summary,
+      run: r.row,
+      dir: r.dir,
+      status: readRunStatus(r.dir) ?? null,
+      config,
+      jobs: r.sweep.manifest.jobs.filter((j) => j.batches.some((b) => b.runs.includes(r.entry.index))),
+      logs: { stdout: size(path.join(r.dir, "stdout.log")), stderr: size(path.join(r.dir, "stderr.log")) },
+    });
+  });
+
+  app.get("/api/logs/:sweep/:index", async (c) => {
+    const r = runOf(c);
+    if (!r) return notFound(c);
+    const stream = c.req.query("stream") ?? "stdout";
+    if (stream !== "stdout" && stream !== "stderr") return c.json({ error: "stream must be stdout or stderr" }, 400);
+    const file = path.join(r.dir, `${stream}.log`);
+    const total = size(file);
+    const q = c.req.query("offset");
+    // No offset: the tail; an offset: what was written since.
+    let start = q === undefined ? Math.max(0, total - 16 * 1024) : Number(q);
+    if (!Number.isSafeInteger(start) || start < 0) return c.json({ error: "offset must be a non-negative integer" }, 400);
+    if (start > total) start = 0; // the file was truncated (a new attempt)
+    const end = Math.min(total, start + LOG_CHUNK);
+    const text = end > start ? await readRange(file, start, end) : "";
+    return c.json({ stream, offset: start, next: end, size: total, text });
+  });
+
+  app.get("/api/metrics/:sweep/:index", (c) => {
+    const r = runOf(c);
+    if (!r) return notFound(c);
+    const rows: MetricsLine[] = readMetricSeries(r.dir);
+    return c.json({ rows: downsample(rows, 5000) });
+  });
+
+  app.get("/api/events", (c) =>
+    streamSSE(c, async (sse) => {
+      const queue: DashboardEvent[][] = [];
+      let wake: (() => void) | undefined;
+      const unsubscribe = watcher.subscribe((evs) => {
+        queue.push(evs);
+        wake?.();
+      });
+      let open = true;
+      sse.onAbort(() => {
+        open = false;
+        unsubscribe();
+        wake?.();
+      });
+      await sse.writeSSE({ event: "snapshot", data: JSON.stringify({ sweeps: watcher.sweeps() }) });
+      while (open) {
+        const evs = queue.shift();
+        if (evs) {
+          for (const e of evs) await sse.writeSSE({ event: e.type, data: JSON.stringify(e) });
+          continue;
+        }
+        await new Promise<void>((res) => {
+          wake = res;
+          setTimeout(res, opts.heartbeatMs ?? 15_000);
+        });
+        wake = undefined;
+        if (open && !queue.length) await sse.write(": keep-alive\n\n");
+      }
+    }),
+  );
+
+  app.notFound((c) => c.json({ error: "not found" }, 404));
+  return app;
+}
+
+function pickManifest(m: SweepManifest): Record<string, unknown> {
+  return {
+    id: m.id,
+    name: m.name,
+    kind: m.kind,
+    command: m.command,
+    overrides: m.overrides,
+    launcher: m.launcher,
+    profile: m.profile,
+    git: m.git ? { commit: m.git.commit, dirty: m.git.dirty } : undefined,
+    jobs: m.jobs,
+    edges: m.edges,
+    createdAt: m.createdAt,
+  };
+}
+
+function size(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readRange(file: string, start: number, end: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    createReadStream(file, { start, end: end - 1 })
+      .on("data", (b) => chunks.push(b as Buffer))
+      .on("error", () => resolve(""))
+      .on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+}
+
+/** Keep every k-th line (and the last) so a long run's curve stays cheap to send and draw. */
+function downsample<T>(rows: T[], max: number): T[] {
+  if (rows.length <= max) return rows;
+  const k = Math.ceil(rows.length / max);
+  const out = rows.filter((_, i) => i % k === 0);
+  if ((rows.length - 1) % k !== 0) out.push(rows[rows.length - 1]!);
+  return out;
+}

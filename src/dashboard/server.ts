@@ -1,0 +1,75 @@
+/**
+ * `corral ui`: the dashboard's HTTP server. Loopback by default, one random token per start.
+ */
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { createAdaptorServer } from "@hono/node-server";
+import { CorralError } from "../errors.js";
+import { createDashboardApp } from "./app.js";
+import { StoreWatcher } from "./live.js";
+
+export interface DashboardOptions {
+  projectDir: string;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** Sweep folder to open first (and to show even if the project index does not list it). */
+  sweepDir?: string;
+  /** Sweep id the first page opens. */
+  sweepId?: string;
+  /** Store poll interval. @default 500 */
+  pollMs?: number;
+  /** Fixed token (tests); default 24 random bytes. */
+  token?: string;
+}
+
+export interface Dashboard {
+  /** The URL to open, token included. */
+  url: string;
+  host: string;
+  port: number;
+  token: string;
+  /** Stop polling and listening; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Start polling the store and serving the dashboard; resolves once the socket listens. */
+export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
+  const host = opts.host ?? "127.0.0.1";
+  const token = opts.token ?? randomBytes(24).toString("base64url");
+  const watcher = new StoreWatcher(opts.projectDir, opts.sweepDir ? { extraSweepDirs: [opts.sweepDir] } : {});
+  const app = createDashboardApp({ watcher, token });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => {
+      reject(
+        new CorralError("E_USAGE", `cannot listen on ${host}:${opts.port ?? 0}: ${e.code ?? e.message}`, {
+          hint: e.code === "EADDRINUSE" ? "pick another --port, or 0 for any free one" : "check --host",
+        }),
+      );
+    });
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  watcher.start(opts.pollMs ?? 500);
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  const hash = opts.sweepId ? `#/sweep/${encodeURIComponent(opts.sweepId)}` : "";
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${addr.port}/?token=${token}${hash}`,
+    host: addr.address,
+    port: addr.port,
+    token,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        watcher.close();
+        server.close(() => resolve());
+        // Event streams stay open forever; end them so close() returns.
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

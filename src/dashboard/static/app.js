@@ -1,0 +1,516 @@
+// corral dashboard client: vanilla JS, no build step. Everything from the server is data:
+// it is put into the page with textContent / attributes, never parsed as HTML.
+/* global uPlot */
+
+const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "lost"];
+const FINAL = new Set(STATES.slice(2));
+const COLORS = ["#2f6fdf", "#e6850e", "#2ca25f", "#d7301f", "#9c6ade", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const STATE_COLOR = { pending: "#a0a7b5", running: "#2f6fdf", succeeded: "#2ca25f", failed: "#d7301f", timeout: "#e6850e", preempted: "#9c6ade", cancelled: "#7a7f8a", lost: "#b03060" };
+
+// The token arrived in the URL once; the server set a cookie. Drop it from the address bar/history.
+if (location.search.includes("token=")) history.replaceState(null, "", location.pathname + location.hash);
+
+const state = { sweeps: new Map(), detail: null, run: null, charts: [], timers: [], renderQueued: false };
+window.corral = state; // for tests and curious users
+
+// ---------- tiny DOM helpers ----------
+function h(tag, attrs, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const kid of kids.flat(Infinity)) if (kid !== undefined && kid !== null && kid !== false) el.append(kid instanceof Node ? kid : String(kid));
+  return el;
+}
+const svgEl = (tag, attrs) => {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+  return el;
+};
+const stateBadge = (s) => h("span", { class: `state s-${s}` }, s);
+const fmt = (v) => {
+  if (v === undefined) return "";
+  if (v === null) return "null";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(5)));
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+};
+const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+const dur = (ms) => {
+  if (ms === undefined || ms < 0) return "";
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+};
+const enc = encodeURIComponent;
+
+async function api(path) {
+  const r = await fetch(path, { credentials: "same-origin" });
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return r.json();
+}
+
+function progressBar(s) {
+  const bar = h("div", { class: "progress", title: STATES.filter((k) => s.counts[k]).map((k) => `${s.counts[k]} ${k}`).join(", ") });
+  for (const k of STATES) if (s.counts[k]) bar.append(h("div", { style: `width:${(100 * s.counts[k]) / Math.max(1, s.total)}%;background:${STATE_COLOR[k]}` }));
+  return bar;
+}
+const countChips = (counts) => h("div", { class: "counts" }, STATES.filter((k) => counts[k]).map((k) => h("span", { class: `state s-${k}`, "data-state": k }, `${counts[k]} ${k}`)));
+
+// ---------- routing ----------
+function route() {
+  const [p, q] = location.hash.replace(/^#/, "").split("?");
+  const parts = (p || "/").split("/").filter(Boolean).map(decodeURIComponent);
+  return { parts, query: new URLSearchParams(q || "") };
+}
+
+function clearPage() {
+  for (const t of state.timers) clearInterval(t);
+  state.timers = [];
+  for (const c of state.charts) c.destroy();
+  state.charts = [];
+  state.run = null;
+}
+
+async function show() {
+  clearPage();
+  const { parts, query } = route();
+  const view = document.getElementById("view");
+  try {
+    if (parts[0] === "sweep" && parts[1]) await showSweep(view, parts[1]);
+    else if (parts[0] === "run" && parts[1] && parts[2]) await showRun(view, parts[1], parts[2]);
+    else if (parts[0] === "compare" && parts[1]) await showCompare(view, parts[1], query);
+    else if (parts[0] === "dag" && parts[1]) await showDag(view, parts[1]);
+    else showList(view);
+  } catch (e) {
+    view.replaceChildren(h("p", { class: "error" }, String(e.message || e)));
+  }
+}
+window.addEventListener("hashchange", () => void show());
+
+function crumbs(...items) {
+  document.getElementById("crumbs").replaceChildren(...items.map(([label, href]) => (href ? h("a", { href }, label) : h("span", {}, label))));
+}
+
+// ---------- sweeps list ----------
+function showList(view) {
+  state.detail = null;
+  crumbs(["sweeps"]);
+  const sweeps = [...state.sweeps.values()].sort((a, b) => b.createdAt - a.createdAt);
+  const rows = sweeps.map((s) =>
+    h("tr", { class: "link", "data-id": s.id, onclick: () => (location.hash = `#/sweep/${enc(s.id)}`) },
+      h("td", {}, h("a", { href: `#/sweep/${enc(s.id)}` }, s.name || s.id)),
+      h("td", {}, s.kind === "flow" ? "pipeline" : "sweep"),
+      h("td", {}, when(s.createdAt)),
+      h("td", {}, s.launcher),
+      h("td", { class: "num done" }, `${s.done}/${s.total}`),
+      h("td", {}, progressBar(s)),
+      h("td", {}, countChips(s.counts)),
+      h("td", { class: "muted" }, h("code", {}, [...s.command, ...s.overrides].join(" "))),
+    ),
+  );
+  view.replaceChildren(
+    h("h1", {}, "Sweeps and pipelines"),
+    sweeps.length
+      ? h("table", { id: "sweeps" }, h("thead", {}, h("tr", {}, ["name", "kind", "started", "launcher", "done", "progress", "states", "command"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "No sweeps recorded in this project yet. Start one with corral run -m …"),
+  );
+}
+
+// ---------- one sweep ----------
+const sweepView = { sortKey: "run", sortDir: 1, filter: "" };
+
+async function loadDetail(id) {
+  state.detail = await api(`/api/sweep/${enc(id)}`);
+  return state.detail;
+}
+
+async function showSweep(view, id) {
+  const d = await loadDetail(id);
+  renderSweep(view, d);
+}
+
+function cellValue(r, key, d) {
+  if (key === "run") return r.index;
+  if (key === "state") return r.state;
+  if (key === "job") return r.job;
+  if (key === "elapsed") return r.startedAt ? (r.endedAt || Date.now()) - r.startedAt : undefined;
+  if (d.paramColumns.includes(key)) return r.params[key];
+  return r.metrics[key];
+}
+
+function matchesFilter(r, d, text) {
+  if (!text) return true;
+  // Terms are ANDed; `key=value` matches a column exactly, anything else is a substring search.
+  return text.trim().split(/\s+/).every((term) => {
+    const m = /^([^=<>]+)(=|<|>)(.*)$/.exec(term);
+    if (m) {
+      const v = cellValue(r, m[1], d);
+      if (m[2] === "=") return fmt(v) === m[3];
+      const n = Number(m[3]);
+      return typeof v === "number" && (m[2] === "<" ? v < n : v > n);
+    }
+    const hay = [r.index, r.state, r.job, r.host, ...r.overrides, ...Object.values(r.metrics).map(fmt)].join(" ").toLowerCase();
+    return hay.includes(term.toLowerCase());
+  });
+}
+
+function renderSweep(view, d) {
+  const s = d.sweep;
+  crumbs(["sweeps", "#/"], [s.name || s.id]);
+  const cols = ["run", ...(s.kind === "flow" ? ["job"] : []), ...d.paramColumns, "state", "elapsed", ...d.metricColumns];
+  const rows = d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
+  const key = cols.includes(sweepView.sortKey) ? sweepView.sortKey : "run";
+  rows.sort((a, b) => {
+    const x = cellValue(a, key, d);
+    const y = cellValue(b, key, d);
+    if (x === undefined && y === undefined) return a.index - b.index;
+    if (x === undefined) return 1; // missing values last, whichever the direction
+    if (y === undefined) return -1;
+    const c = typeof x === "number" && typeof y === "number" ? x - y : key === "state" ? STATES.indexOf(x) - STATES.indexOf(y) : String(x).localeCompare(String(y));
+    return sweepView.sortDir * c || a.index - b.index;
+  });
+  const head = h("tr", {}, cols.map((c) =>
+    h("th", { class: `sortable${c === key ? (sweepView.sortDir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
+      sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
+      sweepView.sortKey = c;
+      renderSweep(view, state.detail);
+    } }, c)));
+  const MAX = 2000; // a million-run sweep is filtered, not scrolled
+  const body = rows.slice(0, MAX).map((r) =>
+    h("tr", { class: "link", "data-index": r.index, onclick: () => (location.hash = `#/run/${enc(s.id)}/${r.index}`) },
+      cols.map((c) => {
+        const v = cellValue(r, c, d);
+        if (c === "state") return h("td", {}, stateBadge(r.state));
+        if (c === "elapsed") return h("td", { class: "num" }, dur(v));
+        return h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v));
+      })));
+  const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, key=value, loss<0.5, failed", value: sweepView.filter });
+  filter.addEventListener("input", () => {
+    sweepView.filter = filter.value;
+    renderSweep(view, state.detail);
+    const f = document.getElementById("filter");
+    f.focus();
+    f.setSelectionRange(f.value.length, f.value.length);
+  });
+  view.replaceChildren(
+    h("h1", {}, s.name || s.id),
+    h("p", { class: "muted" }, h("code", {}, [...s.command, ...s.overrides].join(" ")), ` · ${s.launcher} · ${s.dir}`),
+    h("div", { class: "toolbar" }, h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)),
+    h("div", { class: "toolbar" }, filter,
+      d.metricColumns.length && d.paramColumns.length ? h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter") : null,
+      s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
+      h("span", { class: "muted" }, `${rows.length} of ${d.runs.length} runs${rows.length > MAX ? ` (first ${MAX} shown)` : ""}`)),
+    h("div", { class: "card", style: "padding:0;overflow:auto;max-height:70vh" }, h("table", { id: "runs" }, h("thead", {}, head), h("tbody", {}, body))),
+  );
+}
+
+// ---------- one run ----------
+async function showRun(view, sweepId, index) {
+  const info = await api(`/api/run/${enc(sweepId)}/${enc(index)}`);
+  const s = info.sweep;
+  state.run = { sweep: s.id, index: info.run.index, info, metricsSig: "" };
+  crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], [`run ${info.run.index}`]);
+  const facts = h("dl", { class: "facts", id: "facts" });
+  const history = h("ol", { id: "history" });
+  const charts = h("div", { class: "charts", id: "charts" }, h("p", { class: "muted" }, "no metrics yet"));
+  const log = h("pre", { class: "log", id: "log" });
+  const tabs = h("div", { class: "tabs" });
+  let stream = "stdout";
+  let offset = 0;
+  for (const name of ["stdout", "stderr"]) {
+    tabs.append(h("button", { class: name === stream ? "on" : "", "data-stream": name, onclick: (e) => {
+      stream = name;
+      offset = 0;
+      log.textContent = "";
+      for (const b of tabs.children) b.className = b === e.target ? "on" : "";
+      void pollLog();
+    } }, name));
+  }
+  view.replaceChildren(
+    h("h1", {}, `run ${info.run.index}`, " ", h("span", { id: "run-state" }, stateBadge(info.run.state))),
+    h("p", { class: "muted" }, h("code", {}, info.run.overrides.join(" ") || "(no overrides)"), ` · id ${info.run.id}`),
+    h("div", { class: "grid2" },
+      h("div", { class: "card" }, h("h2", { style: "margin-top:0" }, "Run and scheduler"), facts, h("h2", {}, "Status history"), history),
+      h("div", { class: "card" }, h("h2", { style: "margin-top:0" }, "Config"), h("pre", { class: "config", id: "config" }, info.config || "(not written yet)"))),
+    h("div", { class: "card" }, h("h2", { style: "margin-top:0" }, "Metrics"), charts),
+    h("div", { class: "card" }, h("h2", { style: "margin-top:0" }, "Output"), tabs, log),
+  );
+  renderFacts(info);
+
+  let busy = false;
+  async function pollLog() {
+    if (busy) return;
+    busy = true;
+    try {
+      const want = stream;
+      const q = offset ? `&offset=${offset}` : "";
+      const r = await api(`/api/logs/${enc(s.id)}/${info.run.index}?stream=${want}${q}`);
+      if (want !== stream) return;
+      if (r.offset < offset) log.textContent = ""; // truncated: a new attempt
+      const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
+      log.textContent = (log.textContent + r.text).slice(-200_000);
+      offset = r.next;
+      if (atBottom) log.scrollTop = log.scrollHeight;
+    } finally {
+      busy = false;
+    }
+  }
+  await pollLog();
+  await refreshMetrics();
+  state.timers.push(setInterval(() => {
+    if (state.run && !FINAL.has(state.run.info.run.state)) void pollLog();
+  }, 1000));
+  // One last read after the run ends, so the tail is complete.
+  state.timers.push(setInterval(() => void pollLog(), 5000));
+}
+
+function renderFacts(info) {
+  const r = info.run;
+  const st = info.status || {};
+  const facts = document.getElementById("facts");
+  if (!facts) return;
+  const pairs = [
+    ["state", stateBadge(r.state)],
+    ["attempt", r.attempt || ""],
+    ["scheduler job", r.jobId || info.jobs.map((j) => j.jobId).join(", ")],
+    ["launcher", info.sweep.launcher],
+    ["node", r.host || ""],
+    ["GPUs", (st.gpus || []).join(", ") || "none"],
+    ["CPUs", (st.cpus || []).join(", ")],
+    ["pid", st.pid || ""],
+    ["worker", st.worker ? `${st.worker.batchId} (pid ${st.worker.pid} on ${st.worker.host})` : ""],
+    ["started", when(r.startedAt)],
+    ["ended", when(r.endedAt)],
+    ["elapsed", r.startedAt ? dur((r.endedAt || Date.now()) - r.startedAt) : ""],
+    ["exit code", r.exitCode === undefined ? "" : fmt(r.exitCode)],
+    ["message", r.message || ""],
+    ["folder", h("code", {}, info.dir)],
+  ];
+  if (r.job) pairs.splice(1, 0, ["job", r.job]);
+  facts.replaceChildren(...pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-fact": k }, v)]));
+  document.getElementById("run-state")?.replaceChildren(stateBadge(r.state));
+  document.getElementById("history")?.replaceChildren(...(st.history || []).map((e) => h("li", {}, stateBadge(e.state), ` ${when(e.at)} (attempt ${e.attempt})`)));
+}
+
+async function refreshMetrics() {
+  const run = state.run;
+  if (!run) return;
+  const { rows } = await api(`/api/metrics/${enc(run.sweep)}/${run.index}`);
+  if (state.run !== run) return;
+  const box = document.getElementById("charts");
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === "number")))];
+  const xKey = ["step", "epoch", "iter", "iteration"].find((k) => keys.includes(k) && isMonotone(rows.map((r) => r[k])));
+  const ys = keys.filter((k) => k !== xKey);
+  if (!rows.length || !ys.length) return;
+  for (const c of state.charts) c.destroy();
+  state.charts = [];
+  box.replaceChildren();
+  const x = rows.map((r, i) => (xKey ? r[xKey] : i));
+  ys.slice(0, 12).forEach((k, i) => {
+    const holder = h("div", { class: "chart", "data-metric": k });
+    box.append(holder);
+    const y = rows.map((r) => (typeof r[k] === "number" ? r[k] : null));
+    const u = new uPlot({
+      width: 420, height: 220, title: k,
+      scales: { x: { time: false } },
+      axes: [{ label: xKey || "line" }, {}],
+      series: [{ label: xKey || "line" }, { label: k, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: { show: rows.length < 60 } }],
+    }, [x, y], holder);
+    state.charts.push(u);
+  });
+}
+const isMonotone = (a) => a.every((v, i) => typeof v === "number" && (i === 0 || v >= a[i - 1]));
+
+// ---------- compare: a metric against a swept parameter ----------
+async function showCompare(view, id, query) {
+  const d = await loadDetail(id);
+  const s = d.sweep;
+  crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["compare"]);
+  const metric = query.get("metric") || d.metricColumns[0];
+  const param = query.get("param") || d.paramColumns[0];
+  const pick = (name, options, value) => h("select", { id: `pick-${name}`, onchange: (e) => {
+    const q = new URLSearchParams({ metric, param, [name]: e.target.value });
+    location.hash = `#/compare/${enc(s.id)}?${q}`;
+  } }, options.map((o) => h("option", { value: o, selected: o === value }, o)));
+  const holder = h("div", { class: "chart", id: "compare-chart" });
+  view.replaceChildren(
+    h("h1", {}, `${metric || "?"} vs ${param || "?"}`),
+    h("div", { class: "toolbar" }, "metric ", pick("metric", d.metricColumns, metric), " parameter ", pick("param", d.paramColumns, param),
+      h("span", { class: "muted" }, "latest value of each run; one line per combination of the other parameters")),
+    holder,
+  );
+  if (!metric || !param) return;
+  drawCompare(holder, d, metric, param);
+}
+
+function drawCompare(holder, d, metric, param) {
+  const pts = d.runs.filter((r) => typeof r.metrics[metric] === "number" && param in r.params);
+  const numeric = pts.every((r) => typeof r.params[param] === "number");
+  const cats = numeric ? null : [...new Set(pts.map((r) => fmt(r.params[param])))];
+  const xOf = (r) => (numeric ? r.params[param] : cats.indexOf(fmt(r.params[param])));
+  const others = d.paramColumns.filter((k) => k !== param && new Set(pts.map((r) => fmt(r.params[k]))).size > 1);
+  const groups = new Map();
+  for (const r of pts) {
+    const label = others.map((k) => `${k}=${fmt(r.params[k])}`).join(", ") || "all runs";
+    if (!groups.has(label)) groups.set(label, []);
+    groups.get(label).push(r);
+  }
+  const xs = [...new Set(pts.map(xOf))].sort((a, b) => a - b);
+  const series = [...groups.entries()].slice(0, 20);
+  const data = [xs, ...series.map(([, rs]) => xs.map((x) => {
+    const hit = rs.filter((r) => xOf(r) === x).map((r) => r.metrics[metric]);
+    return hit.length ? hit.reduce((a, b) => a + b, 0) / hit.length : null;
+  }))];
+  const logX = numeric && xs.length > 1 && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 100;
+  const u = new uPlot({
+    width: Math.min(1100, window.innerWidth - 60), height: 420,
+    scales: { x: { time: false, ...(logX ? { distr: 3 } : {}) } },
+    axes: [{ label: param + (logX ? " (log)" : ""), ...(cats ? { values: (_u, ticks) => ticks.map((t) => cats[t] ?? "") } : {}) }, { label: metric }],
+    series: [{ label: param }, ...series.map(([label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: { show: true, size: 7 } }))],
+  }, data, holder);
+  state.charts.push(u);
+}
+
+// ---------- pipeline DAG ----------
+async function showDag(view, id) {
+  const d = await loadDetail(id);
+  const s = d.sweep;
+  crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["DAG"]);
+  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar" }, countChips(s.counts)), dagPicture(d));
+}
+
+function dagPicture(d) {
+  const edges = d.manifest.edges;
+  const link = (r) => `#/run/${enc(d.sweep.id)}/${r.index}`;
+  if (!edges || !edges.length) {
+    // No edges recorded: the jobs grouped by rule, each coloured by state.
+    const byRule = new Map();
+    for (const r of d.runs) {
+      const k = r.rule || "(no rule)";
+      if (!byRule.has(k)) byRule.set(k, []);
+      byRule.get(k).push(r);
+    }
+    return h("div", { class: "card", id: "dag" }, h("p", { class: "muted" }, "This pipeline's manifest records no edges; jobs grouped by rule."),
+      [...byRule.entries()].map(([rule, rs]) => h("div", { class: "rule" }, h("h2", {}, `${rule} (${rs.length})`),
+        h("div", { class: "chips" }, rs.map((r) => h("a", { class: "chip", href: link(r), style: `background:${STATE_COLOR[r.state]}`, title: r.state }, r.job || `run ${r.index}`))))));
+  }
+  // Layered layout: each job one layer right of its deepest input.
+  const byIndex = new Map(d.runs.map((r) => [r.index, r]));
+  const preds = new Map(d.runs.map((r) => [r.index, []]));
+  for (const [a, b] of edges) if (preds.has(b) && byIndex.has(a)) preds.get(b).push(a);
+  const layer = new Map();
+  const depth = (i, seen = new Set()) => {
+    if (layer.has(i)) return layer.get(i);
+    if (seen.has(i)) return 0; // a cycle in a hand-edited manifest: stop, do not hang
+    seen.add(i);
+    const l = Math.max(-1, ...preds.get(i).map((p) => depth(p, seen))) + 1;
+    layer.set(i, l);
+    return l;
+  };
+  for (const r of d.runs) depth(r.index);
+  const layers = [];
+  for (const r of d.runs) (layers[layer.get(r.index)] ||= []).push(r);
+  for (const l of layers) l?.sort((a, b) => String(a.rule).localeCompare(String(b.rule)) || a.index - b.index);
+  const W = 170, GAP = 60, H = 26, VG = 10;
+  const pos = new Map();
+  layers.forEach((l, li) => l?.forEach((r, k) => pos.set(r.index, { x: 10 + li * (W + GAP), y: 10 + k * (H + VG) })));
+  const width = 20 + layers.length * (W + GAP);
+  const height = 20 + Math.max(...layers.map((l) => l?.length || 0)) * (H + VG);
+  const svg = svgEl("svg", { class: "dag", width, height, viewBox: `0 0 ${width} ${height}` });
+  for (const [a, b] of edges) {
+    const p = pos.get(a), q = pos.get(b);
+    if (!p || !q) continue;
+    const x1 = p.x + W, y1 = p.y + H / 2, x2 = q.x, y2 = q.y + H / 2;
+    svg.append(svgEl("path", { d: `M${x1},${y1} C${x1 + GAP / 2},${y1} ${x2 - GAP / 2},${y2} ${x2},${y2}` }));
+  }
+  for (const r of d.runs) {
+    const p = pos.get(r.index);
+    const g = svgEl("g", { "data-index": r.index, "data-state": r.state });
+    const rect = svgEl("rect", { x: p.x, y: p.y, width: W, height: H, fill: STATE_COLOR[r.state] });
+    const title = svgEl("title", {});
+    title.textContent = `${r.job || `run ${r.index}`}: ${r.state}`;
+    const text = svgEl("text", { x: p.x + 8, y: p.y + 17 });
+    const label = r.job || `run ${r.index}`;
+    text.textContent = label.length > 26 ? label.slice(0, 25) + "…" : label;
+    g.append(rect, title, text);
+    g.addEventListener("click", () => (location.hash = link(r)));
+    svg.append(g);
+  }
+  return h("div", { class: "card", id: "dag", style: "overflow:auto" }, svg);
+}
+
+// ---------- live updates ----------
+function queueRender() {
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  setTimeout(() => {
+    state.renderQueued = false;
+    const { parts } = route();
+    const view = document.getElementById("view");
+    if (!parts.length) showList(view);
+    else if (parts[0] === "sweep" && state.detail) renderSweep(view, state.detail);
+    else if (parts[0] === "dag" && state.detail) view.replaceChildren(h("h1", {}, `${state.detail.sweep.name || state.detail.sweep.id}: pipeline`), h("div", { class: "toolbar" }, countChips(state.detail.sweep.counts)), dagPicture(state.detail));
+  }, 250);
+}
+
+function onRuns(e) {
+  const d = state.detail;
+  if (d && d.sweep.id === e.sweep) {
+    const at = new Map(d.runs.map((r, i) => [r.index, i]));
+    for (const r of e.runs) {
+      const i = at.get(r.index);
+      if (i !== undefined) d.runs[i] = r;
+      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number" && !d.metricColumns.includes(k)) d.metricColumns.push(k);
+    }
+    queueRender();
+  }
+  const run = state.run;
+  if (run && run.sweep === e.sweep) {
+    const r = e.runs.find((x) => x.index === run.index);
+    if (r) {
+      run.info.run = r;
+      void api(`/api/run/${enc(run.sweep)}/${run.index}`).then((info) => {
+        if (state.run !== run) return;
+        run.info = info;
+        renderFacts(info);
+        const cfg = document.getElementById("config");
+        if (cfg && info.config) cfg.textContent = info.config;
+      });
+      const sig = JSON.stringify(r.metrics);
+      if (sig !== run.metricsSig) {
+        run.metricsSig = sig;
+        void refreshMetrics();
+      }
+    }
+  }
+}
+
+function connect() {
+  const live = document.getElementById("live");
+  const es = new EventSource("/api/events");
+  es.addEventListener("open", () => { live.textContent = "live"; live.className = "live on"; });
+  es.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = "live"; });
+  es.addEventListener("snapshot", (m) => {
+    state.sweeps = new Map(JSON.parse(m.data).sweeps.map((s) => [s.id, s]));
+    if (!route().parts.length) queueRender();
+  });
+  es.addEventListener("sweep", (m) => {
+    const { sweep } = JSON.parse(m.data);
+    state.sweeps.set(sweep.id, sweep);
+    if (state.detail && state.detail.sweep.id === sweep.id) state.detail.sweep = sweep;
+    queueRender();
+  });
+  es.addEventListener("removed", (m) => {
+    state.sweeps.delete(JSON.parse(m.data).sweep);
+    queueRender();
+  });
+  es.addEventListener("runs", (m) => onRuns(JSON.parse(m.data)));
+}
+
+const first = await api("/api/sweeps");
+state.sweeps = new Map(first.sweeps.map((s) => [s.id, s]));
+connect();
+await show();
