@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
+import type { BrowserType } from "playwright-core";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import type { MetricsLine, SweepManifest } from "../store/protocol.js";
 import { readMetricSeries } from "../store/store.js";
@@ -252,7 +253,7 @@ export async function svgToPng(svg: string, opts: { chromium?: string; scale?: n
   const noPng = (why: string): CorralError =>
     new CorralError("E_USAGE", `PNG output needs headless Chromium: ${why}`, { hint: "write SVG instead (--out chart.svg), or install chromium (Debian: apt-get install chromium)" });
   if (!existsSync(exe)) throw noPng(`${exe} not found`);
-  let chromium: typeof import("playwright-core").chromium;
+  let chromium: BrowserType;
   try {
     ({ chromium } = await import("playwright-core"));
   } catch {
