@@ -110,7 +110,7 @@ ensure_munge() {
   mkdir -p /run/munge /var/log/munge /var/lib/munge
   chown munge:munge /run/munge /var/log/munge /var/lib/munge
   rm -f /run/munge/munged.pid
-  runuser -u munge -- /usr/sbin/munged >&2 || /usr/sbin/munged --force >&2
+  runuser -u munge -- /usr/sbin/munged >&2 9>&- || /usr/sbin/munged --force >&2 9>&-
   local i
   for i in $(seq 1 50); do munge_ok && return 0; sleep 0.1; done
   die "munged does not answer (munge -n | unmunge failed); see /var/log/munge/munged.log"
@@ -228,7 +228,7 @@ ensure_accounting() {
     apt-get install -y -qq --no-install-recommends slurmdbd mariadb-server >&2
   fi
   if ! mysqladmin ping >/dev/null 2>&1; then
-    service mariadb start >&2
+    service mariadb start >&2 9>&-
   fi
   mysql -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurmdbpass';
             GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; FLUSH PRIVILEGES;" >&2
@@ -254,7 +254,7 @@ DBD
   # slurmdbd refuses a config file others can read.
   chmod 600 "$DIR/slurmdbd.conf"
   # slurmdbd finds slurmdbd.conf next to $SLURM_CONF.
-  pid_alive "$DIR/slurmdbd.pid" || slurmdbd >&2
+  pid_alive "$DIR/slurmdbd.pid" || slurmdbd >&2 9>&-
   local i
   for i in $(seq 1 100); do
     sacctmgr -n list cluster >/dev/null 2>&1 && return 0
@@ -352,15 +352,15 @@ start_slurmd() {
     local i="${node#node}"
     # nsenter --net, not `ip netns exec`: the latter remounts /sys without the cgroup mounts and
     # slurmd fails. unshare --uts gives the node its own hostname, from which slurmd takes its name.
-    nsenter --net="/run/netns/slnode$i" unshare --uts sh -c "hostname $node; exec slurmd -f '$CONF'" >&2
+    nsenter --net="/run/netns/slnode$i" unshare --uts sh -c "hostname $node; exec slurmd -f '$CONF'" >&2 9>&-
   else
-    slurmd -f "$CONF" >&2
+    slurmd -f "$CONF" >&2 9>&-
   fi
 }
 
 start_ctld() {
   ctld_running && return 0
-  slurmctld -f "$CONF" >&2 || true
+  slurmctld -f "$CONF" >&2 9>&- || true
   local i
   for i in $(seq 1 30); do
     ctld_running && scontrol ping >/dev/null 2>&1 && return 0
@@ -372,7 +372,7 @@ start_ctld() {
     log "stale state from another ClusterName; removing $DIR/state/clustername and retrying"
     rm -f "$DIR/state/clustername"
     : >"$DIR/log/slurmctld.log"
-    slurmctld -f "$CONF" >&2
+    slurmctld -f "$CONF" >&2 9>&-
     sleep 0.3
     ctld_running && return 0
   fi
@@ -464,7 +464,8 @@ do_status() {
   squeue -h -t all -o '%T' 2>/dev/null | sort | uniq -c | sed 's/^/jobs: /' || true
 }
 
-# Two test runners may call start at once: serialise changes to one cluster.
+# Two test runners may call start at once: serialise changes to one cluster. Every daemon is
+# started with `9>&-` so that it does not inherit (and hold forever) this lock.
 if [ "$(id -u)" = 0 ] && [ "$CMD" != status ] && command -v flock >/dev/null 2>&1; then
   exec 9>"$DIR.lock"
   flock -w 120 9 || die "another slurm-cluster.sh holds $DIR.lock"
