@@ -1,9 +1,27 @@
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
 import { LocalLauncher } from "../launchers/local/local-launcher.js";
+import { SlurmLauncher } from "../launchers/slurm/slurm-launcher.js";
+import type { SweepManifest } from "../store/protocol.js";
 
-/** The launcher for a sweep's settings. */
+/** The launcher for a sweep's settings (the manifest records them, so any later command agrees). */
 export function makeLauncher(settings: Pick<LaunchSettings, "type" | "debug"> | undefined): Launcher {
-  // SLURM launcher registered here once it lands; until then local.
-  void settings;
+  if (settings?.type === "slurm") return settings.debug ? new SlurmDebugAware() : new SlurmLauncher();
   return new LocalLauncher();
+}
+
+/**
+ * SLURM debug mode submits through the SLURM launcher's packing but runs local workers; the
+ * jobs it records are local ones, so liveness questions go to the local launcher.
+ */
+class SlurmDebugAware extends SlurmLauncher {
+  private readonly local = new LocalLauncher();
+  override explain(s: SweepManifest): ReturnType<Launcher["explain"]> {
+    return this.local.explain(s);
+  }
+  override active(s: SweepManifest): Promise<boolean> {
+    return this.local.active(s);
+  }
+  override cancel(s: SweepManifest, force: boolean): Promise<void> {
+    return this.local.cancel(s, force);
+  }
 }

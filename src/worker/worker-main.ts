@@ -27,8 +27,16 @@ function main(): void {
     process.exit(2);
   }
   const env = process.env;
-  const gpus = batch.resources.gpuIds ? { ids: batch.resources.gpuIds, source: "batch settings" } : detectGpus(env);
-  const cpuIds = batch.resources.cpuIds ?? detectCpus();
+  const inSlurm = env.SLURM_JOB_ID !== undefined;
+  // Inside SLURM, a job that asked for no GPUs has none, whatever nvidia-smi would list.
+  const gpus = batch.resources.gpuIds
+    ? { ids: batch.resources.gpuIds, source: "batch settings" }
+    : detectGpus(env, !inSlurm);
+  let cpuIds = batch.resources.cpuIds ?? detectCpus();
+  // Without task binding (TaskPlugin=task/none) the affinity mask is the whole node: use only
+  // as many CPUs as SLURM allocated to this job.
+  const slurmCpus = Number(env.SLURM_CPUS_ON_NODE ?? 0);
+  if (!batch.resources.cpuIds && inSlurm && slurmCpus > 0 && slurmCpus < cpuIds.length) cpuIds = cpuIds.slice(0, slurmCpus);
   const arrayJob = env.SLURM_ARRAY_JOB_ID;
   const jobId = arrayJob ? `${arrayJob}_${env.SLURM_ARRAY_TASK_ID ?? "0"}` : env.SLURM_JOB_ID;
   const log = (m: string): void => {

@@ -174,7 +174,7 @@ describe("nothing lost: interrupt, kill -9, resume", () => {
     await waitFor(() => lines(count).length >= 1, 20_000, "a run to finish");
     p.child.kill("SIGKILL");
     await p.done;
-    const mid = JSON.parse(corral(["status", "--json"], { cwd: dir }).stdout) as { counts: Record<string, number> };
+    const mid = JSON.parse(corral(["status", "--json"], { cwd: dir }).stdout) as { counts: { lost: number; succeeded: number; running: number; pending: number } };
     expect(mid.counts.lost).toBe(0);
     expect(mid.counts.succeeded + mid.counts.running + mid.counts.pending).toBe(6);
     const res = corral(["resume"], { cwd: dir, env: { COUNT_FILE: count } });
