@@ -57,9 +57,9 @@ export function runCommands(program: Command, ctx: CommandContext): void {
     .option("-v, --verbose", "log scheduling and resource decisions to the worker log")
     .action(async (overrides: string[], o: { multirun?: boolean; profile?: string; launcher?: "local" | "slurm"; jobs?: number; dryRun?: boolean; json?: boolean; detach?: boolean; name?: string; verbose?: boolean }) => {
       const g = globals();
-      const project = await openProject({ cwd: cwdOf(g), ...(g.project ? { file: g.project } : {}), allowMissing: Boolean(ctx.command?.length) });
       const plusProfile = overrides.filter((x) => x.startsWith("+profile="));
       const profileNames = [...(o.profile ? o.profile.split(",") : []), ...plusProfile.map((x) => x.slice("+profile=".length))].filter(Boolean);
+      const project = await openProject({ cwd: cwdOf(g), ...(g.project ? { file: g.project } : {}), allowMissing: Boolean(ctx.command?.length), profiles: profileNames });
       const prepared = prepareSweep({
         project,
         overrides: overrides.filter((x) => !x.startsWith("+profile=")),
