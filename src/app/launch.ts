@@ -8,6 +8,7 @@ import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { CorralError } from "../errors.js";
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
+import { containerWrap } from "../plan/container.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ProjectContext } from "./project.js";
@@ -56,7 +57,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     primary: req.project.primary,
     defaults: req.project.defaults,
     grids: cfg.sweep as unknown[],
-    baseOverrides: req.profileOverrides ?? [],
+    baseOverrides: req.profileOverrides ?? req.project.profileOverrides,
     overrides: req.overrides,
     multirun: req.multirun,
     freeForm: req.project.synthetic,
@@ -106,7 +107,8 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     command: p.command,
     overrides: req.overrides,
     launcher: settings.type,
-    ...(req.profile ? { profile: req.profile } : {}),
+    ...(req.profile || project.profiles.length ? { profile: req.profile ?? project.profiles.join(",") } : {}),
+    ...(cfg.container ? { container: cfg.container } : {}),
     runs: entries,
     jobs: [],
     settings,
@@ -144,11 +146,14 @@ export interface RunResources {
 /** Everything a worker needs to execute one run, with no access to the project. */
 export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
   const dir = path.join(m.dir, e.dir);
+  const argv = [...m.command, ...e.overrides];
+  const wrap = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
   return {
     index: e.index,
     id: e.id,
     dir,
-    argv: [...m.command, ...e.overrides],
+    argv,
+    ...(wrap ? { wrap } : {}),
     cwd: m.projectDir,
     env: {
       ...(m.baseEnv ?? {}),

@@ -7,6 +7,7 @@ import { CorralError } from "../errors.js";
 import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
 import { findProjectFile, loadProject, loadProjectText } from "../project/load.js";
+import { applyPaths, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, type HostFacts } from "../project/profiles.js";
 import type { ProjectConfig } from "../project/schema.js";
 
 export interface ProjectContext {
@@ -18,9 +19,19 @@ export interface ProjectContext {
   defaults: DefaultsEntry[];
   /** No project file: built from the command line alone. */
   synthetic: boolean;
+  /** Profiles applied (by -P or detected), in order; empty when none. */
+  profiles: string[];
+  /** Why each profile applies, e.g. `cluster: hostname 'login01' matches 'login*'`. */
+  profileReasons: string[];
+  /** Config overrides from the applied profiles (before the command-line ones). */
+  profileOverrides: string[];
 }
 
-export async function openProject(opts: { cwd: string; file?: string; allowMissing: boolean }): Promise<ProjectContext> {
+/**
+ * Find and load the project, then apply profiles (`profiles` names, else detection from `facts`)
+ * and resolve `paths`. `facts` default to this host and `process.env`.
+ */
+export async function openProject(opts: { cwd: string; file?: string; allowMissing: boolean; profiles?: string[]; facts?: HostFacts }): Promise<ProjectContext> {
   const file = opts.file ? path.resolve(opts.cwd, opts.file) : findProjectFile(opts.cwd);
   if (!file) {
     if (!opts.allowMissing) {
@@ -29,13 +40,24 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
       });
     }
     const loaded = loadProjectText("{}\n", path.join(opts.cwd, "corral.yaml"));
-    return { ...loaded, primary: undefined, defaults: [], synthetic: true };
+    if (opts.profiles?.length) applyProfiles(loaded.config, opts.profiles, noFacts); // unknown names still fail
+    return { ...loaded, primary: undefined, defaults: [], synthetic: true, profiles: [], profileReasons: [], profileOverrides: [] };
   }
   const loaded = await loadProject(file);
-  const cfg = loaded.config;
+  const shownDir = path.dirname(path.relative(opts.cwd, loaded.file)) || ".";
+  const fromFiles = loadProfileFiles(loaded.dir, shownDir);
+  const clash = Object.keys(fromFiles).find((n) => n in loaded.config.profiles);
+  if (clash !== undefined) {
+    throw new CorralError("E_CONFIG", `profile '${clash}' is defined both in the project file and in profiles/${clash}.yaml; keep one`, { location: { file: loaded.file, key: `profiles.${clash}` } });
+  }
+  const facts = opts.facts ?? hostFacts(process.env);
+  const chosen = applyProfiles({ ...loaded.config, profiles: { ...loaded.config.profiles, ...fromFiles } }, opts.profiles ?? [], facts);
+  const cfg = applyPaths(chosen.config, resolvePaths(chosen.config.paths, loaded.dir, facts.env, loaded.file), loaded.file);
   // The loader has already chosen the primary config (inline, or <config_dir>/config.yaml) and
   // parsed the defaults list into composition form.
   const primary = cfg.config as ConfigMap | undefined;
   const defaults = cfg.defaults as DefaultsEntry[];
-  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: loaded.repo, primary, defaults, synthetic: false };
+  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: loaded.repo, primary, defaults, synthetic: false, profiles: chosen.applied, profileReasons: chosen.reasons, profileOverrides: chosen.overrides };
 }
+
+const noFacts: HostFacts = { hostname: "", env: {}, onPath: () => false };

@@ -3,6 +3,7 @@
  * The worker (inside an allocation or on the local machine), the CLI, the launchers and the
  * dashboard all read and write exactly these shapes. Bump `version` on incompatible changes.
  */
+import type { ContainerSpec } from "../plan/container.js";
 import type { ConfigMap } from "../plan/types.js";
 
 /** The closed set of run states. `deriveStatus` (store/status.ts) is the one place that decides. */
@@ -126,6 +127,8 @@ export interface SweepManifest {
   resources?: { cpus?: number; gpus?: number; timeout?: number };
   /** Extra environment of every run (project `env`). */
   baseEnv?: Record<string, string>;
+  /** Container every run executes in (each run's `wrap` is built from it, on launch and resume). */
+  container?: ContainerSpec;
   /** Pipelines: DAG edges as [upstream run index, downstream run index] (drawn by the dashboard). */
   edges?: Array<[number, number]>;
 }

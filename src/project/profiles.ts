@@ -1,0 +1,275 @@
+/**
+ * Profiles: named bundles of settings (launcher, resources, container, setup, env, paths,
+ * overrides) applied over the project config, chosen by name (`-P cluster,gpu`) or detected
+ * through `when` (host name globs, environment variables, a program on PATH).
+ *
+ * `applyProfiles` is pure: the host's facts come in as data. `loadProfileFiles` reads
+ * `profiles/<name>.yaml` beside the project file; `resolvePaths` turns the `paths:` map into
+ * absolute paths; `substitutePaths` expands `${paths.name}` in commands and rule patterns.
+ */
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import picomatch from "picomatch";
+import { CorralError, didYouMean } from "../errors.js";
+import { resolveInterpolations } from "../plan/interpolate.js";
+import { containerSchema, describeIssues, issueMessages, profileSchema } from "./schema.js";
+import type { ContainerConfig, ProfileConfig, ProjectConfig, RuleConfig } from "./schema.js";
+import { locate, parseYamlSource } from "./yaml-source.js";
+
+/** What automatic profile choice may look at; injected so choice is testable without a host. */
+export interface HostFacts {
+  hostname: string;
+  env: Record<string, string | undefined>;
+  /** Whether a program is on PATH. */
+  onPath: (cmd: string) => boolean;
+}
+
+/** The project config with profiles applied. */
+export interface AppliedProfiles {
+  config: ProjectConfig;
+  /** Profile names applied, in order. */
+  applied: string[];
+  /** Why each was applied, one line per profile (same order as `applied`). */
+  reasons: string[];
+  /** The profiles' config overrides, concatenated in order (applied before command-line ones). */
+  overrides: string[];
+}
+
+/** Absolute path of `cmd` found on `PATH` (or `cmd` itself when it contains a slash), else undefined. */
+export function findOnPath(cmd: string, env: Record<string, string | undefined>): string | undefined {
+  const isExe = (p: string): boolean => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (cmd.includes("/")) return isExe(cmd) ? path.resolve(cmd) : undefined;
+  for (const dir of (env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, cmd);
+    if (isExe(p)) return p;
+  }
+  return undefined;
+}
+
+/** The facts automatic profile choice reads, from this host and the given environment. */
+export function hostFacts(env: Record<string, string | undefined>): HostFacts {
+  return { hostname: os.hostname(), env, onPath: (cmd) => findOnPath(cmd, env) !== undefined };
+}
+
+/**
+ * Apply profiles to a project config. With `names`, exactly those, in order (later ones win);
+ * without, the first profile in file order whose `when` holds, if any.
+ *
+ * Merging: `launcher`, `resources`, `env`, `paths` and `container` maps merge key by key;
+ * `setup` lines, `launcher.sbatch_args`, `container.binds` and `container.options` append;
+ * `overrides` concatenate.
+ * @throws CorralError E_USAGE for an unknown profile name (with the available ones),
+ *   E_CONFIG when a profile leaves the container without a runtime or image.
+ */
+export function applyProfiles(cfg: ProjectConfig, names: string[], facts: HostFacts): AppliedProfiles {
+  const available = Object.keys(cfg.profiles);
+  const chosen: Array<[string, string]> = [];
+  if (names.length > 0) {
+    for (const name of names) {
+      if (!(name in cfg.profiles)) {
+        const guess = didYouMean(name, available);
+        throw new CorralError("E_USAGE", `unknown profile '${name}'${guess ? ` (did you mean '${guess}'?)` : ""}`, {
+          hint: available.length ? `available profiles: ${available.join(", ")}` : "this project defines no profiles (add `profiles:` to corral.yaml or a profiles/<name>.yaml file)",
+          location: { file: "<command line>", key: "profile" },
+        });
+      }
+      chosen.push([name, "chosen with -P"]);
+    }
+  } else {
+    for (const name of available) {
+      const why = matchWhen(cfg.profiles[name]!, facts);
+      if (why !== undefined) {
+        chosen.push([name, why]);
+        break;
+      }
+    }
+  }
+  let config = cfg;
+  const overrides: string[] = [];
+  for (const [name, _] of chosen) {
+    const p = cfg.profiles[name]!;
+    config = mergeProfile(config, p, name);
+    overrides.push(...(p.overrides ?? []));
+  }
+  return { config, applied: chosen.map(([n]) => n), reasons: chosen.map(([n, r]) => `${n}: ${r}`), overrides };
+}
+
+/**
+ * Why a profile's `when` holds (e.g. `hostname 'login01' matches 'login*'`), or undefined when it
+ * does not or has no conditions. All given conditions must hold; any hostname glob may match.
+ */
+export function matchWhen(p: ProfileConfig, facts: HostFacts): string | undefined {
+  const w = p.when;
+  if (!w) return undefined;
+  const why: string[] = [];
+  if (w.hostname) {
+    const hit = w.hostname.find((g) => picomatch.isMatch(facts.hostname, g, { nocase: true, dot: true }));
+    if (hit === undefined) return undefined;
+    why.push(`hostname '${facts.hostname}' matches '${hit}'`);
+  }
+  for (const cond of w.env ?? []) {
+    const eq = cond.indexOf("=");
+    const name = eq < 0 ? cond : cond.slice(0, eq);
+    const value = facts.env[name];
+    if (eq < 0) {
+      if (value === undefined || value === "") return undefined;
+      why.push(`${name} is set`);
+    } else {
+      if (value !== cond.slice(eq + 1)) return undefined;
+      why.push(`${name}=${value}`);
+    }
+  }
+  if (w.command !== undefined) {
+    if (!facts.onPath(w.command)) return undefined;
+    why.push(`'${w.command}' is on PATH`);
+  }
+  return why.length ? why.join(" and ") : undefined;
+}
+
+function mergeProfile(cfg: ProjectConfig, p: ProfileConfig, name: string): ProjectConfig {
+  const out: ProjectConfig = { ...cfg };
+  if (p.launcher || p.setup) {
+    const l = p.launcher ?? {};
+    const base = cfg.launcher;
+    const merged = { ...base };
+    for (const [k, v] of Object.entries(l)) if (v !== undefined) (merged as Record<string, unknown>)[k] = v;
+    const setup = [...(base.setup ?? []), ...(l.setup ?? []), ...(p.setup ?? [])];
+    if (setup.length) merged.setup = setup;
+    if (l.sbatch_args) merged.sbatch_args = [...(base.sbatch_args ?? []), ...l.sbatch_args];
+    if (l.env) merged.env = { ...(base.env ?? {}), ...l.env };
+    out.launcher = merged;
+  }
+  if (p.resources) out.resources = { ...cfg.resources, ...defined(p.resources) };
+  if (p.env) out.env = { ...cfg.env, ...p.env };
+  if (p.paths) out.paths = { ...cfg.paths, ...p.paths };
+  if (p.container) {
+    const b = cfg.container;
+    const c = p.container;
+    const merged = {
+      ...(b ?? {}),
+      ...defined(c),
+      ...(b?.binds || c.binds ? { binds: [...(b?.binds ?? []), ...(c.binds ?? [])] } : {}),
+      ...(b?.options || c.options ? { options: [...(b?.options ?? []), ...(c.options ?? [])] } : {}),
+      ...(b?.env || c.env ? { env: { ...(b?.env ?? {}), ...(c.env ?? {}) } } : {}),
+    };
+    const checked = containerSchema.safeParse(merged, { error: issueMessages });
+    if (!checked.success) {
+      const first = describeIssues(checked.error.issues, ["profiles", name, "container"])[0]!;
+      throw new CorralError("E_CONFIG", first.message, {
+        hint: "a profile's container patches the project's `container`; without one it needs `runtime` and `image`",
+        location: { file: "<profile>", key: first.key },
+      });
+    }
+    out.container = checked.data as ContainerConfig;
+  }
+  return out;
+}
+
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Read `profiles/<name>.yaml` files in `projectDir` (each one profile, same keys as under
+ * `profiles:`). Errors name the file, line and key.
+ * @param shownDir how the project folder is written in messages.
+ */
+export function loadProfileFiles(projectDir: string, shownDir = projectDir): Record<string, ProfileConfig> {
+  const dir = path.join(projectDir, "profiles");
+  const out: Record<string, ProfileConfig> = {};
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).sort()) {
+    const m = /^(.+)\.ya?ml$/.exec(f);
+    if (!m || f.startsWith(".")) continue;
+    const shown = path.join(shownDir, "profiles", f);
+    const src = parseYamlSource(readFileSync(path.join(dir, f), "utf8"), shown);
+    const parsed = profileSchema.safeParse(src.value ?? {}, { reportInput: true, error: issueMessages });
+    if (!parsed.success) {
+      const first = describeIssues(parsed.error.issues)[0]!;
+      const pos = locate(src, first.path);
+      throw new CorralError("E_CONFIG", first.message, { location: { file: shown, ...(pos ? { line: pos.line, column: pos.column } : {}), key: first.key } });
+    }
+    out[m[1]!] = parsed.data;
+  }
+  return out;
+}
+
+/**
+ * The `paths:` map made absolute: `${oc.env:USER}` and other interpolations resolved, relative
+ * paths taken from the project folder.
+ */
+export function resolvePaths(paths: Record<string, string>, projectDir: string, env: Record<string, string | undefined>, file: string): Record<string, string> {
+  const resolved = resolveInterpolations({ paths }, { env, now: new Date(0) }, file).paths as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(resolved)) out[k] = path.resolve(projectDir, String(v));
+  return out;
+}
+
+const PATH_REF = /\$\{paths\.([A-Za-z0-9_-]+)\}/g;
+
+/**
+ * Replace `${paths.name}` in a string. Other `${...}` are left for later stages.
+ * @throws CorralError E_CONFIG for an unknown path name (with a did-you-mean).
+ */
+export function substitutePaths(text: string, paths: Record<string, string>, where: { file: string; key: string }): string {
+  if (!text.includes("${paths.")) return text;
+  return text.replace(PATH_REF, (_, name: string) => {
+    const v = paths[name];
+    if (v === undefined) {
+      const guess = didYouMean(name, Object.keys(paths));
+      throw new CorralError("E_CONFIG", `unknown path '\${paths.${name}}'${guess ? ` (did you mean 'paths.${guess}'?)` : ""}`, {
+        hint: Object.keys(paths).length ? `defined paths: ${Object.keys(paths).join(", ")}` : "define it under `paths:` in corral.yaml or a profile",
+        location: where,
+      });
+    }
+    return v;
+  });
+}
+
+type FileSpec = RuleConfig["output"];
+
+/**
+ * The config with `${paths.name}` expanded in the command, rule inputs/outputs/logs/commands and
+ * targets, and the resolved paths stored back. The primary config gets a `paths` key (unless the
+ * user's config already has one) so `${paths.data}` also resolves inside run configs.
+ */
+export function applyPaths(cfg: ProjectConfig, paths: Record<string, string>, file: string): ProjectConfig {
+  const sub = (s: string, key: string): string => substitutePaths(s, paths, { file, key });
+  const subSpec = (v: FileSpec, key: string): FileSpec => {
+    if (typeof v === "string") return sub(v, key);
+    if (Array.isArray(v)) return v.map((x, i) => sub(x, `${key}[${i}]`));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "string" ? sub(x, `${key}.${k}`) : x.map((y) => sub(y, `${key}.${k}`))]));
+  };
+  const rules: Record<string, RuleConfig> = {};
+  for (const [name, r] of Object.entries(cfg.rules)) {
+    const k = `rules.${name}`;
+    rules[name] = {
+      ...r,
+      output: subSpec(r.output, `${k}.output`),
+      ...(r.input !== undefined ? { input: subSpec(r.input, `${k}.input`) } : {}),
+      ...(typeof r.log === "string" ? { log: sub(r.log, `${k}.log`) } : r.log ? { log: Object.fromEntries(Object.entries(r.log).map(([n, x]) => [n, sub(x, `${k}.log.${n}`)])) } : {}),
+      ...(r.shell !== undefined ? { shell: sub(r.shell, `${k}.shell`) } : {}),
+      ...(r.run !== undefined ? { run: r.run.map((w) => sub(w, `${k}.run`)) } : {}),
+    };
+  }
+  const targets = cfg.targets.map((t, i) => (typeof t === "string" ? sub(t, `targets[${i}]`) : { ...t, expand: sub(t.expand, `targets[${i}].expand`) }));
+  const hasPaths = Object.keys(paths).length > 0;
+  const config = hasPaths && !("paths" in cfg.config) ? { ...cfg.config, paths: { ...paths } } : cfg.config;
+  return {
+    ...cfg,
+    paths,
+    config,
+    rules,
+    targets,
+    ...(cfg.command ? { command: cfg.command.map((w) => sub(w, "command")) } : {}),
+  };
+}
