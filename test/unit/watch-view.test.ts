@@ -4,6 +4,7 @@ import { formatElapsed, makeWatchReporter, progressBar, renderWatchFrame } from 
 import { countStates } from "../../src/store/status.js";
 
 const T = 1_000_000;
+const strip = (s: string): string => s.replace(new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, "g"), "");
 const run = (index: number, extra: Partial<RunView> = {}): RunView => ({ index, id: `r${index}`, dir: `/s/${index}`, state: "running", overrides: [`lr=${index}`], attempt: 1, ...extra });
 
 describe("pieces", () => {
@@ -36,7 +37,7 @@ describe("renderWatchFrame", () => {
     const lines = renderWatchFrame({ counts, total: 6, since: T, running: many }, T, { maxRunning: 2, width: 12, color: true });
     expect(lines).toHaveLength(4);
     expect(lines[3]).toContain("… 3 more r"); // cut at 12 columns, colour codes kept
-    for (const l of lines) expect(l.replaceAll("\u001b[2m", "").replaceAll("\u001b[0m", "").replaceAll("\u001b[36m", "").length).toBeLessThanOrEqual(12);
+    for (const l of lines) expect(strip(l).length).toBeLessThanOrEqual(12);
   });
 });
 
