@@ -161,7 +161,13 @@ function mergeProfile(cfg: ProjectConfig, p: ProfileConfig, name: string): Proje
       ...(b?.options || c.options ? { options: [...(b?.options ?? []), ...(c.options ?? [])] } : {}),
       ...(b?.env || c.env ? { env: { ...(b?.env ?? {}), ...(c.env ?? {}) } } : {}),
     };
-    const checked = containerSchema.safeParse(merged, { error: issueMessages });
+    if (merged.runtime === undefined) {
+      throw new CorralError("E_CONFIG", `profiles.${name}.container.runtime is required: the project has no container for it to patch`, {
+        hint: "set container.runtime (charliecloud, apptainer, singularity, podman or docker) in the profile or the project",
+        location: { file: "<profile>", key: `profiles.${name}.container.runtime` },
+      });
+    }
+    const checked = containerSchema.safeParse(merged, { reportInput: true, error: issueMessages });
     if (!checked.success) {
       const first = describeIssues(checked.error.issues, ["profiles", name, "container"])[0]!;
       throw new CorralError("E_CONFIG", first.message, {
