@@ -19,6 +19,7 @@ import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../store/
 import { INIT_FILES } from "./init-template.js";
 import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
 import { registerUiCommands } from "./ui.js";
+import { registerFlowCommand, resumeFlow } from "./flow.js";
 
 export interface CommandContext {
   /** Words after `--`. */
@@ -105,6 +106,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
     .option("--json", "JSON event lines")
     .action(async (sweep: string | undefined, o: { retryFailed?: boolean; jobs?: number; detach?: boolean; json?: boolean }) => {
       const dir = resolveSweep(cwdOf(globals()), sweep);
+      if (readManifest(dir).kind === "flow") return ctx.setExit(await resumeFlow(dir, o));
       const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
       const r = await resumeSweep({ sweepDir: dir, retryFailed: Boolean(o.retryFailed), ...(o.jobs ? { jobs: o.jobs } : {}) }, reporter);
       process.stderr.write(
@@ -223,6 +225,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
       process.stdout.write(`created ${Object.keys(INIT_FILES).join(", ")} in ${root}\nnext: cd ${dir} && corral run -m\n`);
     });
   registerUiCommands(program, () => cwdOf(globals()), (c) => ctx.setExit(c));
+  registerFlowCommand(program, globals, (c) => ctx.setExit(c));
 }
 
 const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);

@@ -1,0 +1,400 @@
+/**
+ * `corral flow`: decide (load rules and targets, stat the files the DAG names, read build
+ * records, decide every job), then do (create a sweep of kind "flow" with one run per job that
+ * must run, and drive it with a head loop that submits each job once its inputs are built).
+ *
+ * Everything a job needs is resolved before anything starts and stored in `<sweep>/flow.json`,
+ * so neither a compute node nor `corral resume` re-reads the project file.
+ */
+import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import { hostname, totalmem } from "node:os";
+import path from "node:path";
+import { CorralError, didYouMean } from "../errors.js";
+import type { LaunchSettings } from "../launchers/launcher.js";
+import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
+import { resolveInterpolations } from "../plan/interpolate.js";
+import { parseOverride, toConfigValue } from "../plan/overrides.js";
+import { wildcardNames } from "../plan/patterns.js";
+import { sweepValues } from "../plan/sweep.js";
+import type { ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
+import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision, type JobHashes } from "../plan/uptodate.js";
+import type { ProjectConfig } from "../project/schema.js";
+import { readBuildRecords, readIncompleteMarks } from "../store/buildrecords.js";
+import { writeJsonAtomicSync } from "../store/fsutil.js";
+import { acquireSweepLock } from "../store/lock.js";
+import type { RunEntry, SweepManifest } from "../store/protocol.js";
+import { indexSweep, writeManifest } from "../store/store.js";
+import { detectGpus } from "../worker/resources.js";
+import type { Reporter } from "./events.js";
+import { gitInfo } from "./git.js";
+import type { ProjectContext } from "./project.js";
+import { resolveSettings, type SettingFlags } from "./settings.js";
+
+/** `corral flow` as typed options. */
+export interface FlowRequest extends SettingFlags {
+  project: ProjectContext;
+  /** Command-line words: targets (paths, rule names) and `key=values` overrides of expand targets. */
+  args: string[];
+  forcerun?: string[];
+  until?: string;
+  rerunIncomplete: boolean;
+  keepGoing: boolean;
+  /** Profile names, in order. */
+  profiles?: string[];
+  name?: string;
+  env: Record<string, string | undefined>;
+  now: Date;
+}
+
+/** The decided plan: the DAG, each job's decision, and the launch settings. */
+export interface FlowPlan {
+  request: FlowRequest;
+  dag: Dag;
+  decisions: Decision[];
+  summary: DagSummary;
+  settings: LaunchSettings;
+  /** Project env merged with the profiles' env. */
+  env: Record<string, string>;
+  /** Command-line overrides (for the manifest). */
+  overrides: string[];
+}
+
+/** One job as the head runs it: everything resolved (stored in `<sweep>/flow.json`). */
+export interface FlowJobSpec {
+  /** Run index in the sweep (also the position in `FlowFile.jobs`). */
+  index: number;
+  key: string;
+  rule: string;
+  wildcards: Record<string, string>;
+  /** argv; `shell:` rules run as `/bin/sh -c <rendered shell>`. */
+  argv: string[];
+  outputs: string[];
+  log: string[];
+  /** Run indexes of the jobs it needs (jobs that do not run are already built). */
+  deps: number[];
+  cpus: number;
+  gpus: number;
+  memMB: number;
+  timeoutS?: number;
+  retries: number;
+  priority: number;
+  hashes: JobHashes;
+  /** Why it runs (`missing output: 'x'`). */
+  reason: string;
+}
+
+/** `<sweep>/flow.json`. */
+export interface FlowFile {
+  type: "flow";
+  version: 1;
+  keepGoing: boolean;
+  jobs: FlowJobSpec[];
+}
+
+export const FLOW_FILE = "flow.json";
+
+// ---------------------------------------------------------------------------------------------
+// Decide
+
+function applyProfiles(cfg: ProjectConfig, names: readonly string[]): ProjectConfig {
+  let out = cfg;
+  for (const name of names) {
+    const p = cfg.profiles[name];
+    if (p === undefined) {
+      const near = didYouMean(name, Object.keys(cfg.profiles));
+      throw new CorralError("E_USAGE", `no profile '${name}'`, {
+        hint: near !== undefined ? `Did you mean '${near}'?` : `Profiles: ${Object.keys(cfg.profiles).join(", ") || "none defined"}`,
+      });
+    }
+    out = {
+      ...out,
+      launcher: { ...out.launcher, ...(p.launcher ?? {}) } as ProjectConfig["launcher"],
+      resources: { ...out.resources, ...(p.resources ?? {}) },
+      env: { ...out.env, ...(p.env ?? {}) },
+    };
+  }
+  return out;
+}
+
+/** Rules of the project as the planner takes them; each rule's resources over the project's. */
+export function rulesOf(cfg: ProjectConfig): RuleSpec[] {
+  return Object.entries(cfg.rules).map(([name, r]) => {
+    const resources: RuleResources = { ...stripUndefined(cfg.resources), ...stripUndefined(r.resources ?? {}) };
+    return { ...r, name, input: r.input ?? [], resources } as RuleSpec;
+  });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const elementText = (e: ElementValue): string => {
+  const v = toConfigValue(e);
+  return v !== null && typeof v === "object" ? JSON.stringify(v) : String(v);
+};
+
+/**
+ * Split command-line words into targets and overrides, and let overrides give the values of the
+ * expand targets' wildcards (`model=a,b seed='range(3)'`). An override naming no wildcard of any
+ * expand target is an error.
+ */
+export function resolveTargets(configTargets: readonly TargetSpec[], args: readonly string[], projectDir: string, cwd: string): { targets: TargetSpec[]; overrides: string[] } {
+  const overrides = args.filter((a) => a.includes("="));
+  const named = args
+    .filter((a) => !a.includes("="))
+    .map((a) => {
+      // A path typed from a subfolder (or absolute) is made relative to the project.
+      if (!a.includes("/") && !path.isAbsolute(a)) return a;
+      const rel = path.relative(projectDir, path.resolve(cwd, a));
+      return rel.startsWith("..") ? a : rel;
+    });
+  const base: TargetSpec[] = named.length > 0 ? named : [...configTargets];
+  if (base.length === 0) {
+    throw new CorralError("E_USAGE", "no targets: name files or rules on the command line, or list them under `targets:` in the project file");
+  }
+  const values = new Map<string, string[]>();
+  for (const text of overrides) {
+    const o = parseOverride(text);
+    if (o.type !== "change" || o.value === undefined || o.pkg !== undefined) {
+      throw new CorralError("E_USAGE", `override '${text}': corral flow takes wildcard values only, as wildcard=value(s)`);
+    }
+    const els = o.isSweep ? sweepValues(o.value as SweepValue, o.key) : [o.value as ElementValue];
+    values.set(o.key, els.flatMap((e) => (Array.isArray(e) ? e.map(elementText) : [elementText(e)])));
+  }
+  const used = new Set<string>();
+  const known = new Set<string>();
+  const targets = base.map((t): TargetSpec => {
+    if (typeof t === "string") return t;
+    const copy: { expand: string; [w: string]: ConfigValue } = { ...t };
+    for (const w of wildcardNames(t.expand, `Target expand '${t.expand}'`)) {
+      known.add(w);
+      const v = values.get(w);
+      if (v !== undefined) {
+        copy[w] = v;
+        used.add(w);
+      }
+    }
+    return copy;
+  });
+  for (const k of values.keys()) {
+    if (used.has(k)) continue;
+    const near = didYouMean(k, known);
+    throw new CorralError("E_USAGE", `override '${k}=...' names no wildcard of an expand target`, {
+      hint: near !== undefined ? `Did you mean '${near}'?` : known.size ? `Wildcards of the expand targets: ${[...known].join(", ")}` : "No expand target: overrides drive `{expand: ...}` targets only.",
+    });
+  }
+  return { targets, overrides };
+}
+
+/** A stat cache over the project folder: each path is stat'ed at most once. */
+export function makeStatter(projectDir: string): (p: string) => { mtimeMs: number } | undefined {
+  const cache = new Map<string, { mtimeMs: number } | null>();
+  const prefix = projectDir.endsWith("/") ? projectDir : projectDir + "/";
+  return (p) => {
+    let v = cache.get(p);
+    if (v === undefined) {
+      const st = statSync(p.startsWith("/") ? p : prefix + p, { throwIfNoEntry: false });
+      v = st ? { mtimeMs: st.mtimeMs } : null;
+      cache.set(p, v);
+    }
+    return v ?? undefined;
+  };
+}
+
+/** Decide: load, build the DAG, decide each job. Reads the disk (stats, records); writes nothing. */
+export function planFlow(req: FlowRequest, cwd = req.project.dir): FlowPlan {
+  const project = req.project;
+  const cfg = applyProfiles(project.config, req.profiles ?? []);
+  const { targets, overrides } = resolveTargets(cfg.targets as TargetSpec[], req.args, project.dir, cwd);
+  const stat = makeStatter(project.dir);
+  const dag = buildDag({ rules: rulesOf(cfg), targets, exists: (p) => stat(p) !== undefined });
+  const records = readBuildRecords(project.dir);
+  const incomplete = new Set<string>();
+  for (const m of readIncompleteMarks(project.dir)) for (const o of m.outputs) incomplete.add(o);
+  const decisions = decideJobs(
+    dag,
+    { stat, records: (o) => records.get(o), incomplete: (o) => incomplete.has(o) },
+    { ...(req.forcerun ? { forcerun: req.forcerun } : {}), ...(req.until !== undefined ? { until: req.until } : {}), rerunIncomplete: req.rerunIncomplete },
+  );
+  const settings = resolveSettings(cfg, req);
+  return { request: req, dag, decisions, summary: summarize(dag, decisions), settings, env: { ...cfg.env }, overrides };
+}
+
+/** `4G` / `500M` / `1.5T` / `4GiB` in megabytes; 0 when unset. */
+export function memToMB(mem: string | undefined): number {
+  if (mem === undefined) return 0;
+  const m = /^(\d+(?:\.\d+)?)([KMGTP])?(?:i?B)?$/i.exec(mem.trim());
+  if (!m) return 0;
+  const unit = (m[2] ?? "M").toUpperCase();
+  const f: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024, T: 1024 ** 2, P: 1024 ** 3 };
+  return Math.ceil(Number(m[1]) * f[unit]!);
+}
+
+/** The jobs that will run, resolved for the head (commands rendered, deps as run indexes). */
+export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
+  const { dag, decisions } = plan;
+  const runIndex = new Int32Array(dag.jobs.length).fill(-1);
+  const out: FlowJobSpec[] = [];
+  for (const job of dag.jobs) {
+    const d = decisions[job.id]!;
+    if (!d.run) continue;
+    const index = out.length;
+    runIndex[job.id] = index;
+    const spec = job.spec;
+    const argv =
+      spec.shell !== undefined ? ["/bin/sh", "-c", renderShell(spec.shell, job)] : spec.run !== undefined ? renderArgv(spec.run, job) : ["/bin/sh", "-c", ":"];
+    const deps: number[] = [];
+    for (const dep of job.deps) if (runIndex[dep]! >= 0) deps.push(runIndex[dep]!);
+    const r = job.resources;
+    out.push({
+      index,
+      key: job.key,
+      rule: job.rule,
+      wildcards: job.wildcards,
+      argv,
+      outputs: job.outputs,
+      log: job.log,
+      deps,
+      cpus: r.cpus ?? 1,
+      gpus: r.gpus ?? 0,
+      memMB: memToMB(r.mem),
+      ...(r.timeout !== undefined ? { timeoutS: r.timeout } : {}),
+      retries: spec.retries ?? 0,
+      priority: job.priority,
+      hashes: jobHashes(job),
+      reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason,
+    });
+  }
+  return out;
+}
+
+/** Local runs need the GPUs they ask for: say so before anything starts. */
+function checkLocalGpus(jobs: readonly FlowJobSpec[], settings: LaunchSettings, env: Record<string, string | undefined>): void {
+  if (settings.type !== "local") return;
+  const want = jobs.find((j) => j.gpus > 0);
+  if (want === undefined) return;
+  const have = settings.gpuIds ?? detectGpus(env as NodeJS.ProcessEnv).ids;
+  const most = Math.max(...jobs.map((j) => j.gpus));
+  if (have.length === 0 || most > have.length) {
+    const j = jobs.find((x) => x.gpus === most)!;
+    throw new CorralError("E_RESOURCES", `rule '${j.rule}' asks for ${most} GPU(s) per job but this machine offers ${have.length}`, {
+      hint: "lower the rule's resources.gpus, set launcher.gpus_available, or use --launcher slurm",
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Do
+
+/** A created flow sweep (nothing submitted yet: the head does that). */
+export interface CreatedFlow {
+  manifest: SweepManifest;
+  flow: FlowFile;
+}
+
+/**
+ * Create the sweep folder, `sweep.json` (kind "flow", one run per job, DAG edges) and
+ * `flow.json`. Renders every command first, so a bad placeholder fails before anything exists.
+ */
+export function createFlowSweep(plan: FlowPlan): CreatedFlow {
+  const req = plan.request;
+  const project = req.project;
+  const jobs = flowJobs(plan);
+  checkLocalGpus(jobs, plan.settings, req.env);
+  const cfg = project.config;
+  const tmpl = resolveInterpolations({ dir: cfg.sweep_dir }, { env: req.env, now: req.now }, project.file).dir as string;
+  const suffix = req.name ? `-${req.name}` : "";
+  let dir = path.resolve(project.dir, tmpl + suffix);
+  for (let k = 2; existsSync(dir); k++) dir = path.resolve(project.dir, `${tmpl}${suffix}-${k}`);
+  mkdirSync(dir, { recursive: true });
+  const lock = acquireSweepLock(dir, "corral flow");
+  try {
+    const runs: RunEntry[] = jobs.map((j) => ({
+      index: j.index,
+      id: createHash("sha256").update(j.key + "\0" + JSON.stringify(j.argv)).digest("hex").slice(0, 12),
+      dir: String(j.index),
+      overrides: [],
+      params: { ...j.wildcards },
+      job: j.key,
+      rule: j.rule,
+    }));
+    const edges: Array<[number, number]> = [];
+    for (const j of jobs) for (const d of j.deps) edges.push([d, j.index]);
+    const manifest: SweepManifest = {
+      type: "sweep",
+      version: 1,
+      id: `${path.basename(path.dirname(dir))}_${path.basename(dir)}`.replace(/[^A-Za-z0-9_.-]/g, "_"),
+      kind: "flow",
+      ...(req.name ? { name: req.name } : {}),
+      createdAt: req.now.getTime(),
+      dir,
+      projectDir: project.dir,
+      command: ["corral", "flow", ...req.args],
+      overrides: plan.overrides,
+      launcher: plan.settings.type,
+      ...(req.profiles?.length ? { profile: req.profiles.join(",") } : {}),
+      runs,
+      jobs: [],
+      settings: plan.settings,
+      baseEnv: plan.env,
+      edges,
+    };
+    const git = gitInfo(project.dir);
+    if (git) manifest.git = git;
+    const flow: FlowFile = { type: "flow", version: 1, keepGoing: req.keepGoing, jobs };
+    writeJsonAtomicSync(path.join(dir, FLOW_FILE), flow);
+    writeManifest(manifest);
+    indexSweep(project.dir, manifest);
+    return { manifest, flow };
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Start the head in its own detached process (`argv`, e.g. `node main.js flow --head DIR`), so
+ * the submitting shell may exit. Its output goes to `<sweep>/.corral/head.log`.
+ */
+export function spawnDetachedHead(sweepDir: string, argv: readonly string[]): { pid: number; log: string } {
+  const logDir = path.join(sweepDir, ".corral");
+  mkdirSync(logDir, { recursive: true });
+  const log = path.join(logDir, "head.log");
+  const fd = openSync(log, "a");
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd], env: { ...process.env, NO_COLOR: "1" } });
+  closeSync(fd);
+  child.unref();
+  if (child.pid === undefined) throw new Error(`could not start the flow head (${argv.join(" ")})`);
+  return { pid: child.pid, log };
+}
+
+// Shared with the head (flow-head.ts).
+
+/** Remove a job's old output files (not folders) before it runs and after it fails, as Snakemake does. */
+export function removeOutputs(projectDir: string, outputs: readonly string[]): void {
+  for (const o of outputs) {
+    const p = path.resolve(projectDir, o);
+    try {
+      const st = lstatSync(p);
+      if (!st.isDirectory()) unlinkSync(p);
+    } catch {
+      /* not there */
+    }
+  }
+}
+
+/** The build record of one output of a finished job. */
+export const recordOf = (j: FlowJobSpec): BuildRecord => ({ ...j.hashes, jobKey: j.key });
+
+/** Budget of the local machine for flows: `-j` cores and jobs, its GPUs and memory. */
+export function localBudget(settings: LaunchSettings, env: NodeJS.ProcessEnv): { jobs: number; cpus: number; gpuIds: string[]; memMB: number } {
+  return {
+    jobs: settings.parallel,
+    cpus: settings.parallel,
+    gpuIds: settings.gpuIds ?? detectGpus(env).ids,
+    memMB: Math.floor(totalmem() / 1024 / 1024),
+  };
+}
+
+export const thisHost = (): string => hostname();

@@ -1,0 +1,223 @@
+/**
+ * `corral flow`: flags -> typed options -> plan (and print it) or create the flow sweep and drive
+ * it with the head, attached or detached. Also the flow side of `corral resume`.
+ */
+import { Option, type Command } from "commander";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunView } from "../app/events.js";
+import { createFlowSweep, planFlow, spawnDetachedHead } from "../app/flow.js";
+import { runFlowHead, type FlowHead, type FlowOutcome } from "../app/flow-head.js";
+import { openProject } from "../app/project.js";
+import { CorralError } from "../errors.js";
+import { renderDag } from "../plan/dagrender.js";
+import { formatSummary } from "../plan/uptodate.js";
+import { dim, green, makeTerminalReporter, red } from "./reporter.js";
+
+interface GlobalOpts {
+  project?: string;
+  cwd?: string;
+}
+
+interface FlowFlags {
+  dryRun?: boolean;
+  dag?: "dot" | "mermaid" | "json" | "svg";
+  forcerun?: string[];
+  until?: string;
+  rerunIncomplete?: boolean;
+  keepGoing?: boolean;
+  profile?: string;
+  launcher?: "local" | "slurm";
+  jobs?: number;
+  detach?: boolean;
+  name?: string;
+  json?: boolean;
+  head?: string;
+  retryFailed?: boolean;
+}
+
+const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "main.js");
+
+const intArg = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CorralError("E_USAGE", `${name} must be a positive integer, got '${v}'`);
+  return n;
+};
+
+/** Add `corral flow` to the program. */
+export function registerFlowCommand(program: Command, globals: () => GlobalOpts, setExit: (code: number) => void): void {
+  program
+    .command("flow")
+    .description("build targets with the project's rules: only what is missing or out of date")
+    .argument("[targets...]", "files or rule names to build (default: the project's targets), and wildcard=values for expand targets (model=a,b seed='range(3)')")
+    .option("-n, --dry-run", "print what would run and why; start nothing")
+    .addOption(new Option("--dag <format>", "print the DAG instead of running it").choices(["dot", "mermaid", "json", "svg"]))
+    .option("--forcerun <rules...>", "run these rules' jobs (and what depends on them) even when up to date")
+    .option("--until <rule>", "run only this rule's jobs and what they need")
+    .option("--rerun-incomplete", "rebuild outputs left by jobs that died mid-way")
+    .option("-k, --keep-going", "after a failure, keep running jobs that do not depend on it")
+    .option("-P, --profile <names>", "profiles to apply, comma-separated, in order")
+    .addOption(new Option("--launcher <type>", "where jobs execute").choices(["local", "slurm"]))
+    .option("-j, --jobs <n>", "jobs at once (local: also the CPU budget)", intArg("-j"))
+    .option("--detach", "return once the flow is started; a detached head process finishes it")
+    .option("--name <name>", "suffix of the sweep folder")
+    .option("--json", "JSON event lines")
+    .addOption(new Option("--head <sweep>", "run the head of a created flow sweep (internal)").hideHelp())
+    .addOption(new Option("--retry-failed", "with --head: rerun failed jobs too (internal)").hideHelp())
+    .action(async (args: string[], o: FlowFlags) => {
+      if (o.head) {
+        setExit(await headMain(o.head, Boolean(o.retryFailed), o.jobs, false, Boolean(o.json)));
+        return;
+      }
+      const g = globals();
+      const cwd = path.resolve(g.cwd ?? process.cwd());
+      const project = await openProject({ cwd, ...(g.project ? { file: g.project } : {}), allowMissing: false });
+      const forcerun = (o.forcerun ?? []).flatMap((r) => r.split(",")).filter(Boolean);
+      const plan = planFlow(
+        {
+          project,
+          args,
+          ...(forcerun.length ? { forcerun } : {}),
+          ...(o.until ? { until: o.until } : {}),
+          rerunIncomplete: Boolean(o.rerunIncomplete),
+          keepGoing: Boolean(o.keepGoing),
+          ...(o.profile ? { profiles: o.profile.split(",").filter(Boolean) } : {}),
+          ...(o.launcher ? { launcher: o.launcher } : {}),
+          ...(o.jobs ? { jobs: o.jobs } : {}),
+          ...(o.name ? { name: o.name } : {}),
+          env: process.env,
+          now: new Date(),
+        },
+        cwd,
+      );
+      if (o.dag) {
+        const text = renderDag(plan.dag, plan.decisions, o.dag === "svg" ? "dot" : o.dag);
+        process.stdout.write(o.dag === "svg" ? toSvg(text) : text + "\n");
+        return;
+      }
+      if (o.dryRun) {
+        process.stdout.write(dryRunText(plan.dag.jobs, plan.decisions) + formatSummary(plan.summary) + "\n");
+        return;
+      }
+      if (plan.summary.run === 0) {
+        process.stderr.write(`corral: nothing to do (${plan.summary.jobs} job${plan.summary.jobs === 1 ? "" : "s"} up to date)\n`);
+        return;
+      }
+      const created = createFlowSweep(plan);
+      const dir = created.manifest.dir;
+      process.stderr.write(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})\n`);
+      if (o.detach) {
+        detach(dir, false, o.jobs);
+        return;
+      }
+      setExit(await headMain(dir, false, undefined, true, Boolean(o.json)));
+    });
+}
+
+/** `corral resume` of a flow sweep: the head again, which skips what succeeded and adopts what runs. */
+export async function resumeFlow(dir: string, o: { retryFailed?: boolean; jobs?: number; detach?: boolean; json?: boolean }): Promise<number> {
+  if (o.detach) {
+    detach(dir, Boolean(o.retryFailed), o.jobs);
+    return 0;
+  }
+  return headMain(dir, Boolean(o.retryFailed), o.jobs, true, Boolean(o.json));
+}
+
+function detach(dir: string, retryFailed: boolean, jobs: number | undefined): void {
+  const argv = [process.execPath, CLI_MAIN, "flow", "--head", dir, ...(retryFailed ? ["--retry-failed"] : []), ...(jobs ? ["-j", String(jobs)] : [])];
+  const h = spawnDetachedHead(dir, argv);
+  process.stdout.write(`${dir}\n`);
+  process.stderr.write(`corral: detached (head pid ${h.pid}, log ${path.relative(process.cwd(), h.log)}); follow with: corral status ${path.relative(process.cwd(), dir) || "."}\n`);
+}
+
+/** Run a head here until the flow ends; the exit code of `corral flow`. */
+async function headMain(dir: string, retryFailed: boolean, jobs: number | undefined, attached: boolean, json: boolean): Promise<number> {
+  const reporter = makeTerminalReporter({ json, quiet: false });
+  const head: FlowHead = runFlowHead(dir, reporter, { retryFailed, ...(jobs ? { jobs } : {}), env: process.env });
+  let stops = 0;
+  const onStop = (sig: string): void => {
+    stops++;
+    if (attached) {
+      process.stderr.write(stops === 1 ? `\ncorral: stopping jobs (SIGTERM, then SIGKILL after the grace period); Ctrl+C again to kill at once\n` : `\ncorral: killing jobs now\n`);
+    } else process.stderr.write(`corral: ${sig}: stopping the flow\n`);
+    head.stop(stops > 1);
+  };
+  const onInt = (): void => onStop("SIGINT");
+  const onTerm = (): void => onStop("SIGTERM");
+  const onKill = (): void => head.stop(true);
+  const onHup = (): void => undefined;
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  process.on("SIGUSR2", onKill);
+  // A detached head outlives the terminal that started it.
+  if (!attached) process.on("SIGHUP", onHup);
+  let out: FlowOutcome;
+  try {
+    out = await head.done;
+  } finally {
+    reporter.close();
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    process.off("SIGUSR2", onKill);
+    process.off("SIGHUP", onHup);
+  }
+  printSummary(out.runs, out.manifest.dir);
+  if (out.interrupted) return 130;
+  return out.runs.every((r) => r.state === "succeeded") ? 0 : 1;
+}
+
+function dryRunText(jobs: ReadonlyArray<{ id: number; key: string }>, decisions: ReadonlyArray<{ run: boolean; reason: string; detail: string }>, max = 50): string {
+  const lines: string[] = [];
+  let shown = 0;
+  let more = 0;
+  for (const j of jobs) {
+    const d = decisions[j.id]!;
+    if (!d.run) continue;
+    if (shown++ < max) lines.push(`  ${j.key}  ${dim(d.detail ? `${d.reason}: ${d.detail}` : d.reason)}`);
+    else more++;
+  }
+  if (more > 0) lines.push(`  ... and ${more} more`);
+  return lines.length ? `would run:\n${lines.join("\n")}\n\n` : "";
+}
+
+function toSvg(dot: string): string {
+  const r = spawnSync("dot", ["-Tsvg"], { input: dot, encoding: "utf8", maxBuffer: 1 << 28 });
+  if (r.error) {
+    throw new CorralError("E_USAGE", "--dag svg needs Graphviz's `dot`, which is not on PATH", {
+      hint: "install graphviz (apt-get install graphviz), or print the graph with --dag dot / mermaid / json",
+    });
+  }
+  if (r.status !== 0) throw new CorralError("E_USAGE", `dot -Tsvg failed: ${r.stderr.trim().split("\n")[0] ?? ""}`);
+  return r.stdout;
+}
+
+function printSummary(runs: RunView[], dir: string): void {
+  const counts: Record<string, number> = {};
+  for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  const bad = runs.filter((r) => r.state !== "succeeded");
+  const line = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "no jobs";
+  process.stderr.write(`corral: ${bad.length ? red(line) : green(line)} — ${dir}\n`);
+  const failed = bad.filter((r) => r.state !== "cancelled");
+  if (!bad.length) return;
+  if (failed.length) process.stderr.write(`\nFailures (${failed.length}):\n`);
+  for (const r of failed.slice(0, 20)) {
+    process.stderr.write(`  ${r.job ?? `run ${r.index}`}: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
+    for (const l of tailLines(path.join(r.dir, "stderr.log"))) process.stderr.write(dim(`      | ${l}`) + "\n");
+  }
+  if (failed.length > 20) process.stderr.write(`  ... and ${failed.length - 20} more (corral status)\n`);
+  const cancelled = bad.length - failed.length;
+  if (cancelled > 0) process.stderr.write(`${cancelled} job${cancelled === 1 ? "" : "s"} not started because of the failures${failed.length ? "" : " or the stop"}\n`);
+  process.stderr.write(`rerun with: corral resume ${failed.some((r) => r.state === "failed") ? "--retry-failed " : ""}${path.relative(process.cwd(), dir) || "."}  (or corral flow again)\n`);
+}
+
+function tailLines(file: string, n = 5): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  return text.slice(-4096).split("\n").filter((l) => l.trim()).slice(-n);
+}
