@@ -101,20 +101,19 @@ function showList(view) {
   const sweeps = [...state.sweeps.values()].sort((a, b) => b.createdAt - a.createdAt);
   const rows = sweeps.map((s) =>
     h("tr", { class: "link", "data-id": s.id, onclick: () => (location.hash = `#/sweep/${enc(s.id)}`) },
-      h("td", {}, h("a", { href: `#/sweep/${enc(s.id)}` }, s.name || s.id)),
+      h("td", {}, h("a", { href: `#/sweep/${enc(s.id)}` }, s.name || s.id), h("div", { class: "cmd muted", title: [...s.command, ...s.overrides].join(" ") }, h("code", {}, [...s.command, ...s.overrides].join(" ")))),
       h("td", {}, s.kind === "flow" ? "pipeline" : "sweep"),
       h("td", {}, when(s.createdAt)),
       h("td", {}, s.launcher),
       h("td", { class: "num done" }, `${s.done}/${s.total}`),
       h("td", {}, progressBar(s)),
       h("td", {}, countChips(s.counts)),
-      h("td", { class: "muted" }, h("code", {}, [...s.command, ...s.overrides].join(" "))),
     ),
   );
   view.replaceChildren(
     h("h1", {}, "Sweeps and pipelines"),
     sweeps.length
-      ? h("table", { id: "sweeps" }, h("thead", {}, h("tr", {}, ["name", "kind", "started", "launcher", "done", "progress", "states", "command"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
+      ? h("table", { id: "sweeps" }, h("thead", {}, h("tr", {}, ["sweep", "kind", "started", "launcher", "done", "progress", "states"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, "No sweeps recorded in this project yet. Start one with corral run -m …"),
   );
 }
