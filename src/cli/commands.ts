@@ -20,6 +20,7 @@ import { INIT_FILES } from "./init-template.js";
 import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
 import { registerUiCommands } from "./ui.js";
 import { registerFlowCommand, resumeFlow } from "./flow.js";
+import { registerEnvDoctorCommands } from "./env-doctor.js";
 
 export interface CommandContext {
   /** Words after `--`. */
@@ -226,6 +227,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
     });
   registerUiCommands(program, () => cwdOf(globals()), (c) => ctx.setExit(c));
   registerFlowCommand(program, globals, (c) => ctx.setExit(c));
+  registerEnvDoctorCommands(program, globals, ctx);
 }
 
 const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
