@@ -7,7 +7,21 @@ import type { Launcher } from "../launchers/launcher.js";
 import type { RunState, RunStatusRecord } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
-import { readManifest, readRunStatus } from "../store/store.js";
+import { MANIFEST, readManifest, readRunStatus } from "../store/store.js";
+import { statSync } from "node:fs";
+
+const FULL_SCAN_EVERY = 10;
+const FRONTIER = 64;
+/** Marks a run whose status file was not read this round. */
+const SKIPPED = { skipped: true } as unknown as RunStatusRecord;
+
+const mtimeOf = (f: string): number => {
+  try {
+    return statSync(f).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
 import type { Reporter, RunView } from "./events.js";
 
 export interface WaitOptions {
@@ -33,28 +47,58 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 export async function waitForSweep(sweepDir: string, launcher: Launcher, reporter: Reporter, opts: WaitOptions = {}): Promise<WaitResult> {
+  // Big sweeps poll less often: each round reads the status file of every unfinished run.
   const minPoll = opts.pollMs ?? 100;
   const maxPoll = opts.maxPollMs ?? 2000;
   let interval = minPoll;
   const final = new Map<number, RunView>();
   let lastSig = "";
+  let m = readManifest(sweepDir);
+  let manifestMtime = mtimeOf(path.join(sweepDir, MANIFEST));
+  let entries = new Map(m.runs.map((e) => [e.index, e]));
+  // Last seen non-final view of each run.
+  const seen = new Map<number, RunView>();
+  let round = 0;
   for (;;) {
-    // Re-read the manifest each round: a resume in another shell may add jobs.
-    const m = readManifest(sweepDir);
+    // Re-read the manifest only when it changed (a resume in another shell may add jobs); a
+    // 100k-run manifest is too big to parse every round.
+    const mt = mtimeOf(path.join(sweepDir, MANIFEST));
+    if (mt !== manifestMtime) {
+      manifestMtime = mt;
+      m = readManifest(sweepDir);
+      entries = new Map(m.runs.map((e) => [e.index, e]));
+    }
     const now = Date.now();
     // Ask "is any job alive?" BEFORE reading the status files: a worker that exits between the
     // two reads has already written its final records, so a run read as running is really lost.
     const active = final.size < m.runs.length ? await launcher.active(m) : false;
+    // Which status files to read this round: all of them every FULL_SCAN_EVERY rounds and when no
+    // job is alive (the final truth); otherwise the runs last seen running plus the first
+    // FRONTIER unfinished ones, since workers start runs in index order. A 100k-run sweep then
+    // costs a few hundred reads per round, not 100k.
+    const full = !active || round % FULL_SCAN_EVERY === 0;
+    round++;
     const open: Array<{ i: number; rec: RunStatusRecord | undefined }> = [];
+    let frontier = 0;
     for (const e of m.runs) {
       if (final.has(e.index)) continue;
+      const wasRunning = seen.get(e.index)?.state === "running";
+      if (!full && !wasRunning && frontier++ >= FRONTIER) {
+        open.push({ i: e.index, rec: SKIPPED });
+        continue;
+      }
       open.push({ i: e.index, rec: readRunStatus(path.join(m.dir, e.dir)) });
     }
-    const needFacts = open.some((o) => !o.rec || !TERMINAL_STATES.has(o.rec.state));
+    const needFacts = open.some((o) => o.rec !== SKIPPED && (!o.rec || !TERMINAL_STATES.has(o.rec.state)));
     const facts: Map<number, LivenessFacts> = needFacts && !active ? await launcher.explain(m) : new Map();
     const running: RunView[] = [];
     for (const { i, rec } of open) {
-      const e = m.runs.find((r) => r.index === i)!;
+      if (rec === SKIPPED) {
+        const prev = seen.get(i);
+        if (prev?.state === "running") running.push(prev);
+        continue;
+      }
+      const e = entries.get(i)!;
       const state = deriveStatus(rec, now, active ? {} : (facts.get(i) ?? {}));
       const view: RunView = {
         index: i,
@@ -74,11 +118,16 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
       };
       if (TERMINAL_STATES.has(state)) {
         final.set(i, view);
+        seen.delete(i);
         reporter.emit({ type: "run-ended", run: view });
-      } else if (state === "running") running.push(view);
+      } else {
+        seen.set(i, view);
+        if (state === "running") running.push(view);
+      }
     }
-    const states: RunState[] = m.runs.map((e) => final.get(e.index)?.state ?? (running.some((r) => r.index === e.index) ? "running" : "pending"));
-    const counts = countStates(states);
+    const counts = countStates([...final.values()].map((v) => v.state));
+    counts.running += running.length;
+    counts.pending += m.runs.length - final.size - running.length;
     const sig = JSON.stringify(counts);
     reporter.emit({ type: "progress", counts, total: m.runs.length, running });
     const allFinal = final.size === m.runs.length;
@@ -91,7 +140,8 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
       const runs = m.runs.map((e) => final.get(e.index) ?? running.find((r) => r.index === e.index) ?? { index: e.index, id: e.id, dir: path.join(m.dir, e.dir), state: "pending" as RunState, overrides: e.overrides, attempt: 0 });
       return { runs, counts };
     }
-    interval = sig === lastSig ? Math.min(maxPoll, Math.round(interval * 1.5)) : minPoll;
+    const floor = Math.min(maxPoll, minPoll + Math.floor(open.length / 10));
+    interval = sig === lastSig ? Math.min(maxPoll, Math.round(interval * 1.5)) : floor;
     lastSig = sig;
     await sleep(interval, opts.signal);
   }

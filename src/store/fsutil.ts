@@ -2,13 +2,14 @@
  * Atomic, whole-file writes: every file another process may read is written to a temporary
  * name in the same folder and renamed into place (rename is atomic on POSIX and NFS).
  */
-import { randomBytes } from "node:crypto";
-import { promises as fsp, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { existsSync, promises as fsp, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 
 let counter = 0;
-const tmpName = (file: string): string =>
-  path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${(counter++).toString(36)}${randomBytes(2).toString("hex")}.tmp`);
+// Host + pid + counter is unique across every process writing to a shared filesystem.
+const tag = `${hostname()}.${process.pid}`;
+const tmpName = (file: string): string => path.join(path.dirname(file), `.${path.basename(file)}.${tag}.${(counter++).toString(36)}.tmp`);
 
 /** Write `data` to `file` atomically (async). */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
@@ -32,6 +33,9 @@ export const writeJsonAtomicSync = (file: string, value: unknown): void =>
 
 /** Parse a JSON file; undefined when it does not exist (or is mid-replace on a weak FS). */
 export function readJsonSync<T>(file: string): T | undefined {
+  // existsSync first: a missing file is the common case for pending runs, and a thrown ENOENT
+  // (with its stack) costs far more than one extra syscall.
+  if (!existsSync(file)) return undefined;
   let text: string;
   try {
     text = readFileSync(file, "utf8");

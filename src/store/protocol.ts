@@ -98,6 +98,8 @@ export interface BatchSpec {
   /** Log scheduling and resource decisions to the worker log. */
   verbose: boolean;
   heartbeatS: number;
+  /** Pin runs without an explicit `cpus` to an even share of the CPUs (taskset). @default true */
+  pinCpus?: boolean;
   /** Signal forwarded to running runs when the allocation nears its time limit. @default "SIGUSR1" */
   timeoutSignal?: string;
 }

@@ -25,6 +25,9 @@ export interface WorkerContext {
   now?: () => number;
 }
 
+/** See start(): how long a run lives before its "running" record is written. */
+const RUNNING_WRITE_DELAY_MS = 100;
+
 export type StopMode = "cancel" | "immediate" | "timeout";
 
 export interface BatchHandle {
@@ -53,7 +56,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const vlog = (m: string): void => {
     if (verbose) ctx.log(m);
   };
-  const pool = new ResourcePool({ cpuIds: ctx.cpuIds, gpuIds: ctx.gpuIds, parallel: batch.parallel });
+  const pool = new ResourcePool({ cpuIds: ctx.cpuIds, gpuIds: ctx.gpuIds, parallel: batch.parallel, pinByDefault: batch.pinCpus ?? true });
   vlog(`worker ${ctx.pid}@${ctx.host}: batch ${batch.batchId}, ${batch.runs.length} runs, parallel ${batch.parallel}, stagger ${batch.stagger}s, CPUs [${ctx.cpuIds.join(",")}], GPUs [${ctx.gpuIds.join(",")}]`);
   const counts: Partial<Record<RunState, number>> = {};
   const bump = (s: RunState): void => {
@@ -75,6 +78,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     todo.push(r);
   }
   const specs = new Map(todo.map((r) => [r.index, r]));
+  // Copy the environment once: every read of process.env goes through a slow native interceptor.
+  const baseEnv: NodeJS.ProcessEnv = { ...ctx.env };
   const sched = new SlotScheduler(
     pool,
     todo.map((r) => ({ index: r.index, cpus: r.cpus, gpus: Number.isFinite(r.gpus) && r.gpus >= 0 ? r.gpus : undefined })),
@@ -108,7 +113,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   const start = (grant: Grant): void => {
     const spec = specs.get(grant.index)!;
-    const env: NodeJS.ProcessEnv = { ...ctx.env, ...spec.env };
+    const env: NodeJS.ProcessEnv = { ...baseEnv, ...spec.env };
     env.CORRAL_ATTEMPT = String(spec.attempt);
     // 1 after a requeue by SLURM or a resubmission of a run that hit its time limit.
     env.CORRAL_RESUMED = ctx.restartCount > 0 || spec.env.CORRAL_RESUMED === "1" ? "1" : "0";
@@ -129,7 +134,11 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       stderrFile: path.join(spec.dir, "stderr.log"),
     });
     if (proc.pid !== undefined) record.pid = proc.pid;
-    writeRunStatus(spec.dir, record);
+    // The "running" record is written once the run has lived RUNNING_WRITE_DELAY_MS: a run that
+    // ends sooner gets only its final record, which halves the writes of sweeps of tiny runs.
+    const runningTimer = setTimeout(() => {
+      if (active.has(spec.index)) writeRunStatus(spec.dir, record);
+    }, RUNNING_WRITE_DELAY_MS);
     vlog(`run ${spec.index}: start pid ${proc.pid} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
     const a: Active = { spec, grant, proc, record };
     active.set(spec.index, a);
@@ -142,6 +151,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     }
     void proc.exited.then((exit) => {
       clearTimeout(a.timer);
+      clearTimeout(runningTimer);
       active.delete(spec.index);
       sched.finished(grant);
       const rec = a.record;

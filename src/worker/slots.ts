@@ -29,6 +29,8 @@ export interface PoolOptions {
   cpuIds: number[];
   gpuIds: string[];
   parallel: number;
+  /** Give runs without an explicit `cpus` a dedicated CPU set when they all fit. @default true */
+  pinByDefault?: boolean;
 }
 
 const EPS = 1e-9;
@@ -43,8 +45,10 @@ export class ResourcePool {
   readonly cpuIds: readonly number[];
   readonly gpuIds: readonly string[];
   readonly parallel: number;
+  private readonly pinByDefault: boolean;
 
   constructor(opts: PoolOptions) {
+    this.pinByDefault = opts.pinByDefault ?? true;
     this.cpuIds = opts.cpuIds;
     this.gpuIds = opts.gpuIds;
     this.parallel = Math.max(1, opts.parallel);
@@ -88,7 +92,7 @@ export class ResourcePool {
     const gpus = req.gpus ?? this.defaultGpus();
     const wantCpus = req.cpus > 0 ? req.cpus : this.defaultCpus();
     // Dedicated CPU sets only when everyone can have one; otherwise share all CPUs (no pinning).
-    const pin = req.cpus > 0 || wantCpus * this.parallel <= this.cpuIds.length;
+    const pin = req.cpus > 0 || (this.pinByDefault && wantCpus * this.parallel <= this.cpuIds.length);
     let cpuIds: number[] = [];
     if (pin) {
       if (this.freeCpus.size < wantCpus) return undefined;

@@ -62,6 +62,8 @@ export class LocalLauncher implements Launcher {
       },
       verbose: settings.verbose,
       heartbeatS: settings.heartbeatS,
+      // On a workstation runs share the CPUs unless they ask for some (resources.cpus).
+      pinCpus: false,
     };
     const w = spawnWorker(batch, path.join(sweep.dir, ".corral"), `batch-${batchId}`);
     return [
