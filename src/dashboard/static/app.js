@@ -67,6 +67,7 @@ function route() {
 }
 
 function clearPage() {
+  delete document.getElementById("view").dataset.sweep;
   for (const t of state.timers) clearInterval(t);
   state.timers = [];
   for (const c of state.charts) c.destroy();
@@ -97,6 +98,7 @@ function crumbs(...items) {
 // ---------- sweeps list ----------
 function showList(view) {
   state.detail = null;
+  delete view.dataset.sweep;
   crumbs(["sweeps"]);
   const sweeps = [...state.sweeps.values()].sort((a, b) => b.createdAt - a.createdAt);
   const rows = sweeps.map((s) =>
@@ -186,23 +188,31 @@ function renderSweep(view, d) {
         if (c === "elapsed") return h("td", { class: "num" }, dur(v));
         return h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v));
       })));
+  const summary = [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)];
+  const shown = `${rows.length} of ${d.runs.length} runs${rows.length > MAX ? ` (first ${MAX} shown)` : ""}`;
+  const table = h("table", { id: "runs" }, h("thead", {}, head), h("tbody", {}, body));
+  // Live updates replace the summary and the table only: the filter box keeps focus and caret.
+  if (view.dataset.sweep === s.id && document.getElementById("filter")) {
+    document.getElementById("sweep-summary").replaceChildren(...summary);
+    document.getElementById("shown").textContent = shown;
+    document.getElementById("runs-box").replaceChildren(table);
+    return;
+  }
+  view.dataset.sweep = s.id;
   const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, key=value, loss<0.5, failed", value: sweepView.filter });
   filter.addEventListener("input", () => {
     sweepView.filter = filter.value;
     renderSweep(view, state.detail);
-    const f = document.getElementById("filter");
-    f.focus();
-    f.setSelectionRange(f.value.length, f.value.length);
   });
   view.replaceChildren(
     h("h1", {}, s.name || s.id),
     h("p", { class: "muted" }, h("code", {}, [...s.command, ...s.overrides].join(" ")), ` · ${s.launcher} · ${s.dir}`),
-    h("div", { class: "toolbar" }, h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)),
+    h("div", { class: "toolbar", id: "sweep-summary" }, summary),
     h("div", { class: "toolbar" }, filter,
-      d.metricColumns.length && d.paramColumns.length ? h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter") : null,
+      h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter"),
       s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
-      h("span", { class: "muted" }, `${rows.length} of ${d.runs.length} runs${rows.length > MAX ? ` (first ${MAX} shown)` : ""}`)),
-    h("div", { class: "card", style: "padding:0;overflow:auto;max-height:70vh" }, h("table", { id: "runs" }, h("thead", {}, head), h("tbody", {}, body))),
+      h("span", { class: "muted", id: "shown" }, shown)),
+    h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, table),
   );
 }
 
