@@ -1,0 +1,97 @@
+/**
+ * Corral as a library: `import { defineConfig, launch } from "corral"`.
+ *
+ * @example
+ * ```ts
+ * import { launch } from "corral";
+ * const sweep = await launch({ cwd: "./my-project", overrides: ["lr=0.1,0.01"], multirun: true });
+ * const result = await sweep.wait();
+ * console.log(result.counts.succeeded);
+ * ```
+ */
+import type { CorralEvent, Reporter, RunView } from "./app/events.js";
+import { readSweepStatus, resultsTable, type ResultsTable, type SweepStatus } from "./app/inspect.js";
+import { planAll, prepareSweep, startSweep } from "./app/launch.js";
+import { makeLauncher } from "./app/launchers.js";
+import { openProject } from "./app/project.js";
+import { waitForSweep, type WaitResult } from "./app/watch.js";
+import type { LaunchSettings } from "./launchers/launcher.js";
+import { readManifest } from "./store/store.js";
+
+export { defineConfig } from "./project/define.js";
+export type { UserConfig, ProjectConfig } from "./project/schema.js";
+export { CorralError } from "./errors.js";
+export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec } from "./store/protocol.js";
+export type { CorralEvent, Reporter, RunView, SweepStatus, ResultsTable, WaitResult };
+
+export interface LaunchOptions {
+  /** Project folder (where corral.yaml or corral.config.ts lives). @default process.cwd() */
+  cwd?: string;
+  /** Project file, when not the default name. */
+  project?: string;
+  /** Hydra-style overrides, as on the command line. @default [] */
+  overrides?: string[];
+  /** Run every combination (-m). @default false */
+  multirun?: boolean;
+  /** Replace the project's command. */
+  command?: string[];
+  launcher?: "local" | "slurm";
+  /** Runs at once (-j). */
+  jobs?: number;
+  /** Suffix of the sweep folder. */
+  name?: string;
+  /** Receives progress events (library code never prints). */
+  reporter?: Reporter;
+}
+
+export interface SweepHandle {
+  /** Absolute sweep folder. */
+  dir: string;
+  /** Wait until every run has ended. */
+  wait(): Promise<WaitResult>;
+  /** Current state of every run, from the store. */
+  status(): Promise<SweepStatus>;
+  /** Parameters x last metrics. */
+  results(): Promise<ResultsTable>;
+  /** Stop the runs (graceful; `force` kills at once). */
+  cancel(force?: boolean): Promise<void>;
+}
+
+/** Plan and start a sweep (or one run); resolves once the runs are submitted. */
+export async function launch(opts: LaunchOptions = {}): Promise<SweepHandle> {
+  const cwd = opts.cwd ?? process.cwd();
+  const reporter = opts.reporter ?? { emit: () => undefined };
+  const project = await openProject({ cwd, ...(opts.project ? { file: opts.project } : {}), allowMissing: Boolean(opts.command?.length) });
+  const prepared = prepareSweep({
+    project,
+    overrides: opts.overrides ?? [],
+    multirun: opts.multirun ?? false,
+    ...(opts.command ? { command: opts.command } : {}),
+    ...(opts.name ? { name: opts.name } : {}),
+    ...(opts.launcher ? { launcher: opts.launcher } : {}),
+    ...(opts.jobs ? { jobs: opts.jobs } : {}),
+    env: process.env,
+    now: new Date(),
+  });
+  const started = await startSweep(prepared, planAll(prepared), reporter);
+  started.lock.release();
+  return sweepHandle(started.manifest.dir, reporter);
+}
+
+/** A handle on an existing sweep folder (e.g. one started by the CLI). */
+export function openSweep(dir: string, reporter: Reporter = { emit: () => undefined }): SweepHandle {
+  return sweepHandle(readManifest(dir).dir, reporter);
+}
+
+function sweepHandle(dir: string, reporter: Reporter): SweepHandle {
+  const launcher = () => makeLauncher(readManifest(dir).settings as LaunchSettings | undefined);
+  return {
+    dir,
+    wait: () => waitForSweep(dir, launcher(), reporter),
+    status: () => readSweepStatus(dir, launcher()),
+    results: async () => resultsTable(await readSweepStatus(dir, launcher())),
+    cancel: (force = false) => launcher().cancel(readManifest(dir), force),
+  };
+}
+
+export type { CorralEvent as Event };
