@@ -29,6 +29,9 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
     verbose: flags.verbose ?? l.verbose ?? false,
     heartbeatS: 15,
     debug: l.debug ?? false,
+    ...(l.max_attempts !== undefined ? { maxAttempts: l.max_attempts } : {}),
+    ...(l.retries !== undefined ? { retries: l.retries } : {}),
+    ...(l.retry_scaling?.mem !== undefined ? { retryScaling: { mem: l.retry_scaling.mem } } : {}),
     slurm: {
       ...(l.partition !== undefined ? { partition: l.partition } : {}),
       ...(l.time !== undefined ? { time: l.time } : {}),

@@ -23,6 +23,12 @@ export interface LaunchSettings {
   debug: boolean;
   slurm: SlurmSettings;
   timeoutSignal?: string;
+  /** Attempts in all for runs stopped from outside (timeout, preemption, node loss). @default 3 */
+  maxAttempts?: number;
+  /** Extra attempts for failed runs. @default 0 */
+  retries?: number;
+  /** Per-attempt resource factors (SLURM): `{mem: 2}` doubles `--mem` at each attempt. */
+  retryScaling?: { mem?: number };
 }
 
 export interface SlurmSettings {
@@ -64,6 +70,12 @@ export interface Launcher {
   explain(sweep: SweepManifest): Promise<Map<number, LivenessFacts>>;
   /** True while any job of the sweep may still start or run runs. */
   active(sweep: SweepManifest): Promise<boolean>;
+  /**
+   * Jobs of the sweep that the scheduler knows but the manifest does not (the submitting process
+   * died between `sbatch` and writing the manifest), rebuilt from their batch files so a resume
+   * adopts them instead of submitting their runs twice. Optional: launchers without tags skip it.
+   */
+  recover?(sweep: SweepManifest): Promise<JobEntry[]>;
   /** Stop the sweep's jobs (gracefully; `force` kills at once). */
   cancel(sweep: SweepManifest, force: boolean): Promise<void>;
 }

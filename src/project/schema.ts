@@ -235,6 +235,12 @@ export const resourcesSchema = z.strictObject(
     mem: memSize().optional(),
     /** Wall-clock limit per run: seconds or `"1h30m"`, `"90s"`, `"HH:MM:SS"`; normalised to seconds. @default undefined (none) */
     timeout: duration(true).optional(),
+    /**
+     * Expected run time (seconds or a duration): a worker does not start a run that cannot finish
+     * before its allocation ends (minus `launcher.signal_grace`), leaving it for the next job.
+     * @default undefined (the median duration of the batch's finished runs, once there is one)
+     */
+    estimate: duration(true).optional(),
   },
   { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}") },
 );
@@ -337,6 +343,14 @@ const launcherCommonShape = {
   verbose: z.boolean().optional(),
   /** SLURM: seconds before the time limit at which SLURM signals the job (`--signal=B:USR1@N`). @default 120 */
   signal_grace: duration().optional(),
+  /** Attempts in all for a run stopped from outside (time limit, preemption, node loss); resubmitted automatically. @default 3 */
+  max_attempts: posInt().optional(),
+  /** Extra attempts for runs that fail (non-zero exit), resubmitted automatically. @default 0 */
+  retries: z.int({ error: te("must be a non-negative integer") }).min(0, { error: te("must be a non-negative integer") }).optional(),
+  /** SLURM: resource factors per attempt, e.g. `{mem: 2}` doubles `--mem` at each attempt. @default {} */
+  retry_scaling: z
+    .strictObject({ mem: z.number({ error: te("must be a number >= 1") }).min(1, { error: te("must be a number >= 1") }).optional() }, { error: te("must be a map such as {mem: 2}") })
+    .optional(),
 };
 
 /** Where and how runs execute. */

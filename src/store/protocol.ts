@@ -76,6 +76,8 @@ export interface RunSpec {
   /** Seconds before the run is stopped and recorded as `timeout`. */
   timeoutS?: number;
   attempt: number;
+  /** Expected run time in seconds (`resources.estimate`): the worker does not start it when it cannot finish before the allocation ends. */
+  estimateS?: number;
   /** Optional wrapper argv (containers) placed before `argv`; built by plan/container.ts. */
   wrap?: string[];
 }
@@ -102,6 +104,8 @@ export interface BatchSpec {
   pinCpus?: boolean;
   /** Signal forwarded to running runs when the allocation nears its time limit. @default "SIGUSR1" */
   timeoutSignal?: string;
+  /** Seconds before the allocation's end by which runs must be done (SLURM `--signal` grace); enables walltime-aware starts. */
+  endGraceS?: number;
 }
 
 /** `<sweep>/sweep.json`: the manifest of a sweep or pipeline. */
@@ -126,7 +130,7 @@ export interface SweepManifest {
   /** Resolved launcher settings, so `resume` resubmits exactly what was launched. */
   settings?: unknown;
   /** Per-run resources at launch (cpus, gpus, timeout seconds). */
-  resources?: { cpus?: number; gpus?: number; timeout?: number };
+  resources?: { cpus?: number; gpus?: number; timeout?: number; estimate?: number };
   /** Extra environment of every run (project `env`). */
   baseEnv?: Record<string, string>;
   /** Container every run executes in (each run's `wrap` is built from it, on launch and resume). */
