@@ -1,0 +1,143 @@
+// `npm run bench`: Corral side by side with its peers, in one run, on this machine. Prints a
+// table and writes bench/RESULTS.md. Sections skip (and say why) when a peer or the SLURM
+// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,slurm
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+const cli = path.join(root, "dist/cli/main.js");
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const only = args.includes("--only") ? args[args.indexOf("--only") + 1].split(",") : undefined;
+const want = (s) => !only || only.includes(s);
+const rows = [];
+const notes = [];
+const log = (m) => process.stderr.write(`bench: ${m}\n`);
+
+const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+/** Wall time and peak RSS of a command (GNU time when present). */
+function timed(cmd, argv, opts = {}) {
+  const t0 = performance.now();
+  const useTime = existsSync("/usr/bin/time");
+  const r = spawnSync(useTime ? "/usr/bin/time" : cmd, useTime ? ["-f", "%M", cmd, ...argv] : argv, { encoding: "utf8", maxBuffer: 1 << 30, ...opts });
+  const ms = performance.now() - t0;
+  let rssMB;
+  if (useTime) {
+    const last = r.stderr.trim().split("\n").pop();
+    rssMB = Math.round(Number(last) / 1024);
+  }
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} exited ${r.status}: ${r.stderr.slice(-2000)}`);
+  return { ms: Math.round(ms), rssMB, stdout: r.stdout, stderr: r.stderr };
+}
+const project = (files) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "corral-bench-"));
+  for (const [f, t] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    writeFileSync(path.join(dir, f), t);
+  }
+  return dir;
+};
+const fmt = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`);
+
+// 1. Sweep expansion: 10 keys x 4 values = 1,048,576 runs (Hydra's BasicSweeper: 0.82 s, 177 MB).
+if (want("sweep")) {
+  const r = JSON.parse(execFileSync(process.execPath, [path.join(here, "sweep-expand.mjs")], { encoding: "utf8" }));
+  rows.push({ what: "expand a 1,048,576-run sweep (10 keys)", corral: `${fmt(r.ms)}, ${r.peakRssMB} MB`, peer: "Hydra 1.3.2: 0.82 s, 177 MB (peers.md)", ratio: (820 / r.ms).toFixed(2), target: "< 10 s, < 1.5 GiB", ok: r.ms < 10_000 && r.peakRssMB < 1536 });
+}
+
+// 2. 2,000 runs of `true`, 2 at a time: corral's local launcher vs GNU parallel.
+if (want("local")) {
+  const n = quick ? 500 : 2000;
+  const dir = project({ "corral.yaml": `name: bench\ncommand: "true"\nconfig:\n  i: 0\nlauncher:\n  jobs: 2\n` });
+  const c = timed(process.execPath, [cli, "run", "-m", `i=range(${n})`], { cwd: dir });
+  if (!/\d+ succeeded/.test(c.stderr) || !c.stderr.includes(`${n} succeeded`)) throw new Error("corral did not finish every run");
+  let peer = "GNU parallel not installed (apt-get install parallel)";
+  let ratio = "";
+  let ok = true;
+  if (has("parallel")) {
+    const p = timed("sh", ["-c", `seq ${n} | parallel -j2 true`]);
+    peer = `GNU parallel -j2: ${fmt(p.ms)}, ${p.rssMB} MB`;
+    ratio = (p.ms / c.ms).toFixed(2);
+    ok = c.ms <= p.ms * 1.05;
+  }
+  rows.push({ what: `${n} runs of \`true\`, -j 2 (local launcher)`, corral: `${fmt(c.ms)}, ${c.rssMB} MB (CLI)`, peer, ratio, target: "no slower than GNU parallel", ok });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// 3. DAG planning in-process (plan layer) vs snakemake -n on the same shape.
+if (want("dag")) {
+  const out = execFileSync(process.execPath, [path.join(here, "dag-plan.mjs"), "--sizes", quick ? "10000" : "10000,100000", "--peer-max", "10000"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  for (const line of out.trim().split("\n")) {
+    const r = JSON.parse(line);
+    const c = r.corral;
+    const ms = Math.round(c.buildMs + c.decideMs);
+    const peer = r.snakemake?.wallMs !== undefined ? `snakemake -n: ${fmt(r.snakemake.wallMs)}, ${r.snakemake.peakRssMB} MB` : r.snakemakeReference ? `snakemake 7.21 -n: ${fmt(r.snakemakeReference.wallMs)}, ${r.snakemakeReference.peakRssMB ?? 1370} MB (peers.md)` : "snakemake not installed";
+    const ratio = r.ratio?.wall ?? r.ratioVsReference ?? "";
+    rows.push({ what: `plan a ${c.jobs}-job DAG (build + decide, in-process)`, corral: `${fmt(ms)}, ${c.peakRssMB} MB`, peer, ratio: String(ratio), target: c.jobs >= 100000 ? "< 5 s, < 500 MB" : ">= 50x snakemake", ok: c.jobs >= 100000 ? ms < 5000 && c.peakRssMB < 500 : Number(ratio) >= 50 || ratio === "" });
+    if (c.noopDecideMs !== undefined) rows.push({ what: `no-op decide, ${c.jobs} up-to-date jobs (in-process)`, corral: fmt(Math.round(c.noopDecideMs)), peer: "", ratio: "", target: "< 5 s", ok: c.noopDecideMs < 5000 });
+  }
+}
+
+// 4. `corral flow -n` end to end through the CLI on the same DAG shape (project load + stat + plan).
+if (want("flow")) {
+  const help = spawnSync(process.execPath, [cli, "flow", "--help"], { encoding: "utf8" });
+  if (help.status !== 0) notes.push("corral flow is not available in this build: end-to-end flow planning skipped");
+  else {
+    for (const n of quick ? [10000] : [10000, 100000]) {
+      const dir = project({
+        "corral.yaml": `name: dagbench\nrules:\n  a:\n    output: a/{i}.txt\n    shell: touch {output}\n  b:\n    input: a/{i}.txt\n    output: b/{i}.txt\n    shell: cp {input} {output}\ntargets:\n  - expand: b/{i}.txt\n    i: range(${n / 2})\n`,
+      });
+      const c = timed(process.execPath, [cli, "flow", "-n"], { cwd: dir });
+      let peer = "snakemake not installed";
+      let ratio = "";
+      if (has("snakemake") && n <= 10000) {
+        writeFileSync(path.join(dir, "Snakefile"), `rule all:\n    input: expand("b/{i}.txt", i=range(${n / 2}))\nrule a:\n    output: "a/{i}.txt"\n    shell: "touch {output}"\nrule b:\n    input: "a/{i}.txt"\n    output: "b/{i}.txt"\n    shell: "cp {input} {output}"\n`);
+        const s = timed("snakemake", ["-n", "-q", "-j1"], { cwd: dir });
+        peer = `snakemake -n -q -j1: ${fmt(s.ms)}, ${s.rssMB} MB`;
+        ratio = (s.ms / c.ms).toFixed(1);
+      } else if (n === 100000) {
+        peer = "snakemake 7.21: 361 s, 1.37 GB (peers.md)";
+        ratio = (361_000 / c.ms).toFixed(0);
+      }
+      rows.push({ what: `corral flow -n, ${n + 1}-job DAG (CLI, end to end)`, corral: `${fmt(c.ms)}, ${c.rssMB} MB`, peer, ratio, target: n >= 100000 ? "< 5 s, < 500 MB" : ">= 50x snakemake", ok: n >= 100000 ? c.ms < 5000 && c.rssMB < 500 : ratio === "" || Number(ratio) >= 50 });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+// 5. SLURM: 200 runs of `true` as corral packed arrays vs a raw 200-task sbatch array.
+if (want("slurm")) {
+  const up = spawnSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8" });
+  if (up.status !== 0 || !/idle|mixed/.test(up.stdout)) notes.push("no idle SLURM cluster (scripts/slurm-cluster.sh start): SLURM section skipped");
+  else {
+    const n = 200;
+    const dir = project({ "corral.yaml": `name: slurmbench\ncommand: "true"\nconfig:\n  i: 0\nlauncher:\n  type: slurm\n  per_job: 50\n  parallel: 2\n` });
+    const c = timed(process.execPath, [cli, "run", "-m", `i=range(${n})`], { cwd: dir });
+    const script = path.join(dir, "raw.sh");
+    writeFileSync(script, "#!/bin/sh\ntrue\n");
+    const t0 = performance.now();
+    const id = execFileSync("sbatch", ["--parsable", `--array=0-${n - 1}`, "-o", "/dev/null", script], { encoding: "utf8" }).trim().split(";")[0];
+    for (;;) {
+      const q = execFileSync("squeue", ["-h", "-j", id, "-o", "%i"], { encoding: "utf8" });
+      if (!q.trim()) break;
+      spawnSync("sleep", ["0.1"]);
+    }
+    const raw = Math.round(performance.now() - t0);
+    rows.push({ what: `${n} runs of \`true\` on the local SLURM (per_job 50)`, corral: fmt(c.ms), peer: `raw sbatch --array=0-${n - 1}: ${fmt(raw)}`, ratio: (raw / c.ms).toFixed(2), target: "packing beats one task per run", ok: c.ms < raw });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`;
+const table = [
+  "| benchmark | corral | peer | ratio (peer / corral) | target | met |",
+  "|---|---|---|---:|---|---|",
+  ...rows.map((r) => `| ${r.what} | ${r.corral} | ${r.peer} | ${r.ratio} | ${r.target} | ${r.ok ? "yes" : "**no**"} |`),
+].join("\n");
+const md = `# Benchmark results\n\nWritten by \`npm run bench\` on ${new Date().toISOString()}.\nMachine: ${machine}.\nRatios above 1 mean Corral is faster. Wall-clock times on a shared machine: trust ratios more than absolute numbers.\n\n${table}\n${notes.length ? `\nNotes:\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}`;
+if (!quick) writeFileSync(path.join(here, "RESULTS.md"), md);
+process.stdout.write(md);
