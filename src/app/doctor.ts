@@ -80,11 +80,11 @@ export async function runDoctor(project: ProjectContext, opts: { launcher?: "loc
   const settings = resolveSettings(cfg, opts.launcher ? { launcher: opts.launcher } : {});
   const checks: Check[] = [];
   checks.push({ ok: true, title: `project file ${project.synthetic ? "(none: command line only)" : "is valid"}`, detail: project.file });
-  checks.push({
-    ok: true,
-    title: project.profiles.length ? `profile ${project.profiles.join(", ")}` : "no profile applies",
-    ...(project.profileReasons.length ? { detail: project.profileReasons.join("; ") } : Object.keys(cfg.profiles).length ? { detail: `available: ${Object.keys(cfg.profiles).join(", ")} (choose with -P)` } : {}),
-  });
+  checks.push(
+    project.profiles.length
+      ? { ok: true, title: `profile ${project.profileReasons.join("; ")}` }
+      : { ok: true, title: "no profile applies", ...(Object.keys(cfg.profiles).length ? { detail: `available: ${Object.keys(cfg.profiles).join(", ")} (choose with -P)` } : {}) },
+  );
   checks.push({ ok: true, title: `launcher ${settings.type}${settings.type === "slurm" && settings.debug ? " (debug: batches run locally)" : ""}`, detail: `${settings.parallel} run(s) at once${settings.type === "slurm" ? `, ${settings.perJob} per job` : ""}` });
 
   if (settings.type === "slurm" && !settings.debug) {

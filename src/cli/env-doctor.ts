@@ -57,7 +57,7 @@ export function registerEnvDoctorCommands(program: Command, globals: () => Globa
         const empty = v === null || (typeof v === "object" && Object.keys(v as object).length === 0);
         if (empty) return void w(`${name.padEnd(9)} ${dim("none")}`);
         w(`${name}:`);
-        process.stdout.write(toYaml(v).replace(/^/gm, "  "));
+        process.stdout.write(toYaml(v).replace(/^(?=.)/gm, "  "));
       };
       section("launcher", r.launcher);
       section("resources", r.resources);
