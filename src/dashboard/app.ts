@@ -179,24 +179,32 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
         wake?.();
       });
       let open = true;
-      sse.onAbort(() => {
+      const stop = (): void => {
         open = false;
-        unsubscribe();
         wake?.();
-      });
-      await sse.writeSSE({ event: "snapshot", data: JSON.stringify({ sweeps: watcher.sweeps() }) });
-      while (open) {
-        const evs = queue.shift();
-        if (evs) {
-          for (const e of evs) await sse.writeSSE({ event: e.type, data: JSON.stringify(e) });
-          continue;
+      };
+      sse.onAbort(stop);
+      // The server is shutting down: end the stream so the process can exit.
+      const offClose = watcher.onClose(stop);
+      try {
+        await sse.writeSSE({ event: "snapshot", data: JSON.stringify({ sweeps: watcher.sweeps() }) });
+        // A write to a stream whose client went away sets `aborted`/`closed` rather than throwing.
+        while (open && !sse.aborted && !sse.closed) {
+          const evs = queue.shift();
+          if (evs) {
+            for (const e of evs) await sse.writeSSE({ event: e.type, data: JSON.stringify(e) });
+            continue;
+          }
+          await new Promise<void>((res) => {
+            wake = res;
+            setTimeout(res, opts.heartbeatMs ?? 15_000).unref();
+          });
+          wake = undefined;
+          if (open && !queue.length) await sse.write(": keep-alive\n\n");
         }
-        await new Promise<void>((res) => {
-          wake = res;
-          setTimeout(res, opts.heartbeatMs ?? 15_000);
-        });
-        wake = undefined;
-        if (open && !queue.length) await sse.write(": keep-alive\n\n");
+      } finally {
+        unsubscribe();
+        offClose();
       }
     }),
   );

@@ -93,6 +93,8 @@ export interface StoreWatcherOptions {
 export class StoreWatcher {
   private readonly tracked = new Map<string, Tracked>();
   private readonly listeners = new Set<(events: DashboardEvent[]) => void>();
+  private readonly closers = new Set<() => void>();
+  private isClosed = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -161,11 +163,24 @@ export class StoreWatcher {
     }, intervalMs);
   }
 
-  /** Stop polling and drop listeners; safe to call twice. */
+  /** Run `fn` once when the watcher closes (at once if it already has): event streams end then. */
+  onClose(fn: () => void): () => void {
+    if (this.isClosed) {
+      fn();
+      return () => undefined;
+    }
+    this.closers.add(fn);
+    return () => this.closers.delete(fn);
+  }
+
+  /** Stop polling, end subscribers' streams and drop listeners; safe to call twice. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.isClosed = true;
     this.listeners.clear();
+    for (const fn of this.closers) fn();
+    this.closers.clear();
   }
 
   private refreshSweep(ref: SweepRef): DashboardEvent[] {

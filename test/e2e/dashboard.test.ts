@@ -93,7 +93,11 @@ describe.skipIf(skipReason !== undefined)("corral ui (dashboard) in headless Chr
 
   afterAll(async () => {
     await browser?.close();
+    // Ctrl+C must stop the server even with event streams open; a hang would leak the process.
+    const exited = uiProc && uiProc.exitCode === null ? new Promise<number | null>((r) => uiProc!.once("exit", (code) => r(code))) : Promise.resolve(uiProc?.exitCode ?? null);
     uiProc?.kill("SIGINT");
+    const code = await Promise.race([exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 5000))]);
+    if (code === "hung") uiProc?.kill("SIGKILL");
     if (sweepProc?.pid) {
       try {
         process.kill(-sweepProc.pid, "SIGINT");
@@ -103,6 +107,7 @@ describe.skipIf(skipReason !== undefined)("corral ui (dashboard) in headless Chr
     }
     await new Promise((r) => setTimeout(r, 300));
     rmSync(dir, { recursive: true, force: true });
+    expect(code, "corral ui exit code after SIGINT").toBe(0);
   });
 
   it("binds 127.0.0.1 by default and prints a URL with a long random token", async () => {

@@ -161,6 +161,17 @@ describe("API", () => {
     ac.abort();
     await reader.cancel();
   });
+
+  it("closing the watcher ends open event streams (so `corral ui` can exit on Ctrl+C)", async () => {
+    const { app, watcher } = setup();
+    const res = await app.request("/api/events", { headers: { "x-corral-token": TOKEN } });
+    const reader = res.body!.getReader();
+    await reader.read(); // the snapshot
+    watcher.close();
+    let done = false;
+    for (let i = 0; i < 5 && !done; i++) done = (await reader.read()).done;
+    expect(done).toBe(true);
+  });
 });
 
 describe("StoreWatcher", () => {
