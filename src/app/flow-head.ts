@@ -31,7 +31,7 @@ export interface HeadOptions {
   jobs?: number;
   /** @default 100 */
   pollMs?: number;
-  /** @default 2000 */
+  /** @default 200 locally, 2000 otherwise */
   maxPollMs?: number;
   env: NodeJS.ProcessEnv;
 }
@@ -333,7 +333,8 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     };
 
     const pollMin = opts.pollMs ?? 100;
-    const pollMax = opts.maxPollMs ?? 2000;
+    // Local status files are cheap to read, and a finished job should free its slot at once.
+    const pollMax = opts.maxPollMs ?? (local ? 200 : 2000);
     let interval = pollMin;
     let forced = false;
     let lastSig = "";

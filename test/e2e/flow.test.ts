@@ -1,0 +1,245 @@
+/**
+ * `corral flow` through the real CLI: the example pipeline on the local launcher, up-to-date
+ * reruns, failures, incomplete outputs, dry runs and DAG pictures, input errors.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
+import { corral, corralAsync, makeProject, readJson, ROOT, sweepDirs, waitFor } from "../helpers.js";
+
+const EXAMPLE = path.join(ROOT, "examples/pipeline");
+/** A corner of the example's grid: 2 datasets x 1 model x 1 seed x 1 lr = 9 jobs. */
+const SMALL = ["model=mlp", "dataset=moons,blobs", "seed=0", "lr=0.1"];
+
+function copyExample(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "corral-flow-"));
+  cpSync(path.join(EXAMPLE, "corral.yaml"), path.join(dir, "corral.yaml"));
+  cpSync(path.join(EXAMPLE, "scripts"), path.join(dir, "scripts"), { recursive: true });
+  return dir;
+}
+
+const manifestOf = (sweep: string): SweepManifest => readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+const rulesRun = (m: SweepManifest): string[] => m.runs.map((r) => r.rule!).sort();
+/** Touch a file: its mtime becomes now, newer than every output built before. */
+const touch = (file: string): void => {
+  const t = new Date();
+  utimesSync(file, t, t);
+};
+
+describe("corral flow: the example pipeline on the local launcher", () => {
+  it("builds, then does nothing, then rebuilds only what a touched input or changed params need", () => {
+    const dir = copyExample();
+    const r = corral(["flow", ...SMALL, "-j", "2"], { cwd: dir });
+    expect(r.stderr).toContain("9 succeeded");
+    expect(r.code).toBe(0);
+    for (const ds of ["moons", "blobs"]) {
+      expect(readFileSync(path.join(dir, `plots/mlp_${ds}_s0_lr0.1.svg`), "utf8")).toContain("<svg");
+      const met = readJson<{ accuracy: number }>(path.join(dir, `runs/mlp/${ds}/s0_lr0.1/metrics.json`));
+      expect(met.accuracy).toBeGreaterThan(0.4);
+    }
+    const [sweep] = sweepDirs(dir);
+    const m = manifestOf(sweep!);
+    expect(m.kind).toBe("flow");
+    expect(rulesRun(m)).toEqual(["get_data", "get_data", "init_model", "plot", "plot", "test", "test", "train", "train"]);
+    // Each job is a run: train depends on get_data and init_model (edges upstream -> downstream).
+    const idx = (job: string): number => m.runs.find((x) => x.job === job)!.index;
+    expect(m.edges).toContainEqual([idx("get_data[dataset=moons]"), idx("train[model=mlp,dataset=moons,seed=0,lr=0.1]")]);
+    expect(m.edges).toContainEqual([idx("init_model[model=mlp,seed=0]"), idx("train[model=mlp,dataset=moons,seed=0,lr=0.1]")]);
+    // The train script's metrics.jsonl lands in its run folder.
+    expect(readFileSync(path.join(sweep!, String(idx("train[model=mlp,dataset=moons,seed=0,lr=0.1]")), "metrics.jsonl"), "utf8")).toContain('"loss"');
+    // status reads flow sweeps like any other.
+    const st = corral(["status", "--json"], { cwd: dir });
+    expect((JSON.parse(st.stdout) as { kind: string; counts: { succeeded: number } }).counts.succeeded).toBe(9);
+
+    const again = corral(["flow", ...SMALL], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("nothing to do (9 jobs up to date)");
+    expect(sweepDirs(dir)).toHaveLength(1);
+
+    touch(path.join(dir, "data/moons.csv"));
+    const dry = corral(["flow", ...SMALL, "-n"], { cwd: dir });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("train[model=mlp,dataset=moons,seed=0,lr=0.1]  output older than input");
+    expect(dry.stdout).toMatch(/total\s+9\s+3/);
+    const touched = corral(["flow", ...SMALL], { cwd: dir });
+    expect(touched.code).toBe(0);
+    const m2 = manifestOf(sweepDirs(dir)[1]!);
+    expect(m2.runs.map((x) => x.job).sort()).toEqual([
+      "plot[model=mlp,dataset=moons,seed=0,lr=0.1]",
+      "test[model=mlp,dataset=moons,seed=0,lr=0.1]",
+      "train[model=mlp,dataset=moons,seed=0,lr=0.1]",
+    ]);
+
+    const yaml = path.join(dir, "corral.yaml");
+    writeFileSync(yaml, readFileSync(yaml, "utf8").replace("params: { epochs: 5 }", "params: { epochs: 3 }"));
+    const changed = corral(["flow", ...SMALL, "-n"], { cwd: dir });
+    expect(changed.stdout).toMatch(/train\s+2\s+2\s+command changed: 2/);
+    expect(corral(["flow", ...SMALL], { cwd: dir }).code).toBe(0);
+    expect(rulesRun(manifestOf(sweepDirs(dir)[2]!))).toEqual(["plot", "plot", "test", "test", "train", "train"]);
+    expect(readJson<{ curve: number[] }>(path.join(dir, "runs/mlp/blobs/s0_lr0.1/model.json")).curve).toHaveLength(3);
+  });
+
+  it("prints the plan (-n) and the DAG (--dag) without starting or writing anything", () => {
+    const dir = copyExample();
+    const n = corral(["flow", "-n"], { cwd: dir });
+    expect(n.code).toBe(0);
+    expect(n.stdout).toMatch(/train\s+24\s+24\s+missing output: 24/);
+    expect(n.stdout).toMatch(/total\s+80\s+80/);
+    const json = JSON.parse(corral(["flow", ...SMALL, "--dag", "json"], { cwd: dir }).stdout) as { nodes: Array<{ key: string; run: boolean }>; edges: number[][] };
+    expect(json.nodes).toHaveLength(9);
+    expect(json.edges).toHaveLength(12); // train, test and plot each need two jobs
+    const mer = corral(["flow", ...SMALL, "--dag", "mermaid"], { cwd: dir });
+    expect(mer.stdout.split("\n")[0]).toBe("flowchart TD");
+    const dot = corral(["flow", ...SMALL, "--dag", "dot"], { cwd: dir });
+    expect(dot.stdout).toContain("digraph corral {");
+    const hasDot = spawnSync("dot", ["-V"]).error === undefined;
+    const svg = corral(["flow", ...SMALL, "--dag", "svg"], { cwd: dir });
+    if (hasDot) expect(svg.stdout).toContain("<svg");
+    else expect(svg.stderr).toContain("needs Graphviz");
+    expect(readdirSync(dir).sort()).toEqual(["corral.yaml", "scripts"]);
+  });
+});
+
+const rules = (body: string): string => `rules:\n${body}`;
+
+describe("corral flow: failures and incomplete outputs", () => {
+  it("stops dependents of a failed job, keeps going with -k, reports a missing output, retries", () => {
+    const dir = makeProject({
+      "corral.yaml": rules(`  a:
+    output: out/a_{x}.txt
+    shell: "if [ {wildcards.x} = bad ]; then echo boom >&2; exit 3; fi; echo {wildcards.x} > {output}"
+  b:
+    input: out/a_{x}.txt
+    output: out/b_{x}.txt
+    shell: cat {input} > {output}
+  lazy:
+    output: out/lazy.txt
+    shell: "true"
+  flaky:
+    output: out/flaky.txt
+    retries: 2
+    shell: "n=$(cat count 2>/dev/null || echo 0); echo $((n+1)) > count; [ $n -ge 1 ] && echo ok > {output}"
+targets:
+  - expand: out/b_{x}.txt
+    x: [bad, good]
+`),
+    });
+    const r = corral(["flow", "-j", "1"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("a[x=bad]: failed, exit code 3");
+    expect(r.stderr).toContain("boom");
+    const m = manifestOf(sweepDirs(dir)[0]!);
+    const state = (job: string): string => readJson<RunStatusRecord>(path.join(m.dir, m.runs.find((x) => x.job === job)!.dir, "status.json")).state;
+    expect(state("b[x=bad]")).toBe("cancelled");
+
+    const k = corral(["flow", "-k"], { cwd: dir });
+    expect(k.code).toBe(1);
+    expect(readFileSync(path.join(dir, "out/b_good.txt"), "utf8")).toBe("good\n");
+
+    const lazy = corral(["flow", "out/lazy.txt"], { cwd: dir });
+    expect(lazy.code).toBe(1);
+    expect(lazy.stderr).toContain("finished but did not make its output 'out/lazy.txt'");
+
+    const flaky = corral(["flow", "out/flaky.txt"], { cwd: dir });
+    expect(flaky.code).toBe(0);
+    expect(flaky.stderr).toContain("retrying (attempt 2 of 3)");
+    expect(readFileSync(path.join(dir, "count"), "utf8").trim()).toBe("2");
+  });
+
+  it("leaves an incomplete mark when the head dies with its job; --rerun-incomplete rebuilds it", async () => {
+    const dir = makeProject({
+      "corral.yaml": rules(`  slow:
+    output: out/slow.txt
+    shell: "echo partial > {output}; if [ -e hang ]; then sleep 60; fi; echo done >> {output}"
+`),
+      hang: "",
+    });
+    const run = corralAsync(["flow", "out/slow.txt"], { cwd: dir });
+    await waitFor(() => existsSync(path.join(dir, "out/slow.txt")), 20_000, "the partial output");
+    run.child.kill("SIGKILL");
+    await run.done;
+    // The head is gone; stop its worker (and the job) the way a crashed machine would.
+    await waitFor(() => manifestOf(sweepDirs(dir)[0]!).jobs.length === 2, 10_000, "the worker in the manifest");
+    const m = manifestOf(sweepDirs(dir)[0]!);
+    for (const j of m.jobs) if (j.pid !== undefined && !j.jobId.startsWith("head-")) process.kill(j.pid, "SIGUSR2");
+    const status0 = path.join(m.dir, "0", "status.json");
+    await waitFor(() => existsSync(status0) && readJson<RunStatusRecord>(status0).state !== "running", 10_000, "the job to stop");
+
+    const r = corral(["flow", "out/slow.txt"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("Incomplete files (a job writing them died): 'out/slow.txt'");
+    expect(r.stderr).toContain("--rerun-incomplete");
+    expect(sweepDirs(dir)).toHaveLength(1);
+
+    spawnSync("rm", [path.join(dir, "hang")]);
+    const again = corral(["flow", "out/slow.txt", "--rerun-incomplete"], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(readFileSync(path.join(dir, "out/slow.txt"), "utf8")).toBe("partial\ndone\n");
+    expect(corral(["flow", "out/slow.txt"], { cwd: dir }).stderr).toContain("nothing to do");
+  });
+
+  it("detaches: the head finishes the flow after the command returns; resume reruns only what failed", async () => {
+    const dir = makeProject({
+      "corral.yaml": rules(`  a:
+    output: out/{x}.txt
+    wildcard_constraints: { x: '\\d+' }
+    shell: "[ ! -e fail_{wildcards.x} ] && echo {wildcards.x} > {output}"
+  all:
+    input: [out/1.txt, out/2.txt]
+    output: out/all.txt
+    shell: cat {input} > {output}
+targets: [out/all.txt]
+`),
+      fail_2: "",
+    });
+    const r = corral(["flow", "--detach", "-k"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const sweep = r.stdout.trim();
+    await waitFor(() => corral(["status", "--json"], { cwd: dir }).stdout.includes('"cancelled": 1'), 20_000, "the detached head to finish");
+    expect(readFileSync(path.join(dir, "out/1.txt"), "utf8")).toBe("1\n");
+    spawnSync("rm", [path.join(dir, "fail_2")]);
+    const res = corral(["resume", "--retry-failed", sweep], { cwd: dir });
+    expect(res.stderr).toContain("3 succeeded");
+    expect(res.code).toBe(0);
+    expect(readFileSync(path.join(dir, "out/all.txt"), "utf8")).toBe("1\n2\n");
+    const st = readJson<RunStatusRecord>(path.join(sweep, manifestOf(sweep).runs.find((x) => x.job === "a[x=1]")!.dir, "status.json"));
+    expect(st.history.filter((h) => h.state === "running")).toHaveLength(1); // never run twice
+  });
+});
+
+describe("corral flow: bad input exits 2 with one message and starts nothing", () => {
+  const cases: Array<[string, string, string[], RegExp]> = [
+    ["missing input", "  a:\n    input: nothere.txt\n    output: a.txt\n    shell: cp {input} {output}\n", ["a.txt"], /Missing input: no rule makes 'nothere.txt'/],
+    ["cycle", "  ping:\n    input: p/{x}.pong\n    output: p/{x}.ping\n    shell: touch {output}\n  pong:\n    input: p/{x}.ping\n    output: p/{x}.pong\n    shell: touch {output}\n", ["p/a.ping"], /Cycle in the workflow: ping\[x=a\] -> pong\[x=a\] -> ping\[x=a\]/],
+    ["ambiguous rules", "  one:\n    output: r/{x}.txt\n    shell: touch {output}\n  two:\n    output: r/{y}.txt\n    shell: touch {output}\n", ["r/a.txt"], /Ambiguous rules for 'r\/a.txt'.*rule 'one'.*rule 'two'/],
+    ["unknown override", "  a:\n    output: o/{m}.txt\n    shell: touch {output}\ntargets:\n  - expand: o/{m}.txt\n    m: [x]\n", ["mm=a,b"], /override 'mm=\.\.\.' names no wildcard of an expand target/],
+    ["unknown --until rule", "  a:\n    output: a.txt\n    shell: touch {output}\n", ["a.txt", "--until", "nope"], /--until: no rule named 'nope'/],
+  ];
+  for (const [what, body, args, re] of cases) {
+    it(what, () => {
+      const dir = makeProject({ "corral.yaml": rules(body) });
+      const r = corral(["flow", ...args], { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("corral: error")).length).toBe(1);
+      expect(existsSync(path.join(dir, "multirun"))).toBe(false);
+    });
+  }
+});
+
+describe("corral flow on SLURM", () => {
+  const slurmLauncher = existsSync(path.join(ROOT, "src/launchers/slurm/slurm-launcher.ts"));
+  const sinfo = spawnSync("sinfo", ["-h", "-o", "%P"], { encoding: "utf8", timeout: 5000 });
+  const ready = slurmLauncher && sinfo.status === 0 && sinfo.stdout.trim() !== "";
+  it.skipIf(!ready)(`runs a small pipeline with --launcher slurm${ready ? "" : " (skipped: no SLURM launcher in src/launchers/slurm or no answering sinfo)"}`, () => {
+    const dir = copyExample();
+    const r = corral(["flow", "model=linear", "dataset=blobs", "seed=1", "lr=0.1", "--launcher", "slurm"], { cwd: dir, timeoutMs: 180_000 });
+    expect(r.stderr).toContain("5 succeeded");
+    expect(r.code).toBe(0);
+    expect(existsSync(path.join(dir, "plots/linear_blobs_s1_lr0.1.svg"))).toBe(true);
+    expect(corral(["flow", "model=linear", "dataset=blobs", "seed=1", "lr=0.1", "--launcher", "slurm"], { cwd: dir }).stderr).toContain("nothing to do");
+  });
+});
