@@ -18,6 +18,7 @@ import { indexSweep, readManifest, readRunStatus, writeManifest, writeRunStatus 
 import type { Reporter } from "./events.js";
 import { gitInfo } from "./git.js";
 import { makeLauncher } from "./launchers.js";
+import { planResubmissions, policyOf, settingsForAttempt, type RunOutcome } from "./retry.js";
 import { resolveSettings, type SettingFlags } from "./settings.js";
 
 export interface RunRequest extends SettingFlags {
@@ -113,7 +114,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     jobs: [],
     settings,
     baseEnv: { ...cfg.env },
-    resources: { ...(cfg.resources.cpus !== undefined ? { cpus: cfg.resources.cpus } : {}), ...(cfg.resources.gpus !== undefined ? { gpus: cfg.resources.gpus } : {}), ...(cfg.resources.timeout !== undefined ? { timeout: cfg.resources.timeout } : {}) },
+    resources: { ...(cfg.resources.cpus !== undefined ? { cpus: cfg.resources.cpus } : {}), ...(cfg.resources.gpus !== undefined ? { gpus: cfg.resources.gpus } : {}), ...(cfg.resources.timeout !== undefined ? { timeout: cfg.resources.timeout } : {}), ...(cfg.resources.estimate !== undefined ? { estimate: cfg.resources.estimate } : {}) },
   };
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
@@ -141,6 +142,7 @@ export interface RunResources {
   cpus?: number;
   gpus?: number;
   timeout?: number;
+  estimate?: number;
 }
 
 /** Everything a worker needs to execute one run, with no access to the project. */
@@ -166,6 +168,7 @@ export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attemp
     cpus: res.cpus ?? 0,
     gpus: res.gpus ?? Number.NaN,
     ...(res.timeout !== undefined ? { timeoutS: res.timeout } : {}),
+    ...(res.estimate !== undefined ? { estimateS: res.estimate } : {}),
     attempt,
   };
 }
@@ -197,6 +200,13 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter): Promi
     const settings: LaunchSettings = { ...(manifest.settings as LaunchSettings) };
     if (req.jobs !== undefined) settings.parallel = req.jobs;
     const launcher = makeLauncher(settings);
+    // Jobs submitted by a process that died before recording them: adopt, never submit twice.
+    const recovered = launcher.recover ? await launcher.recover(manifest) : [];
+    if (recovered.length) {
+      manifest.jobs.push(...recovered);
+      writeManifest(manifest);
+      reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
+    }
     const facts = await launcher.explain(manifest);
     const todo: RunSpec[] = [];
     const stillRunning: number[] = [];
@@ -218,30 +228,7 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter): Promi
       const resumed = rec?.state === "timeout" || rec?.state === "preempted";
       todo.push(runSpec(manifest, e, manifest.resources ?? {}, attempt, resumed));
     }
-    if (todo.length > 0) {
-      // Mark them queued again before submitting, so no reader (this one included) mistakes the
-      // previous attempt's final state for the outcome of this one.
-      const t = Date.now();
-      for (const spec of todo) {
-        const old = readRunStatus(spec.dir);
-        writeRunStatus(spec.dir, {
-          type: "run-status",
-          version: 1,
-          runId: spec.id,
-          index: spec.index,
-          state: "pending",
-          attempt: spec.attempt,
-          updatedAt: t,
-          ...(old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : {}),
-          history: [...(old?.history ?? []), { state: "pending", at: t, attempt: spec.attempt }],
-        });
-      }
-      const round = manifest.jobs.length;
-      const jobs = await launcher.submit({ sweep: manifest, runs: todo, settings, round });
-      manifest.jobs.push(...jobs);
-      writeManifest(manifest);
-      reporter.emit({ type: "submitted", jobs: jobs.map((j) => j.jobId), runs: todo.length });
-    }
+    await resubmit(manifest, launcher, settings, todo, reporter);
     return { manifest, launcher, lock, resubmitted: todo.map((t) => t.index), alreadyDone, stillRunning };
   } catch (e) {
     lock.release();
@@ -249,3 +236,64 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter): Promi
   }
 }
 
+
+/**
+ * Submit runs again: mark them pending first (so no reader, this one included, mistakes the
+ * previous attempt's final state for this one's), then one submission per attempt number, each
+ * with that attempt's resources (`retry_scaling`), recording the jobs in the manifest.
+ */
+export async function resubmit(manifest: SweepManifest, launcher: Launcher, settings: LaunchSettings, todo: RunSpec[], reporter: Reporter): Promise<void> {
+  if (todo.length === 0) return;
+  const t = Date.now();
+  for (const spec of todo) {
+    const old = readRunStatus(spec.dir);
+    writeRunStatus(spec.dir, {
+      type: "run-status",
+      version: 1,
+      runId: spec.id,
+      index: spec.index,
+      state: "pending",
+      attempt: spec.attempt,
+      updatedAt: t,
+      ...(old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : {}),
+      history: [...(old?.history ?? []), { state: "pending", at: t, attempt: spec.attempt }],
+    });
+  }
+  const policy = policyOf(settings);
+  const byAttempt = new Map<number, RunSpec[]>();
+  for (const spec of todo) byAttempt.set(spec.attempt, [...(byAttempt.get(spec.attempt) ?? []), spec]);
+  for (const [attempt, specs] of [...byAttempt].sort((a, b) => a[0] - b[0])) {
+    const jobs = await launcher.submit({ sweep: manifest, runs: specs, settings: settingsForAttempt(settings, attempt, policy), round: manifest.jobs.length });
+    manifest.jobs.push(...jobs);
+    writeManifest(manifest);
+    reporter.emit({ type: "submitted", jobs: jobs.map((j) => j.jobId), runs: specs.length });
+  }
+}
+
+/**
+ * After a wait: resubmit what the policy (launcher.max_attempts, retries) says should go again.
+ * Returns the resubmitted run indexes (empty: nothing more to wait for). The caller holds the lock.
+ */
+export async function retryRound(sweepDir: string, launcher: Launcher, outcomes: readonly RunOutcome[], reporter: Reporter): Promise<number[]> {
+  const manifest = readManifest(sweepDir);
+  const settings = manifest.settings as LaunchSettings;
+  const entries = new Map(manifest.runs.map((e) => [e.index, e]));
+  const recs = new Map(outcomes.map((o) => [o.index, readRunStatus(path.join(manifest.dir, entries.get(o.index)?.dir ?? String(o.index)))]));
+  const decisions = planResubmissions(
+    outcomes.map((o) => (recs.get(o.index)?.stopCause === "run-timeout" ? { ...o, runTimeout: true } : o)),
+    policyOf(settings),
+  );
+  if (decisions.length === 0) return [];
+  const todo: RunSpec[] = [];
+  for (const d of decisions) {
+    const e = entries.get(d.index);
+    // Never rerun a run whose own record says it succeeded, whatever the wait saw.
+    if (!e || recs.get(d.index)?.state === "succeeded") continue;
+    todo.push(runSpec(manifest, e, manifest.resources ?? {}, d.attempt, d.resumed));
+  }
+  if (todo.length === 0) return [];
+  const why = [...new Set(decisions.map((d) => d.after))].join("/");
+  reporter.emit({ type: "info", message: `resubmitting ${todo.length} run(s) after ${why} (attempts ${Math.min(...todo.map((t) => t.attempt))}-${Math.max(...todo.map((t) => t.attempt))} of ${policyOf(settings).maxAttempts})` });
+  await resubmit(manifest, launcher, settings, todo, reporter);
+  return todo.map((t) => t.index);
+}

@@ -22,6 +22,8 @@ export interface RunOutcome {
   state: RunState;
   /** The attempt that just ended (0 when the run has no status record at all). */
   attempt: number;
+  /** A `timeout` from the run's own `resources.timeout` (not the allocation's limit): treated as a failure. */
+  runTimeout?: boolean;
 }
 
 /** One run to submit again. */
@@ -50,9 +52,10 @@ export function planResubmissions(outcomes: readonly RunOutcome[], policy: Retry
   const out: Resubmission[] = [];
   for (const o of outcomes) {
     const attempt = Math.max(1, o.attempt);
-    if (EXTERNAL.has(o.state) || o.state === "pending") {
+    const ownFault = o.state === "failed" || (o.state === "timeout" && o.runTimeout === true);
+    if (!ownFault && (EXTERNAL.has(o.state) || o.state === "pending")) {
       if (attempt < policy.maxAttempts) out.push({ index: o.index, attempt: attempt + 1, resumed: o.state !== "pending", after: o.state });
-    } else if (o.state === "failed") {
+    } else if (ownFault) {
       if (attempt <= policy.retries) out.push({ index: o.index, attempt: attempt + 1, resumed: false, after: o.state });
     }
   }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import type { RunView } from "../app/events.js";
 import { formatResults, readSweepStatus, resultsTable } from "../app/inspect.js";
-import { planAll, prepareSweep, resumeSweep, startSweep, type StartedSweep } from "../app/launch.js";
+import { planAll, prepareSweep, resumeSweep, retryRound, startSweep, type StartedSweep } from "../app/launch.js";
 import { makeLauncher } from "../app/launchers.js";
 import { openProject } from "../app/project.js";
 import { composeForDisplay } from "../app/config-view.js";
@@ -249,7 +249,14 @@ async function attach(started: StartedSweep, reporter: ReturnType<typeof makeTer
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
   try {
-    const res = await waitForSweep(manifest.dir, launcher, reporter);
+    let res = await waitForSweep(manifest.dir, launcher, reporter);
+    // Runs stopped from outside (time limit, preemption, lost node), and failed ones when
+    // `retries` is set, go again automatically until the policy says stop.
+    while (interrupts === 0) {
+      const again = await retryRound(manifest.dir, launcher, res.runs.map((r) => ({ index: r.index, state: r.state, attempt: r.attempt })), reporter);
+      if (again.length === 0 || interrupts > 0) break;
+      res = await waitForSweep(manifest.dir, launcher, reporter);
+    }
     reporter.close();
     printSummary(res.runs, manifest.dir);
     if (interrupts > 0) return 130;

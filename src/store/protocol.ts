@@ -54,6 +54,8 @@ export interface RunStatusRecord {
   jobId?: string;
   gpus?: string[];
   cpus?: number[];
+  /** Why a `timeout` run was stopped: its own `resources.timeout`, or the allocation's time limit ahead. */
+  stopCause?: "run-timeout" | "alloc-timeout";
   /** Human-readable cause, e.g. "exceeded timeout 5s; force-killed after 2s grace". */
   message?: string;
   history: Array<{ state: RunState; at: number; attempt: number }>;

@@ -177,6 +177,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
         state = "failed";
         message = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
       }
+      if (state === "timeout") rec.stopCause = a.stopReason === "run-timeout" ? "run-timeout" : "alloc-timeout";
       if (a.proc.forced) message = `${message ?? ""}; did not exit within ${batch.killGraceS}s after SIGTERM, force-killed`.replace(/^; /, "");
       rec.state = state;
       rec.updatedAt = t;
