@@ -40,7 +40,8 @@ export interface RetryOptions {
 
 /** Run a SLURM command, retrying transient failures with jittered exponential backoff. */
 export async function slurmCmd(cmd: string, args: string[], opts: RetryOptions = {}): Promise<CmdResult> {
-  const attempts = opts.attempts ?? 6;
+  // 8 attempts back off for ~25-70 s in all: long enough to ride out a slurmctld restart.
+  const attempts = opts.attempts ?? 8;
   let delay = opts.baseMs ?? 500;
   let last: CmdResult | undefined;
   for (let i = 0; i < attempts; i++) {

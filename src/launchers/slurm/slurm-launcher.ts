@@ -3,7 +3,7 @@
  * every array task, and ONE `squeue` per poll round for the whole sweep. Run state comes from the
  * runs' status files first; the scheduler only explains pending, cancelled, timed-out or lost runs.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError } from "../../errors.js";
@@ -74,6 +74,8 @@ export class SlurmLauncher implements Launcher {
           verbose: settings.verbose,
           heartbeatS: settings.heartbeatS,
           ...(settings.timeoutSignal ? { timeoutSignal: settings.timeoutSignal } : {}),
+          // With a time limit the worker also learns the allocation's end: no run starts that cannot finish.
+          ...(settings.slurm.time !== undefined && !settings.debug ? { endGraceS: settings.slurm.signalGraceS } : {}),
         };
         writeJsonAtomicSync(batchFilePath(slurmDir, chunk, t.task), batch);
         batches.push({ batchId, task: t.task, runs: t.runs });
@@ -129,6 +131,41 @@ export class SlurmLauncher implements Launcher {
       jobs.push({ jobId: sub.jobId, launcher: "slurm", submittedAt: Date.now(), batches, host: hostname() });
     }
     return jobs;
+  }
+
+  /**
+   * Jobs tagged `corral:<sweep id>:<chunk>` that the manifest lacks (the submitter died after
+   * sbatch, before recording the job): rebuilt from the chunk's batch files. One squeue.
+   */
+  async recover(sweep: SweepManifest): Promise<JobEntry[]> {
+    const known = new Set(sweep.jobs.map((j) => j.jobId));
+    const r = await slurmCmd("squeue", ["-h", "-t", "all", "-u", process.env.USER ?? "root", "-o", "%F|%k"], { attempts: 3 });
+    if (r.code !== 0) return [];
+    const prefix = `corral:${sweep.id}:`;
+    const slurmDir = path.join(sweep.dir, ".slurm");
+    let files: string[] = [];
+    try {
+      files = readdirSync(slurmDir);
+    } catch {
+      return [];
+    }
+    const out: JobEntry[] = [];
+    for (const line of r.stdout.split("\n")) {
+      const [jobId, comment] = line.trim().split("|");
+      if (!jobId || !comment?.startsWith(prefix) || known.has(jobId)) continue;
+      known.add(jobId);
+      const chunk = Number(comment.slice(prefix.length));
+      const batches: JobEntry["batches"] = [];
+      for (const f of files) {
+        const m = /^batch-(\d+)-(\d+)\.json$/.exec(f);
+        if (!m || Number(m[1]) !== chunk) continue;
+        const b = readBatch(path.join(slurmDir, f)) as BatchSpec;
+        batches.push({ batchId: b.batchId, task: Number(m[2]), runs: b.runs.map((x) => x.index) });
+      }
+      batches.sort((a, b) => (a.task ?? 0) - (b.task ?? 0));
+      if (batches.length) out.push({ jobId, launcher: "slurm", submittedAt: Date.now(), batches, host: hostname() });
+    }
+    return out;
   }
 
   /** Debug mode: the very same batch files, run by the same worker on this machine. */
