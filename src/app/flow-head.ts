@@ -19,7 +19,7 @@ import { countStates, deriveStatus, type LivenessFacts } from "../store/status.j
 import { readManifest, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
 import { detectCpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
-import { FLOW_FILE, localBudget, recordOf, removeOutputs, thisHost, type FlowFile, type FlowJobSpec } from "./flow.js";
+import { FLOW_FILE, localBudget, recordOf, removeOutputs, thisHost, type FlowFile } from "./flow.js";
 import { FlowScheduler, type Budget, type Cancelled, type SchedJob } from "./flow-sched.js";
 import { makeLauncher } from "./launchers.js";
 

@@ -27,7 +27,6 @@ import { acquireSweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
 import { indexSweep, writeManifest } from "../store/store.js";
 import { detectGpus } from "../worker/resources.js";
-import type { Reporter } from "./events.js";
 import { gitInfo } from "./git.js";
 import type { ProjectContext } from "./project.js";
 import { resolveSettings, type SettingFlags } from "./settings.js";

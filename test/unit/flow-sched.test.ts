@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { FlowScheduler, type Budget, type SchedJob } from "../../src/app/flow-sched.js";
+
+const job = (deps: number[], over: Partial<SchedJob> = {}): SchedJob => ({
+  deps,
+  need: { cpus: 1, gpus: 0, memMB: 0 },
+  priority: 0,
+  batchKey: "k",
+  ...over,
+});
+const budget = (over: Partial<Budget> = {}): Budget => ({ jobs: 4, cpus: 4, gpuIds: [], trackGpus: true, memMB: 1000, ...over });
+const started = (s: FlowScheduler): number[] => s.next().flatMap((b) => b.jobs.map((j) => j.index));
+
+describe("FlowScheduler", () => {
+  it("starts a job only when all its deps succeeded, batching same-key jobs", () => {
+    // 0, 1 -> 2 -> 3
+    const s = new FlowScheduler([job([]), job([]), job([0, 1], { batchKey: "t" }), job([2])], budget(), false);
+    const first = s.next();
+    expect(first).toEqual([{ key: "k", jobs: [{ index: 0, gpuIds: [] }, { index: 1, gpuIds: [] }] }]);
+    s.succeeded(0);
+    expect(started(s)).toEqual([]);
+    s.succeeded(1);
+    expect(s.next()).toEqual([{ key: "t", jobs: [{ index: 2, gpuIds: [] }] }]);
+    s.succeeded(2);
+    expect(started(s)).toEqual([3]);
+    s.succeeded(3);
+    expect(s.done).toBe(true);
+  });
+
+  it("honours -j, CPUs, memory and GPUs, and runs a too-big job alone", () => {
+    const s = new FlowScheduler(
+      [job([], { need: { cpus: 3, gpus: 0, memMB: 0 } }), job([], { need: { cpus: 2, gpus: 0, memMB: 0 } }), job([], { need: { cpus: 99, gpus: 0, memMB: 0 } })],
+      budget(),
+      false,
+    );
+    expect(started(s)).toEqual([0]); // 3 of 4 CPUs used: neither 2 nor 4 (clamped 99) fits
+    s.succeeded(0);
+    expect(started(s)).toEqual([1]);
+    s.succeeded(1);
+    expect(started(s)).toEqual([2]);
+    const g = new FlowScheduler([job([], { need: { cpus: 1, gpus: 1, memMB: 0 } }), job([], { need: { cpus: 1, gpus: 0.5, memMB: 0 } }), job([], { need: { cpus: 1, gpus: 0.5, memMB: 0 } }), job([], { need: { cpus: 1, gpus: 1, memMB: 0 } })], budget({ gpuIds: ["0", "1"] }), false);
+    const b = g.next().flatMap((x) => x.jobs);
+    expect(b).toEqual([{ index: 0, gpuIds: ["0"] }, { index: 1, gpuIds: ["1"] }, { index: 2, gpuIds: ["1"] }]);
+    g.succeeded(0);
+    expect(g.next().flatMap((x) => x.jobs)).toEqual([{ index: 3, gpuIds: ["0"] }]);
+    const m = new FlowScheduler([job([], { need: { cpus: 1, gpus: 0, memMB: 600 } }), job([], { need: { cpus: 1, gpus: 0, memMB: 600 } })], budget(), false);
+    expect(started(m)).toEqual([0]);
+    const j = new FlowScheduler([job([]), job([]), job([])], budget({ jobs: 2 }), false);
+    expect(started(j)).toEqual([0, 1]);
+  });
+
+  it("starts higher priority first", () => {
+    const s = new FlowScheduler([job([]), job([], { priority: 5 })], budget({ jobs: 1 }), false);
+    expect(started(s)).toEqual([1]);
+  });
+
+  it("cancels dependents of a failure; without keep-going everything not started", () => {
+    // 0 -> 1 -> 2 ; 3 independent
+    const mk = (k: boolean): FlowScheduler => new FlowScheduler([job([]), job([0]), job([1]), job([])], budget({ jobs: 1 }), k);
+    const s = mk(false);
+    expect(started(s)).toEqual([0]);
+    expect(s.failed(0).map((c) => c.index).sort()).toEqual([1, 2, 3]);
+    expect(s.done).toBe(true);
+    const k = mk(true);
+    expect(started(k)).toEqual([0]);
+    expect(k.failed(0)).toEqual([{ index: 1, because: 0 }, { index: 2, because: 0 }]); // blamed on the job that failed
+    expect(started(k)).toEqual([3]);
+    k.succeeded(3);
+    expect(k.done).toBe(true);
+  });
+
+  it("retries a job, and resumes from succeeded, failed and running jobs", () => {
+    const s = new FlowScheduler([job([]), job([0])], budget(), false);
+    expect(started(s)).toEqual([0]);
+    s.retry(0);
+    expect(started(s)).toEqual([0]);
+    // Resume: 0 succeeded, 1 still running (adopted), 2 failed before -> 3 cancelled, 4 ready.
+    const r = new FlowScheduler([job([]), job([0]), job([]), job([2]), job([0])], budget({ jobs: 2 }), false, { succeeded: [0], running: [1], failed: [2] });
+    expect(r.initialCancels()).toEqual([{ index: 3, because: 2 }]);
+    expect(started(r)).toEqual([4]);
+    expect(started(r)).toEqual([]); // 2 of 2 slots busy
+    r.succeeded(1);
+    r.succeeded(4);
+    expect(r.done).toBe(true);
+  });
+});
