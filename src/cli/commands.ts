@@ -19,6 +19,7 @@ import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../store/
 import { INIT_FILES } from "./init-template.js";
 import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
 import { registerUiCommands } from "./ui.js";
+import { makeWatchReporter } from "./watch-view.js";
 import { registerFlowCommand, resumeFlow } from "./flow.js";
 import { registerEnvDoctorCommands } from "./env-doctor.js";
 
@@ -132,7 +133,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
       const m = readManifest(dir);
       const launcher = makeLauncher(m.settings as never);
       if (o.watch) {
-        const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
+        const reporter = makeWatchReporter({ json: Boolean(o.json) });
         const res = await waitForSweep(dir, launcher, reporter);
         reporter.close();
         process.stdout.write(`${formatCounts(res.counts)}\n`);
