@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { openProject } from "../../src/app/project.js";
 import { CorralError } from "../../src/errors.js";
 import { loadProjectText } from "../../src/project/load.js";
@@ -154,5 +155,21 @@ describe("openProject with profiles", () => {
     expect(auto.profileReasons).toEqual(["hpc: ON_HPC is set"]);
     writeFileSync(path.join(dir, "profiles", "bad.yaml"), `launcher:\n  partiton: x\n`);
     await expect(openProject({ cwd: dir, allowMissing: false, facts: facts() })).rejects.toThrow(/unknown key 'launcher.partiton' \(did you mean 'launcher.partition'\?\)/);
+  });
+});
+
+describe("docs/profiles.md and docs/containers.md", () => {
+  it("every project-file example validates, and every profile-file example is a valid profile", async () => {
+    const { profileSchema } = await import("../../src/project/schema.js");
+    let n = 0;
+    for (const page of ["profiles.md", "containers.md"]) {
+      const doc = readFileSync(path.resolve(import.meta.dirname, "../../docs", page), "utf8");
+      for (const [, text] of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
+        n++;
+        if (text!.startsWith("# profiles/")) expect(profileSchema.safeParse(parseYaml(text!)).success, text).toBe(true);
+        else expect(() => loadProjectText(text!, "corral.yaml"), text).not.toThrow();
+      }
+    }
+    expect(n).toBeGreaterThanOrEqual(5);
   });
 });
