@@ -43,7 +43,8 @@ export function makeTerminalReporter(opts: { json: boolean; quiet: boolean }): R
           process.stderr.write(`corral: submitted ${e.runs} run${e.runs === 1 ? "" : "s"} as ${e.jobs.join(", ")}\n`);
           break;
         case "info":
-          bar ? bar.stop() : undefined;
+          bar?.stop();
+          bar = undefined;
           process.stderr.write(`corral: ${e.message}\n`);
           break;
         case "warning":

@@ -1,10 +1,11 @@
 /** The library entry as a user imports it (the built package, like `import ... from "corral"`). */
 import { describe, expect, it } from "vitest";
+import type * as Corral from "../../src/index.js";
 import { makeProject, TASKS } from "../helpers.js";
 
 describe("library API", () => {
   it("launch() starts a sweep, wait() ends it, results() tabulates; defineConfig types a project", async () => {
-    const lib = (await import("../../dist/index.js")) as typeof import("../../src/index.js");
+    const lib = (await import("../../dist/index.js")) as typeof Corral;
     expect(lib.defineConfig({ command: "echo" })).toEqual({ command: "echo" });
     const dir = makeProject({ "corral.yaml": `command: sh ${TASKS}/ok.sh\nconfig:\n  lr: 0.1\n` });
     const events: string[] = [];
@@ -21,7 +22,7 @@ describe("library API", () => {
   });
 
   it("bad input rejects with a CorralError and starts nothing", async () => {
-    const lib = (await import("../../dist/index.js")) as typeof import("../../src/index.js");
+    const lib = (await import("../../dist/index.js")) as typeof Corral;
     const dir = makeProject({ "corral.yaml": "command: echo\nconfig:\n  lr: 0.1\n" });
     await expect(lib.launch({ cwd: dir, overrides: ["nope=1"] })).rejects.toMatchObject({ name: "CorralError", exitCode: 2 });
   });
