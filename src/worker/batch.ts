@@ -8,7 +8,7 @@ import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
 import { findTaskset } from "./resources.js";
-import { ResourcePool, SlotScheduler, type Grant } from "./slots.js";
+import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
 export interface WorkerContext {
@@ -21,6 +21,8 @@ export interface WorkerContext {
   jobId?: string;
   /** SLURM_RESTART_COUNT: > 0 after a requeue. */
   restartCount: number;
+  /** When the allocation ends (ms since epoch), if known: runs that cannot finish by then minus `batch.endGraceS` are not started. */
+  allocEndMs?: number;
   log: (msg: string) => void;
   now?: () => number;
 }
@@ -80,10 +82,25 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const specs = new Map(todo.map((r) => [r.index, r]));
   // Copy the environment once: every read of process.env goes through a slow native interceptor.
   const baseEnv: NodeJS.ProcessEnv = { ...ctx.env };
+  // Durations of this batch's succeeded runs: their median estimates runs that give none.
+  const durations: number[] = [];
+  const deadline: Deadline | undefined =
+    ctx.allocEndMs !== undefined && batch.endGraceS !== undefined
+      ? {
+          endMs: ctx.allocEndMs,
+          graceMs: batch.endGraceS * 1000,
+          estimateMs: (i) => {
+            const e = specs.get(i)?.estimateS;
+            return e !== undefined ? e * 1000 : medianMs(durations);
+          },
+        }
+      : undefined;
+  if (deadline) vlog(`allocation ends ${new Date(deadline.endMs).toISOString()}; runs must finish ${batch.endGraceS}s before`);
   const sched = new SlotScheduler(
     pool,
     todo.map((r) => ({ index: r.index, cpus: r.cpus, gpus: Number.isFinite(r.gpus) && r.gpus >= 0 ? r.gpus : undefined })),
     batch.stagger * 1000,
+    deadline,
   );
   const active = new Map<number, Active>();
   const taskset = findTaskset();
@@ -173,6 +190,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
         message = "stopped by request";
       } else if (exit.code === 0) {
         state = "succeeded";
+        if (rec.startedAt !== undefined) durations.push(t - rec.startedAt);
       } else {
         state = "failed";
         message = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`;
@@ -196,6 +214,15 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const finish = (): void => {
     if (finished) return;
     finished = true;
+    // Deferred runs stay pending with a reason; the head resubmits them in a later job.
+    for (const req of sched.deferred) {
+      const spec = specs.get(req.index)!;
+      const rec = baseRecord(spec, "pending");
+      const est = deadline?.estimateMs(req.index);
+      rec.message = `not started: expected to take ${Math.round((est ?? 0) / 1000)}s, more than the allocation had left`;
+      writeRunStatus(spec.dir, rec);
+      vlog(`run ${spec.index}: deferred to the next job (${rec.message})`);
+    }
     clearInterval(heartbeat);
     clearTimeout(wakeTimer);
     const bad = (counts.failed ?? 0) + (counts.timeout ?? 0) + (counts.lost ?? 0) + (counts.preempted ?? 0);

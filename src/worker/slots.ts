@@ -134,6 +134,32 @@ export class ResourcePool {
   }
 }
 
+/** The allocation's end as the worker knows it (SLURM_JOB_END_TIME or squeue), and the grace kept before it. */
+export interface Deadline {
+  endMs: number;
+  graceMs: number;
+  /** Expected duration of a run (explicit `resources.estimate`, else the median of finished runs), or undefined. */
+  estimateMs(index: number): number | undefined;
+}
+
+/**
+ * Walltime-aware start: may a run expected to take `estimateMs` start at `now`? Unknown
+ * estimates always start (nothing to go by); otherwise it must end by `endMs - graceMs`, when
+ * SLURM's signal comes.
+ */
+export function fitsBeforeEnd(now: number, estimateMs: number | undefined, endMs: number, graceMs: number): boolean {
+  if (estimateMs === undefined || !Number.isFinite(endMs)) return true;
+  return now + estimateMs <= endMs - graceMs;
+}
+
+/** The median of durations (ms), or undefined for none: the estimate of runs that give none. */
+export function medianMs(durations: readonly number[]): number | undefined {
+  if (durations.length === 0) return undefined;
+  const s = [...durations].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 /** One decision of the scheduler. */
 export type Decision =
   | { kind: "start"; grant: Grant }
@@ -149,11 +175,13 @@ export class SlotScheduler {
   private running = 0;
   private lastStart = -Infinity;
   private stopped = false;
+  private readonly deferredReqs: SlotRequest[] = [];
 
   constructor(
     private readonly pool: ResourcePool,
     requests: SlotRequest[],
     private readonly staggerMs: number,
+    private readonly deadline?: Deadline,
   ) {
     for (const r of requests) {
       const why = pool.impossible(r);
@@ -175,12 +203,24 @@ export class SlotScheduler {
     this.stopped = true;
   }
 
+  /** Runs left for the next job because they could not finish before the allocation's end. */
+  get deferred(): readonly SlotRequest[] {
+    return this.deferredReqs;
+  }
+
   /** Remove runs that will not be started (e.g. already succeeded, or drained on stop). */
   drain(): SlotRequest[] {
     return this.queue.splice(0);
   }
 
   next(now: number): Decision {
+    if (this.deadline && !this.stopped) {
+      // Runs that cannot finish in the time left never start here; they are left for the next job.
+      const { endMs, graceMs } = this.deadline;
+      const keep: SlotRequest[] = [];
+      for (const req of this.queue) (fitsBeforeEnd(now, this.deadline.estimateMs(req.index), endMs, graceMs) ? keep : this.deferredReqs).push(req);
+      this.queue.splice(0, this.queue.length, ...keep);
+    }
     if (this.stopped || this.queue.length === 0) return this.running === 0 ? { kind: "done" } : { kind: "wait", reason: "runs still running" };
     if (this.running >= this.pool.parallel) return { kind: "wait", reason: `all ${this.pool.parallel} slots busy` };
     if (now - this.lastStart < this.staggerMs) return { kind: "wait", untilMs: this.lastStart + this.staggerMs, reason: "stagger" };

@@ -7,11 +7,30 @@
  *   SIGUSR1           the allocation nears its time limit (sbatch --signal=B:USR1@grace):
  *                     forward the timeout signal to the runs, record them as `timeout`
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { BatchSpec } from "../store/protocol.js";
 import { runBatch } from "./batch.js";
 import { detectCpus, detectGpus } from "./resources.js";
+
+/**
+ * When this allocation ends (ms since epoch): SLURM_JOB_END_TIME where SLURM exports it, else one
+ * `squeue -o %e` at start (local time, "YYYY-MM-DDTHH:MM:SS"). Undefined when unknown or unlimited.
+ */
+export function allocationEnd(env: NodeJS.ProcessEnv): number | undefined {
+  const fromEnv = Number(env.SLURM_JOB_END_TIME);
+  if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv * 1000;
+  if (!env.SLURM_JOB_ID) return undefined;
+  try {
+    const out = execFileSync("squeue", ["-h", "-j", env.SLURM_JOB_ID, "-o", "%e"], { encoding: "utf8", timeout: 20_000 }).trim();
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(out)) return undefined;
+    const t = new Date(out).getTime();
+    return Number.isFinite(t) ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function main(): void {
   const file = process.argv[2];
@@ -53,6 +72,7 @@ function main(): void {
       gpuIds: gpus.ids,
       ...(jobId ? { jobId } : {}),
       restartCount: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
+      ...(batch.endGraceS !== undefined ? optional("allocEndMs", allocationEnd(env)) : {}),
       log,
     });
   } catch (e) {
@@ -79,6 +99,10 @@ function main(): void {
   void handle.done.then((r) => {
     process.exitCode = r.exitCode;
   });
+}
+
+function optional<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
+  return (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
 }
 
 main();
