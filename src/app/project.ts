@@ -7,7 +7,7 @@ import { CorralError } from "../errors.js";
 import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
 import { findProjectFile, loadProject, loadProjectText } from "../project/load.js";
-import { applyPaths, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, type HostFacts } from "../project/profiles.js";
+import { applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "../project/profiles.js";
 import type { ProjectConfig } from "../project/schema.js";
 
 export interface ProjectContext {
@@ -29,9 +29,10 @@ export interface ProjectContext {
 
 /**
  * Find and load the project, then apply profiles (`profiles` names, else detection from `facts`)
- * and resolve `paths`. `facts` default to this host and `process.env`.
+ * and resolve `paths`. `facts` default to this host and `process.env`. `overrides` (the command line's)
+ * select config group options whose `corral:` key adds profiles and settings (`+setup=hpc_gpu`).
  */
-export async function openProject(opts: { cwd: string; file?: string; allowMissing: boolean; profiles?: string[]; facts?: HostFacts }): Promise<ProjectContext> {
+export async function openProject(opts: { cwd: string; file?: string; allowMissing: boolean; profiles?: string[]; facts?: HostFacts; overrides?: string[] }): Promise<ProjectContext> {
   const file = opts.file ? path.resolve(opts.cwd, opts.file) : findProjectFile(opts.cwd);
   if (!file) {
     if (!opts.allowMissing) {
@@ -51,13 +52,16 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
     throw new CorralError("E_CONFIG", `profile '${clash}' is defined both in the project file and in profiles/${clash}.yaml; keep one`, { location: { file: loaded.file, key: `profiles.${clash}` } });
   }
   const facts = opts.facts ?? hostFacts(process.env);
-  const chosen = applyProfiles({ ...loaded.config, profiles: { ...loaded.config.profiles, ...fromFiles } }, opts.profiles ?? [], facts);
-  const cfg = applyPaths(chosen.config, resolvePaths(chosen.config.paths, loaded.dir, facts.env, loaded.file), loaded.file);
+  // Config group options selected by overrides or the defaults list may carry `corral:` settings.
+  const presets = selectPresets(loaded.repo, loaded.config.defaults, opts.overrides ?? []);
+  const chosen = applyProfiles({ ...loaded.config, profiles: { ...loaded.config.profiles, ...fromFiles } }, [...(opts.profiles ?? []), ...presets.profiles], facts);
+  const preset = applyPresets(chosen.config, presets);
+  const cfg = applyPaths(preset.config, resolvePaths(preset.config.paths, loaded.dir, facts.env, loaded.file), loaded.file);
   // The loader has already chosen the primary config (inline, or <config_dir>/config.yaml) and
   // parsed the defaults list into composition form.
   const primary = cfg.config as ConfigMap | undefined;
   const defaults = cfg.defaults as DefaultsEntry[];
-  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: loaded.repo, primary, defaults, synthetic: false, profiles: chosen.applied, profileReasons: chosen.reasons, profileOverrides: chosen.overrides };
+  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons], profileOverrides: [...chosen.overrides, ...preset.overrides] };
 }
 
 const noFacts: HostFacts = { hostname: "", env: {}, onPath: () => false };

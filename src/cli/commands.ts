@@ -62,7 +62,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
       const g = globals();
       const plusProfile = overrides.filter((x) => x.startsWith("+profile="));
       const profileNames = [...(o.profile ? o.profile.split(",") : []), ...plusProfile.map((x) => x.slice("+profile=".length))].filter(Boolean);
-      const project = await openProject({ cwd: cwdOf(g), ...(g.project ? { file: g.project } : {}), allowMissing: Boolean(ctx.command?.length), profiles: profileNames });
+      const project = await openProject({ cwd: cwdOf(g), ...(g.project ? { file: g.project } : {}), allowMissing: Boolean(ctx.command?.length), profiles: profileNames, overrides });
       const prepared = prepareSweep({
         project,
         overrides: overrides.filter((x) => !x.startsWith("+profile=")),
@@ -206,7 +206,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
     .option("--json", "JSON instead of YAML")
     .action(async (overrides: string[], o: { cfg: "job" | "all"; package?: string; json?: boolean }) => {
       const g = globals();
-      const project = await openProject({ cwd: cwdOf(g), ...(g.project ? { file: g.project } : {}), allowMissing: false });
+      const project = await openProject({ cwd: cwdOf(g), ...(g.project ? { file: g.project } : {}), allowMissing: false, overrides });
       const value = composeForDisplay(project, overrides, { cfg: o.cfg, ...(o.package ? { key: o.package } : {}), env: process.env, now: new Date() });
       process.stdout.write(o.json ? JSON.stringify(value, null, 2) + "\n" : typeof value === "object" && value !== null ? toYaml(value) : `${String(value)}\n`);
     });

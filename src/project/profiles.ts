@@ -11,7 +11,9 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync 
 import os from "node:os";
 import path from "node:path";
 import picomatch from "picomatch";
+import { z } from "zod";
 import { CorralError, didYouMean } from "../errors.js";
+import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { containerSchema, describeIssues, issueMessages, profileSchema } from "./schema.js";
 import type { ContainerConfig, ProfileConfig, ProjectConfig, RuleConfig } from "./schema.js";
@@ -278,4 +280,84 @@ export function applyPaths(cfg: ProjectConfig, paths: Record<string, string>, fi
     targets,
     ...(cfg.command ? { command: cfg.command.map((w) => sub(w, "command")) } : {}),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hydra habit: a config group option that carries Corral settings (`+setup=hpc_gpu`)
+
+/** The `corral:` key of a config group option: profile settings plus `profile` and `sweep_dir`. */
+export const presetSchema = profileSchema.omit({ when: true }).extend({
+  /** Profiles to apply (after any `-P` ones). */
+  profile: z.union([z.string(), z.array(z.string())], { error: "must be a profile name or a list of names" }).optional(),
+  /** Sweep folder template. */
+  sweep_dir: z.string().min(1).optional(),
+});
+/** Resolved `corral:` settings of a config group option. */
+export type PresetConfig = z.output<typeof presetSchema>;
+
+/** What the selected presets contribute. */
+export interface SelectedPresets {
+  /** Profile names the presets ask for, in order. */
+  profiles: string[];
+  /** Their other settings, as profiles to apply after those. */
+  patches: Array<{ name: string; profile: ProfileConfig; sweepDir?: string }>;
+  /** The repo with every option's `corral:` key removed, so none reaches a run's config. */
+  repo: ConfigRepo;
+}
+
+/**
+ * Find the config group options selected by the defaults list (`{group: option}` entries) and by
+ * `group=option` / `+group=option` overrides whose file has a `corral:` key, validate those keys,
+ * and strip them from the repo.
+ * @throws CorralError E_CONFIG naming the option's file and key when a `corral:` key is invalid.
+ */
+export function selectPresets(repo: ConfigRepo, defaults: DefaultsEntry[], overrides: string[]): SelectedPresets {
+  const chosen: Array<[string, string]> = [];
+  for (const d of defaults) {
+    if (d.kind === "group" && typeof d.option === "string") chosen.push([d.group.replace(/^\//, ""), d.option]);
+  }
+  for (const o of overrides) {
+    // Only simple selections; a sweep over presets would need one launcher per run.
+    const m = /^\+{0,2}([A-Za-z0-9_./-]+)=([A-Za-z0-9_.-]+)$/.exec(o);
+    if (m && repo.groups.has(m[1]!)) {
+      const i = chosen.findIndex(([g]) => g === m[1]);
+      if (i >= 0) chosen.splice(i, 1);
+      chosen.push([m[1]!, m[2]!]);
+    }
+  }
+  const out: SelectedPresets = { profiles: [], patches: [], repo: { ...repo, groups: new Map() } };
+  for (const [group, options] of repo.groups) {
+    const copy = new Map<string, GroupOption>();
+    for (const [name, opt] of options) {
+      if (!("corral" in opt.config)) {
+        copy.set(name, opt);
+        continue;
+      }
+      const { corral, ...rest } = opt.config;
+      copy.set(name, { ...opt, config: rest });
+      if (!chosen.some(([g, n]) => g === group && n === name)) continue;
+      const parsed = presetSchema.safeParse(corral, { reportInput: true, error: issueMessages });
+      if (!parsed.success) {
+        const first = describeIssues(parsed.error.issues, ["corral"])[0]!;
+        throw new CorralError("E_CONFIG", first.message, { location: { file: opt.file, key: first.key } });
+      }
+      const { profile, sweep_dir, ...settings } = parsed.data;
+      if (profile !== undefined) out.profiles.push(...(typeof profile === "string" ? [profile] : profile));
+      out.patches.push({ name: `${group}=${name}`, profile: settings, ...(sweep_dir !== undefined ? { sweepDir: sweep_dir } : {}) });
+    }
+    out.repo.groups.set(group, copy);
+  }
+  return out;
+}
+
+/** Apply the presets' own settings (after the profiles), as `applyProfiles` merges a profile. */
+export function applyPresets(cfg: ProjectConfig, presets: SelectedPresets): { config: ProjectConfig; overrides: string[]; reasons: string[] } {
+  let config = cfg;
+  const overrides: string[] = [];
+  for (const p of presets.patches) {
+    config = mergeProfile(config, p.profile, p.name);
+    if (p.sweepDir !== undefined) config = { ...config, sweep_dir: p.sweepDir };
+    overrides.push(...(p.profile.overrides ?? []));
+  }
+  return { config, overrides, reasons: presets.patches.map((p) => `${p.name}: corral settings of the config group option`) };
 }
