@@ -72,6 +72,19 @@ describe("profiles and paths", () => {
   });
 });
 
+describe("config group presets", () => {
+  it("+setup=hpc_gpu applies the option's corral: launcher settings; corral config --cfg all shows them", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: echo\nconfig_dir: conf\nconfig: {lr: 1}\n",
+      "conf/setup/hpc_gpu.yaml": "batch: 64\ncorral:\n  launcher: {type: slurm, partition: gpu}\n",
+    });
+    const all = JSON.parse(corral(["config", "--cfg", "all", "-p", "launcher", "+setup=hpc_gpu", "--json"], { cwd: dir }).stdout) as { type: string; slurm: { partition: string } };
+    expect(all).toMatchObject({ type: "slurm", slurm: { partition: "gpu" } });
+    expect(JSON.parse(corral(["config", "+setup=hpc_gpu", "--json"], { cwd: dir }).stdout)).toEqual({ lr: 1, setup: { batch: 64 } });
+    expect(corral(["run", "+setup=hpc_gpu", "--dry-run"], { cwd: dir }).stdout).toContain("(launcher slurm, 1 at once)");
+  });
+});
+
 describe("corral doctor", () => {
   it("passes for a local project whose command is on PATH", () => {
     const dir = makeProject({ "corral.yaml": "command: sh -c true\n" });

@@ -161,15 +161,49 @@ describe("openProject with profiles", () => {
 describe("docs/profiles.md and docs/containers.md", () => {
   it("every project-file example validates, and every profile-file example is a valid profile", async () => {
     const { profileSchema } = await import("../../src/project/schema.js");
+    const { presetSchema } = await import("../../src/project/profiles.js");
     let n = 0;
     for (const page of ["profiles.md", "containers.md"]) {
       const doc = readFileSync(path.resolve(import.meta.dirname, "../../docs", page), "utf8");
       for (const [, text] of doc.matchAll(/```yaml\n([\s\S]*?)```/g)) {
         n++;
         if (text!.startsWith("# profiles/")) expect(profileSchema.safeParse(parseYaml(text!)).success, text).toBe(true);
+        else if (text!.startsWith("# conf/")) expect(presetSchema.safeParse((parseYaml(text!) as { corral: unknown }).corral).success, text).toBe(true);
         else expect(() => loadProjectText(text!, "corral.yaml"), text).not.toThrow();
       }
     }
     expect(n).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe("config group presets (+setup=hpc_gpu)", () => {
+  const files = (dir: string): void => {
+    writeFileSync(path.join(dir, "corral.yaml"), `command: echo\nconfig_dir: conf\nconfig: {lr: 1}\nprofiles:\n  cluster: {launcher: {type: slurm}}\n`);
+    mkdirSync(path.join(dir, "conf", "setup"), { recursive: true });
+    writeFileSync(path.join(dir, "conf", "setup", "hpc_gpu.yaml"), `batch: 64\ncorral:\n  profile: cluster\n  launcher: {partition: gpu, gpus: 2}\n  sweep_dir: /scratch/sweeps\n  overrides: [lr=2]\n`);
+    writeFileSync(path.join(dir, "conf", "setup", "laptop.yaml"), `batch: 8\n`);
+  };
+
+  it("applies the selected option's corral settings and keeps the key out of run configs", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "corral-preset-"));
+    files(dir);
+    const p = await openProject({ cwd: dir, allowMissing: false, overrides: ["+setup=hpc_gpu"], facts: facts() });
+    expect(p.profiles).toEqual(["cluster", "setup=hpc_gpu"]);
+    expect(p.config.launcher).toMatchObject({ type: "slurm", partition: "gpu", gpus: 2 });
+    expect(p.config.sweep_dir).toBe("/scratch/sweeps");
+    expect(p.profileOverrides).toEqual(["lr=2"]);
+    expect(p.repo.groups.get("setup")!.get("hpc_gpu")!.config).toEqual({ batch: 64 });
+    const other = await openProject({ cwd: dir, allowMissing: false, overrides: ["+setup=laptop"], facts: facts() });
+    expect(other.profiles).toEqual([]);
+    expect(other.config.launcher.type).toBe("local");
+    // Stripped even when not selected: a `corral:` key never reaches a run's config.
+    expect(other.repo.groups.get("setup")!.get("hpc_gpu")!.config).toEqual({ batch: 64 });
+  });
+
+  it("names the option file and key of an invalid corral: setting", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "corral-preset-"));
+    files(dir);
+    writeFileSync(path.join(dir, "conf", "setup", "bad.yaml"), `corral:\n  launcher: {partiton: gpu}\n`);
+    await expect(openProject({ cwd: dir, allowMissing: false, overrides: ["setup=bad"], facts: facts() })).rejects.toThrow(/unknown key 'corral.launcher.partiton'/);
   });
 });
