@@ -18,14 +18,13 @@ import { TERMINAL_STATES } from "../store/protocol.js";
 import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../store/store.js";
 import { INIT_FILES } from "./init-template.js";
 import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
-import { registerUiCommands } from "./ui.js";
 import { makeWatchReporter } from "./watch-view.js";
-import { registerFlowCommand, resumeFlow } from "./flow.js";
-import { registerEnvDoctorCommands } from "./env-doctor.js";
 
 export interface CommandContext {
   /** Words after `--`. */
   command: string[] | undefined;
+  /** The subcommand named on the command line, if any (decides which modules load). */
+  subcommand: string | undefined;
   setExit(code: number): void;
 }
 
@@ -42,7 +41,7 @@ const intArg = (name: string) => (v: string): number => {
 
 const cwdOf = (g: GlobalOpts): string => path.resolve(g.cwd ?? process.cwd());
 
-export function runCommands(program: Command, ctx: CommandContext): void {
+export async function runCommands(program: Command, ctx: CommandContext): Promise<void> {
   const globals = (): GlobalOpts => program.opts<GlobalOpts>();
 
   program
@@ -108,7 +107,7 @@ export function runCommands(program: Command, ctx: CommandContext): void {
     .option("--json", "JSON event lines")
     .action(async (sweep: string | undefined, o: { retryFailed?: boolean; jobs?: number; detach?: boolean; json?: boolean }) => {
       const dir = resolveSweep(cwdOf(globals()), sweep);
-      if (readManifest(dir).kind === "flow") return ctx.setExit(await resumeFlow(dir, o));
+      if (readManifest(dir).kind === "flow") return ctx.setExit(await (await import("./flow.js")).resumeFlow(dir, o));
       const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
       const r = await resumeSweep({ sweepDir: dir, retryFailed: Boolean(o.retryFailed), ...(o.jobs ? { jobs: o.jobs } : {}) }, reporter);
       process.stderr.write(
@@ -226,10 +225,16 @@ export function runCommands(program: Command, ctx: CommandContext): void {
       }
       process.stdout.write(`created ${Object.keys(INIT_FILES).join(", ")} in ${root}\nnext: cd ${dir} && corral run -m\n`);
     });
-  registerUiCommands(program, () => cwdOf(globals()), (c) => ctx.setExit(c));
-  registerFlowCommand(program, globals, (c) => ctx.setExit(c));
-  registerEnvDoctorCommands(program, globals, ctx);
+  // Commands with heavy dependencies (HTTP server, browser, DAG engine) are loaded only when
+  // asked for (or for --help): every other command starts faster.
+  const want = (...names: string[]): boolean => ctx.subcommand === undefined || !CORE_COMMANDS.has(ctx.subcommand) || names.includes(ctx.subcommand);
+  if (want("ui", "plot")) (await import("./ui.js")).registerUiCommands(program, () => cwdOf(globals()), (c) => ctx.setExit(c));
+  if (want("flow")) (await import("./flow.js")).registerFlowCommand(program, globals, (c) => ctx.setExit(c));
+  if (want("env", "doctor")) (await import("./env-doctor.js")).registerEnvDoctorCommands(program, globals, ctx);
 }
+
+/** Commands registered above without a lazy import. */
+const CORE_COMMANDS = new Set(["run", "resume", "status", "logs", "results", "cancel", "config", "init"]);
 
 const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
 

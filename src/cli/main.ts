@@ -23,6 +23,19 @@ export function reportError(e: unknown): number {
   return 1;
 }
 
+/** The first word that is not an option or an option's value. */
+function findSubcommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "-C" || a === "--cwd" || a === "--project") {
+      i++;
+      continue;
+    }
+    if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
   // Everything after `--` is the command to run, untouched by option parsing.
   const dd = argv.indexOf("--");
@@ -37,8 +50,9 @@ async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `corral: ${s}` : s) })
     .showSuggestionAfterError(true);
   let code = 0;
-  runCommands(program, {
+  await runCommands(program, {
     command,
+    subcommand: findSubcommand(args),
     setExit: (c: number) => {
       code = c;
     },
