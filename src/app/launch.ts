@@ -18,6 +18,7 @@ import { indexSweep, readManifest, readRunStatus, writeManifest, writeRunStatus 
 import type { Reporter } from "./events.js";
 import { gitInfo } from "./git.js";
 import { makeLauncher } from "./launchers.js";
+import { checkSlurmSplit } from "../launchers/slurm/slurm-launcher.js";
 import { planResubmissions, policyOf, settingsForAttempt, type RunOutcome } from "./retry.js";
 import { resolveSettings, type SettingFlags } from "./settings.js";
 
@@ -68,6 +69,8 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   });
   // Compose every run now (not lazily at launch) so a bad override fails before anything starts.
   const settings = resolveSettings(cfg, req);
+  // A split that can never work is bad input: say so before anything is created or queued.
+  if (settings.type === "slurm" && !settings.debug) checkSlurmSplit({ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus }, settings);
   return { request: req, command, plan, settings };
 }
 

@@ -223,3 +223,30 @@ describe("corral config / init", () => {
     expect(corral(["init"], { cwd: dir }).code).toBe(2);
   });
 });
+
+describe("SLURM settings without a cluster", () => {
+  it("debug mode runs the very same packed batches through the worker locally, splitting explicit GPU ids", () => {
+    const dir = makeProject({
+      "corral.yaml": `command: sh ${TASKS}/sleep.sh\nenv:\n  SLEEP: "0.3"\nconfig:\n  i: 0\nlauncher:\n  type: slurm\n  debug: true\n  per_job: 4\n  parallel: 2\n  gpu_ids: ["0", "1", "2", "3"]\n  verbose: true\n`,
+    });
+    const r = corral(["run", "-m", "i=range(4)"], { cwd: dir });
+    expect(r.stderr).toContain("4 succeeded");
+    expect(r.code).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const slurmDir = path.join(sweep, ".slurm");
+    expect(existsSync(path.join(slurmDir, "batch-0-0.json"))).toBe(true);
+    const log = readFileSync(path.join(slurmDir, "debug-0-0.log"), "utf8");
+    expect(log).toMatch(/run 0: start .* gpus \[0,1\]/);
+    expect(log).toMatch(/run 1: start .* gpus \[2,3\]/);
+    const gpus = [0, 1, 2, 3].map((i) => readJson<RunStatusRecord>(path.join(sweep, String(i), "status.json")).gpus);
+    expect(gpus.every((g) => g?.length === 2)).toBe(true);
+  });
+
+  it("a run asking for more GPUs than a SLURM job gets is bad input: exit 2, nothing created", () => {
+    const dir = makeProject({ "corral.yaml": `command: echo\nresources:\n  gpus: 2\nlauncher:\n  type: slurm\n  gpus: 1\n` });
+    const r = corral(["run"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/asks for 2 GPU\(s\) \(resources\.gpus\) but each SLURM job gets 1/);
+    expect(sweepDirs(dir)).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@
  * every array task, and ONE `squeue` per poll round for the whole sweep. Run state comes from the
  * runs' status files first; the scheduler only explains pending, cancelled, timed-out or lost runs.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError } from "../../errors.js";
@@ -14,6 +14,7 @@ import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/p
 import type { LivenessFacts } from "../../store/status.js";
 import type { Launcher, SubmitRequest } from "../launcher.js";
 import { spawnWorker, WORKER_MAIN } from "../local/local-launcher.js";
+import { CANCEL_MARKER } from "../../worker/batch.js";
 import { maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
 
@@ -42,7 +43,10 @@ export class SlurmLauncher implements Launcher {
     const { sweep, runs, settings } = req;
     const slurmDir = path.join(sweep.dir, ".slurm");
     mkdirSync(slurmDir, { recursive: true });
+    // A new submission means the runs are wanted again: a later SIGTERM is the scheduler's.
+    rmSync(path.join(slurmDir, CANCEL_MARKER), { force: true });
     const byIndex = new Map(runs.map((r) => [r.index, r]));
+    for (const r of runs) checkSlurmSplit({ cpus: r.cpus, gpus: r.gpus }, settings, r.index);
     const limits = settings.debug ? { maxArraySize: 1001, maxJobCount: 10000 } : await this.clusterLimits();
     const chunks = packBatches(
       runs.map((r) => r.index),
@@ -235,6 +239,9 @@ export class SlurmLauncher implements Launcher {
   async cancel(sweep: SweepManifest, force: boolean): Promise<void> {
     const ids = [...new Set(sweep.jobs.filter((j) => j.launcher === "slurm").map((j) => j.jobId))];
     if (ids.length === 0) return;
+    // Tell the workers this SIGTERM is ours (runs `cancelled`), not the scheduler's (`preempted`).
+    mkdirSync(path.join(sweep.dir, ".slurm"), { recursive: true });
+    writeFileSync(path.join(sweep.dir, ".slurm", CANCEL_MARKER), `${Date.now()}\n`);
     // The batch shell (the worker) gets SIGTERM and stops its runs gracefully; --full also
     // reaches steps. A forced cancel sends SIGKILL.
     const args = force ? ["--signal=KILL", "--full", ...ids] : ["--full", "--signal=TERM", ...ids];
@@ -244,6 +251,26 @@ export class SlurmLauncher implements Launcher {
     if (r.code !== 0 && !/Invalid job id|already completing or completed/i.test(r.stderr)) {
       throw new CorralError("E_SCHEDULER", `scancel failed: ${r.stderr.trim()}`, { exitCode: 1 });
     }
+  }
+}
+
+/**
+ * Catch splits that can never work before anything is queued: a run asking for more GPUs or
+ * CPUs than one array element is given. (The worker checks again against what it really gets.)
+ */
+export function checkSlurmSplit(run: { cpus?: number | undefined; gpus?: number | undefined }, settings: SubmitRequest["settings"], index?: number): void {
+  const jobGpus = settings.slurm.gpus ?? (settings.slurm.gres ? Number(/gpu(?::[^:,]+)?:(\d+)/.exec(settings.slurm.gres)?.[1] ?? NaN) : 0);
+  const jobCpus = settings.slurm.cpusPerTask;
+  const who = index === undefined ? "each run" : `run ${index}`;
+  if (run.gpus !== undefined && Number.isFinite(run.gpus) && run.gpus > 0 && Number.isFinite(jobGpus) && run.gpus > jobGpus) {
+    throw new CorralError("E_RESOURCES", `${who} asks for ${run.gpus} GPU(s) (resources.gpus) but each SLURM job gets ${jobGpus} (launcher.gpus${settings.slurm.gres ? "/gres" : ""})`, {
+      hint: "raise launcher.gpus or lower resources.gpus",
+    });
+  }
+  if (jobCpus !== undefined && run.cpus !== undefined && run.cpus > jobCpus) {
+    throw new CorralError("E_RESOURCES", `${who} asks for ${run.cpus} CPUs (resources.cpus) but each SLURM job gets ${jobCpus} (launcher.cpus_per_task)`, {
+      hint: "raise launcher.cpus_per_task or lower resources.cpus",
+    });
   }
 }
 
