@@ -58,6 +58,8 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
   let entries = new Map(m.runs.map((e) => [e.index, e]));
   // Last seen non-final view of each run.
   const seen = new Map<number, RunView>();
+  // What was last reported as ended, per run: a run re-read after a requeue is reported only if it changed.
+  const emitted = new Map<number, string>();
   let round = 0;
   for (;;) {
     // Re-read the manifest only when it changed (a resume in another shell may add jobs); a
@@ -119,7 +121,9 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
       if (TERMINAL_STATES.has(state)) {
         final.set(i, view);
         seen.delete(i);
-        reporter.emit({ type: "run-ended", run: view });
+        const key = `${state}:${view.attempt}`;
+        if (emitted.get(i) !== key) reporter.emit({ type: "run-ended", run: view });
+        emitted.set(i, key);
       } else {
         seen.set(i, view);
         if (state === "running") running.push(view);
@@ -131,8 +135,11 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
     const sig = JSON.stringify(counts);
     reporter.emit({ type: "progress", counts, total: m.runs.length, running });
     const allFinal = final.size === m.runs.length;
+    // Every run ended but a job is still alive: SLURM may have requeued it (node failure,
+    // preemption) and will run the unfinished runs again, so read those again next round.
+    if (allFinal && active) for (const [i, v] of final) if (v.state !== "succeeded") final.delete(i);
     // Nothing can change any more: no job alive and no run still running.
-    if (allFinal || (!active && running.length === 0)) {
+    if (!active && (allFinal || running.length === 0)) {
       const runs = m.runs.map((e) => final.get(e.index) ?? { index: e.index, id: e.id, dir: path.join(m.dir, e.dir), state: "pending" as RunState, overrides: e.overrides, attempt: 0 });
       return { runs, counts };
     }

@@ -11,6 +11,9 @@ import { findTaskset } from "./resources.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
+/** `<sweep>/.slurm/<CANCEL_MARKER>`: written by `corral cancel` before scancel, removed by the next submission. */
+export const CANCEL_MARKER = "cancel-requested";
+
 export interface WorkerContext {
   env: NodeJS.ProcessEnv;
   host: string;
@@ -30,7 +33,12 @@ export interface WorkerContext {
 /** See start(): how long a run lives before its "running" record is written. */
 const RUNNING_WRITE_DELAY_MS = 100;
 
-export type StopMode = "cancel" | "immediate" | "timeout";
+/**
+ * cancel: stop by request (runs `cancelled`); immediate: kill now; timeout: the allocation's limit
+ * is near (runs `timeout`); preempt: the scheduler stops the job without our asking (preemption,
+ * node failure, requeue): runs `preempted`, unstarted runs left pending for the requeued job.
+ */
+export type StopMode = "cancel" | "immediate" | "timeout" | "preempt";
 
 export interface BatchHandle {
   done: Promise<BatchResult>;
@@ -48,7 +56,7 @@ interface Active {
   proc: Supervised;
   record: RunStatusRecord;
   /** Why we signalled this run, if we did: decides its final state whatever its exit code. */
-  stopReason?: "run-timeout" | "alloc-timeout" | "cancel";
+  stopReason?: "run-timeout" | "alloc-timeout" | "cancel" | "preempt";
   timer?: NodeJS.Timeout;
 }
 
@@ -188,6 +196,9 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       } else if (a.stopReason === "cancel") {
         state = "cancelled";
         message = "stopped by request";
+      } else if (a.stopReason === "preempt") {
+        state = "preempted";
+        message = "stopped by the scheduler (preemption, node failure or requeue)";
       } else if (exit.code === 0) {
         state = "succeeded";
         if (rec.startedAt !== undefined) durations.push(t - rec.startedAt);
@@ -226,7 +237,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     clearInterval(heartbeat);
     clearTimeout(wakeTimer);
     const bad = (counts.failed ?? 0) + (counts.timeout ?? 0) + (counts.lost ?? 0) + (counts.preempted ?? 0);
-    const exitCode = stopping === "cancel" || stopping === "immediate" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 ? 1 : 0;
+    const exitCode = stopping === "cancel" || stopping === "immediate" || stopping === "preempt" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 ? 1 : 0;
     vlog(`worker done: ${JSON.stringify(counts)}`);
     resolveDone({ exitCode, counts });
   };
@@ -268,10 +279,11 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     if (stopping) return;
     stopping = mode;
     sched.stop();
-    if (mode === "cancel") {
-      markUnstarted("cancelled");
+    if (mode === "cancel" || mode === "preempt") {
+      if (mode === "cancel") markUnstarted("cancelled");
+      else sched.drain();
       for (const a of active.values()) {
-        a.stopReason ??= "cancel";
+        a.stopReason ??= mode;
         void a.proc.stop(batch.killGraceS * 1000);
       }
     } else {

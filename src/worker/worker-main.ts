@@ -8,10 +8,11 @@
  *                     forward the timeout signal to the runs, record them as `timeout`
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { hostname } from "node:os";
 import type { BatchSpec } from "../store/protocol.js";
-import { runBatch } from "./batch.js";
+import { CANCEL_MARKER, runBatch } from "./batch.js";
 import { detectCpus, detectGpus } from "./resources.js";
 
 /**
@@ -84,7 +85,10 @@ function main(): void {
   const onStop = (sig: string): void => {
     stops++;
     log(stops === 1 ? `${sig}: stopping runs (grace ${batch.killGraceS}s)` : `${sig} again: killing runs now`);
-    handle.stop(stops === 1 ? "cancel" : "immediate");
+    // Inside SLURM a SIGTERM we did not ask for (no cancel marker from `corral cancel`) is the
+    // scheduler's: preemption, a node going down, a requeue. Those runs go again.
+    const ours = !inSlurm || existsSync(path.join(batch.sweepDir, ".slurm", CANCEL_MARKER));
+    handle.stop(stops === 1 ? (ours ? "cancel" : "preempt") : "immediate");
   };
   process.on("SIGTERM", () => onStop("SIGTERM"));
   process.on("SIGINT", () => onStop("SIGINT"));
