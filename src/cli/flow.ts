@@ -9,6 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RunView } from "../app/events.js";
 import { createFlowSweep, planFlow, spawnDetachedHead } from "../app/flow.js";
+import { submitAllocation, waitAllocation } from "../app/flow-alloc.js";
+import type { LaunchSettings } from "../launchers/launcher.js";
 import { runFlowHead, type FlowHead, type FlowOutcome } from "../app/flow-head.js";
 import { openProject } from "../app/project.js";
 import { CorralError } from "../errors.js";
@@ -36,6 +38,7 @@ interface FlowFlags {
   json?: boolean;
   head?: string;
   retryFailed?: boolean;
+  singleAllocation?: boolean;
 }
 
 const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "main.js");
@@ -64,6 +67,7 @@ export function registerFlowCommand(program: Command, globals: () => GlobalOpts,
     .option("--detach", "return once the flow is started; a detached head process finishes it")
     .option("--name <name>", "suffix of the sweep folder")
     .option("--json", "JSON event lines")
+    .option("--single-allocation", "submit ONE SLURM job (launcher settings) that runs the whole flow inside it with the local launcher")
     .addOption(new Option("--head <sweep>", "run the head of a created flow sweep (internal)").hideHelp())
     .addOption(new Option("--retry-failed", "with --head: rerun failed jobs too (internal)").hideHelp())
     .action(async (args: string[], o: FlowFlags) => {
@@ -105,6 +109,10 @@ export function registerFlowCommand(program: Command, globals: () => GlobalOpts,
         process.stderr.write(`corral: nothing to do (${plan.summary.jobs} job${plan.summary.jobs === 1 ? "" : "s"} up to date)\n`);
         return;
       }
+      if (o.singleAllocation) {
+        setExit(await singleAllocation(project.dir, plan.settings, args, o));
+        return;
+      }
       const created = createFlowSweep(plan);
       const dir = created.manifest.dir;
       process.stderr.write(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})\n`);
@@ -114,6 +122,48 @@ export function registerFlowCommand(program: Command, globals: () => GlobalOpts,
       }
       setExit(await headMain(dir, false, undefined, true, Boolean(o.json)));
     });
+}
+
+/**
+ * `--single-allocation`: the plan above was only a check (bad input fails here, before anything
+ * is queued); the flow itself runs inside one SLURM job, planned again there against the files
+ * the job sees.
+ */
+async function singleAllocation(projectDir: string, settings: LaunchSettings, args: string[], o: FlowFlags): Promise<number> {
+  const inner = [
+    process.execPath,
+    CLI_MAIN,
+    "flow",
+    ...args,
+    "--launcher",
+    "local",
+    ...(o.forcerun?.length ? ["--forcerun", ...o.forcerun] : []),
+    ...(o.until ? ["--until", o.until] : []),
+    ...(o.rerunIncomplete ? ["--rerun-incomplete"] : []),
+    ...(o.keepGoing ? ["-k"] : []),
+    ...(o.profile ? ["-P", o.profile] : []),
+    ...(o.jobs ? ["-j", String(o.jobs)] : []),
+    ...(o.name ? ["--name", o.name] : []),
+  ];
+  const job = await submitAllocation({ projectDir, settings: { ...settings, type: "slurm" }, argv: inner, now: new Date() });
+  process.stderr.write(`corral: the whole flow runs in SLURM job ${job.jobId}; its log: ${path.relative(process.cwd(), job.log)}\n`);
+  if (o.detach) {
+    process.stdout.write(`${job.jobId}\n`);
+    return 0;
+  }
+  const code = await waitAllocation(job.jobId, (st) => process.stderr.write(`corral: job ${job.jobId} ${st.toLowerCase()}\n`));
+  const log = readTail(job.log);
+  if (log) process.stderr.write(log);
+  return code;
+}
+
+function readTail(file: string, bytes = 8192): string {
+  try {
+    const text = readFileSync(file, "utf8");
+    return text.length > bytes ? text.slice(text.length - bytes) : text;
+  } catch {
+    return "";
+  }
 }
 
 /** `corral resume` of a flow sweep: the head again, which skips what succeeded and adopts what runs. */

@@ -109,4 +109,27 @@ describe.skipIf(problem !== undefined)("SLURM launcher (real local cluster)", ()
     expect(st.counts.cancelled).toBe(3);
     expect(st.counts.succeeded).toBe(0);
   });
+
+  it("single-allocation pipeline: one SLURM job runs the whole flow with the local launcher", () => {
+    const dir = makeProject({
+      "corral.yaml": `name: alloc\nrules:\n  make:\n    output: a/{i}.txt\n    shell: echo {wildcards.i} > {output}\n  double:\n    input: a/{i}.txt\n    output: b/{i}.txt\n    shell: cat {input} {input} > {output}\ntargets:\n  - expand: b/{i}.txt\n    i: range(3)\nlauncher:\n  type: slurm\n  cpus_per_task: 2\n`,
+    });
+    const r = corral(["flow", "--single-allocation"], { cwd: dir, timeoutMs: 120_000 });
+    expect(r.stderr).toMatch(/the whole flow runs in SLURM job (\d+)/);
+    expect(r.code).toBe(0);
+    const jobId = /SLURM job (\d+)/.exec(r.stderr)![1]!;
+    for (const i of [0, 1, 2]) expect(readFileSync(path.join(dir, "b", `${i}.txt`), "utf8")).toBe(`${i}\n${i}\n`);
+    const sweep = sweepDirs(dir)[0]!;
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    expect(m.kind).toBe("flow");
+    expect(m.launcher).toBe("local");
+    // every job ran inside that one allocation
+    const jobIds = m.runs.map((e) => readJson<RunStatusRecord>(path.join(sweep, e.dir, "status.json")).jobId);
+    expect(jobIds).toHaveLength(6);
+    expect(new Set(jobIds)).toEqual(new Set([jobId]));
+    // a second time there is nothing to do, and nothing is queued
+    const again = corral(["flow", "--single-allocation"], { cwd: dir });
+    expect(again.stderr).toContain("nothing to do");
+  });
 });
+
