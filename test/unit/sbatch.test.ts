@@ -208,3 +208,20 @@ exec '/usr/bin/node' '/opt/corral/dist/worker/worker-main.js' '/shared/multirun/
     expect(batchFilePath("/s/.slurm/", 3, 12)).toBe("/s/.slurm/batch-3-12.json");
   });
 });
+
+describe("renderSbatch with exec (single allocation)", () => {
+  it("is not an array, logs to %j, and execs the given argv with every word quoted", () => {
+    const script = renderSbatch({ ...base, tasks: 1, exec: ["/usr/bin/node", "/opt/corral/dist/cli/main.js", "flow", "model=a,b", "$(evil)"] });
+    expect(script).not.toContain("--array");
+    expect(script).toContain("#SBATCH --output=/shared/multirun/2024-01-01/12-00-00/.slurm/%j.out");
+    const last = script.trim().split("\n").pop()!;
+    expect(last).toBe(`exec '/usr/bin/node' '/opt/corral/dist/cli/main.js' 'flow' 'model=a,b' '$(evil)'`);
+    // the words arrive intact (run through bash with exec replaced by printf)
+    const out = bash(last.replace(/^exec '\/usr\/bin\/node'/, "printf '%s|'"));
+    expect(out).toBe("/opt/corral/dist/cli/main.js|flow|model=a,b|$(evil)|");
+  });
+
+  it("refuses several tasks with exec", () => {
+    expect(() => renderSbatch({ ...base, tasks: 2, exec: ["/bin/true"] })).toThrow(/exactly one task/);
+  });
+});
