@@ -9,6 +9,7 @@ import { stringify as toYaml } from "yaml";
 import { CorralError } from "../errors.js";
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
 import { containerWrap } from "../plan/container.js";
+import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ProjectContext } from "./project.js";
@@ -20,7 +21,7 @@ import { gitInfo } from "./git.js";
 import { makeLauncher } from "./launchers.js";
 import { checkSlurmSplit } from "../launchers/slurm/slurm-launcher.js";
 import { planResubmissions, policyOf, settingsForAttempt, type RunOutcome } from "./retry.js";
-import { resolveSettings, type SettingFlags } from "./settings.js";
+import { checkMultinode, resolveSettings, type SettingFlags } from "./settings.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -71,6 +72,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   const settings = resolveSettings(cfg, req);
   // A split that can never work is bad input: say so before anything is created or queued.
   if (settings.type === "slurm" && !settings.debug) checkSlurmSplit({ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus }, settings);
+  checkMultinode(settings, req.project.file);
   return { request: req, command, plan, settings };
 }
 
@@ -152,7 +154,13 @@ export interface RunResources {
 export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
   const dir = path.join(m.dir, e.dir);
   const argv = [...m.command, ...e.overrides];
-  const wrap = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
+  const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
+  // Multi-node outermost (srun from the batch node), the container inside each node's process.
+  const mn = m.launcher === "slurm" ? (m.settings as LaunchSettings | undefined)?.multinode : undefined;
+  const wrap =
+    mn && mn.nodes > 1
+      ? multinodeWrap({ mode: mn.mode, nodes: mn.nodes, ...(mn.procsPerNode !== undefined ? { procsPerNode: mn.procsPerNode } : {}), ...(container ? { inner: container } : {}) })
+      : container;
   return {
     index: e.index,
     id: e.id,

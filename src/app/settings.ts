@@ -3,6 +3,7 @@
  * everything resolves here to one `LaunchSettings`.
  */
 import os from "node:os";
+import { CorralError } from "../errors.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
 import type { ProjectConfig } from "../project/schema.js";
 
@@ -32,6 +33,7 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
     ...(l.max_attempts !== undefined ? { maxAttempts: l.max_attempts } : {}),
     ...(l.retries !== undefined ? { retries: l.retries } : {}),
     ...(l.retry_scaling?.mem !== undefined ? { retryScaling: { mem: l.retry_scaling.mem } } : {}),
+    ...(l.multinode !== undefined ? { multinode: { mode: l.multinode, nodes: l.nodes ?? 1, ...(l.procs_per_node !== undefined ? { procsPerNode: l.procs_per_node } : {}) } } : {}),
     slurm: {
       ...(l.partition !== undefined ? { partition: l.partition } : {}),
       ...(l.time !== undefined ? { time: l.time } : {}),
@@ -53,4 +55,33 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
       signalGraceS: l.signal_grace ?? 120,
     },
   };
+}
+
+/**
+ * Multi-node settings that can never work are bad input (exit 2), named by their key:
+ * `multinode` without `nodes` > 1, `nodes` > 1 on the local launcher, `multinode` in SLURM debug
+ * mode (batches run here, without `srun`).
+ */
+export function checkMultinode(s: LaunchSettings, file: string): void {
+  const nodes = s.slurm.nodes ?? 1;
+  if (s.type === "local" && nodes > 1) {
+    throw new CorralError("E_CONFIG", `launcher.nodes is ${nodes}, but the local launcher runs on this machine only`, {
+      hint: "use launcher.type slurm (for example through a cluster profile: -P cluster), or drop launcher.nodes",
+      location: { file, key: "launcher.nodes" },
+    });
+  }
+  const mn = s.multinode;
+  if (!mn) return;
+  if (nodes < 2) {
+    throw new CorralError("E_CONFIG", `launcher.multinode is '${mn.mode}' but launcher.nodes is ${nodes}; a multi-node run needs nodes > 1`, {
+      hint: "set launcher.nodes to 2 or more, or drop launcher.multinode",
+      location: { file, key: "launcher.multinode" },
+    });
+  }
+  if (s.type === "slurm" && s.debug) {
+    throw new CorralError("E_CONFIG", "launcher.multinode needs a real SLURM allocation; launcher.debug runs batches on this machine", {
+      hint: "drop launcher.debug, or drop launcher.multinode while debugging",
+      location: { file, key: "launcher.multinode" },
+    });
+  }
 }

@@ -2,6 +2,7 @@
  * One interface for every place runs execute. Each implementation lives in its own folder and
  * passes the shared contract suite (test/e2e/launcher-contract.test.ts).
  */
+import type { MultinodeMode } from "../plan/multinode.js";
 import type { JobEntry, RunSpec, SweepManifest } from "../store/protocol.js";
 import type { LivenessFacts } from "../store/status.js";
 
@@ -29,6 +30,17 @@ export interface LaunchSettings {
   retries?: number;
   /** Per-attempt resource factors (SLURM): `{mem: 2}` doubles `--mem` at each attempt. */
   retryScaling?: { mem?: number };
+  /** SLURM multi-node runs (`launcher.multinode`): each run spans `nodes` nodes, one run per job at a time. */
+  multinode?: MultinodeSettings;
+}
+
+/** Resolved `launcher.multinode` (with `launcher.nodes` and `launcher.procs_per_node`). */
+export interface MultinodeSettings {
+  mode: MultinodeMode;
+  /** Nodes each run spans (`launcher.nodes`). */
+  nodes: number;
+  /** torchrun: processes per node. @default 1 */
+  procsPerNode?: number;
 }
 
 export interface SlurmSettings {

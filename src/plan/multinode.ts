@@ -19,7 +19,16 @@ export interface MultinodeSpec {
   port?: number;
   /** ray: seconds to wait for the head, and again for the workers, before the driver starts. @default 10 */
   raySettleS?: number;
+  /**
+   * Argv prefix run inside each node's process (a container wrap): before the command (srun),
+   * before `torchrun` (so torchrun runs in the container), before `ray start` and the driver (ray).
+   * @default []
+   */
+  inner?: string[];
 }
+
+/** One POSIX shell word (always single-quoted). */
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** First host of the allocation, as SLURM's own documentation derives it. */
 export const MASTER_ADDR_SH = `$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)`;
@@ -41,6 +50,9 @@ function check(spec: MultinodeSpec): void {
 export function multinodeWrap(spec: MultinodeSpec): string[] {
   check(spec);
   const n = spec.nodes;
+  const inner = spec.inner ?? [];
+  // The container words, quoted into the generated script (ends with a space when not empty).
+  const innerSh = inner.map((w) => `${q(w)} `).join("");
   const srun = ["srun", `--nodes=${n}`, `--ntasks=${n}`, "--ntasks-per-node=1", "--kill-on-bad-exit=1"];
   switch (spec.mode) {
     case "srun": {
@@ -48,7 +60,7 @@ export function multinodeWrap(spec: MultinodeSpec): string[] {
       const script =
         `export MASTER_ADDR="${MASTER_ADDR_SH}" MASTER_PORT=${port} NODE_RANK="$SLURM_NODEID" ` +
         `RANK="$SLURM_PROCID" LOCAL_RANK=0 WORLD_SIZE="$SLURM_NTASKS"; exec "$@"`;
-      return [...srun, "sh", "-c", script, "corral-node"];
+      return [...srun, "sh", "-c", script, "corral-node", ...inner];
     }
     case "torchrun": {
       const port = spec.port ?? 29500;
@@ -56,7 +68,7 @@ export function multinodeWrap(spec: MultinodeSpec): string[] {
       const script =
         `export MASTER_ADDR="${MASTER_ADDR_SH}" MASTER_PORT=${port} NODE_RANK="$SLURM_NODEID"; ` +
         `case "$1" in python|python3|*/python|*/python3) shift;; esac; ` +
-        `exec torchrun --nnodes=${n} --nproc-per-node=${p} --node-rank="$SLURM_NODEID" --master-addr="$MASTER_ADDR" --master-port=${port} "$@"`;
+        `exec ${innerSh}torchrun --nnodes=${n} --nproc-per-node=${p} --node-rank="$SLURM_NODEID" --master-addr="$MASTER_ADDR" --master-port=${port} "$@"`;
       return [...srun, "sh", "-c", script, "corral-node"];
     }
     case "ray": {
@@ -66,15 +78,15 @@ export function multinodeWrap(spec: MultinodeSpec): string[] {
         `nodes=$(scontrol show hostnames "$SLURM_JOB_NODELIST")`,
         `head=$(echo "$nodes" | head -n 1)`,
         `head_ip=$(srun --nodes=1 --ntasks=1 -w "$head" hostname --ip-address | awk '{print $1}')`,
-        `srun --nodes=1 --ntasks=1 -w "$head" ray start --head --node-ip-address="$head_ip" --port=${port} --block &`,
+        `srun --nodes=1 --ntasks=1 -w "$head" ${innerSh}ray start --head --node-ip-address="$head_ip" --port=${port} --block &`,
         `sleep ${settle}`,
-        `for node in $(echo "$nodes" | tail -n +2); do srun --nodes=1 --ntasks=1 -w "$node" ray start --address="$head_ip:${port}" --block & done`,
+        `for node in $(echo "$nodes" | tail -n +2); do srun --nodes=1 --ntasks=1 -w "$node" ${innerSh}ray start --address="$head_ip:${port}" --block & done`,
         `sleep ${settle}`,
         `export RAY_ADDRESS="$head_ip:${port}"`,
         // The driver runs once; the ray steps end with the job (or `ray stop` from the driver).
         `"$@"; rc=$?; kill $(jobs -p) 2>/dev/null; exit $rc`,
       ].join("\n");
-      return ["sh", "-c", script, "corral-ray"];
+      return ["sh", "-c", script, "corral-ray", ...inner];
     }
   }
 }

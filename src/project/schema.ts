@@ -313,6 +313,15 @@ const launcherCommonShape = {
   gres: z.string().optional(),
   /** SLURM `--nodes`. @default 1 */
   nodes: posInt().optional(),
+  /**
+   * SLURM, with `nodes` > 1: start each run on every node of its job, torchrun style
+   * (`MASTER_ADDR`, `MASTER_PORT`, `NODE_RANK`, `WORLD_SIZE`): `srun` (one process per node),
+   * `torchrun` (one torchrun per node), or `ray` (a Ray head and workers, then the command once).
+   * One run per job at a time. See docs/multinode.md. @default undefined (the command runs once, on the first node)
+   */
+  multinode: z.enum(["srun", "torchrun", "ray"], { error: te("must be one of srun, torchrun, ray") }).optional(),
+  /** `multinode: torchrun`: processes per node (`--nproc-per-node`, usually the GPUs per node). @default 1 */
+  procs_per_node: posInt().optional(),
   /** SLURM `--constraint`. @default undefined */
   constraint: z.string().optional(),
   /** SLURM `--account`. @default undefined */

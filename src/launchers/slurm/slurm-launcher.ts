@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError } from "../../errors.js";
+import { multinodeSbatchArgs } from "../../plan/multinode.js";
 import { packBatches } from "../../plan/pack.js";
 import { batchFilePath, renderSbatch } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
@@ -48,11 +49,14 @@ export class SlurmLauncher implements Launcher {
     const byIndex = new Map(runs.map((r) => [r.index, r]));
     for (const r of runs) checkSlurmSplit({ cpus: r.cpus, gpus: r.gpus }, settings, r.index);
     const limits = settings.debug ? { maxArraySize: 1001, maxJobCount: 10000 } : await this.clusterLimits();
+    // A multi-node run takes every node of its array task: one run at a time there.
+    const multinode = settings.multinode && settings.multinode.nodes > 1 ? settings.multinode : undefined;
+    const parallel = multinode ? 1 : settings.parallel;
     const chunks = packBatches(
       runs.map((r) => r.index),
       {
         perJob: settings.perJob,
-        parallel: Math.min(settings.parallel, settings.perJob),
+        parallel: Math.min(parallel, settings.perJob),
         ...limits,
         ...(settings.slurm.arrayThrottle ? { throttle: settings.slurm.arrayThrottle } : {}),
       },
@@ -71,7 +75,7 @@ export class SlurmLauncher implements Launcher {
           batchId,
           sweepDir: sweep.dir,
           runs: t.runs.map((i) => byIndex.get(i)!),
-          parallel: Math.min(settings.parallel, t.runs.length),
+          parallel: Math.min(parallel, t.runs.length),
           stagger: settings.stagger,
           killGraceS: settings.killGraceS,
           resources: settings.debug ? { ...(settings.cpuIds ? { cpuIds: settings.cpuIds } : {}), ...(settings.gpuIds ? { gpuIds: settings.gpuIds } : {}) } : {},
@@ -108,7 +112,12 @@ export class SlurmLauncher implements Launcher {
         chdir: sweep.projectDir,
         ...(settings.slurm.time !== undefined ? { signalGraceS: settings.slurm.signalGraceS } : {}),
         // Tag the job so a retried submission after a timeout can be recognised, never doubled.
-        sbatchArgs: [`--comment=corral:${sweep.id}:${chunk}`, ...settings.slurm.sbatchArgs],
+        sbatchArgs: [
+          `--comment=corral:${sweep.id}:${chunk}`,
+          // --nodes is rendered from launcher.nodes already; the user's own arguments come last and win.
+          ...(multinode ? multinodeSbatchArgs(multinode).filter((a) => !a.startsWith("--nodes=")) : []),
+          ...settings.slurm.sbatchArgs,
+        ],
         setup: settings.slurm.setup,
         env: settings.slurm.env,
         nodePath: process.execPath,
