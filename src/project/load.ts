@@ -140,7 +140,10 @@ function problemsError(problems: ConfigProblem[], file: string, src: YamlSource 
   const first = located[0]!;
   const more = problems.length - 1;
   const message = first.p.message + (more > 0 ? ` (and ${more} more problem${more > 1 ? "s" : ""})` : "");
-  return new CorralError("E_CONFIG", message, { location: { file, ...posFields(first.pos), key: first.p.key } });
+  return new CorralError("E_CONFIG", message, {
+    location: { file, ...posFields(first.pos), key: first.p.key },
+    hint: `fix ${first.p.key ? `'${first.p.key}'` : "it"} in ${path.basename(file)}; every key and its type are listed in docs/configuration.md`,
+  });
 }
 
 function posFields(pos: Position | undefined): { line?: number; column?: number } {

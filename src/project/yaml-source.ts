@@ -45,6 +45,7 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     }
     throw new CorralError("E_CONFIG", `invalid YAML: ${message}`, {
       location: { file, line: pos.line, column: pos.col },
+      hint: "check the indentation, brackets and quotes at that line (a value with ': ' or '#' needs quotes)",
     });
   }
   let value: unknown;
@@ -52,7 +53,7 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     value = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
     // Unresolved aliases and alias bombs surface only here.
-    throw new CorralError("E_CONFIG", `invalid YAML: ${(e as Error).message.split("\n")[0]}`, { location: { file } });
+    throw new CorralError("E_CONFIG", `invalid YAML: ${(e as Error).message.split("\n")[0]}`, { location: { file }, hint: "define each &anchor before its *alias, and keep aliases few" });
   }
   return { file, text, doc, lineCounter, value };
 }
