@@ -40,8 +40,6 @@ export interface FlowRequest extends SettingFlags {
   until?: string;
   rerunIncomplete: boolean;
   keepGoing: boolean;
-  /** Profile names, in order. */
-  profiles?: string[];
   name?: string;
   env: Record<string, string | undefined>;
   now: Date;
@@ -97,30 +95,58 @@ export const FLOW_FILE = "flow.json";
 // ---------------------------------------------------------------------------------------------
 // Decide
 
-function applyProfiles(cfg: ProjectConfig, names: readonly string[]): ProjectConfig {
-  let out = cfg;
-  for (const name of names) {
-    const p = cfg.profiles[name];
-    if (p === undefined) {
-      const near = didYouMean(name, Object.keys(cfg.profiles));
-      throw new CorralError("E_USAGE", `no profile '${name}'`, {
-        hint: near !== undefined ? `Did you mean '${near}'?` : `Profiles: ${Object.keys(cfg.profiles).join(", ") || "none defined"}`,
-      });
-    }
-    out = {
-      ...out,
-      launcher: { ...out.launcher, ...(p.launcher ?? {}) } as ProjectConfig["launcher"],
-      resources: { ...out.resources, ...(p.resources ?? {}) },
-      env: { ...out.env, ...(p.env ?? {}) },
-    };
-  }
-  return out;
+/**
+ * What the applied profiles add to rule resources (Snakemake's `--default-resources` and
+ * `--set-resources`): `default_resources` merged project first, then each profile in order;
+ * `set_resources` per rule, each profile in order.
+ */
+export interface ResourceProfiles {
+  defaults: RuleResources;
+  perRule: Record<string, RuleResources>;
 }
 
-/** Rules of the project as the planner takes them; each rule's resources over the project's. */
-export function rulesOf(cfg: ProjectConfig): RuleSpec[] {
+/**
+ * Collect `default_resources` (project, then the applied profiles) and `set_resources` (applied
+ * profiles) of a project. A `set_resources` entry naming no rule is an error with a did-you-mean.
+ */
+export function resourceProfiles(project: Pick<ProjectContext, "config" | "profiles" | "file">): ResourceProfiles {
+  const cfg = project.config;
+  let defaults: RuleResources = stripUndefined(cfg.default_resources ?? {});
+  const perRule: Record<string, RuleResources> = {};
+  const ruleNames = Object.keys(cfg.rules);
+  // Presets (`group=option`) are applied as settings, not looked up here: they have no entry in `profiles`.
+  for (const name of project.profiles) {
+    const p = cfg.profiles[name];
+    if (p === undefined) continue;
+    if (p.default_resources) defaults = { ...defaults, ...stripUndefined(p.default_resources) };
+    for (const [rule, r] of Object.entries(p.set_resources ?? {})) {
+      if (!(rule in cfg.rules)) {
+        const near = didYouMean(rule, ruleNames);
+        throw new CorralError("E_CONFIG", `profile '${name}' sets resources of rule '${rule}', which the project does not have${near !== undefined ? ` (did you mean '${near}'?)` : ""}`, {
+          hint: ruleNames.length ? `rules: ${ruleNames.join(", ")}` : "this project has no rules",
+          location: { file: project.file, key: `profiles.${name}.set_resources.${rule}` },
+        });
+      }
+      perRule[rule] = { ...(perRule[rule] ?? {}), ...stripUndefined(r) };
+    }
+  }
+  return { defaults, perRule };
+}
+
+/**
+ * Rules of the project as the planner takes them. Each resource key comes from the first that
+ * sets it of: a profile's `set_resources` for the rule, the rule's own `resources`,
+ * `default_resources` (profiles over project), the project's `resources` (patched by profiles).
+ * As in Snakemake, `set_resources` overrides the rule; `default_resources` only fills gaps.
+ */
+export function rulesOf(cfg: ProjectConfig, extra: ResourceProfiles = { defaults: stripUndefined(cfg.default_resources ?? {}), perRule: {} }): RuleSpec[] {
   return Object.entries(cfg.rules).map(([name, r]) => {
-    const resources: RuleResources = { ...stripUndefined(cfg.resources), ...stripUndefined(r.resources ?? {}) };
+    const resources: RuleResources = {
+      ...stripUndefined(cfg.resources),
+      ...extra.defaults,
+      ...stripUndefined(r.resources ?? {}),
+      ...(extra.perRule[name] ?? {}),
+    };
     return { ...r, name, input: r.input ?? [], resources } as RuleSpec;
   });
 }
@@ -205,10 +231,11 @@ export function makeStatter(projectDir: string): (p: string) => { mtimeMs: numbe
 /** Decide: load, build the DAG, decide each job. Reads the disk (stats, records); writes nothing. */
 export function planFlow(req: FlowRequest, cwd = req.project.dir): FlowPlan {
   const project = req.project;
-  const cfg = applyProfiles(project.config, req.profiles ?? []);
+  // Profiles (-P, or the automatic choice) were applied by openProject, as for `corral run`.
+  const cfg = project.config;
   const { targets, overrides } = resolveTargets(cfg.targets as TargetSpec[], req.args, project.dir, cwd);
   const stat = makeStatter(project.dir);
-  const dag = buildDag({ rules: rulesOf(cfg), targets, exists: (p) => stat(p) !== undefined });
+  const dag = buildDag({ rules: rulesOf(cfg, resourceProfiles(project)), targets, exists: (p) => stat(p) !== undefined });
   const records = readBuildRecords(project.dir);
   const incomplete = new Set<string>();
   for (const m of readIncompleteMarks(project.dir)) for (const o of m.outputs) incomplete.add(o);
@@ -333,7 +360,7 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
       command: ["corral", "flow", ...req.args],
       overrides: plan.overrides,
       launcher: plan.settings.type,
-      ...(req.profiles?.length ? { profile: req.profiles.join(",") } : {}),
+      ...(project.profiles.length ? { profile: project.profiles.join(",") } : {}),
       runs,
       jobs: [],
       settings: plan.settings,

@@ -77,7 +77,9 @@ export function registerFlowCommand(program: Command, globals: () => GlobalOpts,
       }
       const g = globals();
       const cwd = path.resolve(g.cwd ?? process.cwd());
-      const project = await openProject({ cwd, ...(g.project ? { file: g.project } : {}), allowMissing: false });
+      // Profiles as for `corral run`: -P names exactly those; none: the automatic `when:` choice.
+      const profiles = (o.profile ?? "").split(",").filter(Boolean);
+      const project = await openProject({ cwd, ...(g.project ? { file: g.project } : {}), allowMissing: false, ...(profiles.length ? { profiles } : {}) });
       const forcerun = (o.forcerun ?? []).flatMap((r) => r.split(",")).filter(Boolean);
       const plan = planFlow(
         {
@@ -87,7 +89,6 @@ export function registerFlowCommand(program: Command, globals: () => GlobalOpts,
           ...(o.until ? { until: o.until } : {}),
           rerunIncomplete: Boolean(o.rerunIncomplete),
           keepGoing: Boolean(o.keepGoing),
-          ...(o.profile ? { profiles: o.profile.split(",").filter(Boolean) } : {}),
           ...(o.launcher ? { launcher: o.launcher } : {}),
           ...(o.jobs ? { jobs: o.jobs } : {}),
           ...(o.name ? { name: o.name } : {}),

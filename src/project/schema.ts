@@ -575,6 +575,16 @@ export const profileSchema = z.strictObject(
     launcher: launcherPatchSchema.optional(),
     /** Per-run resources, merged over the project's. */
     resources: resourcesSchema.optional(),
+    /**
+     * `corral flow`: resources for every rule, key by key where the rule sets none (Snakemake's
+     * `default-resources`); merged over the project's `default_resources`. @default {}
+     */
+    default_resources: resourcesSchema.optional(),
+    /**
+     * `corral flow`: resources per rule name that override the rule's own, key by key
+     * (Snakemake's `set-resources`), e.g. `{train: {gpus: 1, timeout: 2h}}`. @default {}
+     */
+    set_resources: z.record(z.string(), resourcesSchema, { error: te("must be a map of rule names to resources such as {train: {cpus: 4}}") }).optional(),
     /** Container settings, merged over the project's. */
     container: containerPatchSchema.optional(),
     /** Setup lines appended to the launcher's `setup`. */
@@ -619,6 +629,11 @@ export const projectSchema = z.strictObject(
     sweep_dir: z.string().min(1, { error: te("must not be empty") }).default(DEFAULT_SWEEP_DIR),
     /** Per-run resources. @default {} */
     resources: resourcesSchema.prefault({}),
+    /**
+     * `corral flow`: resources for every rule, key by key where the rule sets none (Snakemake's
+     * `default-resources`); they win over `resources`. @default undefined (none)
+     */
+    default_resources: resourcesSchema.optional(),
     /** Where runs execute. @default {type: "local", kill_grace: 10} */
     launcher: launcherSchema.prefault({}),
     /** Named bundles of settings, chosen by `-P NAME` or detected by `when`. @default {} */
