@@ -15,7 +15,7 @@ import { composeForDisplay } from "../app/config-view.js";
 import { waitForSweep } from "../app/watch.js";
 import { CorralError } from "../errors.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
-import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../store/store.js";
+import { readManifest, readRunStatus, resolveRun, resolveSweep, tailLines } from "../store/store.js";
 import { INIT_FILES } from "./init-template.js";
 import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
 import { makeWatchReporter } from "./watch-view.js";
@@ -283,34 +283,12 @@ function printSummary(runs: RunView[], dir: string): void {
   if (!bad.length) return;
   process.stderr.write(`\nFailures (${bad.length}):\n`);
   for (const r of bad.slice(0, 20)) {
-    const tail = safeTail(path.join(r.dir, "stderr.log"));
+    const tail = tailLines(path.join(r.dir, "stderr.log"));
     process.stderr.write(`  run ${r.index}${r.job ? ` ${r.job}` : ""} [${r.overrides.join(" ")}]: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
     for (const l of tail) process.stderr.write(dim(`      | ${l}`) + "\n");
   }
   if (bad.length > 20) process.stderr.write(`  ... and ${bad.length - 20} more (corral status)\n`);
   process.stderr.write(`rerun them with: corral resume ${bad.some((r) => r.state === "failed") ? "--retry-failed " : ""}${path.relative(process.cwd(), dir) || "."}\n`);
-}
-
-function safeTail(file: string, lines = 5): string[] {
-  try {
-    const text = readTail(file);
-    return text.split("\n").filter((l) => l.trim()).slice(-lines);
-  } catch {
-    return [];
-  }
-}
-
-function readTail(file: string, bytes = 4096): string {
-  const size = statSync(file).size;
-  const fd = openSync(file, "r");
-  try {
-    const start = Math.max(0, size - bytes);
-    const buf = Buffer.alloc(size - start);
-    readSync(fd, buf, 0, buf.length, start);
-    return buf.toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
 }
 
 async function followFile(file: string, follow: boolean, runDir: string): Promise<void> {

@@ -3,7 +3,7 @@
  * name in the same folder and renamed into place (rename is atomic on POSIX and NFS).
  */
 import { hostname } from "node:os";
-import { existsSync, promises as fsp, readFileSync, renameSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 let counter = 0;
@@ -11,22 +11,12 @@ let counter = 0;
 const tag = `${hostname()}.${process.pid}`;
 const tmpName = (file: string): string => path.join(path.dirname(file), `.${path.basename(file)}.${tag}.${(counter++).toString(36)}.tmp`);
 
-/** Write `data` to `file` atomically (async). */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = tmpName(file);
-  await fsp.writeFile(tmp, data);
-  await fsp.rename(tmp, file);
-}
-
 /** Write `data` to `file` atomically (sync; used by the worker in signal paths). */
 export function writeFileAtomicSync(file: string, data: string): void {
   const tmp = tmpName(file);
   writeFileSync(tmp, data);
   renameSync(tmp, file);
 }
-
-export const writeJsonAtomic = (file: string, value: unknown): Promise<void> =>
-  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
 
 export const writeJsonAtomicSync = (file: string, value: unknown): void =>
   writeFileAtomicSync(file, JSON.stringify(value, null, 2) + "\n");
@@ -49,25 +39,6 @@ export function readJsonSync<T>(file: string): T | undefined {
     return undefined;
   }
 }
-
-export async function readJson<T>(file: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-export const ensureDirSync = (dir: string): void => {
-  mkdirSync(dir, { recursive: true });
-};
 
 /** Is a process with this pid alive on this host? (EPERM means alive but not ours.) */
 export function pidAlive(pid: number): boolean {

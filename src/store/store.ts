@@ -2,11 +2,11 @@
  * The on-disk record of sweeps and runs (see DESIGN.md "On disk"). Any command, in any shell,
  * on any node sharing the filesystem, reads the same files; nothing needs a server.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, promises as fsp } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
-import { readJsonSync, writeFileAtomicSync, writeJsonAtomicSync } from "./fsutil.js";
+import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
 import type { RunEntry, RunStatusRecord, SweepManifest } from "./protocol.js";
 
 export const MANIFEST = "sweep.json";
@@ -155,31 +155,19 @@ export function readMetricSeries(runDir: string): Array<Record<string, unknown>>
   return rows;
 }
 
-/** The last `bytes` of a log file, starting at a line boundary. */
-export async function tailFile(file: string, bytes = 4096): Promise<string> {
-  let fh: fsp.FileHandle | undefined;
+/** The last `n` non-empty lines of a text file (reads at most its last `bytes`). */
+export function tailLines(file: string, n = 5, bytes = 8192): string[] {
+  let fd: number | undefined;
   try {
-    fh = await fsp.open(file, "r");
-    const { size } = await fh.stat();
+    const size = statSync(file).size;
+    fd = openSync(file, "r");
     const start = Math.max(0, size - bytes);
     const buf = Buffer.alloc(size - start);
-    await fh.read(buf, 0, buf.length, start);
-    let s = buf.toString("utf8");
-    if (start > 0) s = s.slice(s.indexOf("\n") + 1);
-    return s;
+    readSync(fd, buf, 0, buf.length, start);
+    return buf.toString("utf8").split("\n").filter((l) => l.trim()).slice(-n);
   } catch {
-    return "";
+    return [];
   } finally {
-    await fh?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }
-
-export const fileSize = (file: string): number => {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-};
-
-export { writeFileAtomicSync };
