@@ -10,7 +10,9 @@ import path from "node:path";
 import { containerBinds, RUNTIME_COMMAND } from "../plan/container.js";
 import { findOnPath } from "../project/profiles.js";
 import type { ProjectContext } from "./project.js";
-import { resolveSettings } from "./settings.js";
+import { CorralError } from "../errors.js";
+import type { LaunchSettings } from "../launchers/launcher.js";
+import { checkMultinode, resolveSettings } from "./settings.js";
 
 /** One line of the checklist. `ok: false` makes `corral doctor` exit 1. */
 export interface Check {
@@ -86,6 +88,8 @@ export async function runDoctor(project: ProjectContext, opts: { launcher?: "loc
       : { ok: true, title: "no profile applies", ...(Object.keys(cfg.profiles).length ? { detail: `available: ${Object.keys(cfg.profiles).join(", ")} (choose with -P)` } : {}) },
   );
   checks.push({ ok: true, title: `launcher ${settings.type}${settings.type === "slurm" && settings.debug ? " (debug: batches run locally)" : ""}`, detail: `${settings.parallel} run(s) at once${settings.type === "slurm" ? `, ${settings.perJob} per job` : ""}` });
+
+  if (settings.multinode || (settings.slurm.nodes ?? 1) > 1) checks.push(multinodeCheck(settings, project, host));
 
   if (settings.type === "slurm" && !settings.debug) {
     const answering = await slurmCommands(host, checks);
@@ -187,6 +191,26 @@ async function slurmCapacity(host: DoctorHost, checks: Check[], partition: strin
         : { ok: false, title: `${gpus} GPU(s) per job do not fit on any node of the partition`, detail: `at most ${most} per node`, hint: "lower launcher.parallel or resources.gpus, or choose a GPU partition" },
     );
   }
+}
+
+/** What `launcher.multinode` will do, or why it cannot (the same check `corral run` makes). */
+function multinodeCheck(settings: LaunchSettings, project: ProjectContext, host: DoctorHost): Check {
+  try {
+    checkMultinode(settings, project.file);
+  } catch (e) {
+    if (!(e instanceof CorralError)) throw e;
+    return { ok: false, title: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  }
+  const mn = settings.multinode;
+  if (!mn) return { ok: true, title: `each job spans ${settings.slurm.nodes} nodes; the command runs once, on the first (set launcher.multinode to start it on every node)` };
+  const title = `multi-node runs: '${mn.mode}' on ${mn.nodes} nodes${mn.mode === "torchrun" ? ` x ${mn.procsPerNode ?? 1} process(es)` : ""}, one run per job at a time`;
+  const tool = mn.mode === "srun" ? undefined : mn.mode;
+  // Inside a container the tool lives in the image; on the login node it may legitimately be missing.
+  if (!tool || project.config.container) return { ok: true, title, detail: "MASTER_ADDR, MASTER_PORT, NODE_RANK, WORLD_SIZE are set on every node" };
+  const found = host.which(tool);
+  return found
+    ? { ok: true, title, detail: `${tool}: ${found} (compute nodes need it on PATH too)` }
+    : { ok: false, title: `${title}, but '${tool}' is not on PATH here`, hint: `compute nodes need ${tool} on PATH: activate the environment in launcher.setup (or use a container that has it)` };
 }
 
 function nodeBinaryCheck(host: DoctorHost): Check {
