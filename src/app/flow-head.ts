@@ -12,14 +12,14 @@ import { CorralError } from "../errors.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
 import type { BuildRecord } from "../plan/uptodate.js";
 import { clearIncomplete, compactBuildRecords, markIncomplete, writeBuildRecords } from "../store/buildrecords.js";
-import { acquireSweepLock } from "../store/lock.js";
+import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
 import { readManifest, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
 import { detectCpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
-import { FLOW_FILE, localBudget, recordOf, removeOutputs, thisHost, type FlowFile } from "./flow.js";
+import { acquireFlowLock, FLOW_FILE, localBudget, recordOf, removeOutputs, thisHost, type FlowFile, type FlowJobSpec } from "./flow.js";
 import { FlowScheduler, type Budget, type Cancelled, type SchedJob } from "./flow-sched.js";
 import { makeLauncher } from "./launchers.js";
 
@@ -71,6 +71,13 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
   const manifest = readManifest(sweepDir);
   const flow = readFlowFile(manifest.dir);
   const lock = acquireSweepLock(manifest.dir, "corral flow (head)");
+  let flowLock: SweepLock;
+  try {
+    flowLock = acquireFlowLock(manifest.projectDir, `corral flow head of ${path.relative(manifest.projectDir, manifest.dir) || manifest.dir}`);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   let stopRequested: boolean | undefined;
   let forceRequested = false;
   let wake: (() => void) | undefined;
@@ -85,6 +92,7 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     try {
       return await drive();
     } finally {
+      flowLock.release();
       lock.release();
     }
   })();
@@ -140,7 +148,8 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
       deps: j.deps,
       need: { cpus: local ? Math.max(1, Math.ceil(j.cpus)) : j.cpus, gpus: j.gpus, memMB: j.memMB },
       priority: j.priority,
-      batchKey: `${j.rule}|${j.cpus}|${j.gpus}|${j.memMB}|${j.timeoutS ?? ""}`,
+      // Same resources, any rule: one submit (one SLURM array chunk), so one resource request fits all.
+      batchKey: `${j.cpus}|${j.gpus}|${j.memMB}|${j.timeoutS ?? ""}`,
     }));
     const budget: Budget = local
       ? { ...localBudget(settings, opts.env), trackGpus: true }
@@ -196,6 +205,7 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
         id: e.id,
         dir,
         argv: j.argv,
+        ...(j.wrap ? { wrap: j.wrap } : {}),
         cwd: projectDir,
         env: {
           ...(manifest.baseEnv ?? {}),
@@ -225,7 +235,9 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     let submitCount = 0;
     const submitGroup = async (group: Array<{ index: number; gpuIds: string[] }>): Promise<void> => {
       for (const g of group) prepare(g.index);
-      const s: LaunchSettings = { ...settings, parallel: group.length };
+      // Locally the group is one worker running all at once; on SLURM the launcher packs it with
+      // the project's `per_job` / `parallel` (one sbatch array for the group).
+      const s: LaunchSettings = local ? { ...settings, parallel: group.length } : { ...settings };
       if (local) {
         const gpu = group.flatMap((g) => g.gpuIds);
         s.gpuIds = gpu.length > 0 ? [...new Set(gpu)] : budget.gpuIds;
@@ -240,10 +252,7 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
           }
           s.cpuIds = ids;
         } else s.cpuIds = physical;
-      } else {
-        const mem = jobs[group[0]!.index]!.memMB;
-        if (mem > 0) s.slurm = { ...settings.slurm, mem: `${mem}M` };
-      }
+      } else s.slurm = slurmRequest(jobs[group[0]!.index]!, settings, group.length);
       const specs = group.map((g) => specOf(g.index, g.gpuIds));
       let entries: JobEntry[];
       try {
@@ -404,4 +413,23 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
   }
 
   return { done, stop: head.stop };
+}
+
+/**
+ * The SLURM request of one array element of a group of jobs with equal resources: the job's
+ * resources times the runs that share the element at once, and its timeout times the waves of
+ * runs it holds (plus the signal grace). What `launcher:` sets explicitly is kept, except `mem`,
+ * where the rule's `mem` wins.
+ */
+export function slurmRequest(j: Pick<FlowJobSpec, "cpus" | "gpus" | "memMB" | "timeoutS">, settings: LaunchSettings, groupSize: number): LaunchSettings["slurm"] {
+  const perElement = Math.max(1, Math.min(settings.perJob, groupSize));
+  const atOnce = Math.max(1, Math.min(settings.parallel, perElement));
+  const waves = Math.ceil(perElement / atOnce);
+  const out = { ...settings.slurm };
+  if (j.memMB > 0) out.mem = `${j.memMB * atOnce}M`;
+  if (out.cpusPerTask === undefined && j.cpus > 0) out.cpusPerTask = Math.ceil(j.cpus * atOnce);
+  if (out.gpus === undefined && out.gres === undefined && j.gpus > 0) out.gpus = Math.ceil(j.gpus * atOnce);
+  // A minute of margin for the worker to start and the runs to be handed out.
+  if (out.time === undefined && j.timeoutS !== undefined) out.time = waves * j.timeoutS + out.signalGraceS + 60;
+  return out;
 }

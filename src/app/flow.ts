@@ -13,6 +13,7 @@ import { hostname, totalmem } from "node:os";
 import path from "node:path";
 import { CorralError, didYouMean } from "../errors.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
+import { containerWrap } from "../plan/container.js";
 import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { parseOverride, toConfigValue } from "../plan/overrides.js";
@@ -22,8 +23,8 @@ import type { ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
 import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision, type JobHashes } from "../plan/uptodate.js";
 import type { ProjectConfig } from "../project/schema.js";
 import { readBuildRecords, readIncompleteMarks } from "../store/buildrecords.js";
-import { writeJsonAtomicSync } from "../store/fsutil.js";
-import { acquireSweepLock } from "../store/lock.js";
+import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
+import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
 import { indexSweep, writeManifest } from "../store/store.js";
 import { detectGpus } from "../worker/resources.js";
@@ -67,6 +68,8 @@ export interface FlowJobSpec {
   wildcards: Record<string, string>;
   /** argv; `shell:` rules run as `/bin/sh -c <rendered shell>`. */
   argv: string[];
+  /** Container prefix (`containerWrap`) the worker puts before `argv`: the rule's or the project's container. */
+  wrap?: string[];
   outputs: string[];
   log: string[];
   /** Run indexes of the jobs it needs (jobs that do not run are already built). */
@@ -334,6 +337,18 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
   const suffix = req.name ? `-${req.name}` : "";
   let dir = path.resolve(project.dir, tmpl + suffix);
   for (let k = 2; existsSync(dir); k++) dir = path.resolve(project.dir, `${tmpl}${suffix}-${k}`);
+  // Refuse before anything exists when another head builds here (the head takes the lock itself).
+  acquireFlowLock(project.dir, `corral flow creating ${path.relative(project.dir, dir)}`).release();
+  for (const j of jobs) {
+    // A rule's own container wins over the project's (as patched by the profiles).
+    const c = cfg.rules[j.rule]?.container ?? cfg.container;
+    if (c === undefined) continue;
+    try {
+      j.wrap = containerWrap(c, { projectDir: project.dir, runDir: path.join(dir, String(j.index)), gpu: j.gpus > 0, argv: j.argv, passEnv: Object.keys(plan.env) });
+    } catch (e) {
+      throw new CorralError("E_CONFIG", `rule '${j.rule}': ${(e as Error).message}`, { location: { file: project.file, key: `rules.${j.rule}.container` } });
+    }
+  }
   mkdirSync(dir, { recursive: true });
   const lock = acquireSweepLock(dir, "corral flow");
   try {
@@ -360,6 +375,7 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
       command: ["corral", "flow", ...req.args],
       overrides: plan.overrides,
       launcher: plan.settings.type,
+      ...(cfg.container ? { container: cfg.container } : {}),
       ...(project.profiles.length ? { profile: project.profiles.join(",") } : {}),
       runs,
       jobs: [],
@@ -376,6 +392,31 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
     return { manifest, flow };
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The project's flow lock (`.corral/flow/.lock`, the sweep lock of src/store/lock.ts on that
+ * folder): one head builds in a project at a time, as Snakemake locks its working directory, so
+ * two heads never write the same outputs and build records at once. A lock whose process is gone
+ * (same host) is taken over.
+ * @throws CorralError E_LOCKED (exit 2) naming the head that holds it.
+ */
+export function acquireFlowLock(projectDir: string, what: string): SweepLock {
+  const dir = path.join(projectDir, ".corral", "flow");
+  mkdirSync(dir, { recursive: true });
+  try {
+    return acquireSweepLock(dir, what);
+  } catch (e) {
+    if (!(e instanceof CorralError) || e.code !== "E_LOCKED") throw e;
+    const held = readJsonSync<{ pid: number; host: string; what: string }>(path.join(dir, ".lock"));
+    const who = held ? `pid ${held.pid} on ${held.host}: ${held.what}` : "another process";
+    throw new CorralError("E_LOCKED", `another corral flow is building in ${projectDir} (${who})`, {
+      hint: held && held.host !== thisHost()
+        ? `wait for it to finish; if that process is gone, remove ${path.join(dir, ".lock")}`
+        : `wait for it to finish (corral status), or stop it (corral cancel${held ? `, or kill ${held.pid}` : ""}); one flow at a time per project`,
+      exitCode: 2,
+    });
   }
 }
 
