@@ -77,7 +77,10 @@ export function multinodeWrap(spec: MultinodeSpec): string[] {
       const script = [
         `nodes=$(scontrol show hostnames "$SLURM_JOB_NODELIST")`,
         `head=$(echo "$nodes" | head -n 1)`,
-        `head_ip=$(srun --nodes=1 --ntasks=1 -w "$head" hostname --ip-address | awk '{print $1}')`,
+        // The head's address as its own resolver sees it, else its interface addresses (node
+        // names that do not resolve); the first IPv4 one, as Ray's SLURM recipe prefers.
+        `head_ip=$(srun --nodes=1 --ntasks=1 -w "$head" sh -c 'hostname --ip-address 2>/dev/null || hostname -I' | awk '{ip=""; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { ip = $i; break }; print (ip == "" ? $1 : ip); exit}')`,
+        `[ -n "$head_ip" ] || { echo "corral: cannot find the IP address of the Ray head node $head" >&2; exit 1; }`,
         `srun --nodes=1 --ntasks=1 -w "$head" ${innerSh}ray start --head --node-ip-address="$head_ip" --port=${port} --block &`,
         `sleep ${settle}`,
         `for node in $(echo "$nodes" | tail -n +2); do srun --nodes=1 --ntasks=1 -w "$node" ${innerSh}ray start --address="$head_ip:${port}" --block & done`,
