@@ -3,16 +3,36 @@
  * reruns, failures, incomplete outputs, dry runs and DAG pictures, input errors.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import type { FlowFile, FlowJobSpec } from "../../src/app/flow.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { corral, corralAsync, makeProject, readJson, ROOT, sweepDirs, waitFor } from "../helpers.js";
 
 const EXAMPLE = path.join(ROOT, "examples/pipeline");
 /** A corner of the example's grid: 2 datasets x 1 model x 1 seed x 1 lr = 9 jobs. */
 const SMALL = ["model=mlp", "dataset=moons,blobs", "seed=0", "lr=0.1"];
+
+const which = (c: string): string | undefined => {
+  const r = spawnSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+};
+const chRun = which("ch-run");
+const busybox = ["/usr/bin/busybox", "/bin/busybox"].find((p) => existsSync(p));
+
+/** A Charliecloud image folder: static busybox and an os-release only the image has (as in container.test.ts). */
+function buildImage(root: string): string {
+  const img = path.join(root, "bb-image");
+  for (const d of ["bin", "dev", "proc", "sys", "tmp", "home", "etc", "root", "mnt", "usr/bin"]) mkdirSync(path.join(img, d), { recursive: true });
+  copyFileSync(busybox!, path.join(img, "bin/busybox"));
+  for (const c of ["sh", "grep", "echo"]) symlinkSync("busybox", path.join(img, "bin", c));
+  writeFileSync(path.join(img, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+  writeFileSync(path.join(img, "etc/group"), "root:x:0:\n");
+  writeFileSync(path.join(img, "etc/os-release"), "ID=corral-test-image\n");
+  return img;
+}
 
 function copyExample(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "corral-flow-"));
@@ -241,5 +261,161 @@ describe("corral flow on SLURM", () => {
     expect(r.code).toBe(0);
     expect(existsSync(path.join(dir, "plots/linear_blobs_s1_lr0.1.svg"))).toBe(true);
     expect(corral(["flow", "model=linear", "dataset=blobs", "seed=1", "lr=0.1", "--launcher", "slurm"], { cwd: dir }).stderr).toContain("nothing to do");
+  });
+
+  it.skipIf(!ready)(`packs jobs that are ready together into one sbatch array with per_job/parallel${ready ? "" : " (skipped: no answering sinfo)"}`, () => {
+    const dir = makeProject({
+      "corral.yaml": `launcher: {type: slurm, per_job: 2, parallel: 2}
+rules:
+  a:
+    output: out/{n}.txt
+    resources: {cpus: 1, timeout: 60}
+    shell: echo $SLURM_ARRAY_TASK_ID > {output}
+targets:
+  - expand: out/{n}.txt
+    n: [1, 2, 3, 4, 5, 6]
+`,
+    });
+    const r = corral(["flow"], { cwd: dir, timeoutMs: 120_000 });
+    expect(r.stderr).toContain("6 succeeded");
+    expect(r.code).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const jobs = manifestOf(sweep).jobs.filter((j) => !j.jobId.startsWith("head-"));
+    // One sbatch: a 3-element array, two jobs per element, both at once.
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.batches.map((b) => b.runs.length)).toEqual([2, 2, 2]);
+    expect(readdirSync(path.join(sweep, ".slurm")).filter((f) => f.endsWith(".sbatch"))).toEqual(["chunk-0.sbatch"]);
+    const script = readFileSync(path.join(sweep, ".slurm/chunk-0.sbatch"), "utf8");
+    expect(script).toContain("#SBATCH --array=0-2");
+    // Per element: 2 jobs x 1 CPU; one wave of the 60 s timeout + signal grace (120 s) + 60 s margin.
+    expect(script).toContain("#SBATCH --cpus-per-task=2");
+    expect(script).toContain("#SBATCH --time=00:04:00");
+    const tasks = [1, 2, 3, 4, 5, 6].map((n) => readFileSync(path.join(dir, `out/${n}.txt`), "utf8").trim()).sort();
+    expect(tasks).toEqual(["0", "0", "1", "1", "2", "2"]);
+  });
+});
+
+describe("corral flow: profiles, rule resources and containers", () => {
+  it("applies profiles as corral run does (-P only those, else the automatic choice) with default_resources and set_resources", () => {
+    const dir = makeProject({
+      "corral.yaml": `resources: {cpus: 1, mem: 20M}
+default_resources: {mem: 50M}
+profiles:
+  auto:
+    when: {env: [FLOW_TEST_AUTO]}
+    env: {WHO: auto}
+  x:
+    env: {WHO: x}
+    default_resources: {timeout: 30}
+    set_resources: {b: {cpus: 2}}
+rules:
+  a:
+    output: out/a.txt
+    shell: echo $WHO > {output}
+  b:
+    input: out/a.txt
+    output: out/b.txt
+    resources: {cpus: 1, mem: 10M}
+    shell: "echo {resources.cpus} > {output}"
+targets: [out/b.txt]
+`,
+    });
+    const env = { FLOW_TEST_AUTO: "1" };
+    const specs = (sweep: string): Record<string, FlowJobSpec> =>
+      Object.fromEntries(readJson<FlowFile>(path.join(sweep, "flow.json")).jobs.map((j) => [j.rule, j]));
+    const auto = corral(["flow", "-j", "2"], { cwd: dir, env });
+    expect(auto.code).toBe(0);
+    expect(readFileSync(path.join(dir, "out/a.txt"), "utf8")).toBe("auto\n");
+    const s1 = sweepDirs(dir)[0]!;
+    expect(manifestOf(s1).profile).toBe("auto");
+    // default_resources beat the project's resources; the rule's own beat both.
+    expect(specs(s1).a).toMatchObject({ cpus: 1, memMB: 50 });
+    expect(specs(s1).b).toMatchObject({ cpus: 1, memMB: 10 });
+    expect(specs(s1).a!.timeoutS).toBeUndefined();
+
+    // -P x on a host where `auto` matches: only x (its env, its resources).
+    const x = corral(["flow", "-P", "x", "--forcerun", "a", "-j", "2"], { cwd: dir, env });
+    expect(x.code).toBe(0);
+    const s2 = sweepDirs(dir)[1]!;
+    expect(manifestOf(s2).profile).toBe("x");
+    expect(readFileSync(path.join(dir, "out/a.txt"), "utf8")).toBe("x\n");
+    // set_resources overrides the rule's own cpus (and reaches {resources.cpus}); default_resources fills timeout.
+    expect(specs(s2).b).toMatchObject({ cpus: 2, memMB: 10, timeoutS: 30 });
+    expect(readFileSync(path.join(dir, "out/b.txt"), "utf8")).toBe("2\n");
+
+    writeFileSync(path.join(dir, "corral.yaml"), readFileSync(path.join(dir, "corral.yaml"), "utf8").replace("set_resources: {b:", "set_resources: {bb:"));
+    const typo = corral(["flow", "-P", "x", "-n"], { cwd: dir });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("profile 'x' sets resources of rule 'bb', which the project does not have (did you mean 'b'?)");
+  });
+
+  it(`wraps each job in its container (rule's over project's), stored in flow.json and the batch${chRun && busybox ? "" : " (ch-run part skipped: ch-run or busybox missing)"}`, () => {
+    const dir = makeProject({});
+    const real = chRun !== undefined && busybox !== undefined;
+    if (real) buildImage(dir);
+    writeFileSync(
+      path.join(dir, "corral.yaml"),
+      `container: {runtime: docker, wrap: "env WRAPPED=yes {command}"}
+rules:
+  host:
+    output: out/host.txt
+    shell: echo "wrapped=$WRAPPED" > {output}
+${real ? `  boxed:
+    output: out/boxed.txt
+    container: {runtime: charliecloud, image: ./bb-image}
+    shell: "grep '^ID=' /etc/os-release > {output}; echo ch=$CH_RUNNING wrapped=$WRAPPED >> {output}"
+` : ""}targets: [out/host.txt${real ? ", out/boxed.txt" : ""}]
+`,
+    );
+    const r = corral(["flow", "-j", "2"], { cwd: dir, env: { USER: process.env.USER ?? os.userInfo().username } });
+    expect(r.stderr).toContain(`${real ? 2 : 1} succeeded`);
+    expect(r.code).toBe(0);
+    expect(readFileSync(path.join(dir, "out/host.txt"), "utf8")).toBe("wrapped=yes\n");
+    const sweep = sweepDirs(dir)[0]!;
+    const jobs = readJson<FlowFile>(path.join(sweep, "flow.json")).jobs;
+    const host = jobs.find((j) => j.rule === "host")!;
+    expect(host.wrap).toEqual(["sh", "-c", `env WRAPPED=yes /bin/sh -c 'echo "wrapped=$WRAPPED" > out/host.txt'`, "sh"]);
+    // The worker got the wrap with the run (so resume, which reads flow.json, wraps the same way).
+    const batches = readdirSync(path.join(sweep, ".corral")).filter((f) => /^batch-.*\.json$/.test(f));
+    const runs = batches.flatMap((f) => readJson<{ runs: Array<{ index: number; wrap?: string[] }> }>(path.join(sweep, ".corral", f)).runs);
+    expect(runs.find((x) => x.index === host.index)!.wrap).toEqual(host.wrap);
+    if (!real) return;
+    const boxed = jobs.find((j) => j.rule === "boxed")!;
+    // The run folder lies inside the project folder, so binding the project covers it.
+    expect(boxed.wrap).toEqual(["ch-run", "-b", `${dir}:${dir}`, "-c", dir, "./bb-image", "--"]);
+    // The image's own os-release, CH_RUNNING set by ch-run, and no project wrap around the rule's container.
+    expect(readFileSync(path.join(dir, "out/boxed.txt"), "utf8")).toMatch(/^ID=corral-test-image\nch=.+ wrapped=\n$/);
+  });
+});
+
+describe("corral flow: one head per project", () => {
+  it("refuses a second flow while a head builds, and takes over the lock of a dead head", async () => {
+    const dir = makeProject({
+      "corral.yaml": rules(`  slow:
+    output: out/slow.txt
+    shell: "while [ -e hold ]; do sleep 0.1; done; echo done > {output}"
+  quick:
+    output: out/quick.txt
+    shell: echo quick > {output}
+`),
+      hold: "",
+    });
+    const first = corralAsync(["flow", "out/slow.txt"], { cwd: dir });
+    await waitFor(() => existsSync(path.join(dir, ".corral/flow/.lock")) && sweepDirs(dir).length === 1, 20_000, "the first head");
+    const second = corral(["flow", "out/quick.txt"], { cwd: dir });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/another corral flow is building in .* \(pid \d+ on .*: corral flow head of multirun\//);
+    expect(sweepDirs(dir)).toHaveLength(1);
+    expect(existsSync(path.join(dir, "out/quick.txt"))).toBe(false);
+    rmSync(path.join(dir, "hold"));
+    expect((await first.done).code).toBe(0);
+    expect(existsSync(path.join(dir, ".corral/flow/.lock"))).toBe(false);
+
+    // A lock left by a head that died (its pid is gone) is stale: the next flow takes it over.
+    const dead = spawnSync("true").pid!;
+    writeFileSync(path.join(dir, ".corral/flow/.lock"), JSON.stringify({ pid: dead, host: os.hostname(), since: 0, what: "corral flow head of x" }));
+    const after = corral(["flow", "out/quick.txt"], { cwd: dir });
+    expect(after.code).toBe(0);
+    expect(readFileSync(path.join(dir, "out/quick.txt"), "utf8")).toBe("quick\n");
   });
 });

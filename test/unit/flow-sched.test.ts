@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { slurmRequest } from "../../src/app/flow-head.js";
 import { FlowScheduler, type Budget, type SchedJob } from "../../src/app/flow-sched.js";
+import type { LaunchSettings } from "../../src/launchers/launcher.js";
 
 const job = (deps: number[], over: Partial<SchedJob> = {}): SchedJob => ({
   deps,
@@ -82,5 +84,36 @@ describe("FlowScheduler", () => {
     r.succeeded(1);
     r.succeeded(4);
     expect(r.done).toBe(true);
+  });
+});
+
+describe("slurmRequest: one array element's request for a group of equal jobs", () => {
+  const settings = (over: Partial<LaunchSettings> = {}, slurm: Partial<LaunchSettings["slurm"]> = {}): LaunchSettings => ({
+    type: "slurm",
+    parallel: 2,
+    perJob: 4,
+    stagger: 0,
+    killGraceS: 10,
+    verbose: false,
+    heartbeatS: 15,
+    debug: false,
+    ...over,
+    slurm: { sbatchArgs: [], setup: [], env: {}, signalGraceS: 120, ...slurm },
+  });
+  const j = { cpus: 2, gpus: 0.5, memMB: 1000, timeoutS: 600 };
+
+  it("multiplies per-job resources by the jobs running at once and the timeout by the waves", () => {
+    // 4 per element, 2 at once: 2 waves.
+    expect(slurmRequest(j, settings(), 6)).toMatchObject({ cpusPerTask: 4, gpus: 1, mem: "2000M", time: 2 * 600 + 120 + 60 });
+    // A group smaller than per_job: one element holds only the group.
+    expect(slurmRequest(j, settings(), 1)).toMatchObject({ cpusPerTask: 2, gpus: 1, mem: "1000M", time: 600 + 180 });
+  });
+
+  it("keeps what the launcher sets, except mem, which the rule decides", () => {
+    const out = slurmRequest(j, settings({}, { cpusPerTask: 8, gres: "gpu:a100:1", time: "1:00:00", mem: "64G" }), 6);
+    expect(out).toMatchObject({ cpusPerTask: 8, gres: "gpu:a100:1", time: "1:00:00", mem: "2000M" });
+    expect(out.gpus).toBeUndefined();
+    const none = slurmRequest({ cpus: 1, gpus: 0, memMB: 0 }, settings({ parallel: 1, perJob: 1 }), 3);
+    expect(none).toEqual({ sbatchArgs: [], setup: [], env: {}, signalGraceS: 120, cpusPerTask: 1 });
   });
 });
