@@ -115,6 +115,29 @@ describe("multi-node runs on the real 3-node cluster", () => {
       expect(lines[k]).toContain(`node_rank=${k} args=--nnodes=2 --nproc-per-node=2 --node-rank=${k} --master-addr=${hosts[0]} --master-port=29500 train.py lr=0.2`);
     }
   }, 70_000);
+
+  it("multinode: ray starts a head on the first node and workers on the others, then the command once (ray shimmed)", (ctx) => {
+    if (!multiConf) return ctx.skip(skipReason);
+    const dir = makeProject({
+      // Stands in for `ray start ... --block`: records where and how, then blocks like the real one.
+      "bin/ray": `#!/bin/sh\necho "host=$(hostname) args=$*" >> "$CORRAL_RUN_DIR/ray-$(hostname).txt"\nexec sleep 300\n`,
+      "driver.sh": `#!/bin/sh\necho "host=$(hostname) ray_address=$RAY_ADDRESS" >> "$CORRAL_RUN_DIR/driver.txt"\n`,
+      "corral.yaml": "command: sh driver.sh\nlauncher:\n  type: slurm\n  nodes: 3\n  multinode: ray\n  setup: ['chmod +x bin/ray; export PATH=\"$PWD/bin:$PATH\"']\n",
+    });
+    // Two fixed 10 s settling pauses (head, then workers) make this the slow one.
+    const r = corral(["run"], { cwd: dir, env: clusterEnv(multiConf), timeoutMs: 60_000 });
+    expect(r.stderr).toContain("1 succeeded");
+    expect(r.code).toBe(0);
+    const runDir = path.join(sweepDirs(dir)[0]!, "0");
+    const driver = readFileSync(path.join(runDir, "driver.txt"), "utf8").trim().split("\n");
+    expect(driver).toHaveLength(1);
+    const m = /^host=(node\d) ray_address=(\d+\.\d+\.\d+\.\d+):6379$/.exec(driver[0]!);
+    expect(m, driver[0]).not.toBeNull();
+    const [, head, ip] = m!;
+    expect(readFileSync(path.join(runDir, `ray-${head}.txt`), "utf8").trim()).toBe(`host=${head} args=start --head --node-ip-address=${ip} --port=6379 --block`);
+    const others = ["node1", "node2", "node3"].filter((n) => n !== head);
+    for (const n of others) expect(readFileSync(path.join(runDir, `ray-${n}.txt`), "utf8").trim()).toBe(`host=${n} args=start --address=${ip}:6379 --block`);
+  }, 70_000);
 });
 
 describe("multi-node settings that cannot work (no cluster needed)", () => {

@@ -5,7 +5,7 @@
  * and `torchrun`. The real 2-node run is test/integration/multinode.serial.test.ts.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import { runSpec } from "../../src/app/launch.js";
 import { checkMultinode, resolveSettings } from "../../src/app/settings.js";
 import { CorralError } from "../../src/errors.js";
 import type { LaunchSettings } from "../../src/launchers/launcher.js";
+import { loadProjectText } from "../../src/project/load.js";
 import { projectSchema, type ProjectConfig } from "../../src/project/schema.js";
 import type { SweepManifest } from "../../src/store/protocol.js";
 
@@ -155,5 +156,18 @@ describe("runSpec with launcher.multinode", () => {
     expect(runSpec(manifest(slurm({ nodes: 2 }), c), entry, {}, 1, false).wrap![0]).toBe("ch-run");
     const local = resolveSettings(project({ type: "local" }), {});
     expect(runSpec(manifest({ ...local, multinode: { mode: "srun", nodes: 2 } }), entry, {}, 1, false).wrap).toBeUndefined();
+  });
+});
+
+describe("docs/multinode.md", () => {
+  it("every corral.yaml example validates, resolves to a multi-node setting and passes the checks", () => {
+    const doc = readFileSync(path.resolve(import.meta.dirname, "../../docs/multinode.md"), "utf8");
+    const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    for (const text of blocks) {
+      const s = resolveSettings(loadProjectText(text, "corral.yaml").config, {});
+      expect(s.multinode, text).toBeDefined();
+      expect(() => checkMultinode(s, "corral.yaml"), text).not.toThrow();
+    }
   });
 });
