@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { resourceProfiles, rulesOf } from "../../src/app/flow.js";
 import { slurmRequest } from "../../src/app/flow-head.js";
 import { FlowScheduler, type Budget, type SchedJob } from "../../src/app/flow-sched.js";
 import type { LaunchSettings } from "../../src/launchers/launcher.js";
+import { loadProjectText } from "../../src/project/load.js";
 
 const job = (deps: number[], over: Partial<SchedJob> = {}): SchedJob => ({
   deps,
@@ -115,5 +117,34 @@ describe("slurmRequest: one array element's request for a group of equal jobs", 
     expect(out.gpus).toBeUndefined();
     const none = slurmRequest({ cpus: 1, gpus: 0, memMB: 0 }, settings({ parallel: 1, perJob: 1 }), 3);
     expect(none).toEqual({ sbatchArgs: [], setup: [], env: {}, signalGraceS: 120, cpusPerTask: 1 });
+  });
+});
+
+describe("rule resources: set_resources > rule > default_resources > project resources", () => {
+  const cfg = loadProjectText(
+    `resources: {cpus: 1, mem: 1G, timeout: 60}
+default_resources: {mem: 2G, gpus: 0}
+rules:
+  a: {output: a.txt, shell: "true", resources: {cpus: 3}}
+  b: {output: b.txt, shell: "true"}
+profiles:
+  p1: {default_resources: {gpus: 1, timeout: 120}, set_resources: {a: {cpus: 8, mem: 9G}}}
+  p2: {default_resources: {timeout: 300}, set_resources: {a: {cpus: 6}}}
+`,
+    "corral.yaml",
+  ).config;
+  const res = (profiles: string[]): Record<string, unknown> =>
+    Object.fromEntries(rulesOf(cfg, resourceProfiles({ config: cfg, profiles, file: "corral.yaml" })).map((r) => [r.name, r.resources]));
+
+  it("fills gaps from default_resources and lets set_resources override the rule, later profiles winning", () => {
+    expect(res([])).toEqual({ a: { cpus: 3, mem: "2G", gpus: 0, timeout: 60 }, b: { cpus: 1, mem: "2G", gpus: 0, timeout: 60 } });
+    expect(res(["p1", "p2"])).toEqual({ a: { cpus: 6, mem: "9G", gpus: 1, timeout: 300 }, b: { cpus: 1, mem: "2G", gpus: 1, timeout: 300 } });
+    // Names that are not profiles (config group presets) add nothing.
+    expect(res(["setup=hpc"])).toEqual(res([]));
+  });
+
+  it("names the profile and suggests the rule when set_resources names no rule", () => {
+    const bad = { ...cfg, profiles: { ...cfg.profiles, p3: { set_resources: { bb: { cpus: 1 } } } } };
+    expect(() => resourceProfiles({ config: bad, profiles: ["p3"], file: "corral.yaml" })).toThrow("profile 'p3' sets resources of rule 'bb', which the project does not have (did you mean 'b'?)");
   });
 });
