@@ -156,10 +156,18 @@ export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attemp
   const argv = [...m.command, ...e.overrides];
   const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
   // Multi-node outermost (srun from the batch node), the container inside each node's process.
-  const mn = m.launcher === "slurm" ? (m.settings as LaunchSettings | undefined)?.multinode : undefined;
+  const settings = m.launcher === "slurm" ? (m.settings as LaunchSettings | undefined) : undefined;
+  const mn = settings?.multinode;
+  const cpusPerTask = settings?.slurm?.cpusPerTask;
   const wrap =
     mn && mn.nodes > 1
-      ? multinodeWrap({ mode: mn.mode, nodes: mn.nodes, ...(mn.procsPerNode !== undefined ? { procsPerNode: mn.procsPerNode } : {}), ...(container ? { inner: container } : {}) })
+      ? multinodeWrap({
+          mode: mn.mode,
+          nodes: mn.nodes,
+          ...(mn.procsPerNode !== undefined ? { procsPerNode: mn.procsPerNode } : {}),
+          ...(cpusPerTask !== undefined ? { cpusPerTask } : {}),
+          ...(container ? { inner: container } : {}),
+        })
       : container;
   return {
     index: e.index,

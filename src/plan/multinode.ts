@@ -25,6 +25,11 @@ export interface MultinodeSpec {
    * @default []
    */
   inner?: string[];
+  /**
+   * CPUs of each node's task (the job's `--cpus-per-task`), passed to `srun` explicitly: srun
+   * 22.05 to 23.02 no longer read SLURM_CPUS_PER_TASK from the job. @default SLURM's
+   */
+  cpusPerTask?: number;
 }
 
 /** One POSIX shell word (always single-quoted). */
@@ -37,6 +42,7 @@ function check(spec: MultinodeSpec): void {
   if (!Number.isInteger(spec.nodes) || spec.nodes < 1) throw new Error(`nodes must be a positive integer (got ${spec.nodes})`);
   const p = spec.procsPerNode ?? 1;
   if (!Number.isInteger(p) || p < 1) throw new Error(`procsPerNode must be a positive integer (got ${p})`);
+  if (spec.cpusPerTask !== undefined && (!Number.isInteger(spec.cpusPerTask) || spec.cpusPerTask < 1)) throw new Error(`cpusPerTask must be a positive integer (got ${spec.cpusPerTask})`);
 }
 
 /**
@@ -53,7 +59,9 @@ export function multinodeWrap(spec: MultinodeSpec): string[] {
   const inner = spec.inner ?? [];
   // The container words, quoted into the generated script (ends with a space when not empty).
   const innerSh = inner.map((w) => `${q(w)} `).join("");
-  const srun = ["srun", `--nodes=${n}`, `--ntasks=${n}`, "--ntasks-per-node=1", "--kill-on-bad-exit=1"];
+  const cpus = spec.cpusPerTask === undefined ? [] : [`--cpus-per-task=${spec.cpusPerTask}`];
+  const cpusSh = cpus.map((c) => `${c} `).join("");
+  const srun = ["srun", `--nodes=${n}`, `--ntasks=${n}`, "--ntasks-per-node=1", ...cpus, "--kill-on-bad-exit=1"];
   switch (spec.mode) {
     case "srun": {
       const port = spec.port ?? 29500;
@@ -81,9 +89,9 @@ export function multinodeWrap(spec: MultinodeSpec): string[] {
         // names that do not resolve); the first IPv4 one, as Ray's SLURM recipe prefers.
         `head_ip=$(srun --nodes=1 --ntasks=1 -w "$head" sh -c 'hostname --ip-address 2>/dev/null || hostname -I' | awk '{ip=""; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { ip = $i; break }; print (ip == "" ? $1 : ip); exit}')`,
         `[ -n "$head_ip" ] || { echo "corral: cannot find the IP address of the Ray head node $head" >&2; exit 1; }`,
-        `srun --nodes=1 --ntasks=1 -w "$head" ${innerSh}ray start --head --node-ip-address="$head_ip" --port=${port} --block &`,
+        `srun --nodes=1 --ntasks=1 ${cpusSh}-w "$head" ${innerSh}ray start --head --node-ip-address="$head_ip" --port=${port} --block &`,
         `sleep ${settle}`,
-        `for node in $(echo "$nodes" | tail -n +2); do srun --nodes=1 --ntasks=1 -w "$node" ${innerSh}ray start --address="$head_ip:${port}" --block & done`,
+        `for node in $(echo "$nodes" | tail -n +2); do srun --nodes=1 --ntasks=1 ${cpusSh}-w "$node" ${innerSh}ray start --address="$head_ip:${port}" --block & done`,
         `sleep ${settle}`,
         `export RAY_ADDRESS="$head_ip:${port}"`,
         // The driver runs once; the ray steps end with the job (or `ray stop` from the driver).

@@ -171,3 +171,14 @@ describe("docs/multinode.md", () => {
     }
   });
 });
+
+describe("launcher.cpus_per_task reaches the srun steps", () => {
+  it("is passed explicitly (srun 22.05-23.02 ignore SLURM_CPUS_PER_TASK)", () => {
+    const s = resolveSettings(project({ type: "slurm", nodes: 2, cpus_per_task: 8, multinode: "srun" }), {});
+    expect(runSpec(manifest(s), entry, {}, 1, false).wrap!.slice(0, 6)).toEqual(["srun", "--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--cpus-per-task=8", "--kill-on-bad-exit=1"]);
+    const ray = resolveSettings(project({ type: "slurm", nodes: 2, cpus_per_task: 8, multinode: "ray" }), {});
+    const script = runSpec(manifest(ray), entry, {}, 1, false).wrap![2]!;
+    expect(script).toContain(`srun --nodes=1 --ntasks=1 --cpus-per-task=8 -w "$head" ray start --head`);
+    expect(script).toContain(`srun --nodes=1 --ntasks=1 --cpus-per-task=8 -w "$node" ray start --address`);
+  });
+});
