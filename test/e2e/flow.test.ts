@@ -263,20 +263,23 @@ describe("corral flow on SLURM", () => {
     expect(corral(["flow", "model=linear", "dataset=blobs", "seed=1", "lr=0.1", "--launcher", "slurm"], { cwd: dir }).stderr).toContain("nothing to do");
   });
 
-  it.skipIf(!ready)(`packs jobs that are ready together into one sbatch array with per_job/parallel${ready ? "" : " (skipped: no answering sinfo)"}`, () => {
+  it.skipIf(!ready)(`packs jobs that are ready together into one sbatch array with per_job/parallel (inside ch-run when installed)${ready ? "" : " (skipped: no answering sinfo)"}`, () => {
+    // With ch-run at hand the jobs also run inside a container in the SLURM batch.
+    const boxed = chRun !== undefined && busybox !== undefined;
     const dir = makeProject({
       "corral.yaml": `launcher: {type: slurm, per_job: 2, parallel: 2}
-rules:
+${boxed ? "container: {runtime: charliecloud, image: ./bb-image}\n" : ""}rules:
   a:
     output: out/{n}.txt
     resources: {cpus: 1, timeout: 60}
-    shell: echo $SLURM_ARRAY_TASK_ID > {output}
+    shell: echo $SLURM_ARRAY_TASK_ID > {output}${boxed ? "; grep ^ID= /etc/os-release >> {output}" : ""}
 targets:
   - expand: out/{n}.txt
     n: [1, 2, 3, 4, 5, 6]
 `,
     });
-    const r = corral(["flow"], { cwd: dir, timeoutMs: 120_000 });
+    if (boxed) buildImage(dir);
+    const r = corral(["flow"], { cwd: dir, timeoutMs: 120_000, env: { USER: process.env.USER ?? os.userInfo().username } });
     expect(r.stderr).toContain("6 succeeded");
     expect(r.code).toBe(0);
     const sweep = sweepDirs(dir)[0]!;
@@ -290,8 +293,12 @@ targets:
     // Per element: 2 jobs x 1 CPU; one wave of the 60 s timeout + signal grace (120 s) + 60 s margin.
     expect(script).toContain("#SBATCH --cpus-per-task=2");
     expect(script).toContain("#SBATCH --time=00:04:00");
-    const tasks = [1, 2, 3, 4, 5, 6].map((n) => readFileSync(path.join(dir, `out/${n}.txt`), "utf8").trim()).sort();
-    expect(tasks).toEqual(["0", "0", "1", "1", "2", "2"]);
+    const outs = [1, 2, 3, 4, 5, 6].map((n) => readFileSync(path.join(dir, `out/${n}.txt`), "utf8").split("\n"));
+    expect(outs.map((o) => o[0]).sort()).toEqual(["0", "0", "1", "1", "2", "2"]);
+    if (!boxed) return;
+    for (const o of outs) expect(o[1]).toBe("ID=corral-test-image");
+    const batch = readJson<{ runs: Array<{ wrap?: string[] }> }>(path.join(sweep, ".slurm/batch-0-0.json"));
+    expect(batch.runs.map((x) => x.wrap?.[0])).toEqual(["ch-run", "ch-run"]);
   });
 });
 
