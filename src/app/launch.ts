@@ -3,7 +3,7 @@
  * submit through a launcher, optionally wait). Planning never touches the disk; `--dry-run`
  * stops after it.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { CorralError } from "../errors.js";
@@ -98,7 +98,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   let dir = path.resolve(project.dir, sweepTemplate + (req.name ? `-${req.name}` : ""));
   // Two sweeps in the same millisecond still get their own folders.
   for (let k = 2; existsDir(dir); k++) dir = path.resolve(project.dir, `${sweepTemplate}${req.name ? `-${req.name}` : ""}-${k}`);
-  mkdirSync(dir, { recursive: true });
+  makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
   const entries: RunEntry[] = runs.map((r) => ({ index: r.index, id: r.id, dir: String(r.index), overrides: r.overrides, params: r.params }));
   const manifest: SweepManifest = {
@@ -142,6 +142,34 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
 }
 
 const existsDir = (d: string): boolean => existsSync(d);
+
+/**
+ * Create the sweep folder one level at a time: a recursive mkdir under /proc or below a file can
+ * spin for ever in Node, and each failure here is bad input (exit 2) naming `sweep_dir`.
+ */
+function makeSweepDir(dir: string, projectFile: string): void {
+  const missing: string[] = [];
+  let d = dir;
+  while (!existsSync(d) && path.dirname(d) !== d) {
+    missing.unshift(d);
+    d = path.dirname(d);
+  }
+  const fail = (why: string): never => {
+    throw new CorralError("E_CONFIG", `cannot create the sweep folder ${dir}: ${why}`, {
+      location: { file: projectFile, key: "sweep_dir" },
+      hint: "point sweep_dir at a writable folder (it is relative to the project folder)",
+      exitCode: 2,
+    });
+  };
+  if (!statSync(d).isDirectory()) fail(`${d} is not a folder`);
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      fail(`${(e as NodeJS.ErrnoException).code ?? "error"} at ${m}`);
+    }
+  }
+}
 
 export interface RunResources {
   cpus?: number;
