@@ -223,7 +223,13 @@ export function makeStatter(projectDir: string): (p: string) => { mtimeMs: numbe
   return (p) => {
     let v = cache.get(p);
     if (v === undefined) {
-      const st = statSync(p.startsWith("/") ? p : prefix + p, { throwIfNoEntry: false });
+      let st: { mtimeMs: number } | undefined;
+      try {
+        st = statSync(p.startsWith("/") ? p : prefix + p, { throwIfNoEntry: false });
+      } catch (e) {
+        // A file where a folder is expected (ENOTDIR), a name too long: the output does not exist.
+        if (!["ENOTDIR", "ENAMETOOLONG", "EACCES"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+      }
       v = st ? { mtimeMs: st.mtimeMs } : null;
       cache.set(p, v);
     }

@@ -15,10 +15,14 @@ const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(impo
 export function reportError(e: unknown): number {
   if (e instanceof CorralError) {
     process.stderr.write(`corral: error: ${e.format()}\n`);
-    if (e.hint) process.stderr.write(`  hint: ${e.hint}\n`);
+    // Every known error gets a hint: its own, else where to look.
+    process.stderr.write(`  hint: ${e.hint ?? (e.code === "E_USAGE" ? "see `corral <command> --help`" : "see docs/configuration.md and docs/overrides.md")}\n`);
     return e.exitCode;
   }
-  if (e instanceof CommanderError) return e.exitCode === 1 ? 2 : e.exitCode;
+  if (e instanceof CommanderError) {
+    process.stderr.write("  hint: see `corral <command> --help`\n");
+    return e.exitCode === 1 ? 2 : e.exitCode;
+  }
   process.stderr.write(`corral: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 1;
 }
