@@ -6,7 +6,6 @@ import { Option, type Command } from "commander";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
-import type { RunView } from "../app/events.js";
 import { formatResults, readSweepStatus, resultsTable } from "../app/inspect.js";
 import { planAll, prepareSweep, resumeSweep, retryRound, startSweep, type StartedSweep } from "../app/launch.js";
 import { makeLauncher } from "../app/launchers.js";
@@ -15,9 +14,9 @@ import { composeForDisplay } from "../app/config-view.js";
 import { waitForSweep } from "../app/watch.js";
 import { CorralError } from "../errors.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
-import { readManifest, readRunStatus, resolveRun, resolveSweep, tailLines } from "../store/store.js";
+import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../store/store.js";
 import { INIT_FILES } from "./init-template.js";
-import { dim, formatCounts, green, makeTerminalReporter, red } from "./reporter.js";
+import { dim, formatCounts, green, makeTerminalReporter, printFailureSummary, red } from "./reporter.js";
 import { makeWatchReporter } from "./watch-view.js";
 
 export interface CommandContext {
@@ -264,7 +263,7 @@ async function attach(started: StartedSweep, reporter: ReturnType<typeof makeTer
       res = await waitForSweep(manifest.dir, launcher, reporter);
     }
     reporter.close();
-    printSummary(res.runs, manifest.dir);
+    printFailureSummary(res.runs, manifest.dir);
     if (interrupts > 0) return 130;
     return res.runs.every((r) => r.state === "succeeded") ? 0 : 1;
   } finally {
@@ -272,23 +271,6 @@ async function attach(started: StartedSweep, reporter: ReturnType<typeof makeTer
     process.off("SIGTERM", onSigint);
     lock.release();
   }
-}
-
-function printSummary(runs: RunView[], dir: string): void {
-  const counts: Record<string, number> = {};
-  for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const bad = runs.filter((r) => r.state !== "succeeded");
-  const line = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ");
-  process.stderr.write(`corral: ${bad.length ? red(line) : green(line)} — ${dir}\n`);
-  if (!bad.length) return;
-  process.stderr.write(`\nFailures (${bad.length}):\n`);
-  for (const r of bad.slice(0, 20)) {
-    const tail = tailLines(path.join(r.dir, "stderr.log"));
-    process.stderr.write(`  run ${r.index}${r.job ? ` ${r.job}` : ""} [${r.overrides.join(" ")}]: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
-    for (const l of tail) process.stderr.write(dim(`      | ${l}`) + "\n");
-  }
-  if (bad.length > 20) process.stderr.write(`  ... and ${bad.length - 20} more (corral status)\n`);
-  process.stderr.write(`rerun them with: corral resume ${bad.some((r) => r.state === "failed") ? "--retry-failed " : ""}${path.relative(process.cwd(), dir) || "."}\n`);
 }
 
 async function followFile(file: string, follow: boolean, runDir: string): Promise<void> {

@@ -7,7 +7,6 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RunView } from "../app/events.js";
 import { createFlowSweep, planFlow, spawnDetachedHead } from "../app/flow.js";
 import { submitAllocation, waitAllocation } from "../app/flow-alloc.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
@@ -16,7 +15,7 @@ import { openProject } from "../app/project.js";
 import { CorralError } from "../errors.js";
 import { renderDag } from "../plan/dagrender.js";
 import { formatSummary } from "../plan/uptodate.js";
-import { dim, green, makeTerminalReporter, red } from "./reporter.js";
+import { dim, makeTerminalReporter, printFailureSummary } from "./reporter.js";
 
 interface GlobalOpts {
   project?: string;
@@ -214,7 +213,7 @@ async function headMain(dir: string, retryFailed: boolean, jobs: number | undefi
     process.off("SIGUSR2", onKill);
     process.off("SIGHUP", onHup);
   }
-  printSummary(out.runs, out.manifest.dir);
+  printFailureSummary(out.runs, out.manifest.dir, { dependents: true });
   if (out.interrupted) return 130;
   return out.runs.every((r) => r.state === "succeeded") ? 0 : 1;
 }
@@ -244,31 +243,3 @@ function toSvg(dot: string): string {
   return r.stdout;
 }
 
-function printSummary(runs: RunView[], dir: string): void {
-  const counts: Record<string, number> = {};
-  for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const bad = runs.filter((r) => r.state !== "succeeded");
-  const line = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "no jobs";
-  process.stderr.write(`corral: ${bad.length ? red(line) : green(line)} — ${dir}\n`);
-  const failed = bad.filter((r) => r.state !== "cancelled");
-  if (!bad.length) return;
-  if (failed.length) process.stderr.write(`\nFailures (${failed.length}):\n`);
-  for (const r of failed.slice(0, 20)) {
-    process.stderr.write(`  ${r.job ?? `run ${r.index}`}: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
-    for (const l of tailLines(path.join(r.dir, "stderr.log"))) process.stderr.write(dim(`      | ${l}`) + "\n");
-  }
-  if (failed.length > 20) process.stderr.write(`  ... and ${failed.length - 20} more (corral status)\n`);
-  const cancelled = bad.length - failed.length;
-  if (cancelled > 0) process.stderr.write(`${cancelled} job${cancelled === 1 ? "" : "s"} not started because of the failures${failed.length ? "" : " or the stop"}\n`);
-  process.stderr.write(`rerun with: corral resume ${failed.some((r) => r.state === "failed") ? "--retry-failed " : ""}${path.relative(process.cwd(), dir) || "."}  (or corral flow again)\n`);
-}
-
-function tailLines(file: string, n = 5): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text.slice(-4096).split("\n").filter((l) => l.trim()).slice(-n);
-}

@@ -2,6 +2,8 @@
  * Terminal reporters: a live progress bar on a TTY, plain lines otherwise (CI logs, pipes).
  */
 import cliProgress from "cli-progress";
+import path from "node:path";
+import { tailLines } from "../store/store.js";
 import type { CorralEvent, Reporter, RunView } from "../app/events.js";
 import type { RunState } from "../store/protocol.js";
 
@@ -81,4 +83,30 @@ export function makeTerminalReporter(opts: { json: boolean; quiet: boolean }): R
       bar?.stop();
     },
   };
+}
+
+/**
+ * The end-of-command summary: counts, then each failed run with its exit code and stderr tail,
+ * then how to rerun. `dependents: true` (pipelines) reports cancelled runs as one count: they
+ * are jobs that never started because something they needed failed.
+ */
+export function printFailureSummary(runs: RunView[], dir: string, opts: { dependents?: boolean } = {}): void {
+  const counts: Record<string, number> = {};
+  for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  const bad = runs.filter((r) => r.state !== "succeeded");
+  const line = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "no runs";
+  process.stderr.write(`corral: ${bad.length ? red(line) : green(line)} — ${dir}\n`);
+  if (!bad.length) return;
+  const listed = opts.dependents ? bad.filter((r) => r.state !== "cancelled") : bad;
+  if (listed.length) process.stderr.write(`\nFailures (${listed.length}):\n`);
+  for (const r of listed.slice(0, 20)) {
+    const who = r.job ?? `run ${r.index} [${r.overrides.join(" ")}]`;
+    process.stderr.write(`  ${who}: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
+    for (const l of tailLines(path.join(r.dir, "stderr.log"))) process.stderr.write(dim(`      | ${l}`) + "\n");
+  }
+  if (listed.length > 20) process.stderr.write(`  ... and ${listed.length - 20} more (corral status)\n`);
+  const cancelled = bad.length - listed.length;
+  if (cancelled > 0) process.stderr.write(`${cancelled} job${cancelled === 1 ? "" : "s"} not started because of the failures${listed.length ? "" : " or the stop"}\n`);
+  const rel = path.relative(process.cwd(), dir) || ".";
+  process.stderr.write(`rerun ${opts.dependents ? "with" : "them with"}: corral resume ${bad.some((r) => r.state === "failed") ? "--retry-failed " : ""}${rel}${opts.dependents ? "  (or corral flow again)" : ""}\n`);
 }
