@@ -67,7 +67,7 @@ const manifestSweep = (dir: string): string | undefined => sweepDirs(dir).find((
 
 describe.skipIf(problem !== undefined)("faults on the real local SLURM", () => {
   it("a 50-run sweep whose corral is killed -9 at 10 random moments ends with every run succeeded exactly once", async () => {
-    const dir = countingProject(`env:\n  COUNT_FILE: COUNT\nlauncher:\n  type: slurm\n  per_job: 5\n  parallel: 5\n`);
+    const dir = countingProject(`env:\n  COUNT_FILE: COUNT\nlauncher:\n  type: slurm\n  per_job: 5\n  parallel: 5\n`, 1);
     const env = { COUNT_FILE: path.join(dir, "count.txt") };
     // COUNT in corral.yaml is a placeholder; the real path comes from the environment (exported by sbatch).
     execFileSync("sed", ["-i", `s|COUNT_FILE: COUNT|COUNT_FILE: ${env.COUNT_FILE}|`, path.join(dir, "corral.yaml")]);
@@ -77,7 +77,7 @@ describe.skipIf(problem !== undefined)("faults on the real local SLURM", () => {
       const sweep = manifestSweep(dir);
       const args = !sweep ? ["run", "-m", "i=range(50)"] : k % 3 === 2 ? ["resume", "--detach", sweep] : ["resume", sweep];
       const p = corralAsync(args, { cwd: dir, env });
-      const wait = 150 + Math.floor(rand() * 2500);
+      const wait = 200 + Math.floor(rand() * 1800);
       const exited = await Promise.race([p.done.then(() => true), sleep(wait).then(() => false)]);
       if (!exited) p.child.kill("SIGKILL");
       const r = await p.done;
@@ -87,6 +87,7 @@ describe.skipIf(problem !== undefined)("faults on the real local SLURM", () => {
     }
     const sweep = manifestSweep(dir);
     expect(sweep, log.join("\n")).toBeDefined();
+    if (process.env.CORRAL_FAULTS_LOG) console.log(log.join("\n"));
     const r = corral(["resume", sweep!], { cwd: dir, env, timeoutMs: 150_000 });
     expect(r.code, `${log.join("\n")}\n${r.stderr}`).toBe(0);
     expectEachRunOnce(dir, sweep!, 50);
