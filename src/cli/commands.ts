@@ -3,6 +3,7 @@
  * code (0 all good, 1 some run failed, 2 bad input, 130 interrupted).
  */
 import { Option, type Command } from "commander";
+import { intArg, type GlobalOpts } from "./args.js";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
@@ -27,16 +28,7 @@ export interface CommandContext {
   setExit(code: number): void;
 }
 
-interface GlobalOpts {
-  project?: string;
-  cwd?: string;
-}
 
-const intArg = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CorralError("E_USAGE", `${name} must be a positive integer, got '${v}'`);
-  return n;
-};
 
 const cwdOf = (g: GlobalOpts): string => path.resolve(g.cwd ?? process.cwd());
 

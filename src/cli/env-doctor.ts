@@ -1,5 +1,6 @@
 /** `corral env` (what applies here and why) and `corral doctor` (what will happen, what is missing). */
 import { Option, type Command } from "commander";
+import type { GlobalOpts } from "./args.js";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { runDoctor, realHost, type Check } from "../app/doctor.js";
@@ -8,10 +9,6 @@ import { openProject } from "../app/project.js";
 import { CorralError } from "../errors.js";
 import { dim, green, red } from "./reporter.js";
 
-interface Globals {
-  project?: string;
-  cwd?: string;
-}
 
 interface Flags {
   profile?: string;
@@ -19,7 +16,7 @@ interface Flags {
   json?: boolean;
 }
 
-const open = (g: Globals, o: Flags) =>
+const open = (g: GlobalOpts, o: Flags) =>
   openProject({
     cwd: path.resolve(g.cwd ?? process.cwd()),
     ...(g.project ? { file: g.project } : {}),
@@ -31,7 +28,7 @@ const open = (g: Globals, o: Flags) =>
  * Add `corral env` and `corral doctor` to the program. `ctx.setExit` receives doctor's exit code
  * (1 when a check fails).
  */
-export function registerEnvDoctorCommands(program: Command, globals: () => Globals, ctx: { setExit(code: number): void }): void {
+export function registerEnvDoctorCommands(program: Command, globals: () => GlobalOpts, ctx: { setExit(code: number): void }): void {
   program
     .command("env")
     .description("which profile applies and why, the resolved launcher settings, paths, container, CPUs and GPUs")

@@ -3,6 +3,7 @@
  * it with the head, attached or detached. Also the flow side of `corral resume`.
  */
 import { Option, type Command } from "commander";
+import { intArg, type GlobalOpts } from "./args.js";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -17,10 +18,6 @@ import { renderDag } from "../plan/dagrender.js";
 import { formatSummary } from "../plan/uptodate.js";
 import { dim, makeTerminalReporter, printFailureSummary } from "./reporter.js";
 
-interface GlobalOpts {
-  project?: string;
-  cwd?: string;
-}
 
 interface FlowFlags {
   dryRun?: boolean;
@@ -42,11 +39,6 @@ interface FlowFlags {
 
 const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "main.js");
 
-const intArg = (name: string) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CorralError("E_USAGE", `${name} must be a positive integer, got '${v}'`);
-  return n;
-};
 
 /** Add `corral flow` to the program. */
 export function registerFlowCommand(program: Command, globals: () => GlobalOpts, setExit: (code: number) => void): void {
