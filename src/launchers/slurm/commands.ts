@@ -25,6 +25,8 @@ export function runCmd(cmd: string, args: string[], timeoutMs = 30_000): Promise
 /** Errors worth retrying: the controller is busy, restarting or briefly unreachable. */
 export function isTransient(r: CmdResult): boolean {
   if (r.code === 0 || r.code === 127) return false;
+  // Answers that will not change on retry.
+  if (/accounting storage is disabled|Invalid job id|invalid partition|Requested node configuration is not available/i.test(r.stdout + r.stderr)) return false;
   return /Socket timed out|Unable to contact slurm controller|Connection refused|Transport endpoint|Resource temporarily unavailable|slurm_receive_msg|Zero Bytes were transmitted|try again/i.test(r.stderr) || r.stderr === "";
 }
 
