@@ -14,7 +14,8 @@ const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(impo
 /** Render any error at the one boundary: known errors one line plus hint, unknown ones a stack. */
 export function reportError(e: unknown): number {
   if (e instanceof CorralError) {
-    process.stderr.write(`corral: error: ${e.format()}\n`);
+    // One line, whatever a hostile value held: control characters are shown escaped.
+    process.stderr.write(`corral: error: ${e.format().replace(/[\n\r\t\v\f\0]/g, (c) => JSON.stringify(c).slice(1, -1))}\n`);
     // Every known error gets a hint: its own, else where to look.
     process.stderr.write(`  hint: ${e.hint ?? (e.code === "E_USAGE" ? "see `corral <command> --help`" : "see docs/configuration.md and docs/overrides.md")}\n`);
     return e.exitCode;
