@@ -1,5 +1,5 @@
 /** Helpers for end-to-end tests: a temp project folder and the real CLI as a child process. */
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, existsSync, readFileSync, chmodSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -75,3 +75,14 @@ export async function waitFor(cond: () => boolean, timeoutMs = 20_000, what = "c
 }
 
 export const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
+
+/** Why the SLURM tests cannot run here (undefined when a cluster answers with a usable node). */
+export function slurmProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const out = execFileSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 10_000, env });
+    if (!/idle|mixed|allocated/.test(out)) return `sinfo shows no usable node (${out.trim()})`;
+    return undefined;
+  } catch (e) {
+    return `no SLURM cluster answers (${(e as Error).message.split("\n")[0]}); start one with scripts/slurm-cluster.sh start`;
+  }
+}

@@ -8,14 +8,13 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
 import { hostname, totalmem } from "node:os";
 import path from "node:path";
 import { CorralError, didYouMean } from "../errors.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
 import { containerWrap } from "../plan/container.js";
 import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
-import { resolveInterpolations } from "../plan/interpolate.js";
 import { parseOverride, toConfigValue } from "../plan/overrides.js";
 import { wildcardNames } from "../plan/patterns.js";
 import { sweepValues } from "../plan/sweep.js";
@@ -29,6 +28,7 @@ import type { RunEntry, SweepManifest } from "../store/protocol.js";
 import { indexSweep, writeManifest } from "../store/store.js";
 import { detectGpus } from "../worker/resources.js";
 import { gitInfo } from "./git.js";
+import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import type { ProjectContext } from "./project.js";
 import { resolveSettings, type SettingFlags } from "./settings.js";
 
@@ -339,10 +339,7 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
   const jobs = flowJobs(plan);
   checkLocalGpus(jobs, plan.settings, req.env);
   const cfg = project.config;
-  const tmpl = resolveInterpolations({ dir: cfg.sweep_dir }, { env: req.env, now: req.now }, project.file).dir as string;
-  const suffix = req.name ? `-${req.name}` : "";
-  let dir = path.resolve(project.dir, tmpl + suffix);
-  for (let k = 2; existsSync(dir); k++) dir = path.resolve(project.dir, `${tmpl}${suffix}-${k}`);
+  const dir = chooseSweepDir(project, req.now, req.env, req.name);
   // Refuse before anything exists when another head builds here (the head takes the lock itself).
   acquireFlowLock(project.dir, `corral flow creating ${path.relative(project.dir, dir)}`).release();
   for (const j of jobs) {
@@ -355,7 +352,7 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
       throw new CorralError("E_CONFIG", `rule '${j.rule}': ${(e as Error).message}`, { location: { file: project.file, key: `rules.${j.rule}.container` } });
     }
   }
-  mkdirSync(dir, { recursive: true });
+  makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral flow");
   try {
     const runs: RunEntry[] = jobs.map((j) => ({
@@ -372,7 +369,7 @@ export function createFlowSweep(plan: FlowPlan): CreatedFlow {
     const manifest: SweepManifest = {
       type: "sweep",
       version: 1,
-      id: `${path.basename(path.dirname(dir))}_${path.basename(dir)}`.replace(/[^A-Za-z0-9_.-]/g, "_"),
+      id: sweepIdOf(dir),
       kind: "flow",
       ...(req.name ? { name: req.name } : {}),
       createdAt: req.now.getTime(),

@@ -94,17 +94,14 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   const { request: req, settings } = p;
   const project = req.project;
   const cfg = project.config;
-  const sweepTemplate = resolveInterpolations({ dir: cfg.sweep_dir }, { env: req.env, now: req.now }, project.file).dir as string;
-  let dir = path.resolve(project.dir, sweepTemplate + (req.name ? `-${req.name}` : ""));
-  // Two sweeps in the same millisecond still get their own folders.
-  for (let k = 2; existsDir(dir); k++) dir = path.resolve(project.dir, `${sweepTemplate}${req.name ? `-${req.name}` : ""}-${k}`);
+  const dir = chooseSweepDir(project, req.now, req.env, req.name);
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
   const entries: RunEntry[] = runs.map((r) => ({ index: r.index, id: r.id, dir: String(r.index), overrides: r.overrides, params: r.params }));
   const manifest: SweepManifest = {
     type: "sweep",
     version: 1,
-    id: `${path.basename(path.dirname(dir))}_${path.basename(dir)}`.replace(/[^A-Za-z0-9_.-]/g, "_"),
+    id: sweepIdOf(dir),
     kind: "sweep",
     ...(req.name ? { name: req.name } : {}),
     createdAt: req.now.getTime(),
@@ -141,13 +138,24 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   return { manifest, launcher, lock };
 }
 
-const existsDir = (d: string): boolean => existsSync(d);
+/** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */
+export function chooseSweepDir(project: Pick<ProjectContext, "dir" | "file" | "config">, now: Date, env: Record<string, string | undefined>, name?: string): string {
+  const template = resolveInterpolations({ dir: project.config.sweep_dir }, { env, now }, project.file).dir as string;
+  const base = template + (name ? `-${name}` : "");
+  let dir = path.resolve(project.dir, base);
+  // Two sweeps in the same millisecond still get their own folders.
+  for (let k = 2; existsSync(dir); k++) dir = path.resolve(project.dir, `${base}-${k}`);
+  return dir;
+}
+
+/** The sweep's id: its date and time folders, e.g. `2026-11-21_14-03-12-345000`. */
+export const sweepIdOf = (dir: string): string => `${path.basename(path.dirname(dir))}_${path.basename(dir)}`.replace(/[^A-Za-z0-9_.-]/g, "_");
 
 /**
  * Create the sweep folder one level at a time: a recursive mkdir under /proc or below a file can
  * spin for ever in Node, and each failure here is bad input (exit 2) naming `sweep_dir`.
  */
-function makeSweepDir(dir: string, projectFile: string): void {
+export function makeSweepDir(dir: string, projectFile: string): void {
   const missing: string[] = [];
   let d = dir;
   while (!existsSync(d) && path.dirname(d) !== d) {

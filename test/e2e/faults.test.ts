@@ -9,37 +9,20 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { mulberry32 } from "../../src/plan/overrides.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
-import { corral, corralAsync, lines, makeProject, readJson, ROOT, sleep, sweepDirs, TASKS, waitFor } from "../helpers.js";
+import { corral, corralAsync, lines, makeProject, readJson, ROOT, sleep, sweepDirs, TASKS, slurmProblem, waitFor } from "../helpers.js";
 
 const SLURM_DIR = process.env.CORRAL_SLURM_DIR ?? "/var/tmp/corral-slurm";
 const MULTI_CONF = `${SLURM_DIR}-multi/slurm.conf`;
 const CLUSTER_SCRIPT = path.join(ROOT, "scripts/slurm-cluster.sh");
 const isRoot = process.getuid?.() === 0;
 
-function clusterProblem(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  try {
-    const out = execFileSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 10_000, env });
-    if (!/idle|mixed|allocated/.test(out)) return `sinfo shows no usable node (${out.trim()})`;
-    return undefined;
-  } catch (e) {
-    return `no SLURM cluster answers (${(e as Error).message.split("\n")[0]}); start one with scripts/slurm-cluster.sh start`;
-  }
-}
-const problem = clusterProblem();
+const problem = slurmProblem();
 if (problem) console.warn(`SKIPPED SLURM fault tests: ${problem}`);
 
-/** A seeded RNG (mulberry32), so the kill moments are the same on every run of the suite. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded RNG, so the kill moments are the same on every run of the suite. */
+const rng = mulberry32;
 
 /** A project whose runs sleep, then append their own folder to count.txt (the ground truth). */
 function countingProject(extra: string, sleepS = 0.3): string {
@@ -134,7 +117,9 @@ describe.skipIf(problem !== undefined)("faults on the real local SLURM", () => {
     const pid = Number(readFileSync(path.join(SLURM_DIR, "slurmctld.pid"), "utf8").trim());
     let p: ReturnType<typeof corralAsync> | undefined;
     try {
-      process.kill(pid, "SIGKILL");
+      // SIGTERM: slurmctld saves its state and exits, as when an admin stops or restarts it. (A
+      // SIGKILL can lose the last job ids, and SLURM then drains the node on the duplicate id.)
+      process.kill(pid, "SIGTERM");
       await sleep(300);
       p = corralAsync(["run", "-m", "i=range(10)"], { cwd: dir, env });
       await sleep(20_000);
@@ -155,10 +140,10 @@ describe.skipIf(problem !== undefined)("faults on the real local SLURM", () => {
 const multiEnv = { ...process.env, SLURM_CONF: MULTI_CONF };
 let startedMulti = false;
 let multiProblem: string | undefined = problem ?? (isRoot ? undefined : "needs root to start the --multi cluster");
-if (!multiProblem && clusterProblem(multiEnv)) {
+if (!multiProblem && slurmProblem(multiEnv)) {
   const s = spawnSync(CLUSTER_SCRIPT, ["start", "--multi"], { encoding: "utf8", timeout: 90_000 });
   startedMulti = s.status === 0;
-  multiProblem = clusterProblem(multiEnv) ?? undefined;
+  multiProblem = slurmProblem(multiEnv) ?? undefined;
 }
 if (multiProblem) console.warn(`SKIPPED multi-node fault test: ${multiProblem}`);
 

@@ -2,23 +2,13 @@
  * The SLURM launcher against the real local SLURM started by scripts/slurm-cluster.sh (npm test
  * starts it where it can). Skipped, with the reason printed, where no cluster answers.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
-import { corral, corralAsync, makeProject, readJson, sweepDirs, TASKS, waitFor } from "../helpers.js";
+import { corral, corralAsync, makeProject, readJson, sweepDirs, TASKS, slurmProblem, waitFor } from "../helpers.js";
 
-function clusterProblem(): string | undefined {
-  try {
-    const out = execFileSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 10_000 });
-    if (!/idle|mixed|allocated/.test(out)) return `sinfo shows no usable node (${out.trim()})`;
-    return undefined;
-  } catch (e) {
-    return `no SLURM cluster answers (${(e as Error).message.split("\n")[0]}); start one with scripts/slurm-cluster.sh start`;
-  }
-}
-const problem = clusterProblem();
+const problem = slurmProblem();
 if (problem) console.warn(`SKIPPED slurm e2e tests: ${problem}`);
 
 const intervals = (sweep: string, n: number): Array<{ start: number; end: number; gpus: string[]; jobId: string | undefined }> =>

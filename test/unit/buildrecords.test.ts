@@ -52,14 +52,12 @@ describe("build records", () => {
     expect(readBuildRecords(dir).get(`f${COMPACT_THRESHOLD}`)?.jobKey).toBe(`j${COMPACT_THRESHOLD}`);
   });
 
-  it("reads 100k records in well under a second", () => {
+  it("reads back 100k records (speed: the no-op flow bench)", () => {
     const dir = tmp();
     const recs: Array<[string, BuildRecord]> = [];
     for (let i = 0; i < 100_000; i++) recs.push([`results/sample_${i}/out.txt`, { ruleHash: "0123456789abcdef", paramsHash: "0123456789abcdef", commandHash: i.toString(16).padStart(16, "0"), jobKey: `r[i=${i}]` }]);
     writeBuildRecords(dir, recs);
-    const t0 = performance.now();
     const r = readBuildRecords(dir);
-    expect(performance.now() - t0).toBeLessThan(1500);
     expect(r.size).toBe(100_000);
   });
 });

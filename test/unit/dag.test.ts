@@ -168,15 +168,13 @@ describe("buildDag", () => {
     expect(build(rules, ["out/a..b.txt"]).jobs[0]!.wildcards).toEqual({ name: "a..b" });
   });
 
-  it("builds 100k jobs fast", () => {
+  it("builds a 100k-job DAG (speed: bench/dag-plan.mjs)", () => {
     const rules: RuleSpec[] = [
       { name: "a", input: [], output: "a/{i}.txt", shell: "touch {output}" },
       { name: "b", input: "a/{i}.txt", output: "b/{i}.txt", shell: "cp {input} {output}" },
     ];
-    const t0 = performance.now();
     const dag = buildDag({ rules, targets: [{ expand: "b/{i}.txt", i: "range(50000)" }], exists: none });
     expect(dag.jobs.length).toBe(100_000);
-    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 

@@ -45,10 +45,8 @@ describe("packBatches", () => {
     expect(chunks.map((c) => c.tasks.length)).toEqual([499, 499, 2]);
   });
 
-  it("handles a million runs quickly", () => {
-    const t0 = performance.now();
+  it("packs a million runs (every run placed once; speed is in bench/)", () => {
     const chunks = packBatches(range(1_000_000), { perJob: 10, parallel: 4, ...limits });
-    expect(performance.now() - t0).toBeLessThan(2000);
     expect(chunks).toHaveLength(10);
     // 100,000 tasks: nine full chunks of 10,001 and 9,991 left.
     expect(chunks[9]!.tasks.at(-1)).toEqual({ task: 9990, runs: range(10, 999_990) });

@@ -93,14 +93,12 @@ describe("PatternIndex", () => {
     expect(idx.lookup("x.txt").map((m) => m.wildcards)).toEqual([{ opt: "" }]);
   });
 
-  it("looks up 100k paths against many rules quickly", () => {
+  it("looks up 100k paths against many rules correctly (speed: bench/dag-plan.mjs)", () => {
     const idx = new PatternIndex<number>();
     for (let r = 0; r < 200; r++) idx.add(compilePattern(`step${r}/{i}.out`), r);
-    const t0 = performance.now();
     let hits = 0;
     for (let i = 0; i < 100_000; i++) hits += idx.lookup(`step${i % 200}/${i}.out`).length;
     expect(hits).toBe(100_000);
     // With a linear scan this is 20M regex runs; bucketing keeps it to one each.
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
