@@ -29,6 +29,7 @@ import { indexSweep, writeManifest } from "../store/store.js";
 import { detectGpus } from "../worker/resources.js";
 import { gitInfo } from "./git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
+import { memToMb } from "./retry.js";
 import type { ProjectContext } from "./project.js";
 import { resolveSettings, type SettingFlags } from "./settings.js";
 
@@ -257,15 +258,8 @@ export function planFlow(req: FlowRequest, cwd = req.project.dir): FlowPlan {
   return { request: req, dag, decisions, summary: summarize(dag, decisions), settings, env: { ...cfg.env }, overrides };
 }
 
-/** `4G` / `500M` / `1.5T` / `4GiB` in megabytes; 0 when unset. */
-export function memToMB(mem: string | undefined): number {
-  if (mem === undefined) return 0;
-  const m = /^(\d+(?:\.\d+)?)([KMGTP])?(?:i?B)?$/i.exec(mem.trim());
-  if (!m) return 0;
-  const unit = (m[2] ?? "M").toUpperCase();
-  const f: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024, T: 1024 ** 2, P: 1024 ** 3 };
-  return Math.ceil(Number(m[1]) * f[unit]!);
-}
+/** `4G` / `500M` / `1.5T` / `4GiB` in whole megabytes; 0 when unset or unreadable. */
+export const memToMB = (mem: string | undefined): number => Math.ceil((mem === undefined ? undefined : memToMb(mem)) ?? 0);
 
 /** The jobs that will run, resolved for the head (commands rendered, deps as run indexes). */
 export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
