@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
+import { pidAlive } from "../store/fsutil.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
 import { findTaskset } from "./resources.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
@@ -110,6 +111,44 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     batch.stagger * 1000,
     deadline,
   );
+  // Fencing: a run another worker may still be running (its record says running, with a fresh
+  // heartbeat, from another host or a live process here) is held, not started: after a node
+  // failure SLURM may requeue a job whose old steps are still finishing on the lost node. It is
+  // dropped if that copy succeeds, and started once its record ends otherwise or goes stale.
+  const fenceMs = 3 * Math.max(1, batch.heartbeatS) * 1000 + 5000;
+  const elsewhere = (rec: RunStatusRecord | undefined): boolean =>
+    rec?.state === "running" &&
+    rec.worker !== undefined &&
+    !(rec.worker.host === ctx.host && rec.worker.pid === ctx.pid) &&
+    now() - rec.updatedAt < fenceMs &&
+    (rec.worker.host !== ctx.host || pidAlive(rec.worker.pid));
+  const fenced = new Set<number>();
+  for (const r of todo) {
+    if (!elsewhere(prev.get(r.index))) continue;
+    fenced.add(r.index);
+    sched.hold(r.index);
+    vlog(`run ${r.index}: held: ${prev.get(r.index)!.worker!.host} may still be running it (heartbeat ${Math.round((now() - prev.get(r.index)!.updatedAt) / 1000)}s ago)`);
+  }
+  const fenceTimer = fenced.size
+    ? setInterval(() => {
+        for (const i of fenced) {
+          const rec = readRunStatus(specs.get(i)!.dir);
+          if (rec?.state === "succeeded") {
+            fenced.delete(i);
+            sched.drop(i);
+            bump("succeeded");
+            vlog(`run ${i}: succeeded elsewhere; not run again`);
+          } else if (!elsewhere(rec)) {
+            fenced.delete(i);
+            prev.set(i, rec);
+            sched.release(i);
+            vlog(`run ${i}: released (${rec?.state ?? "no record"}${rec?.state === "running" ? ", heartbeat stale" : ""})`);
+          }
+        }
+        if (fenced.size === 0) clearInterval(fenceTimer);
+        pump();
+      }, 1000)
+    : undefined;
   const active = new Map<number, Active>();
   const taskset = findTaskset();
   let stopping: StopMode | undefined;
@@ -235,6 +274,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       vlog(`run ${spec.index}: deferred to the next job (${rec.message})`);
     }
     clearInterval(heartbeat);
+    clearInterval(fenceTimer);
     clearTimeout(wakeTimer);
     const bad = (counts.failed ?? 0) + (counts.timeout ?? 0) + (counts.lost ?? 0) + (counts.preempted ?? 0);
     const exitCode = stopping === "cancel" || stopping === "immediate" || stopping === "preempt" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 ? 1 : 0;
@@ -301,6 +341,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   const markUnstarted = (state: RunState): void => {
     for (const req of sched.drain()) {
+      // A held run belongs to the other worker that may be running it: leave its record alone.
+      if (fenced.has(req.index)) continue;
       const spec = specs.get(req.index)!;
       const rec = baseRecord(spec, state);
       rec.message = "not started: the batch was stopped";

@@ -176,6 +176,7 @@ export class SlotScheduler {
   private lastStart = -Infinity;
   private stopped = false;
   private readonly deferredReqs: SlotRequest[] = [];
+  private readonly held = new Set<number>();
 
   constructor(
     private readonly pool: ResourcePool,
@@ -208,6 +209,25 @@ export class SlotScheduler {
     return this.deferredReqs;
   }
 
+  /**
+   * Hold a queued run: it is not started until released, and the scheduler is not done while it
+   * waits (another worker may still be running it; see batch.ts).
+   */
+  hold(index: number): void {
+    this.held.add(index);
+  }
+
+  release(index: number): void {
+    this.held.delete(index);
+  }
+
+  /** Take a queued run out for good (it succeeded elsewhere). */
+  drop(index: number): void {
+    this.held.delete(index);
+    const i = this.queue.findIndex((r) => r.index === index);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
   /** Remove runs that will not be started (e.g. already succeeded, or drained on stop). */
   drain(): SlotRequest[] {
     return this.queue.splice(0);
@@ -227,6 +247,7 @@ export class SlotScheduler {
     // First run in queue order that fits: a big request does not block small ones behind it.
     for (let i = 0; i < this.queue.length; i++) {
       const req = this.queue[i]!;
+      if (this.held.has(req.index)) continue;
       const grant = this.pool.tryAcquire(req);
       if (grant) {
         this.queue.splice(i, 1);
@@ -235,6 +256,7 @@ export class SlotScheduler {
         return { kind: "start", grant };
       }
     }
+    if (this.queue.every((r) => this.held.has(r.index))) return { kind: "wait", reason: "waiting for runs another worker may still be running" };
     return { kind: "wait", reason: "waiting for CPUs/GPUs to free up" };
   }
 
