@@ -68,7 +68,6 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     now: req.now,
     sourceFile: req.project.file,
   });
-  // Compose every run now (not lazily at launch) so a bad override fails before anything starts.
   const settings = resolveSettings(cfg, req);
   // A split that can never work is bad input: say so before anything is created or queued.
   if (settings.type === "slurm" && !settings.debug) checkSlurmSplit({ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus }, settings);
@@ -76,7 +75,10 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   return { request: req, command, plan, settings };
 }
 
-/** Plan every run (for --dry-run and launch). */
+/**
+ * Compose every run (for --dry-run and launch). Done before anything is created, so a bad
+ * override in any run fails with exit 2 and nothing started.
+ */
 export function planAll(p: PreparedSweep): PlannedRun[] {
   const out: PlannedRun[] = [];
   for (let i = 0; i < p.plan.size; i++) out.push(p.plan.run(i));
