@@ -5,7 +5,7 @@
 import path from "node:path";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import type { Launcher } from "../launchers/launcher.js";
-import type { RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
+import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
 import { readLastMetrics, readManifest, readRunStatus } from "../store/store.js";
 import type { RunView } from "./events.js";
@@ -23,14 +23,13 @@ export async function readSweepStatus(sweepDir: string, launcher: Launcher | und
   const records = manifest.runs.map((r) => readRunStatus(path.join(manifest.dir, r.dir)));
   const needsExplaining = records.some((rec) => !rec || rec.state === "running");
   const facts = needsExplaining && launcher ? await launcher.explain(manifest) : new Map<number, LivenessFacts>();
-  const runs = manifest.runs.map((r, i) => toView(manifest, r.index, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
+  const runs = manifest.runs.map((r, i) => toView(manifest, r, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
   return { manifest, runs, counts: countStates(runs.map((r) => r.state)), total: runs.length };
 }
 
-function toView(m: SweepManifest, index: number, rec: RunStatusRecord | undefined, state: RunState): RunView {
-  const e = m.runs.find((r) => r.index === index) ?? m.runs[index]!;
+function toView(m: SweepManifest, e: RunEntry, rec: RunStatusRecord | undefined, state: RunState): RunView {
   const v: RunView = {
-    index,
+    index: e.index,
     id: e.id,
     dir: path.join(m.dir, e.dir),
     state,
@@ -60,8 +59,10 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
   const rows: Array<Record<string, ConfigValue>> = [];
+  // One lookup table, not a search per run: sweeps can hold 100k runs.
+  const entries = new Map(status.manifest.runs.map((r) => [r.index, r]));
   for (const run of status.runs) {
-    const entry = status.manifest.runs.find((r) => r.index === run.index)!;
+    const entry = entries.get(run.index)!;
     const metrics: ConfigMap = readLastMetrics(run.dir);
     for (const k of Object.keys(entry.params)) paramCols.add(k);
     for (const k of Object.keys(metrics)) metricCols.add(k);

@@ -195,11 +195,12 @@ export class StoreWatcher {
         return [];
       }
       const old = t;
+      const oldRows = new Map((old?.rows ?? []).map((r) => [r.index, r]));
       t = {
         ref,
         manifest,
         manifestMtime: mtime,
-        rows: manifest.runs.map((e) => old?.rows.find((r) => r.index === e.index) ?? baseRow(e)),
+        rows: manifest.runs.map((e) => oldRows.get(e.index) ?? baseRow(e)),
         metricsSize: manifest.runs.map(() => -1),
         // A changed manifest (a resume) may reopen finished runs: read every status again.
         settled: manifest.runs.map(() => false),
