@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, existsSync, readFil
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CorralError } from "../src/errors.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = path.join(ROOT, "dist/cli/main.js");
@@ -85,4 +86,15 @@ export function slurmProblem(env: NodeJS.ProcessEnv = process.env): string | und
   } catch (e) {
     return `no SLURM cluster answers (${(e as Error).message.split("\n")[0]}); start one with scripts/slurm-cluster.sh start`;
   }
+}
+
+/** Run `fn`, expecting it to throw a CorralError; returns that error for assertions on it. */
+export function thrownCorralError(fn: () => unknown): CorralError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CorralError) return e;
+    throw new Error(`expected a CorralError, got ${String(e)}`);
+  }
+  throw new Error("expected a CorralError, nothing was thrown");
 }

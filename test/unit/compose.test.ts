@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { CorralError } from "../../src/errors.js";
 import { composeConfig, isConfigGroup, parseDefaultsList, sweepGroupOptions } from "../../src/plan/compose.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../../src/plan/compose.js";
 import { parseOverrides } from "../../src/plan/overrides.js";
 import { deepMerge, deletePath, getPath, hasPath, setPath, stableStringify } from "../../src/plan/configpath.js";
 import type { ConfigMap, ElementValue, Override } from "../../src/plan/types.js";
+import { thrownCorralError } from "../helpers.js";
 
 // Hand-built overrides, so these tests do not depend on the override parser.
 const change = (key: string, value: ElementValue, pkg?: string): Override => ({
@@ -55,15 +55,7 @@ const g = (group: string, option: string | string[] | null, extra: Partial<Defau
 });
 const SELF: DefaultsEntry = { kind: "self" };
 
-function thrown(fn: () => unknown): CorralError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CorralError);
-    return e as CorralError;
-  }
-  throw new Error("expected a CorralError");
-}
+const thrown = thrownCorralError;
 
 const dbRepo = repo({
   "db/mysql": { driver: "mysql", port: 3306, opts: { pool: 5, ssl: false } },

@@ -1,22 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { CorralError } from "../../src/errors.js";
 import { resolveInterpolations, strftime } from "../../src/plan/interpolate.js";
 import type { ConfigMap } from "../../src/plan/types.js";
+import { thrownCorralError } from "../helpers.js";
 
 // Local time on purpose: `${now:...}` formats in the resolving process's time zone.
 const NOW = new Date(2024, 2, 5, 7, 8, 9, 123); // 2024-03-05 07:08:09.123, a Tuesday
 const ctx = { env: { HOME: "/home/u", EMPTY: "", PORT: "8080" } as Record<string, string | undefined>, now: NOW };
 const resolve = (c: ConfigMap) => resolveInterpolations(c, ctx);
 
-function thrown(fn: () => unknown): CorralError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CorralError);
-    return e as CorralError;
-  }
-  throw new Error("expected a CorralError");
-}
+const thrown = thrownCorralError;
 
 describe("resolveInterpolations", () => {
   it("keeps the referenced type for a whole-string reference", () => {

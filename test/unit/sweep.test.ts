@@ -1,20 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { CorralError } from "../../src/errors.js";
 import { parseOverrides } from "../../src/plan/overrides.js";
 import { expandSweep, isSweepOverride, type SweepInput, type SweepPlan } from "../../src/plan/sweep.js";
+import { thrownCorralError } from "../helpers.js";
 
 const all = (p: SweepPlan): string[][] => Array.from({ length: p.size }, (_, i) => p.spelled(i));
 const plan = (args: string[], extra: Omit<SweepInput, "overrides"> = {}): SweepPlan => expandSweep({ overrides: parseOverrides(args), ...extra });
 
-function sweepErr(f: () => unknown): CorralError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CorralError);
-    return e as CorralError;
-  }
-  throw new Error("expected an error");
-}
+const sweepErr = thrownCorralError;
 
 describe("command-line sweeps (Hydra's BasicSweeper)", () => {
   it("is the cartesian product, first key slowest, non-sweeps kept in place", () => {
