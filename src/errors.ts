@@ -61,8 +61,6 @@ export class CorralError extends Error {
   }
 }
 
-export const configError = (message: string, location?: SourceLocation, hint?: string): CorralError =>
-  new CorralError("E_CONFIG", message, { location, hint });
 
 /** Levenshtein distance, for "did you mean" hints. */
 export function editDistance(a: string, b: string): number {

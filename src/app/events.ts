@@ -33,4 +33,3 @@ export interface Reporter {
   emit(e: CorralEvent): void;
 }
 
-export const silentReporter: Reporter = { emit: () => undefined };

@@ -2,12 +2,11 @@
  * Readers of the store: sweep status, results tables. One more reader like the dashboard; the
  * status files come first, the launcher only explains what they cannot.
  */
-import path from "node:path";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
-import { readLastMetrics, readManifest, readRunStatus } from "../store/store.js";
+import { readLastMetrics, readManifest, readRunStatus, runDirOf } from "../store/store.js";
 import type { RunView } from "./events.js";
 
 export interface SweepStatus {
@@ -20,18 +19,19 @@ export interface SweepStatus {
 /** Status of every run: status files first; ONE launcher query for the runs they cannot explain. */
 export async function readSweepStatus(sweepDir: string, launcher: Launcher | undefined, now = Date.now()): Promise<SweepStatus> {
   const manifest = readManifest(sweepDir);
-  const records = manifest.runs.map((r) => readRunStatus(path.join(manifest.dir, r.dir)));
+  const records = manifest.runs.map((r) => readRunStatus(runDirOf(manifest, r)));
   const needsExplaining = records.some((rec) => !rec || rec.state === "running");
   const facts = needsExplaining && launcher ? await launcher.explain(manifest) : new Map<number, LivenessFacts>();
-  const runs = manifest.runs.map((r, i) => toView(manifest, r, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
+  const runs = manifest.runs.map((r, i) => runView(manifest, r, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
   return { manifest, runs, counts: countStates(runs.map((r) => r.state)), total: runs.length };
 }
 
-function toView(m: SweepManifest, e: RunEntry, rec: RunStatusRecord | undefined, state: RunState): RunView {
+/** What readers show of one run: its manifest entry, its status record and its derived state. */
+export function runView(m: SweepManifest, e: RunEntry, rec: RunStatusRecord | undefined, state: RunState): RunView {
   const v: RunView = {
     index: e.index,
     id: e.id,
-    dir: path.join(m.dir, e.dir),
+    dir: runDirOf(m, e),
     state,
     overrides: e.overrides,
     attempt: rec?.attempt ?? 0,

@@ -7,13 +7,12 @@ import type { Launcher } from "../launchers/launcher.js";
 import type { RunState, RunStatusRecord } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
-import { MANIFEST, readManifest, readRunStatus } from "../store/store.js";
+import { MANIFEST, readManifest, readRunStatus, runDirOf } from "../store/store.js";
+import { runView } from "./inspect.js";
 import { statSync } from "node:fs";
 
 const FULL_SCAN_EVERY = 10;
 const FRONTIER = 64;
-/** Marks a run whose status file was not read this round. */
-const SKIPPED = { skipped: true } as unknown as RunStatusRecord;
 
 const mtimeOf = (f: string): number => {
   try {
@@ -80,44 +79,29 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
     // costs a few hundred reads per round, not 100k.
     const full = !active || round % FULL_SCAN_EVERY === 0;
     round++;
-    const open: Array<{ i: number; rec: RunStatusRecord | undefined }> = [];
+    const open: Array<{ i: number; rec: RunStatusRecord | undefined; skipped: boolean }> = [];
     let frontier = 0;
     for (const e of m.runs) {
       if (final.has(e.index)) continue;
       const wasRunning = seen.get(e.index)?.state === "running";
       if (!full && !wasRunning && frontier++ >= FRONTIER) {
-        open.push({ i: e.index, rec: SKIPPED });
+        open.push({ i: e.index, rec: undefined, skipped: true });
         continue;
       }
-      open.push({ i: e.index, rec: readRunStatus(path.join(m.dir, e.dir)) });
+      open.push({ i: e.index, rec: readRunStatus(runDirOf(m, e)), skipped: false });
     }
-    const needFacts = open.some((o) => o.rec !== SKIPPED && (!o.rec || !TERMINAL_STATES.has(o.rec.state)));
+    const needFacts = open.some((o) => !o.skipped && (!o.rec || !TERMINAL_STATES.has(o.rec.state)));
     const facts: Map<number, LivenessFacts> = needFacts && !active ? await launcher.explain(m) : new Map();
     const running: RunView[] = [];
-    for (const { i, rec } of open) {
-      if (rec === SKIPPED) {
+    for (const { i, rec, skipped } of open) {
+      if (skipped) {
         const prev = seen.get(i);
         if (prev?.state === "running") running.push(prev);
         continue;
       }
       const e = entries.get(i)!;
       const state = deriveStatus(rec, now, active ? {} : (facts.get(i) ?? {}));
-      const view: RunView = {
-        index: i,
-        id: e.id,
-        dir: path.join(m.dir, e.dir),
-        state,
-        overrides: e.overrides,
-        attempt: rec?.attempt ?? 0,
-        ...(rec?.exitCode !== undefined ? { exitCode: rec.exitCode } : {}),
-        ...(rec?.host ? { host: rec.host } : {}),
-        ...(rec?.jobId ? { jobId: rec.jobId } : {}),
-        ...(rec?.gpus ? { gpus: rec.gpus } : {}),
-        ...(rec?.startedAt ? { startedAt: rec.startedAt } : {}),
-        ...(rec?.endedAt ? { endedAt: rec.endedAt } : {}),
-        ...(rec?.message ? { message: rec.message } : {}),
-        ...(e.job ? { job: e.job } : {}),
-      };
+      const view = runView(m, e, rec, state);
       if (TERMINAL_STATES.has(state)) {
         final.set(i, view);
         seen.delete(i);
@@ -140,11 +124,11 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
     if (allFinal && active) for (const [i, v] of final) if (v.state !== "succeeded") final.delete(i);
     // Nothing can change any more: no job alive and no run still running.
     if (!active && (allFinal || running.length === 0)) {
-      const runs = m.runs.map((e) => final.get(e.index) ?? { index: e.index, id: e.id, dir: path.join(m.dir, e.dir), state: "pending" as RunState, overrides: e.overrides, attempt: 0 });
+      const runs = m.runs.map((e) => final.get(e.index) ?? runView(m, e, undefined, "pending"));
       return { runs, counts };
     }
     if (opts.signal?.aborted) {
-      const runs = m.runs.map((e) => final.get(e.index) ?? running.find((r) => r.index === e.index) ?? { index: e.index, id: e.id, dir: path.join(m.dir, e.dir), state: "pending" as RunState, overrides: e.overrides, attempt: 0 });
+      const runs = m.runs.map((e) => final.get(e.index) ?? running.find((r) => r.index === e.index) ?? runView(m, e, undefined, "pending"));
       return { runs, counts };
     }
     const floor = Math.min(maxPoll, minPoll + Math.floor(open.length / 10));

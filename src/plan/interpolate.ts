@@ -175,10 +175,6 @@ export function resolveInterpolations(config: ConfigMap, ctx: InterpolationConte
   return new Resolver(config, ctx, file).all();
 }
 
-/** True when `s` would be changed by {@link resolveInterpolations} (cheap pre-check). */
-export function hasInterpolation(s: string): boolean {
-  return s.includes("${");
-}
 
 class Resolver {
   /** Resolved values of interpolated strings, by dotted path. */
