@@ -235,10 +235,13 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       } else if (a.stopReason === "cancel") {
         state = "cancelled";
         message = "stopped by request";
-      } else if (a.stopReason === "preempt") {
+      } else if (a.stopReason === "preempt" && exit.code !== 0) {
         state = "preempted";
         message = "stopped by the scheduler (preemption, node failure or requeue)";
       } else if (exit.code === 0) {
+        // Also after the scheduler's own SIGTERM: a run that exits 0 says it is done (its work
+        // may already be written), so it is not run again. A run that checkpoints on SIGTERM and
+        // wants to go on must exit non-zero (docs/reliability.md).
         state = "succeeded";
         if (rec.startedAt !== undefined) durations.push(t - rec.startedAt);
       } else {

@@ -27,8 +27,10 @@ const rng = mulberry32;
 /** A project whose runs sleep, then append their own folder to count.txt (the ground truth). */
 function countingProject(extra: string, sleepS = 0.3): string {
   return makeProject({
-    "count.sh": `#!/bin/sh\nsleep ${sleepS}\necho "$CORRAL_RUN_DIR" >> "$COUNT_FILE"\n`,
-    "corral.yaml": `command: sh count.sh\nconfig:\n  i: 0\n${extra}`,
+    // One process (not a shell waiting on `sleep`): a SIGTERM from SLURM kills it before it
+    // counts itself, instead of killing only the child and letting the shell go on to count.
+    "count.py": `import os, time\ntime.sleep(${sleepS})\nwith open(os.environ["COUNT_FILE"], "a") as f:\n    f.write(os.environ["CORRAL_RUN_DIR"] + "\\n")\n`,
+    "corral.yaml": `command: python3 count.py\nconfig:\n  i: 0\n${extra}`,
   });
 }
 
