@@ -6,7 +6,7 @@ import path from "node:path";
 
 const SRC = path.resolve(import.meta.dirname, "../src");
 // Lower rank = lower layer. A module may import its own layer or lower ones.
-const RANK = { "errors.ts": 0, plan: 1, project: 2, store: 3, worker: 4, launchers: 5, app: 6, dashboard: 7, cli: 8, "index.ts": 9 };
+const RANK = { "errors.ts": 0, plan: 1, project: 2, store: 3, worker: 4, launchers: 5, engine: 6, dashboard: 7, cli: 8, "index.ts": 9 };
 const PURE_FORBIDDEN = [/from "node:(fs|child_process|os|net|http|https|worker_threads)"/, /\bprocess\.(env|cwd|argv|exit)\b/, /\bDate\.now\(/, /new Date\(\)/];
 
 const files = [];
@@ -33,7 +33,13 @@ for (const file of files) {
     deps.push(target);
     const tl = layerOf(target);
     if (RANK[tl] === undefined || RANK[layer] === undefined) continue;
-    if (RANK[tl] > RANK[layer]) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${layer}/ may not import from ${tl}/ (imports point down: cli -> dashboard -> app -> launchers -> worker -> store -> project -> plan)`);
+    // Inside launchers/: each concrete launcher (local/, slurm/) stands alone, and only
+    // launchers/registry.ts names them; everything above talks to the Launcher interface.
+    const sub = (f) => path.relative(SRC, f).split(path.sep).slice(0, 2).join("/");
+    const concrete = (f) => /^launchers\/(local|slurm)$/.test(sub(f));
+    if (concrete(target) && concrete(file) && sub(target) !== sub(file)) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: launchers/local and launchers/slurm may not import each other`);
+    if (concrete(target) && !concrete(file) && path.relative(SRC, file) !== path.join("launchers", "registry.ts")) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: only launchers/registry.ts names a concrete launcher`);
+    if (RANK[tl] > RANK[layer]) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${layer}/ may not import from ${tl}/ (imports point down: cli -> dashboard -> engine -> launchers -> worker -> store -> project -> plan)`);
   }
   graph.set(file, deps);
   if (layer === "plan") {

@@ -9,12 +9,12 @@
  * console.log(result.counts.succeeded);
  * ```
  */
-import type { CorralEvent, Reporter, RunView } from "./app/events.js";
-import { readSweepStatus, resultsTable, type ResultsTable, type SweepStatus } from "./app/inspect.js";
-import { planAll, prepareSweep, startSweep } from "./app/launch.js";
-import { makeLauncher } from "./app/launchers.js";
-import { openProject } from "./app/project.js";
-import { waitForSweep, type WaitResult } from "./app/watch.js";
+import type { CorralEvent, Reporter, RunView } from "./engine/events.js";
+import { readSweepStatus, resultsTable, type ResultsTable, type SweepStatus } from "./engine/inspect.js";
+import { planAll, prepareSweep, startSweep } from "./engine/launch.js";
+import { makeLauncher } from "./launchers/registry.js";
+import { openProject } from "./project/open.js";
+import { waitForSweep, type WaitResult } from "./engine/watch.js";
 import type { LaunchSettings } from "./launchers/launcher.js";
 import { readManifest } from "./store/store.js";
 

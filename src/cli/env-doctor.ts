@@ -3,9 +3,9 @@ import { Option, type Command } from "commander";
 import type { GlobalOpts } from "./args.js";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
-import { runDoctor, realHost, type Check } from "../app/doctor.js";
-import { envReport } from "../app/envinfo.js";
-import { openProject } from "../app/project.js";
+import { runDoctor, realHost, type Check } from "../engine/doctor.js";
+import { envReport } from "../engine/envinfo.js";
+import { openProject } from "../project/open.js";
 import { CorralError } from "../errors.js";
 import { dim, green, red } from "./reporter.js";
 

@@ -8,11 +8,11 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, planFlow, spawnDetachedHead } from "../app/flow.js";
-import { submitAllocation, waitAllocation } from "../app/flow-alloc.js";
+import { createFlowSweep, planFlow, spawnDetachedHead } from "../engine/flow.js";
+import { submitAllocation, waitAllocation } from "../launchers/registry.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
-import { runFlowHead, type FlowHead, type FlowOutcome } from "../app/flow-head.js";
-import { openProject } from "../app/project.js";
+import { runFlowHead, type FlowHead, type FlowOutcome } from "../engine/flow-head.js";
+import { openProject } from "../project/open.js";
 import { CorralError } from "../errors.js";
 import { renderDag } from "../plan/dagrender.js";
 import { formatSummary } from "../plan/uptodate.js";
@@ -105,7 +105,7 @@ export function registerFlowCommand(program: Command, globals: () => GlobalOpts,
         setExit(await singleAllocation(project.dir, plan.settings, args, o));
         return;
       }
-      const created = createFlowSweep(plan);
+      const created = await createFlowSweep(plan);
       const dir = created.manifest.dir;
       process.stderr.write(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})\n`);
       if (o.detach) {

@@ -4,7 +4,7 @@
 import cliProgress from "cli-progress";
 import path from "node:path";
 import { tailLines } from "../store/store.js";
-import type { CorralEvent, Reporter, RunView } from "../app/events.js";
+import type { CorralEvent, Reporter, RunView } from "../engine/events.js";
 import type { RunState } from "../store/protocol.js";
 
 const COLORS = process.stdout.isTTY && !process.env.NO_COLOR;

@@ -5,7 +5,7 @@ import { Option, type Command } from "commander";
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { collectPlotPoints, renderPlotSvg, svgToPng, type PlotAgg } from "../app/plot.js";
+import { collectPlotPoints, renderPlotSvg, svgToPng, type PlotAgg } from "../dashboard/plot.js";
 import { startDashboard } from "../dashboard/server.js";
 import { CorralError } from "../errors.js";
 import { readManifest, resolveSweep } from "../store/store.js";

@@ -3,7 +3,7 @@
  * a progress bar, the running runs with node and elapsed time, failures as they happen.
  * On a TTY the block redraws in place; elsewhere (CI logs, pipes) it prints plain lines on change.
  */
-import type { CorralEvent, Reporter, RunView } from "../app/events.js";
+import type { CorralEvent, Reporter, RunView } from "../engine/events.js";
 import type { RunState } from "../store/protocol.js";
 
 /** Where the view writes; process.stderr by default. */

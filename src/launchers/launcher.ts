@@ -1,6 +1,6 @@
 /**
  * One interface for every place runs execute. Each implementation lives in its own folder and
- * passes the shared contract suite (test/e2e/launcher-contract.test.ts).
+ * is named only by `registry.ts`; everything above the launchers talks to this interface.
  */
 import type { MultinodeMode } from "../plan/multinode.js";
 import type { JobEntry, RunSpec, SweepManifest } from "../store/protocol.js";
@@ -71,8 +71,30 @@ export interface SubmitRequest {
   round: number;
 }
 
+/** What one run (or one pipeline job) asks of the machine, for `Launcher.validate`. */
+export interface ResourceAsk {
+  cpus?: number | undefined;
+  gpus?: number | undefined;
+  memMB?: number | undefined;
+  /** Who asks, for the message: `each run`, `rule 'train'`. */
+  who: string;
+  /** Where the ask is written (file and key), for the message. */
+  location?: { file: string; key: string };
+}
+
+export interface ValidateRequest {
+  settings: LaunchSettings;
+  asks: readonly ResourceAsk[];
+  env: Record<string, string | undefined>;
+}
+
 export interface Launcher {
   readonly type: string;
+  /**
+   * Refuse a request that can never run here, before anything is created or queued: a
+   * `CorralError` (exit 2) naming the key and what the machine or partition offers.
+   */
+  validate(req: ValidateRequest): Promise<void>;
   /** Start the runs; returns the scheduler jobs (recorded in the manifest before waiting). */
   submit(req: SubmitRequest): Promise<JobEntry[]>;
   /**

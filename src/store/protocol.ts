@@ -6,29 +6,8 @@
 import type { ContainerSpec } from "../plan/container.js";
 import type { ConfigMap } from "../plan/types.js";
 
-/** The closed set of run states. `deriveStatus` (store/status.ts) is the one place that decides. */
-export type RunState =
-  | "pending"
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "timeout"
-  | "preempted"
-  | "cancelled"
-  | "lost";
-
-export const RUN_STATES: readonly RunState[] = [
-  "pending",
-  "running",
-  "succeeded",
-  "failed",
-  "timeout",
-  "preempted",
-  "cancelled",
-  "lost",
-];
-
-export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);
+export { RUN_STATES, TERMINAL_STATES, type RunState } from "../plan/states.js";
+import type { RunState } from "../plan/states.js";
 
 /** `<run dir>/status.json`, written whole by the worker process that ran the run. */
 export interface RunStatusRecord {

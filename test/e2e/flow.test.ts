@@ -7,7 +7,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import type { FlowFile, FlowJobSpec } from "../../src/app/flow.js";
+import type { FlowFile, FlowJobSpec } from "../../src/engine/flow.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { corral, corralAsync, makeProject, readJson, ROOT, sweepDirs, waitFor } from "../helpers.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { resourceProfiles, rulesOf } from "../../src/app/flow.js";
-import { slurmRequest } from "../../src/app/flow-head.js";
-import { FlowScheduler, type Budget, type SchedJob } from "../../src/app/flow-sched.js";
+import { resourceProfiles, rulesOf } from "../../src/engine/flow.js";
+import { slurmRequest } from "../../src/engine/flow-head.js";
+import { FlowScheduler, type Budget, type SchedJob } from "../../src/plan/flow-sched.js";
 import type { LaunchSettings } from "../../src/launchers/launcher.js";
 import { loadProjectText } from "../../src/project/load.js";
 

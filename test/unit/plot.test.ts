@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { aggregateMetric, groupPlotSeries, MAX_LINES, niceTicks, renderPlotSvg, type PlotPoint } from "../../src/app/plot.js";
+import { aggregateMetric, groupPlotSeries, MAX_LINES, niceTicks, renderPlotSvg, type PlotPoint } from "../../src/dashboard/plot.js";
 import { CorralError } from "../../src/errors.js";
 
 const grid = (): PlotPoint[] => {

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { openProject } from "../../src/app/project.js";
+import { openProject } from "../../src/project/open.js";
 import { CorralError } from "../../src/errors.js";
 import { loadProjectText } from "../../src/project/load.js";
 import { applyPaths, applyProfiles, matchWhen, resolvePaths, substitutePaths, type HostFacts } from "../../src/project/profiles.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { memToMb, planResubmissions, policyOf, scaleMem, settingsForAttempt, type RetryPolicy } from "../../src/app/retry.js";
+import { memToMb, planResubmissions, scaleMem, type RetryPolicy } from "../../src/plan/retry.js";
+import { policyOf, settingsForAttempt } from "../../src/launchers/settings.js";
 import type { LaunchSettings } from "../../src/launchers/launcher.js";
 
 const policy: RetryPolicy = { maxAttempts: 3, retries: 0 };

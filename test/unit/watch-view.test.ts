@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RunView } from "../../src/app/events.js";
+import type { RunView } from "../../src/engine/events.js";
 import { formatElapsed, makeWatchReporter, progressBar, renderWatchFrame } from "../../src/cli/watch-view.js";
 import { countStates } from "../../src/store/status.js";
 

@@ -3,46 +3,35 @@
  * slots. The worker records each run's state itself, so a killed `corral` loses nothing, and
  * `--detach` is simply not waiting.
  */
-import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { pidAlive, writeJsonAtomicSync } from "../../store/fsutil.js";
+import { pidAlive } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
-import type { Launcher, SubmitRequest } from "../launcher.js";
-
-/** Absolute path of the worker entry in the installed package. */
-export const WORKER_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../worker/worker-main.js");
-
-export interface SpawnedWorker {
-  pid: number;
-  log: string;
-}
-
-/** Write a batch file and start a detached worker on it. Shared with SLURM's debug mode. */
-export function spawnWorker(batch: BatchSpec, dir: string, name: string, extraEnv: Record<string, string> = {}): SpawnedWorker {
-  mkdirSync(dir, { recursive: true });
-  const batchFile = path.join(dir, `${name}.json`);
-  writeJsonAtomicSync(batchFile, batch);
-  const log = path.join(dir, `${name}.log`);
-  const fd = openSync(log, "a");
-  // detached: the worker gets its own session, so Ctrl+C in the terminal reaches only `corral`,
-  // which then asks the worker to stop (graceful first, immediate on a second Ctrl+C).
-  const child = spawn(process.execPath, [WORKER_MAIN, batchFile], {
-    detached: true,
-    stdio: ["ignore", fd, fd],
-    env: { ...process.env, ...extraEnv },
-  });
-  closeSync(fd);
-  child.unref();
-  if (child.pid === undefined) throw new Error(`could not start the corral worker (${process.execPath} ${WORKER_MAIN})`);
-  return { pid: child.pid, log };
-}
+import { CorralError } from "../../errors.js";
+import { detectGpus } from "../../worker/resources.js";
+import type { Launcher, SubmitRequest, ValidateRequest } from "../launcher.js";
+import { spawnWorker } from "../worker-host.js";
 
 export class LocalLauncher implements Launcher {
   readonly type = "local";
+
+  /** GPUs this machine cannot give are refused up front (a run waiting for them would wait for ever). */
+  validate(req: ValidateRequest): Promise<void> {
+    const most = Math.max(0, ...req.asks.map((a) => (a.gpus !== undefined && Number.isFinite(a.gpus) ? a.gpus : 0)));
+    if (most === 0) return Promise.resolve();
+    const det = req.settings.gpuIds ? { ids: req.settings.gpuIds, source: "launcher.gpus_available" } : detectGpus(req.env as NodeJS.ProcessEnv);
+    if (most > det.ids.length) {
+      const a = req.asks.find((x) => x.gpus === most)!;
+      return Promise.reject(
+        new CorralError("E_RESOURCES", `${a.who} asks for ${most} GPU(s) but this machine offers ${det.ids.length}${det.ids.length ? ` (${det.ids.join(",")}, from ${det.source})` : " (no GPU found: no CUDA_VISIBLE_DEVICES, nvidia-smi lists none)"}`, {
+          hint: "lower resources.gpus, list the devices in launcher.gpus_available, or use --launcher slurm",
+          ...(a.location ? { location: a.location } : {}),
+        }),
+      );
+    }
+    return Promise.resolve();
+  }
 
   async submit(req: SubmitRequest): Promise<JobEntry[]> {
     const { sweep, runs, settings } = req;

@@ -13,8 +13,8 @@ import { batchFilePath, renderSbatch } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
-import type { Launcher, SubmitRequest } from "../launcher.js";
-import { spawnWorker, WORKER_MAIN } from "../local/local-launcher.js";
+import type { Launcher, SubmitRequest, ValidateRequest } from "../launcher.js";
+import { spawnWorker, WORKER_MAIN } from "../worker-host.js";
 import { CANCEL_MARKER } from "../../worker/batch.js";
 import { maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
@@ -28,6 +28,16 @@ interface TaskView {
 }
 
 export class SlurmLauncher implements Launcher {
+  /** A split of the job's resources between packed runs that can never work. */
+  validate(req: ValidateRequest): Promise<void> {
+    try {
+      if (!req.settings.debug) for (const a of req.asks) checkSlurmSplit({ cpus: a.cpus, gpus: a.gpus }, req.settings);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+  }
+
   readonly type = "slurm";
   private limits: { maxArraySize: number; maxJobCount: number } | undefined;
 

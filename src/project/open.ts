@@ -6,9 +6,9 @@ import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
-import { findProjectFile, loadProject, loadProjectText } from "../project/load.js";
-import { applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "../project/profiles.js";
-import type { ProjectConfig } from "../project/schema.js";
+import { findProjectFile, loadProject, loadProjectText } from "./load.js";
+import { applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "./profiles.js";
+import type { ProjectConfig } from "./schema.js";
 
 export interface ProjectContext {
   file: string;

@@ -3,8 +3,8 @@ import { CorralError } from "../errors.js";
 import { getPath } from "../plan/configpath.js";
 import { planRuns } from "../plan/runs.js";
 import type { ConfigValue } from "../plan/types.js";
-import type { ProjectContext } from "./project.js";
-import { resolveSettings } from "./settings.js";
+import type { ProjectContext } from "../project/open.js";
+import { resolveSettings } from "../launchers/settings.js";
 
 export function composeForDisplay(
   project: ProjectContext,

@@ -12,16 +12,16 @@ import { containerWrap } from "../plan/container.js";
 import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
-import type { ProjectContext } from "./project.js";
+import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
 import type { Reporter } from "./events.js";
-import { gitInfo } from "./git.js";
-import { makeLauncher } from "./launchers.js";
-import { checkSlurmSplit } from "../launchers/slurm/slurm-launcher.js";
-import { planResubmissions, policyOf, settingsForAttempt, type RunOutcome } from "./retry.js";
-import { checkMultinode, resolveSettings, type SettingFlags } from "./settings.js";
+import { gitInfo } from "../project/git.js";
+import { makeLauncher } from "../launchers/registry.js";
+import { planResubmissions, type RunOutcome } from "../plan/retry.js";
+import { policyOf, settingsForAttempt } from "../launchers/settings.js";
+import { checkMultinode, resolveSettings, type SettingFlags } from "../launchers/settings.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -69,8 +69,6 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     sourceFile: req.project.file,
   });
   const settings = resolveSettings(cfg, req);
-  // A split that can never work is bad input: say so before anything is created or queued.
-  if (settings.type === "slurm" && !settings.debug) checkSlurmSplit({ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus }, settings);
   checkMultinode(settings, req.project.file);
   return { request: req, command, plan, settings };
 }
@@ -96,6 +94,9 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   const { request: req, settings } = p;
   const project = req.project;
   const cfg = project.config;
+  const launcher = makeLauncher(settings);
+  // A request that can never run here is bad input: say so before anything is created or queued.
+  await launcher.validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
   const dir = chooseSweepDir(project, req.now, req.env, req.name);
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
@@ -131,7 +132,6 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   writeManifest(manifest);
   indexSweep(project.dir, manifest);
   reporter.emit({ type: "sweep-created", dir, runs: runs.length, launcher: settings.type });
-  const launcher = makeLauncher(settings);
   const specs = entries.map((e) => runSpec(manifest, e, manifest.resources ?? {}, 1, false));
   const jobs = await launcher.submit({ sweep: manifest, runs: specs, settings, round: 0 });
   manifest.jobs.push(...jobs);

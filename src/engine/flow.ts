@@ -12,7 +12,8 @@ import { closeSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from 
 import { hostname, totalmem } from "node:os";
 import path from "node:path";
 import { CorralError, didYouMean } from "../errors.js";
-import type { LaunchSettings } from "../launchers/launcher.js";
+import type { LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
+import { makeLauncher } from "../launchers/registry.js";
 import { containerWrap } from "../plan/container.js";
 import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
 import { parseOverride, toConfigValue } from "../plan/overrides.js";
@@ -27,11 +28,11 @@ import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
 import { indexSweep, writeManifest } from "../store/store.js";
 import { detectGpus } from "../worker/resources.js";
-import { gitInfo } from "./git.js";
+import { gitInfo } from "../project/git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
-import { memToMb } from "./retry.js";
-import type { ProjectContext } from "./project.js";
-import { resolveSettings, type SettingFlags } from "./settings.js";
+import { memToMb } from "../plan/retry.js";
+import type { ProjectContext } from "../project/open.js";
+import { resolveSettings, type SettingFlags } from "../launchers/settings.js";
 
 /** `corral flow` as typed options. */
 export interface FlowRequest extends SettingFlags {
@@ -299,21 +300,6 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
   return out;
 }
 
-/** Local runs need the GPUs they ask for: say so before anything starts. */
-function checkLocalGpus(jobs: readonly FlowJobSpec[], settings: LaunchSettings, env: Record<string, string | undefined>): void {
-  if (settings.type !== "local") return;
-  const want = jobs.find((j) => j.gpus > 0);
-  if (want === undefined) return;
-  const have = settings.gpuIds ?? detectGpus(env as NodeJS.ProcessEnv).ids;
-  const most = Math.max(...jobs.map((j) => j.gpus));
-  if (have.length === 0 || most > have.length) {
-    const j = jobs.find((x) => x.gpus === most)!;
-    throw new CorralError("E_RESOURCES", `rule '${j.rule}' asks for ${most} GPU(s) per job but this machine offers ${have.length}`, {
-      hint: "lower the rule's resources.gpus, set launcher.gpus_available, or use --launcher slurm",
-    });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Do
 
@@ -327,11 +313,14 @@ export interface CreatedFlow {
  * Create the sweep folder, `sweep.json` (kind "flow", one run per job, DAG edges) and
  * `flow.json`. Renders every command first, so a bad placeholder fails before anything exists.
  */
-export function createFlowSweep(plan: FlowPlan): CreatedFlow {
+export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
   const req = plan.request;
   const project = req.project;
   const jobs = flowJobs(plan);
-  checkLocalGpus(jobs, plan.settings, req.env);
+  // Each distinct ask once: a 100,000-job DAG has a handful of resource shapes.
+  const asks = new Map<string, ResourceAsk>();
+  for (const j of jobs) asks.set(`${j.cpus}|${j.gpus}|${j.memMB}`, { cpus: j.cpus, gpus: j.gpus, memMB: j.memMB, who: `rule '${j.rule}'`, location: { file: project.file, key: `rules.${j.rule}.resources` } });
+  await makeLauncher(plan.settings).validate({ settings: plan.settings, env: req.env, asks: [...asks.values()] });
   const cfg = project.config;
   const dir = chooseSweepDir(project, req.now, req.env, req.name);
   // Refuse before anything exists when another head builds here (the head takes the lock itself).

@@ -4,8 +4,9 @@
  */
 import os from "node:os";
 import { CorralError } from "../errors.js";
-import type { LaunchSettings } from "../launchers/launcher.js";
+import type { LaunchSettings } from "./launcher.js";
 import type { ProjectConfig } from "../project/schema.js";
+import { DEFAULT_MAX_ATTEMPTS, scaleMem, type RetryPolicy } from "../plan/retry.js";
 
 export interface SettingFlags {
   launcher?: "local" | "slurm";
@@ -84,4 +85,23 @@ export function checkMultinode(s: LaunchSettings, file: string): void {
       location: { file, key: "launcher.multinode" },
     });
   }
+}
+
+/** The launch settings of one attempt: `--mem` / `--mem-per-cpu` scaled by `policy.scaling.mem`. */
+export function settingsForAttempt(settings: LaunchSettings, attempt: number, policy: RetryPolicy): LaunchSettings {
+  const f = policy.scaling?.mem;
+  if (!f || attempt <= 1) return settings;
+  const slurm = { ...settings.slurm };
+  if (slurm.mem) slurm.mem = scaleMem(slurm.mem, f, attempt);
+  if (slurm.memPerCpu) slurm.memPerCpu = scaleMem(slurm.memPerCpu, f, attempt);
+  return { ...settings, slurm };
+}
+
+/** The policy recorded in a sweep's launch settings (older manifests: the defaults). */
+export function policyOf(settings: LaunchSettings): RetryPolicy {
+  return {
+    maxAttempts: settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retries: settings.retries ?? 0,
+    ...(settings.retryScaling ? { scaling: settings.retryScaling } : {}),
+  };
 }

@@ -6,8 +6,8 @@
 import os from "node:os";
 import type { ProjectConfig } from "../project/schema.js";
 import { detectCpus, detectGpus } from "../worker/resources.js";
-import type { ProjectContext } from "./project.js";
-import { resolveSettings } from "./settings.js";
+import type { ProjectContext } from "../project/open.js";
+import { resolveSettings } from "../launchers/settings.js";
 
 /** Everything `corral env` shows. */
 export interface EnvReport {

@@ -3,8 +3,7 @@
  * number and resources. Pure (plain records in, plain records out), so the rules are unit-tested
  * without a scheduler; `launch.ts` does the resubmitting.
  */
-import type { LaunchSettings } from "../launchers/launcher.js";
-import type { RunState } from "../store/protocol.js";
+import type { RunState } from "./states.js";
 
 /** The launcher's resubmission settings (`launcher.max_attempts`, `retries`, `retry_scaling`). */
 export interface RetryPolicy {
@@ -76,23 +75,4 @@ export function scaleMem(mem: string, factor: number, attempt: number): string {
   const mb = memToMb(mem);
   if (mb === undefined || attempt <= 1 || factor === 1) return mem;
   return `${Math.ceil(mb * factor ** (attempt - 1))}M`;
-}
-
-/** The launch settings of one attempt: `--mem` / `--mem-per-cpu` scaled by `policy.scaling.mem`. */
-export function settingsForAttempt(settings: LaunchSettings, attempt: number, policy: RetryPolicy): LaunchSettings {
-  const f = policy.scaling?.mem;
-  if (!f || attempt <= 1) return settings;
-  const slurm = { ...settings.slurm };
-  if (slurm.mem) slurm.mem = scaleMem(slurm.mem, f, attempt);
-  if (slurm.memPerCpu) slurm.memPerCpu = scaleMem(slurm.memPerCpu, f, attempt);
-  return { ...settings, slurm };
-}
-
-/** The policy recorded in a sweep's launch settings (older manifests: the defaults). */
-export function policyOf(settings: LaunchSettings): RetryPolicy {
-  return {
-    maxAttempts: settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    retries: settings.retries ?? 0,
-    ...(settings.retryScaling ? { scaling: settings.retryScaling } : {}),
-  };
 }

@@ -20,8 +20,8 @@ import { readManifest, readRunStatus, writeManifest, writeRunStatus } from "../s
 import { detectCpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
 import { acquireFlowLock, FLOW_FILE, localBudget, recordOf, removeOutputs, thisHost, type FlowFile, type FlowJobSpec } from "./flow.js";
-import { FlowScheduler, type Budget, type Cancelled, type SchedJob } from "./flow-sched.js";
-import { makeLauncher } from "./launchers.js";
+import { FlowScheduler, type Budget, type Cancelled, type SchedJob } from "../plan/flow-sched.js";
+import { makeLauncher } from "../launchers/registry.js";
 
 /** Options of one head. */
 export interface HeadOptions {

@@ -6,11 +6,11 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CorralError } from "../errors.js";
-import type { LaunchSettings } from "../launchers/launcher.js";
-import { slurmCmd } from "../launchers/slurm/commands.js";
-import { parseSbatchParsable, parseScontrolJobs, scontrolJob } from "../launchers/slurm/parse.js";
-import { renderSbatch } from "../plan/sbatch.js";
+import { CorralError } from "../../errors.js";
+import type { LaunchSettings } from "../launcher.js";
+import { slurmCmd } from "./commands.js";
+import { parseSbatchParsable, parseScontrolJobs, scontrolJob } from "./parse.js";
+import { renderSbatch } from "../../plan/sbatch.js";
 
 export interface AllocRequest {
   projectDir: string;

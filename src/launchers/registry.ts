@@ -1,7 +1,10 @@
-import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
-import { LocalLauncher } from "../launchers/local/local-launcher.js";
-import { SlurmLauncher } from "../launchers/slurm/slurm-launcher.js";
+import type { Launcher, LaunchSettings } from "./launcher.js";
+import { LocalLauncher } from "./local/local-launcher.js";
+import { SlurmLauncher } from "./slurm/slurm-launcher.js";
 import type { SweepManifest } from "../store/protocol.js";
+
+/** Single-allocation pipelines (`corral flow --single-allocation`) are a SLURM-only feature. */
+export { submitAllocation, waitAllocation } from "./slurm/alloc.js";
 
 /** The launcher for a sweep's settings (the manifest records them, so any later command agrees). */
 export function makeLauncher(settings: Pick<LaunchSettings, "type" | "debug"> | undefined): Launcher {
@@ -20,6 +23,9 @@ class SlurmDebugAware extends SlurmLauncher {
   }
   override active(s: SweepManifest): Promise<boolean> {
     return this.local.active(s);
+  }
+  override validate(req: Parameters<Launcher["validate"]>[0]): Promise<void> {
+    return this.local.validate(req);
   }
   override cancel(s: SweepManifest, force: boolean): Promise<void> {
     return this.local.cancel(s, force);

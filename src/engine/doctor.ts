@@ -9,10 +9,10 @@ import os from "node:os";
 import path from "node:path";
 import { containerBinds, RUNTIME_COMMAND } from "../plan/container.js";
 import { findOnPath } from "../project/profiles.js";
-import type { ProjectContext } from "./project.js";
+import type { ProjectContext } from "../project/open.js";
 import { CorralError } from "../errors.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
-import { checkMultinode, resolveSettings } from "./settings.js";
+import { checkMultinode, resolveSettings } from "../launchers/settings.js";
 
 /** One line of the checklist. `ok: false` makes `corral doctor` exit 1. */
 export interface Check {

@@ -1,0 +1,24 @@
+/** Run states: a closed union, shared by every layer (pure). */
+/** The closed set of run states. `deriveStatus` (store/status.ts) is the one place that decides. */
+export type RunState =
+  | "pending"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "timeout"
+  | "preempted"
+  | "cancelled"
+  | "lost";
+
+export const RUN_STATES: readonly RunState[] = [
+  "pending",
+  "running",
+  "succeeded",
+  "failed",
+  "timeout",
+  "preempted",
+  "cancelled",
+  "lost",
+];
+
+export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);
