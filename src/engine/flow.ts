@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { closeSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
-import { hostname, totalmem } from "node:os";
+import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError, didYouMean } from "../errors.js";
 import type { LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
@@ -27,7 +27,6 @@ import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
 import { indexSweep, writeManifest } from "../store/store.js";
-import { detectGpus } from "../worker/resources.js";
 import { gitInfo } from "../project/git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import { memToMb } from "../plan/retry.js";
@@ -439,15 +438,5 @@ export function removeOutputs(projectDir: string, outputs: readonly string[]): v
 
 /** The build record of one output of a finished job. */
 export const recordOf = (j: FlowJobSpec): BuildRecord => ({ ...j.hashes, jobKey: j.key });
-
-/** Budget of the local machine for flows: `-j` cores and jobs, its GPUs and memory. */
-export function localBudget(settings: LaunchSettings, env: NodeJS.ProcessEnv): { jobs: number; cpus: number; gpuIds: string[]; memMB: number } {
-  return {
-    jobs: settings.parallel,
-    cpus: settings.parallel,
-    gpuIds: settings.gpuIds ?? detectGpus(env).ids,
-    memMB: Math.floor(totalmem() / 1024 / 1024),
-  };
-}
 
 export const thisHost = (): string => hostname();

@@ -82,6 +82,14 @@ export interface ResourceAsk {
   location?: { file: string; key: string };
 }
 
+/** What each run of one submission needs (pipelines: per rule; sweeps: `resources`). */
+export interface RunNeed {
+  cpus: number;
+  gpus: number;
+  memMB: number;
+  timeoutS?: number | undefined;
+}
+
 export interface ValidateRequest {
   settings: LaunchSettings;
   asks: readonly ResourceAsk[];
@@ -95,6 +103,12 @@ export interface Launcher {
    * `CorralError` (exit 2) naming the key and what the machine or partition offers.
    */
   validate(req: ValidateRequest): Promise<void>;
+  /**
+   * The settings of one submission of `groupSize` runs that each need `need`: a scheduler sizes
+   * its job from them (what the user set explicitly wins). Optional: the local worker splits
+   * what it has.
+   */
+  size?(settings: LaunchSettings, need: RunNeed, groupSize: number): LaunchSettings;
   /** Start the runs; returns the scheduler jobs (recorded in the manifest before waiting). */
   submit(req: SubmitRequest): Promise<JobEntry[]>;
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resourceProfiles, rulesOf } from "../../src/engine/flow.js";
-import { slurmRequest } from "../../src/engine/flow-head.js";
+import { slurmRequest } from "../../src/launchers/slurm/slurm-launcher.js";
 import { FlowScheduler, type Budget, type SchedJob } from "../../src/plan/flow-sched.js";
 import type { LaunchSettings } from "../../src/launchers/launcher.js";
 import { loadProjectText } from "../../src/project/load.js";

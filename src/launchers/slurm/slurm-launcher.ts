@@ -13,7 +13,7 @@ import { batchFilePath, renderSbatch } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
-import type { Launcher, SubmitRequest, ValidateRequest } from "../launcher.js";
+import type { Launcher, LaunchSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { spawnWorker, WORKER_MAIN } from "../worker-host.js";
 import { CANCEL_MARKER } from "../../worker/batch.js";
 import { maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
@@ -28,6 +28,11 @@ interface TaskView {
 }
 
 export class SlurmLauncher implements Launcher {
+  /** `--cpus-per-task`, `--gpus`, `--mem` and `--time` of one submission, from what its runs need. */
+  size(settings: LaunchSettings, need: RunNeed, groupSize: number): LaunchSettings {
+    return { ...settings, slurm: slurmRequest(need, settings, groupSize) };
+  }
+
   /** A split of the job's resources between packed runs that can never work. */
   validate(req: ValidateRequest): Promise<void> {
     try {
@@ -295,4 +300,23 @@ export function checkSlurmSplit(run: { cpus?: number | undefined; gpus?: number 
 
 function readBatch(file: string): unknown {
   return JSON.parse(readFileSync(file, "utf8"));
+}
+
+/**
+ * The SLURM request of one array element of a group of jobs with equal resources: the job's
+ * resources times the runs that share the element at once, and its timeout times the waves of
+ * runs it holds (plus the signal grace). What `launcher:` sets explicitly is kept, except `mem`,
+ * where the rule's `mem` wins.
+ */
+export function slurmRequest(j: RunNeed, settings: LaunchSettings, groupSize: number): LaunchSettings["slurm"] {
+  const perElement = Math.max(1, Math.min(settings.perJob, groupSize));
+  const atOnce = Math.max(1, Math.min(settings.parallel, perElement));
+  const waves = Math.ceil(perElement / atOnce);
+  const out = { ...settings.slurm };
+  if (j.memMB > 0) out.mem = `${j.memMB * atOnce}M`;
+  if (out.cpusPerTask === undefined && j.cpus > 0) out.cpusPerTask = Math.ceil(j.cpus * atOnce);
+  if (out.gpus === undefined && out.gres === undefined && j.gpus > 0) out.gpus = Math.ceil(j.gpus * atOnce);
+  // A minute of margin for the worker to start and the runs to be handed out.
+  if (out.time === undefined && j.timeoutS !== undefined) out.time = waves * j.timeoutS + out.signalGraceS + 60;
+  return out;
 }

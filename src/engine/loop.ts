@@ -1,0 +1,500 @@
+/**
+ * The one orchestration loop. Everything is a DAG of runs: a grid sweep is the DAG without
+ * edges, a pipeline adds edges. `corral run`, `corral flow`, `corral resume`, a detached flow
+ * head and the library's `launch()` all drive their sweep through `driveSweep`:
+ *
+ *   find ready runs -> pack (locally by the head's budget, or by the launcher) -> submit through
+ *   the launcher -> read the runs' own status files (the scheduler only explains what the files
+ *   cannot) -> release dependents -> resubmit what the retry policy (plan/retry.ts) allows.
+ *
+ * What differs between a sweep and a pipeline (outputs to check, build records) comes in as
+ * hooks; the loop itself knows nothing of files a run makes. The first start and a resume are
+ * the same code: the loop begins by reading what the status files already say.
+ */
+import { mkdirSync } from "node:fs";
+import { hostname, totalmem } from "node:os";
+import path from "node:path";
+import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
+import { makeLauncher } from "../launchers/registry.js";
+import { policyOf, settingsForAttempt } from "../launchers/settings.js";
+import { FlowScheduler, type Budget, type Cancelled, type JobNeed } from "../plan/flow-sched.js";
+import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
+import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
+import { TERMINAL_STATES } from "../store/protocol.js";
+import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
+import { readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
+import { detectCpus, detectGpus } from "../worker/resources.js";
+import type { Reporter, RunView } from "./events.js";
+import { runView } from "./inspect.js";
+
+/** One node of the DAG as the loop schedules it. */
+export interface EngineNode {
+  /** Indexes of the nodes it needs (nodes that do not run are not listed). */
+  deps: number[];
+  need: JobNeed;
+  priority: number;
+  /** Nodes with equal keys that are ready together go into one submission (one SLURM array). */
+  batchKey: string;
+  /** Extra attempts after a failure of its own (the rule's or the launcher's `retries`). */
+  retries: number;
+  /** Its own wall-clock limit (sizes a scheduler job's `--time`). */
+  timeoutS?: number | undefined;
+}
+
+/** Where a node runs, as the head placed it (local head packing only). */
+export interface Placement {
+  gpuIds: string[];
+  /** CPUs it was given: 0 when the worker is not told to pin. */
+  cpus: number;
+}
+
+/** What differs between a grid sweep and a pipeline. */
+export interface LoopHooks {
+  /** The run spec of one attempt of node `i`. */
+  spec(i: number, attempt: number, resumed: boolean, place: Placement | undefined): RunSpec;
+  /** Right before node `i` is submitted (pipelines: remove old outputs, mark them incomplete). */
+  prepare?(i: number): void;
+  /** A run that succeeded: a message when it still has to count as failed (a missing output). */
+  check?(i: number): string | undefined;
+  /** A run counted succeeded (also one found succeeded on resume). */
+  succeeded?(i: number): void;
+  /** A run that ended otherwise, before any retry (pipelines: remove what it half wrote). */
+  unsucceeded?(i: number): void;
+  /** On resume: whether a run recorded succeeded really stays done (pipelines: its outputs exist). */
+  stillDone?(i: number): boolean;
+  /** Periodic and final flush of what the hooks buffer (build records). */
+  flush?(final: boolean): void;
+  /** The job key shown for node `i` (pipelines). */
+  label?(i: number): string | undefined;
+}
+
+export interface LoopOptions {
+  manifest: SweepManifest;
+  nodes: readonly EngineNode[];
+  hooks: LoopHooks;
+  reporter: Reporter;
+  /** Dependents of a failure still run what they can (`-k`). */
+  keepGoing: boolean;
+  /**
+   * Who packs runs into workers: `launcher` hands every ready run to the launcher in one
+   * submission (a local worker with `-j` slots and a refill queue; SLURM arrays), `head` places
+   * each run within the local budget (CPUs, GPUs, memory of nodes that differ).
+   */
+  packing: "launcher" | "head";
+  /** Rerun runs recorded failed (resume --retry-failed). */
+  retryFailed?: boolean;
+  /** `-j` for this drive (resume). */
+  jobs?: number;
+  /** Submit what is ready, then return without waiting (`--detach` of a sweep without edges). */
+  detach?: boolean;
+  /** Record this process in the manifest as the sweep's head (detached pipeline heads). */
+  recordHead?: boolean;
+  env: Record<string, string | undefined>;
+  /** @default 100 */
+  pollMs?: number;
+  /** @default 200 locally, 2000 otherwise */
+  maxPollMs?: number;
+}
+
+/** How a drive ended. */
+export interface LoopOutcome {
+  manifest: SweepManifest;
+  runs: RunView[];
+  counts: Record<RunState, number>;
+  /** Stopped by `stop()` (Ctrl+C, SIGTERM). */
+  interrupted: boolean;
+  /** Returned after submission (`detach`). */
+  detached: boolean;
+  /** What the first look at the status files found (resume reports it). */
+  found: { succeeded: number; adopted: number; failed: number };
+}
+
+/** A running drive. */
+export interface SweepDrive {
+  done: Promise<LoopOutcome>;
+  /** Start nothing more and stop running runs (gracefully; `force` kills at once). Safe to repeat. */
+  stop(force: boolean): void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Status files read per round beyond those seen running: workers start runs in index order. */
+const FRONTIER = 64;
+const FULL_SCAN_EVERY = 10;
+
+/** Drive a sweep (see the module comment). The caller holds the sweep's lock. */
+export function driveSweep(opts: LoopOptions): SweepDrive {
+  let stopRequested = false;
+  let forceRequested = false;
+  let wake: (() => void) | undefined;
+  const stop = (force: boolean): void => {
+    stopRequested = true;
+    forceRequested ||= force;
+    wake?.();
+  };
+  return { done: drive(), stop };
+
+  async function drive(): Promise<LoopOutcome> {
+    const { manifest, nodes, hooks, reporter } = opts;
+    const settings: LaunchSettings = { ...(manifest.settings as LaunchSettings) };
+    if (opts.jobs !== undefined) settings.parallel = opts.jobs;
+    const launcher: Launcher = makeLauncher(settings);
+    const local = settings.type === "local";
+    const headPacks = opts.packing === "head" && local;
+    const policy: RetryPolicy = policyOf(settings);
+    const n = nodes.length;
+    const isHead = (j: JobEntry): boolean => j.jobId.startsWith("head-");
+    // The launcher never sees a head's entry (a cancel would signal the head itself).
+    const view = (): SweepManifest => ({ ...manifest, jobs: manifest.jobs.filter((j) => !isHead(j)) });
+    const hadJobs = manifest.jobs.some((j) => !isHead(j));
+    if (opts.recordHead) {
+      manifest.jobs.push({ jobId: `head-${process.pid}`, launcher: "local", submittedAt: Date.now(), batches: [], pid: process.pid, host: hostName() });
+      writeManifest(manifest);
+    }
+
+    const runDir = (i: number): string => path.join(manifest.dir, manifest.runs[i]!.dir);
+    const attempt = new Int32Array(n).fill(1);
+    const resumedFlag = new Uint8Array(n);
+    const hadRecord = new Uint8Array(n);
+    const succeeded: number[] = [];
+    const failed: number[] = [];
+    const adopted: number[] = [];
+
+    // What earlier commands left: succeeded runs stay done, live ones are adopted, the rest go again.
+    if (hadJobs) {
+      const facts = await launcher.explain(view());
+      for (let i = 0; i < n; i++) {
+        const rec = readRunStatus(runDir(i));
+        const f = facts.get(i) ?? {};
+        const alive = f.workerAlive === true || f.scheduler === "running" || f.scheduler === "pending";
+        if (rec === undefined) {
+          if (alive) adopted.push(i);
+          continue;
+        }
+        hadRecord[i] = 1;
+        attempt[i] = rec.attempt;
+        if (rec.state === "succeeded" && (hooks.stillDone?.(i) ?? true)) {
+          succeeded.push(i);
+          hooks.succeeded?.(i);
+        } else if (!TERMINAL_STATES.has(rec.state) && alive) {
+          adopted.push(i);
+        } else if (rec.state === "failed" && !opts.retryFailed) {
+          failed.push(i);
+        } else {
+          attempt[i] = rec.attempt + 1;
+          // Stopped from outside: it may carry on from a checkpoint.
+          if (rec.state === "timeout" || rec.state === "preempted") resumedFlag[i] = 1;
+        }
+      }
+    }
+    const found = { succeeded: succeeded.length, adopted: adopted.length, failed: failed.length };
+
+    const budget: Budget = headPacks
+      ? { ...localBudget(settings, opts.env), trackGpus: true }
+      : { jobs: Infinity, cpus: Infinity, gpuIds: [], trackGpus: false, memMB: Infinity };
+    const sched = new FlowScheduler(
+      nodes.map((x) => ({ deps: x.deps, need: headPacks ? { ...x.need, cpus: Math.max(1, Math.ceil(x.need.cpus)) } : x.need, priority: x.priority, batchKey: x.batchKey })),
+      budget,
+      opts.keepGoing,
+      { succeeded, failed, running: adopted },
+    );
+    const open = new Set<number>(adopted);
+    const finalState = new Map<number, RunState>();
+    for (const i of succeeded) finalState.set(i, "succeeded");
+    for (const i of failed) finalState.set(i, "failed");
+    // Last view of each open run that was read running (for the live view and the frontier).
+    const seenRunning = new Map<number, RunView>();
+
+    // Local CPU pinning by the head: each submission gets the CPU ids of its runs when -j fits the machine.
+    const physical = settings.cpuIds ?? detectCpus();
+    const pinCpus = headPacks && budget.cpus <= physical.length;
+    const freeCpus = new Set(physical);
+    const cpuOf = new Map<number, number[]>();
+
+    const writeStatus = (i: number, state: RunState, message: string, att = attempt[i]!): void => {
+      const old = hadRecord[i] ? readRunStatus(runDir(i)) : undefined;
+      const t = Date.now();
+      mkdirSync(runDir(i), { recursive: true });
+      const rec: RunStatusRecord = {
+        type: "run-status",
+        version: 1,
+        runId: manifest.runs[i]!.id,
+        index: i,
+        state,
+        attempt: att,
+        updatedAt: t,
+        ...(TERMINAL_STATES.has(state) ? { endedAt: t } : {}),
+        ...(old?.startedAt !== undefined && state === "failed" ? { startedAt: old.startedAt, exitCode: old.exitCode ?? null } : {}),
+        ...(state === "pending" && old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : { message }),
+        history: [...(old?.history ?? []), { state, at: t, attempt: att }],
+      };
+      writeRunStatus(runDir(i), rec);
+      hadRecord[i] = 1;
+    };
+
+    const viewOf = (i: number, state: RunState, message?: string): RunView => {
+      const rec = hadRecord[i] ? readRunStatus(runDir(i)) : undefined;
+      const v = runView(manifest, manifest.runs[i]!, rec, state);
+      const label = hooks.label?.(i);
+      return { ...v, attempt: rec?.attempt ?? attempt[i]!, ...(label !== undefined ? { job: label } : {}), ...(message !== undefined ? { message } : {}) };
+    };
+
+    const cancelAll = (list: Cancelled[]): void => {
+      for (const c of list) {
+        const why = c.because !== undefined ? `not started: ${hooks.label?.(c.because) ?? `run ${c.because}`} failed` : "not started: the sweep stopped";
+        writeStatus(c.index, "cancelled", why);
+        finalState.set(c.index, "cancelled");
+      }
+    };
+    cancelAll(sched.initialCancels());
+
+    const prepare = (i: number): void => {
+      mkdirSync(runDir(i), { recursive: true });
+      hooks.prepare?.(i);
+      // A previous attempt's final state must not be read as this attempt's outcome.
+      if (hadRecord[i]) writeStatus(i, "pending", `attempt ${attempt[i]} queued`);
+    };
+
+    let manifestDirty = false;
+    let submitCount = 0;
+    const submitGroup = async (group: Array<{ index: number; gpuIds: string[] }>): Promise<void> => {
+      for (const g of group) prepare(g.index);
+      // One submission per attempt number: each attempt has its own resources (`retry_scaling`).
+      const byAttempt = new Map<number, typeof group>();
+      for (const g of group) byAttempt.set(attempt[g.index]!, [...(byAttempt.get(attempt[g.index]!) ?? []), g]);
+      for (const [att, part] of [...byAttempt].sort((a, b) => a[0] - b[0])) {
+        const first = nodes[part[0]!.index]!;
+        // The scheduler sizes its job from what the runs need (explicit launcher settings win),
+        // then the attempt's retry scaling applies.
+        const sized = !headPacks && launcher.size ? launcher.size(settings, { ...first.need, timeoutS: first.timeoutS }, part.length) : settings;
+        const s: LaunchSettings = settingsForAttempt(headPacks ? { ...sized, parallel: part.length } : { ...sized }, att, policy);
+        if (headPacks) {
+          const gpu = part.flatMap((g) => g.gpuIds);
+          s.gpuIds = gpu.length > 0 ? [...new Set(gpu)] : budget.gpuIds;
+          if (pinCpus) {
+            const ids: number[] = [];
+            for (const g of part) {
+              const want = Math.max(1, Math.ceil(nodes[g.index]!.need.cpus));
+              const mine = [...freeCpus].sort((a, b) => a - b).slice(0, want);
+              for (const c of mine) freeCpus.delete(c);
+              cpuOf.set(g.index, mine);
+              ids.push(...mine);
+            }
+            s.cpuIds = ids;
+          } else s.cpuIds = physical;
+        }
+        const specs = part.map((g) => {
+          const place = headPacks ? { gpuIds: g.gpuIds, cpus: pinCpus ? Math.max(1, Math.ceil(nodes[g.index]!.need.cpus)) : 0 } : undefined;
+          return hooks.spec(g.index, attempt[g.index]!, resumedFlag[g.index] === 1, place);
+        });
+        let entries: JobEntry[];
+        try {
+          entries = await launcher.submit({ sweep: view(), runs: specs, settings: s, round: manifest.jobs.length + submitCount++ });
+        } catch (e) {
+          const msg = `submission failed: ${(e as Error).message}`;
+          reporter.emit({ type: "warning", message: msg });
+          for (const g of part) endRun(g.index, "failed", msg, false);
+          continue;
+        }
+        manifest.jobs.push(...entries);
+        manifestDirty = true;
+        for (const g of part) open.add(g.index);
+        reporter.emit({ type: "submitted", jobs: entries.map((x) => x.jobId), runs: specs.length });
+      }
+    };
+
+    const releaseCpus = (i: number): void => {
+      for (const c of cpuOf.get(i) ?? []) freeCpus.add(c);
+      cpuOf.delete(i);
+    };
+
+    let stopping = false;
+    const retryNotes: Array<{ label: string; state: RunState; attempt: number; of: number }> = [];
+    /** One line per round for the runs that go again. */
+    const reportRetries = (): void => {
+      if (retryNotes.length === 0) return;
+      const notes = retryNotes.splice(0);
+      const why = [...new Set(notes.map((x) => x.state))].join("/");
+      const lo = Math.min(...notes.map((x) => x.attempt));
+      const hi = Math.max(...notes.map((x) => x.attempt));
+      const of = Math.max(...notes.map((x) => x.of));
+      const who = notes.length <= 3 ? `: ${notes.map((x) => x.label).join(", ")}` : "";
+      reporter.emit({ type: "info", message: `resubmitting ${notes.length} run(s) after ${why}${who}; retrying (attempt ${lo}${hi > lo ? `-${hi}` : ""} of ${of})` });
+    };
+    /**
+     * A run ended. `jobAlive`: its worker or job still runs (SLURM may have requeued it): then a
+     * resubmission waits until it is gone, so no run ever runs beside an earlier copy of itself.
+     * Returns false when the run stays open for now.
+     */
+    const endRun = (i: number, state: RunState, message: string | undefined, jobAlive: boolean, runTimeout = false): boolean => {
+      if (state === "succeeded") {
+        const why = hooks.check?.(i);
+        if (why !== undefined) {
+          state = "failed";
+          message = why;
+        }
+      }
+      if (state === "succeeded") {
+        releaseCpus(i);
+        hooks.succeeded?.(i);
+        sched.succeeded(i);
+        finalState.set(i, "succeeded");
+        reporter.emit({ type: "run-ended", run: viewOf(i, state) });
+        return true;
+      }
+      const again = stopping || state === "cancelled" ? [] : planResubmissions([{ index: i, state, attempt: attempt[i]!, runTimeout }], { ...policy, retries: nodes[i]!.retries });
+      if (again.length > 0 && jobAlive) return false;
+      releaseCpus(i);
+      hooks.unsucceeded?.(i);
+      const r = again[0];
+      if (r !== undefined) {
+        retryNotes.push({ label: `${hooks.label?.(i) ?? `run ${i}`}${message ? ` (${message})` : ""}`, state, attempt: r.attempt, of: state === "failed" || runTimeout ? nodes[i]!.retries + 1 : policy.maxAttempts });
+        // The head's note of a run its worker never recorded, so the next attempt's history shows it.
+        if (message !== undefined) writeStatus(i, state, message);
+        attempt[i] = r.attempt;
+        resumedFlag[i] = r.resumed ? 1 : 0;
+        sched.retry(i);
+        return true;
+      }
+      // The worker wrote its own final record; the head writes one only for what it decided.
+      if (message !== undefined) writeStatus(i, state, message);
+      finalState.set(i, state);
+      reporter.emit({ type: "run-ended", run: viewOf(i, state, message) });
+      cancelAll(sched.failed(i));
+      return true;
+    };
+
+    let lastManifestWrite = 0;
+    const flush = (final: boolean): void => {
+      hooks.flush?.(final);
+      const t = Date.now();
+      // Big manifests are rewritten at most once a second; the status files carry run state.
+      if (manifestDirty && (final || n < 2000 || t - lastManifestWrite > 1000)) {
+        writeManifest(manifest);
+        manifestDirty = false;
+        lastManifestWrite = t;
+      }
+    };
+
+    let lastSig = "";
+    const progress = (force = false): void => {
+      const running = [...seenRunning.values()];
+      const counts = countStates(finalState.values());
+      counts.running += running.length;
+      counts.pending += n - finalState.size - running.length;
+      const sig = JSON.stringify(counts);
+      if (!force && sig === lastSig) return;
+      lastSig = sig;
+      reporter.emit({ type: "progress", counts, total: n, running });
+    };
+
+    const pollMin = opts.pollMs ?? 100;
+    // Local status files are cheap to read, and a finished run should free its slot at once.
+    const pollMax = opts.maxPollMs ?? (local ? 200 : 2000);
+    let interval = pollMin;
+    let forced = false;
+    let idleRounds = 0;
+    let round = 0;
+    for (;;) {
+      if (stopRequested && !stopping) {
+        stopping = true;
+        cancelAll(sched.stop());
+        await launcher.cancel(view(), forceRequested);
+        forced = forceRequested;
+      } else if (stopping && forceRequested && !forced) {
+        forced = true;
+        await launcher.cancel(view(), true);
+      }
+      if (!stopping) {
+        for (const b of sched.next()) {
+          // Local GPU runs placed by the head go one per worker, so each worker owns exactly its devices.
+          const split = headPacks && b.jobs.some((x) => x.gpuIds.length > 0) ? b.jobs.map((x) => [x]) : [b.jobs];
+          for (const g of split) await submitGroup(g);
+        }
+      }
+      flush(false);
+      if (opts.detach && !stopping) {
+        flush(true);
+        writeManifest(manifest);
+        const runs = manifest.runs.map((_, i) => viewOf(i, finalState.get(i) ?? "pending"));
+        return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: false, detached: true, found };
+      }
+      if (open.size === 0) {
+        if (sched.done) break;
+        // Only a failed submission (now retried or failed) gets here; go round at once.
+        if (++idleRounds > 1000) throw new Error("corral: ready runs that never start (internal error)");
+        continue;
+      }
+      idleRounds = 0;
+      await new Promise<void>((r) => {
+        wake = r;
+        void sleep(interval).then(r);
+      });
+      wake = undefined;
+      const facts: Map<number, LivenessFacts> = await launcher.explain(view());
+      const anyAlive = [...open].some((i) => facts.get(i)?.workerAlive !== false);
+      // Which status files to read: all of them every FULL_SCAN_EVERY rounds and when nothing may
+      // still run (the final truth); otherwise those seen running plus the first FRONTIER others,
+      // since workers start runs in index order. A 100k-run sweep costs a few hundred reads a round.
+      const full = open.size <= FRONTIER * 2 || !anyAlive || round % FULL_SCAN_EVERY === 0;
+      round++;
+      let frontier = 0;
+      let changed = false;
+      const now = Date.now();
+      for (const i of [...open].sort((a, b) => a - b)) {
+        if (!full && !seenRunning.has(i) && frontier++ >= FRONTIER) continue;
+        const rec = readRunStatus(runDir(i));
+        const f = facts.get(i) ?? {};
+        // A record of an earlier attempt (a retry not yet started by its worker) says nothing of this one.
+        const current = rec !== undefined && rec.attempt === attempt[i] ? rec : undefined;
+        // Queued but not started: the scheduler explains it (the head's own `pending` note says nothing).
+        const started = current !== undefined && current.state !== "pending" ? current : undefined;
+        let state = deriveStatus(started, now, f);
+        let message = started?.message;
+        // Before the run could start: a dead worker (or job) wrote nothing.
+        if (started === undefined && f.workerAlive === false) {
+          state = "lost";
+          message = `the worker exited before starting it (see ${path.join(manifest.dir, ".corral")})`;
+        }
+        if (!TERMINAL_STATES.has(state)) {
+          if (state === "running" && current) {
+            hadRecord[i] = 1;
+            if (!seenRunning.has(i)) changed = true;
+            seenRunning.set(i, runView(manifest, manifest.runs[i]!, current, "running"));
+          }
+          continue;
+        }
+        if (started !== undefined && started.state !== state) message ??= `${state}: its worker or job ended without recording an outcome`;
+        if (current !== undefined) hadRecord[i] = 1;
+        const jobAlive = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
+        if (!endRun(i, state, started === undefined || started.state !== state ? message : undefined, jobAlive, started?.stopCause === "run-timeout")) continue;
+        open.delete(i);
+        seenRunning.delete(i);
+        changed = true;
+      }
+      reportRetries();
+      if (changed) interval = pollMin;
+      else interval = Math.min(pollMax, Math.round(interval * 1.5));
+      progress();
+    }
+    flush(true);
+    writeManifest(manifest);
+    progress(true);
+    const runs: RunView[] = [];
+    for (let i = 0; i < n; i++) runs.push(viewOf(i, finalState.get(i) ?? "cancelled"));
+    return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: stopRequested, detached: false, found };
+  }
+}
+
+/** Budget of the local machine when the head packs: `-j` cores and runs, its GPUs and memory. */
+export function localBudget(settings: LaunchSettings, env: Record<string, string | undefined>): { jobs: number; cpus: number; gpuIds: string[]; memMB: number } {
+  return {
+    jobs: settings.parallel,
+    cpus: settings.parallel,
+    gpuIds: settings.gpuIds ?? detectGpus(env as NodeJS.ProcessEnv).ids,
+    memMB: Math.floor(totalMemMB()),
+  };
+}
+
+const totalMemMB = (): number => totalmem() / 1024 / 1024;
+const hostName = (): string => hostname();
