@@ -11,7 +11,7 @@
  */
 import type { CorralEvent, Reporter, RunView } from "./engine/events.js";
 import { readSweepStatus, resultsTable, type ResultsTable, type SweepStatus } from "./engine/inspect.js";
-import { planAll, prepareSweep, startSweep } from "./engine/launch.js";
+import { planAll, prepareSweep, startSweep, type RunningSweep } from "./engine/launch.js";
 import { makeLauncher } from "./launchers/registry.js";
 import { openProject } from "./project/open.js";
 import { waitForSweep, type WaitResult } from "./engine/watch.js";
@@ -74,8 +74,8 @@ export async function launch(opts: LaunchOptions = {}): Promise<SweepHandle> {
     now: new Date(),
   });
   const started = await startSweep(prepared, planAll(prepared), reporter);
-  started.lock.release();
-  return sweepHandle(started.manifest.dir, reporter);
+  await started.submitted;
+  return sweepHandle(started.manifest.dir, reporter, started);
 }
 
 /** A handle on an existing sweep folder (e.g. one started by the CLI). */
@@ -83,14 +83,20 @@ export function openSweep(dir: string, reporter: Reporter = { emit: () => undefi
   return sweepHandle(readManifest(dir).dir, reporter);
 }
 
-function sweepHandle(dir: string, reporter: Reporter): SweepHandle {
+function sweepHandle(dir: string, reporter: Reporter, running?: RunningSweep): SweepHandle {
   const launcher = () => makeLauncher(readManifest(dir).settings as LaunchSettings | undefined);
+  // A sweep this process started is driven here by the engine's loop, retries included, exactly
+  // as `corral run` drives it; a sweep opened by folder is watched.
+  if (running) running.done.catch(() => undefined);
   return {
     dir,
-    wait: () => waitForSweep(dir, launcher(), reporter),
+    wait: () => (running ? running.done.then((o) => ({ runs: o.runs, counts: o.counts })) : waitForSweep(dir, launcher(), reporter)),
     status: () => readSweepStatus(dir, launcher()),
     results: async () => resultsTable(await readSweepStatus(dir, launcher())),
-    cancel: (force = false) => launcher().cancel(readManifest(dir), force),
+    cancel: async (force = false) => {
+      running?.stop(force);
+      await launcher().cancel(readManifest(dir), force);
+    },
   };
 }
 

@@ -8,7 +8,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFi
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { formatResults, readSweepStatus, resultsTable } from "../engine/inspect.js";
-import { planAll, prepareSweep, resumeSweep, retryRound, startSweep, type StartedSweep } from "../engine/launch.js";
+import { planAll, prepareSweep, resumeSweep, startSweep, type RunningSweep } from "../engine/launch.js";
+import { watchInterrupts } from "./interrupt.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { openProject } from "../project/open.js";
 import { composeForDisplay } from "../engine/config-view.js";
@@ -77,9 +78,9 @@ export async function runCommands(program: Command, ctx: CommandContext): Promis
         return;
       }
       const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
-      const started = await startSweep(prepared, runs, reporter);
+      const started = await startSweep(prepared, runs, reporter, { ...(o.detach ? { detach: true } : {}) });
       if (o.detach) {
-        started.lock.release();
+        await started.done;
         reporter.close();
         process.stdout.write(`${started.manifest.dir}\n`);
         process.stderr.write(`corral: detached; follow with: corral status ${path.relative(process.cwd(), started.manifest.dir) || "."}\n`);
@@ -100,15 +101,15 @@ export async function runCommands(program: Command, ctx: CommandContext): Promis
       const dir = resolveSweep(cwdOf(globals()), sweep);
       if (readManifest(dir).kind === "flow") return ctx.setExit(await (await import("./flow.js")).resumeFlow(dir, o));
       const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
-      const r = await resumeSweep({ sweepDir: dir, retryFailed: Boolean(o.retryFailed), ...(o.jobs ? { jobs: o.jobs } : {}) }, reporter);
-      process.stderr.write(
-        `corral: ${r.alreadyDone} already succeeded, ${r.stillRunning.length} still queued or running (adopted), ${r.resubmitted.length} resubmitted\n`,
-      );
+      const r = await resumeSweep({ sweepDir: dir, retryFailed: Boolean(o.retryFailed), ...(o.jobs ? { jobs: o.jobs } : {}) }, reporter, { ...(o.detach ? { detach: true } : {}) });
+      const { found, resubmitted } = await r.submitted;
+      process.stderr.write(`corral: ${found.succeeded} already succeeded, ${found.adopted} still queued or running (adopted), ${resubmitted} resubmitted\n`);
       if (o.detach) {
-        r.lock.release();
+        await r.done;
+        reporter.close();
         return;
       }
-      ctx.setExit(await attach({ manifest: r.manifest, launcher: r.launcher, lock: r.lock }, reporter));
+      ctx.setExit(await attach(r, reporter));
     });
 
   program
@@ -229,39 +230,17 @@ const CORE_COMMANDS = new Set(["run", "resume", "status", "logs", "results", "ca
 
 const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
 
-/** Wait for a started sweep with Ctrl+C handling; prints the summary; returns the exit code. */
-async function attach(started: StartedSweep, reporter: ReturnType<typeof makeTerminalReporter>): Promise<number> {
-  const { manifest, launcher, lock } = started;
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`\ncorral: stopping runs (SIGTERM, then SIGKILL after the grace period); Ctrl+C again to kill at once\n`);
-      void launcher.cancel(manifest, false);
-    } else {
-      process.stderr.write(`\ncorral: killing runs now\n`);
-      void launcher.cancel(manifest, true);
-    }
-  };
-  process.on("SIGINT", onSigint);
-  process.on("SIGTERM", onSigint);
+/** Wait for a sweep the engine drives, with Ctrl+C handling; prints the summary; returns the exit code. */
+async function attach(running: RunningSweep, reporter: ReturnType<typeof makeTerminalReporter>): Promise<number> {
+  const signals = watchInterrupts((force) => running.stop(force), { attached: true, what: "runs" });
   try {
-    let res = await waitForSweep(manifest.dir, launcher, reporter);
-    // Runs stopped from outside (time limit, preemption, lost node), and failed ones when
-    // `retries` is set, go again automatically until the policy says stop.
-    while (interrupts === 0) {
-      const again = await retryRound(manifest.dir, launcher, res.runs.map((r) => ({ index: r.index, state: r.state, attempt: r.attempt })), reporter);
-      if (again.length === 0 || interrupts > 0) break;
-      res = await waitForSweep(manifest.dir, launcher, reporter);
-    }
+    const res = await running.done;
     reporter.close();
-    printFailureSummary(res.runs, manifest.dir);
-    if (interrupts > 0) return 130;
+    printFailureSummary(res.runs, running.manifest.dir);
+    if (res.interrupted) return 130;
     return res.runs.every((r) => r.state === "succeeded") ? 0 : 1;
   } finally {
-    process.off("SIGINT", onSigint);
-    process.off("SIGTERM", onSigint);
-    lock.release();
+    signals.dispose();
   }
 }
 

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { createFlowSweep, planFlow, spawnDetachedHead } from "../engine/flow.js";
 import { submitAllocation, waitAllocation } from "../launchers/registry.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
+import { watchInterrupts } from "./interrupt.js";
 import { runFlowHead, type FlowHead, type FlowOutcome } from "../engine/flow-head.js";
 import { openProject } from "../project/open.js";
 import { CorralError } from "../errors.js";
@@ -178,32 +179,13 @@ function detach(dir: string, retryFailed: boolean, jobs: number | undefined): vo
 async function headMain(dir: string, retryFailed: boolean, jobs: number | undefined, attached: boolean, json: boolean): Promise<number> {
   const reporter = makeTerminalReporter({ json, quiet: false });
   const head: FlowHead = runFlowHead(dir, reporter, { retryFailed, ...(jobs ? { jobs } : {}), env: process.env });
-  let stops = 0;
-  const onStop = (sig: string): void => {
-    stops++;
-    if (attached) {
-      process.stderr.write(stops === 1 ? `\ncorral: stopping jobs (SIGTERM, then SIGKILL after the grace period); Ctrl+C again to kill at once\n` : `\ncorral: killing jobs now\n`);
-    } else process.stderr.write(`corral: ${sig}: stopping the flow\n`);
-    head.stop(stops > 1);
-  };
-  const onInt = (): void => onStop("SIGINT");
-  const onTerm = (): void => onStop("SIGTERM");
-  const onKill = (): void => head.stop(true);
-  const onHup = (): void => undefined;
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  process.on("SIGUSR2", onKill);
-  // A detached head outlives the terminal that started it.
-  if (!attached) process.on("SIGHUP", onHup);
+  const signals = watchInterrupts((force) => head.stop(force), { attached, what: "jobs" });
   let out: FlowOutcome;
   try {
     out = await head.done;
   } finally {
     reporter.close();
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
-    process.off("SIGUSR2", onKill);
-    process.off("SIGHUP", onHup);
+    signals.dispose();
   }
   printFailureSummary(out.runs, out.manifest.dir, { dependents: true });
   if (out.interrupted) return 130;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { CorralError } from "../errors.js";
-import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
+import type { LaunchSettings } from "../launchers/launcher.js";
 import { containerWrap } from "../plan/container.js";
 import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
@@ -15,12 +15,12 @@ import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
+import { indexSweep, readManifest, writeManifest } from "../store/store.js";
 import type { Reporter } from "./events.js";
+import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
+import { runSpecOf } from "./spec.js";
 import { gitInfo } from "../project/git.js";
 import { makeLauncher } from "../launchers/registry.js";
-import { planResubmissions, type RunOutcome } from "../plan/retry.js";
-import { policyOf, settingsForAttempt } from "../launchers/settings.js";
 import { checkMultinode, resolveSettings, type SettingFlags } from "../launchers/settings.js";
 
 export interface RunRequest extends SettingFlags {
@@ -83,20 +83,31 @@ export function planAll(p: PreparedSweep): PlannedRun[] {
   return out;
 }
 
-export interface StartedSweep {
+/** A sweep being driven by the engine's loop. */
+export interface RunningSweep {
   manifest: SweepManifest;
-  launcher: Launcher;
-  lock: SweepLock;
+  /** Resolves once the first submissions are made (a detached sweep is then fully submitted). */
+  submitted: Promise<{ found: LoopOutcome["found"]; resubmitted: number }>;
+  /** The drive's end; the sweep's lock is released then. */
+  done: Promise<LoopOutcome>;
+  /** Start nothing more and stop running runs (graceful; `force` kills at once). */
+  stop(force: boolean): void;
 }
 
-/** Do: create the sweep folder, the runs' folders and the manifest, then submit. */
-export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter: Reporter): Promise<StartedSweep> {
+export interface DriveOptions {
+  /** Submit, then return without waiting (the runs go on in their workers or jobs). */
+  detach?: boolean;
+  pollMs?: number;
+  maxPollMs?: number;
+}
+
+/** Do: create the sweep folder, the runs' folders and the manifest, then drive it. */
+export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter: Reporter, opts: DriveOptions = {}): Promise<RunningSweep> {
   const { request: req, settings } = p;
   const project = req.project;
   const cfg = project.config;
-  const launcher = makeLauncher(settings);
   // A request that can never run here is bad input: say so before anything is created or queued.
-  await launcher.validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
+  await makeLauncher(settings).validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
   const dir = chooseSweepDir(project, req.now, req.env, req.name);
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
@@ -123,21 +134,68 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   };
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
-  for (const r of runs) {
-    const rd = path.join(dir, String(r.index));
-    mkdirSync(rd, { recursive: true });
-    writeFileSync(path.join(rd, "config.yaml"), toYaml(r.config));
-    writeFileSync(path.join(rd, "overrides.yaml"), toYaml(r.overrides));
+  try {
+    for (const r of runs) {
+      const rd = path.join(dir, String(r.index));
+      mkdirSync(rd, { recursive: true });
+      writeFileSync(path.join(rd, "config.yaml"), toYaml(r.config));
+      writeFileSync(path.join(rd, "overrides.yaml"), toYaml(r.overrides));
+    }
+    writeManifest(manifest);
+    indexSweep(project.dir, manifest);
+  } catch (e) {
+    lock.release();
+    throw e;
   }
-  writeManifest(manifest);
-  indexSweep(project.dir, manifest);
   reporter.emit({ type: "sweep-created", dir, runs: runs.length, launcher: settings.type });
-  const specs = entries.map((e) => runSpec(manifest, e, manifest.resources ?? {}, 1, false));
-  const jobs = await launcher.submit({ sweep: manifest, runs: specs, settings, round: 0 });
-  manifest.jobs.push(...jobs);
-  writeManifest(manifest);
-  reporter.emit({ type: "submitted", jobs: jobs.map((j) => j.jobId), runs: specs.length });
-  return { manifest, launcher, lock };
+  return driveGrid(manifest, lock, reporter, { ...opts });
+}
+
+/**
+ * Drive a sweep without edges through the engine's loop: every run is ready at once, and the
+ * launcher packs them (a local worker with `-j` slots; SLURM arrays of `per_job` runs).
+ */
+function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; jobs?: number }): RunningSweep {
+  const settings = manifest.settings as LaunchSettings;
+  const res = manifest.resources ?? {};
+  const node: EngineNode = {
+    deps: [],
+    need: { cpus: res.cpus ?? 0, gpus: res.gpus ?? 0, memMB: 0 },
+    priority: 0,
+    batchKey: "",
+    retries: settings.retries ?? 0,
+    timeoutS: res.timeout,
+  };
+  let submittedCount = 0;
+  let resolveSubmitted: (v: { found: LoopOutcome["found"]; resubmitted: number }) => void = () => undefined;
+  const submitted = new Promise<{ found: LoopOutcome["found"]; resubmitted: number }>((r) => (resolveSubmitted = r));
+  const firstRound: Reporter = {
+    emit(e) {
+      if (e.type === "submitted") submittedCount += e.runs;
+      reporter.emit(e);
+    },
+  };
+  const drive = driveSweep({
+    manifest,
+    nodes: manifest.runs.map(() => node),
+    hooks: {
+      spec: (i, attempt, resumed) => runSpec(manifest, manifest.runs[i]!, res, attempt, resumed),
+      onStarted: (found) => resolveSubmitted({ found, resubmitted: submittedCount }),
+    },
+    reporter: firstRound,
+    keepGoing: true,
+    packing: "launcher",
+    ...(opts.detach ? { detach: true } : {}),
+    ...(opts.retryFailed ? { retryFailed: true } : {}),
+    ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.maxPollMs !== undefined ? { maxPollMs: opts.maxPollMs } : {}),
+    env: process.env,
+  });
+  const done = drive.done.finally(() => lock.release());
+  // A drive that fails before its first round still settles `submitted`.
+  done.then((o) => resolveSubmitted({ found: o.found, resubmitted: submittedCount }), () => resolveSubmitted({ found: { succeeded: 0, adopted: 0, failed: 0 }, resubmitted: submittedCount }));
+  return { manifest, submitted, done, stop: drive.stop };
 }
 
 /** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */
@@ -188,7 +246,7 @@ export interface RunResources {
   estimate?: number;
 }
 
-/** Everything a worker needs to execute one run, with no access to the project. */
+/** Everything a worker needs to execute one run of a sweep, with no access to the project. */
 export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
   const dir = path.join(m.dir, e.dir);
   const argv = [...m.command, ...e.overrides];
@@ -207,27 +265,17 @@ export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attemp
           ...(container ? { inner: container } : {}),
         })
       : container;
-  return {
-    index: e.index,
-    id: e.id,
-    dir,
+  return runSpecOf(m, e, {
     argv,
     ...(wrap ? { wrap } : {}),
-    cwd: m.projectDir,
-    env: {
-      ...(m.baseEnv ?? {}),
-      CORRAL_RUN_ID: e.id,
-      CORRAL_RUN_DIR: dir,
-      CORRAL_SWEEP_DIR: m.dir,
-      CORRAL_CONFIG: path.join(dir, "config.yaml"),
-      ...(resumed ? { CORRAL_RESUMED: "1" } : {}),
-    },
+    config: true,
     cpus: res.cpus ?? 0,
     gpus: res.gpus ?? Number.NaN,
     ...(res.timeout !== undefined ? { timeoutS: res.timeout } : {}),
     ...(res.estimate !== undefined ? { estimateS: res.estimate } : {}),
     attempt,
-  };
+    resumed,
+  });
 }
 
 export interface ResumeRequest {
@@ -237,26 +285,16 @@ export interface ResumeRequest {
   jobs?: number;
 }
 
-export interface ResumeOutcome {
-  manifest: SweepManifest;
-  launcher: Launcher;
-  lock: SweepLock;
-  resubmitted: number[];
-  alreadyDone: number;
-  stillRunning: number[];
-}
-
 /**
  * Resume: runs that succeeded are never run again; runs still running or queued are adopted
- * (not resubmitted); the rest are submitted again with their attempt counted.
+ * (not resubmitted); the rest are submitted again with their attempt counted. The same loop as
+ * the first start, which begins by reading what the status files say.
  */
-export async function resumeSweep(req: ResumeRequest, reporter: Reporter): Promise<ResumeOutcome> {
+export async function resumeSweep(req: ResumeRequest, reporter: Reporter, opts: DriveOptions = {}): Promise<RunningSweep> {
   const manifest = readManifest(req.sweepDir);
   const lock = acquireSweepLock(manifest.dir, "corral resume");
   try {
-    const settings: LaunchSettings = { ...(manifest.settings as LaunchSettings) };
-    if (req.jobs !== undefined) settings.parallel = req.jobs;
-    const launcher = makeLauncher(settings);
+    const launcher = makeLauncher(manifest.settings as LaunchSettings);
     // Jobs submitted by a process that died before recording them: adopt, never submit twice.
     const recovered = launcher.recover ? await launcher.recover(manifest) : [];
     if (recovered.length) {
@@ -264,93 +302,9 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter): Promi
       writeManifest(manifest);
       reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
     }
-    const facts = await launcher.explain(manifest);
-    const todo: RunSpec[] = [];
-    const stillRunning: number[] = [];
-    let alreadyDone = 0;
-    for (const e of manifest.runs) {
-      const rec = readRunStatus(path.join(manifest.dir, e.dir));
-      const f = facts.get(e.index) ?? {};
-      if (rec?.state === "succeeded") {
-        alreadyDone++;
-        continue;
-      }
-      const queuedOrRunning = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
-      if (queuedOrRunning) {
-        stillRunning.push(e.index);
-        continue;
-      }
-      if (rec?.state === "failed" && !req.retryFailed) continue;
-      const attempt = (rec?.attempt ?? 0) + 1;
-      const resumed = rec?.state === "timeout" || rec?.state === "preempted";
-      todo.push(runSpec(manifest, e, manifest.resources ?? {}, attempt, resumed));
-    }
-    await resubmit(manifest, launcher, settings, todo, reporter);
-    return { manifest, launcher, lock, resubmitted: todo.map((t) => t.index), alreadyDone, stillRunning };
   } catch (e) {
     lock.release();
     throw e;
   }
-}
-
-
-/**
- * Submit runs again: mark them pending first (so no reader, this one included, mistakes the
- * previous attempt's final state for this one's), then one submission per attempt number, each
- * with that attempt's resources (`retry_scaling`), recording the jobs in the manifest.
- */
-export async function resubmit(manifest: SweepManifest, launcher: Launcher, settings: LaunchSettings, todo: RunSpec[], reporter: Reporter): Promise<void> {
-  if (todo.length === 0) return;
-  const t = Date.now();
-  for (const spec of todo) {
-    const old = readRunStatus(spec.dir);
-    writeRunStatus(spec.dir, {
-      type: "run-status",
-      version: 1,
-      runId: spec.id,
-      index: spec.index,
-      state: "pending",
-      attempt: spec.attempt,
-      updatedAt: t,
-      ...(old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : {}),
-      history: [...(old?.history ?? []), { state: "pending", at: t, attempt: spec.attempt }],
-    });
-  }
-  const policy = policyOf(settings);
-  const byAttempt = new Map<number, RunSpec[]>();
-  for (const spec of todo) byAttempt.set(spec.attempt, [...(byAttempt.get(spec.attempt) ?? []), spec]);
-  for (const [attempt, specs] of [...byAttempt].sort((a, b) => a[0] - b[0])) {
-    const jobs = await launcher.submit({ sweep: manifest, runs: specs, settings: settingsForAttempt(settings, attempt, policy), round: manifest.jobs.length });
-    manifest.jobs.push(...jobs);
-    writeManifest(manifest);
-    reporter.emit({ type: "submitted", jobs: jobs.map((j) => j.jobId), runs: specs.length });
-  }
-}
-
-/**
- * After a wait: resubmit what the policy (launcher.max_attempts, retries) says should go again.
- * Returns the resubmitted run indexes (empty: nothing more to wait for). The caller holds the lock.
- */
-export async function retryRound(sweepDir: string, launcher: Launcher, outcomes: readonly RunOutcome[], reporter: Reporter): Promise<number[]> {
-  const manifest = readManifest(sweepDir);
-  const settings = manifest.settings as LaunchSettings;
-  const entries = new Map(manifest.runs.map((e) => [e.index, e]));
-  const recs = new Map(outcomes.map((o) => [o.index, readRunStatus(path.join(manifest.dir, entries.get(o.index)?.dir ?? String(o.index)))]));
-  const decisions = planResubmissions(
-    outcomes.map((o) => (recs.get(o.index)?.stopCause === "run-timeout" ? { ...o, runTimeout: true } : o)),
-    policyOf(settings),
-  );
-  if (decisions.length === 0) return [];
-  const todo: RunSpec[] = [];
-  for (const d of decisions) {
-    const e = entries.get(d.index);
-    // Never rerun a run whose own record says it succeeded, whatever the wait saw.
-    if (!e || recs.get(d.index)?.state === "succeeded") continue;
-    todo.push(runSpec(manifest, e, manifest.resources ?? {}, d.attempt, d.resumed));
-  }
-  if (todo.length === 0) return [];
-  const why = [...new Set(decisions.map((d) => d.after))].join("/");
-  reporter.emit({ type: "info", message: `resubmitting ${todo.length} run(s) after ${why} (attempts ${Math.min(...todo.map((t) => t.attempt))}-${Math.max(...todo.map((t) => t.attempt))} of ${policyOf(settings).maxAttempts})` });
-  await resubmit(manifest, launcher, settings, todo, reporter);
-  return todo.map((t) => t.index);
+  return driveGrid(manifest, lock, reporter, { ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
 }

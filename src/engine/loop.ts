@@ -66,6 +66,8 @@ export interface LoopHooks {
   flush?(final: boolean): void;
   /** The job key shown for node `i` (pipelines). */
   label?(i: number): string | undefined;
+  /** Once, after the first round of submissions: what the first look at the status files found. */
+  onStarted?(found: LoopOutcome["found"]): void;
 }
 
 export interface LoopOptions {
@@ -395,6 +397,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     let forced = false;
     let idleRounds = 0;
     let round = 0;
+    let startedSaid = false;
     for (;;) {
       if (stopRequested && !stopping) {
         stopping = true;
@@ -413,6 +416,10 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
       }
       flush(false);
+      if (!startedSaid) {
+        startedSaid = true;
+        hooks.onStarted?.(found);
+      }
       if (opts.detach && !stopping) {
         flush(true);
         writeManifest(manifest);
