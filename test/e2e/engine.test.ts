@@ -1,0 +1,66 @@
+/**
+ * The engine's one loop through the real CLI: impossible requests refused before anything
+ * exists, resubmission bounded by the policy, the library and the CLI retrying alike.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import type * as Corral from "../../src/index.js";
+import { corral, makeProject, sweepDirs } from "../helpers.js";
+
+// No GPU on this machine as the tests see it: no nvidia-smi answers, CUDA_VISIBLE_DEVICES empty.
+const NO_GPU = { CUDA_VISIBLE_DEVICES: "", PATH: `/nonexistent-nvidia:${process.env.PATH ?? ""}` };
+
+describe("impossible requests are refused before anything starts", () => {
+  it("a GPU per run on a machine with no GPU: exit 2 within seconds, one line naming the key, no sweep, nothing ran", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: sh -c 'echo ran >> ran.txt'\nresources:\n  gpus: 1\nconfig:\n  x: 0\nsweep:\n  x: 1,2,3,4,5,6\n",
+    });
+    const t0 = Date.now();
+    const r = corral(["run", "-m"], { cwd: dir, env: NO_GPU, timeoutMs: 20_000 });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/resources.*asks for 1 GPU\(s\) but this machine offers 0/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(sweepDirs(dir)).toEqual([]);
+    expect(existsSync(path.join(dir, "ran.txt"))).toBe(false);
+  });
+
+  it("a pipeline rule asking for a GPU the machine lacks: exit 2 naming the rule, no flow sweep", () => {
+    const dir = makeProject({
+      "corral.yaml": "rules:\n  train:\n    output: [model.pt]\n    shell: touch {output}\n    resources: {gpus: 1}\ntargets: [model.pt]\n",
+    });
+    const r = corral(["flow"], { cwd: dir, env: NO_GPU, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/rules\.train\.resources.*rule 'train' asks for 1 GPU\(s\)/);
+    expect(sweepDirs(dir)).toEqual([]);
+    expect(existsSync(path.join(dir, "model.pt"))).toBe(false);
+  });
+});
+
+describe("resubmission is bounded by the retry policy", () => {
+  it("a failing run goes again `retries` times, then stays failed: never in a loop", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: sh -c 'echo start >> starts.txt; exit 3'\nlauncher:\n  retries: 1\n  max_attempts: 2\nconfig:\n  x: 0\nsweep:\n  x: 1,2\n",
+    });
+    const r = corral(["run", "-m"], { cwd: dir, timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("resubmitting 2 run(s) after failed");
+    // Two runs, two attempts each: four starts, not more.
+    expect(readFileSync(path.join(dir, "starts.txt"), "utf8").trim().split("\n")).toHaveLength(4);
+  });
+});
+
+describe("the library drives a sweep as the CLI does", () => {
+  it("launch().wait() resubmits by the same policy (launcher.retries)", async () => {
+    const dir = makeProject({
+      // Fails on its first attempt, succeeds on its second.
+      "corral.yaml": "command: sh -c 'if [ \"$CORRAL_ATTEMPT\" = 1 ]; then exit 3; fi; echo ok'\nlauncher:\n  retries: 1\nconfig:\n  x: 0\nsweep:\n  x: 1,2\n",
+    });
+    const lib = (await import("../../dist/index.js")) as typeof Corral;
+    const sweep = await lib.launch({ cwd: dir, multirun: true });
+    const res = await sweep.wait();
+    expect(res.counts.succeeded).toBe(2);
+    expect(res.runs.map((x) => x.attempt)).toEqual([2, 2]);
+  });
+});
