@@ -7,7 +7,7 @@ import { intArg, type GlobalOpts } from "./args.js";
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
-import { formatResults, readSweepStatus, resultsTable } from "../engine/inspect.js";
+import { formatResults, readSweepStatus, resultsTable, stalledReason } from "../engine/inspect.js";
 import { planAll, prepareSweep, resumeSweep, startSweep, type RunningSweep } from "../engine/launch.js";
 import { watchInterrupts } from "./interrupt.js";
 import { makeLauncher } from "../launchers/registry.js";
@@ -128,15 +128,19 @@ export async function runCommands(program: Command, ctx: CommandContext): Promis
         const res = await waitForSweep(dir, launcher, reporter);
         reporter.close();
         process.stdout.write(`${formatCounts(res.counts)}\n`);
+        // The watch ends with runs unfinished only when nothing may run them any more: say so.
+        const why = await stalledReason(readManifest(dir), res.counts, launcher);
+        if (why) process.stderr.write(`corral: stopped watching: ${why}\n`);
         ctx.setExit(res.runs.every((r) => r.state === "succeeded") ? 0 : 1);
         return;
       }
       const st = await readSweepStatus(dir, launcher);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ sweep: st.manifest.dir, kind: st.manifest.kind, launcher: st.manifest.launcher, counts: st.counts, total: st.total, runs: st.runs }, null, 2) + "\n");
+        process.stdout.write(JSON.stringify({ sweep: st.manifest.dir, kind: st.manifest.kind, launcher: st.manifest.launcher, counts: st.counts, total: st.total, ...(st.stalled ? { stalled: st.stalled } : {}), runs: st.runs }, null, 2) + "\n");
         return;
       }
       process.stdout.write(`${st.manifest.dir}  (${st.manifest.kind}, ${st.manifest.launcher}, ${st.total} runs)\n${formatCounts(st.counts) || "no runs"}\n`);
+      if (st.stalled) process.stdout.write(`${red("!")} ${st.stalled}\n`);
       const show = o.all ? st.runs : st.runs.filter((r) => r.state !== "succeeded");
       for (const r of show) process.stdout.write(`  ${String(r.index).padStart(4)}  ${stateWord(r.state).padEnd(18)} ${r.overrides.join(" ")}${r.job ? ` ${r.job}` : ""}${r.jobId ? dim(` job ${r.jobId}`) : ""}${r.host ? dim(` on ${r.host}`) : ""}${r.message ? dim(`  ${r.message}`) : ""}\n`);
     });

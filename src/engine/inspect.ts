@@ -8,12 +8,16 @@ import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../stor
 import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
 import { readLastMetrics, readManifest, readRunStatus, runDirOf } from "../store/store.js";
 import type { RunView } from "./events.js";
+import { hostname } from "node:os";
+import { pidAlive } from "../store/fsutil.js";
 
 export interface SweepStatus {
   manifest: SweepManifest;
   runs: RunView[];
   counts: Record<RunState, number>;
   total: number;
+  /** Set when runs are unfinished but nothing (no worker, job or head) is alive to run them. */
+  stalled?: string;
 }
 
 /** Status of every run: status files first; ONE launcher query for the runs they cannot explain. */
@@ -23,7 +27,27 @@ export async function readSweepStatus(sweepDir: string, launcher: Launcher | und
   const needsExplaining = records.some((rec) => !rec || rec.state === "running");
   const facts = needsExplaining && launcher ? await launcher.explain(manifest) : new Map<number, LivenessFacts>();
   const runs = manifest.runs.map((r, i) => runView(manifest, r, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
-  return { manifest, runs, counts: countStates(runs.map((r) => r.state)), total: runs.length };
+  const counts = countStates(runs.map((r) => r.state));
+  const stalled = launcher ? await stalledReason(manifest, counts, launcher) : undefined;
+  return { manifest, runs, counts, total: runs.length, ...(stalled ? { stalled } : {}) };
+}
+
+/**
+ * Why unfinished runs will not move: no worker or job of the sweep is alive, and no head that
+ * drives it (a detached flow head) either. Undefined when something may still run them.
+ */
+export async function stalledReason(manifest: SweepManifest, counts: Record<RunState, number>, launcher: Launcher): Promise<string | undefined> {
+  const unfinished = counts.pending + counts.running;
+  if (unfinished === 0) return undefined;
+  const heads = manifest.jobs.filter((j) => j.jobId.startsWith("head-"));
+  const here = hostname();
+  // A head on another host cannot be checked from here: assume it drives the sweep.
+  if (heads.some((h) => h.host !== here || (h.pid !== undefined && pidAlive(h.pid)))) return undefined;
+  const work = { ...manifest, jobs: manifest.jobs.filter((j) => !j.jobId.startsWith("head-")) };
+  if (await launcher.active(work)) return undefined;
+  const dead = heads.at(-1);
+  const who = dead ? ` (its ${manifest.kind === "flow" ? "flow head" : "head"}, pid ${dead.pid}, is gone)` : " (no worker or job of it is alive)";
+  return `nothing is running any more${who}: ${unfinished} run${unfinished === 1 ? "" : "s"} will not finish on ${unfinished === 1 ? "its" : "their"} own; continue with: corral resume ${manifest.dir}`;
 }
 
 /** What readers show of one run: its manifest entry, its status record and its derived state. */

@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as Corral from "../../src/index.js";
-import { corral, makeProject, sweepDirs } from "../helpers.js";
+import type { SweepManifest } from "../../src/store/protocol.js";
+import { corral, makeProject, readJson, sweepDirs, waitFor } from "../helpers.js";
 
 // No GPU on this machine as the tests see it: no nvidia-smi answers, CUDA_VISIBLE_DEVICES empty.
 const NO_GPU = { CUDA_VISIBLE_DEVICES: "", PATH: `/nonexistent-nvidia:${process.env.PATH ?? ""}` };
@@ -62,5 +63,43 @@ describe("the library drives a sweep as the CLI does", () => {
     const res = await sweep.wait();
     expect(res.counts.succeeded).toBe(2);
     expect(res.runs.map((x) => x.attempt)).toEqual([2, 2]);
+  });
+});
+
+describe("a dead driver is named, not shown as pending for ever", () => {
+  it("a detached flow head killed with kill -9: status says nothing runs any more and suggests resume; status --watch says why it stops; resume finishes", async () => {
+    const dir = makeProject({
+      "corral.yaml": [
+        "rules:",
+        "  a:",
+        "    output: [a.txt]",
+        "    shell: sleep 1; echo a > {output}",
+        "  b:",
+        "    input: [a.txt]",
+        "    output: [b.txt]",
+        "    shell: cat {input} > {output}",
+        "targets: [b.txt]",
+        "",
+      ].join("\n"),
+    });
+    const r = corral(["flow", "--detach"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const [sweep] = sweepDirs(dir);
+    const headOf = () => readJson<SweepManifest>(path.join(sweep!, "sweep.json")).jobs.find((j) => j.jobId.startsWith("head-"));
+    await waitFor(() => headOf() !== undefined, 20_000, "the head's entry in sweep.json");
+    const head = headOf();
+    expect(head?.pid).toBeGreaterThan(0);
+    process.kill(head!.pid!, "SIGKILL");
+    // Job a's worker finishes on its own; nothing submits b.
+    await waitFor(() => existsSync(path.join(dir, "a.txt")), 20_000, "a.txt");
+    await waitFor(() => corral(["status"], { cwd: dir }).stdout.includes("nothing is running any more"), 20_000, "the stalled status");
+    const st = corral(["status"], { cwd: dir });
+    expect(st.stdout).toMatch(/flow head, pid \d+, is gone\): 1 run will not finish on its own; continue with: corral resume/);
+    const w = corral(["status", "--watch"], { cwd: dir, timeoutMs: 20_000 });
+    expect(w.code).toBe(1);
+    expect(w.stderr).toContain("stopped watching: nothing is running any more");
+    const res = corral(["resume"], { cwd: dir, timeoutMs: 30_000 });
+    expect(res.code).toBe(0);
+    expect(readFileSync(path.join(dir, "b.txt"), "utf8")).toBe("a\n");
   });
 });
