@@ -23,7 +23,8 @@ export type ErrorCode =
   | "E_NOT_FOUND" // sweep / run not found in the store
   | "E_LOCKED" // another corral holds the sweep lock
   | "E_SCHEDULER" // sbatch/squeue failed
-  | "E_RESOURCES"; // a resource split that cannot be satisfied
+  | "E_RESOURCES" // a resource split that cannot be satisfied
+  | "E_STORAGE"; // the store cannot be written or read (full disk, read-only, damaged record)
 
 /** An error the user can act on: rendered as one line (plus hint), never a stack. */
 export class CorralError extends Error {

@@ -94,14 +94,15 @@ export async function runCommands(program: Command, ctx: CommandContext): Promis
     .description("rerun what did not finish (adopting runs still queued or running); never reruns a succeeded run")
     .argument("[sweep]", "sweep folder, id or name (default: the latest)")
     .option("--retry-failed", "also rerun runs that failed")
+    .option("--retry-unknown", "also rerun runs whose status record cannot be read (they may have succeeded)")
     .option("-j, --jobs <n>", "runs at once for this round", intArg("-j"))
     .option("--detach", "return after submission")
     .option("--json", "JSON event lines")
-    .action(async (sweep: string | undefined, o: { retryFailed?: boolean; jobs?: number; detach?: boolean; json?: boolean }) => {
+    .action(async (sweep: string | undefined, o: { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number; detach?: boolean; json?: boolean }) => {
       const dir = resolveSweep(cwdOf(globals()), sweep);
       if (readManifest(dir).kind === "flow") return ctx.setExit(await (await import("./flow.js")).resumeFlow(dir, o));
       const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
-      const r = await resumeSweep({ sweepDir: dir, retryFailed: Boolean(o.retryFailed), ...(o.jobs ? { jobs: o.jobs } : {}) }, reporter, { ...(o.detach ? { detach: true } : {}) });
+      const r = await resumeSweep({ sweepDir: dir, retryFailed: Boolean(o.retryFailed), ...(o.retryUnknown ? { retryUnknown: true } : {}), ...(o.jobs ? { jobs: o.jobs } : {}) }, reporter, { ...(o.detach ? { detach: true } : {}) });
       const { found, resubmitted } = await r.submitted;
       process.stderr.write(`corral: ${found.succeeded} already succeeded, ${found.adopted} still queued or running (adopted), ${resubmitted} resubmitted\n`);
       if (o.detach) {

@@ -36,7 +36,7 @@ export interface WatchFrameInput {
 }
 
 const ORDER: RunState[] = ["running", "failed", "timeout", "preempted", "cancelled", "lost", "succeeded", "pending"];
-const CODES: Record<RunState, number> = { pending: 2, running: 36, succeeded: 32, failed: 31, timeout: 33, preempted: 35, cancelled: 2, lost: 31 };
+const CODES: Record<RunState, number> = { pending: 2, running: 36, succeeded: 32, failed: 31, timeout: 33, preempted: 35, cancelled: 2, lost: 31, unknown: 33 };
 
 /** `75s` -> `1m15s`, `3700s` -> `1h01m`. */
 export function formatElapsed(ms: number): string {

@@ -155,7 +155,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
  * Drive a sweep without edges through the engine's loop: every run is ready at once, and the
  * launcher packs them (a local worker with `-j` slots; SLURM arrays of `per_job` runs).
  */
-function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; jobs?: number }): RunningSweep {
+function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number }): RunningSweep {
   const settings = manifest.settings as LaunchSettings;
   const res = manifest.resources ?? {};
   const node: EngineNode = {
@@ -187,6 +187,7 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
     packing: "launcher",
     ...(opts.detach ? { detach: true } : {}),
     ...(opts.retryFailed ? { retryFailed: true } : {}),
+    ...(opts.retryUnknown ? { retryUnknown: true } : {}),
     ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     ...(opts.maxPollMs !== undefined ? { maxPollMs: opts.maxPollMs } : {}),
@@ -194,7 +195,7 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
   });
   const done = drive.done.finally(() => lock.release());
   // A drive that fails before its first round still settles `submitted`.
-  done.then((o) => resolveSubmitted({ found: o.found, resubmitted: submittedCount }), () => resolveSubmitted({ found: { succeeded: 0, adopted: 0, failed: 0 }, resubmitted: submittedCount }));
+  done.then((o) => resolveSubmitted({ found: o.found, resubmitted: submittedCount }), () => resolveSubmitted({ found: { succeeded: 0, adopted: 0, failed: 0, unknown: 0 }, resubmitted: submittedCount }));
   return { manifest, submitted, done, stop: drive.stop };
 }
 
@@ -281,6 +282,8 @@ export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attemp
 export interface ResumeRequest {
   sweepDir: string;
   retryFailed: boolean;
+  /** Also rerun runs whose status record cannot be read (they may have succeeded). */
+  retryUnknown?: boolean;
   /** Override the recorded settings for this round (e.g. -j). */
   jobs?: number;
 }
@@ -306,5 +309,5 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter, opts: 
     lock.release();
     throw e;
   }
-  return driveGrid(manifest, lock, reporter, { ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
+  return driveGrid(manifest, lock, reporter, { ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.retryUnknown ? { retryUnknown: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
 }

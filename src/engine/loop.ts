@@ -85,6 +85,8 @@ export interface LoopOptions {
   packing: "launcher" | "head";
   /** Rerun runs recorded failed (resume --retry-failed). */
   retryFailed?: boolean;
+  /** Rerun runs whose status record cannot be read (resume --retry-unknown); never by default. */
+  retryUnknown?: boolean;
   /** `-j` for this drive (resume). */
   jobs?: number;
   /** Submit what is ready, then return without waiting (`--detach` of a sweep without edges). */
@@ -108,7 +110,7 @@ export interface LoopOutcome {
   /** Returned after submission (`detach`). */
   detached: boolean;
   /** What the first look at the status files found (resume reports it). */
-  found: { succeeded: number; adopted: number; failed: number };
+  found: { succeeded: number; adopted: number; failed: number; unknown: number };
 }
 
 /** A running drive. */
@@ -161,6 +163,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const succeeded: number[] = [];
     const failed: number[] = [];
     const adopted: number[] = [];
+    const unknown: number[] = [];
 
     // What earlier commands left: succeeded runs stay done, live ones are adopted, the rest go again.
     if (hadJobs) {
@@ -175,7 +178,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
         hadRecord[i] = 1;
         attempt[i] = rec.attempt;
-        if (rec.state === "succeeded" && (hooks.stillDone?.(i) ?? true)) {
+        if (rec.state === "unknown") {
+          // Unreadable: it may have succeeded. Rerun only when asked.
+          if (opts.retryUnknown) attempt[i] = 1;
+          else unknown.push(i);
+        } else if (rec.state === "succeeded" && (hooks.stillDone?.(i) ?? true)) {
           succeeded.push(i);
           hooks.succeeded?.(i);
         } else if (!TERMINAL_STATES.has(rec.state) && alive) {
@@ -189,7 +196,13 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
       }
     }
-    const found = { succeeded: succeeded.length, adopted: adopted.length, failed: failed.length };
+    const found = { succeeded: succeeded.length, adopted: adopted.length, failed: failed.length, unknown: unknown.length };
+    if (unknown.length > 0) {
+      reporter.emit({
+        type: "warning",
+        message: `${unknown.length} run${unknown.length === 1 ? " has" : "s have"} an unreadable status record and ${unknown.length === 1 ? "is" : "are"} not rerun (${unknown.slice(0, 5).map((i) => hooks.label?.(i) ?? `run ${i}`).join(", ")}${unknown.length > 5 ? ", ..." : ""}): check ${unknown.length === 1 ? "it" : "them"} with corral status, then rerun with corral resume --retry-unknown`,
+      });
+    }
 
     const budget: Budget = headPacks
       ? { ...localBudget(settings, opts.env), trackGpus: true }
@@ -198,12 +211,13 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       nodes.map((x) => ({ deps: x.deps, need: headPacks ? { ...x.need, cpus: Math.max(1, Math.ceil(x.need.cpus)) } : x.need, priority: x.priority, batchKey: x.batchKey })),
       budget,
       opts.keepGoing,
-      { succeeded, failed, running: adopted },
+      { succeeded, failed: [...failed, ...unknown], running: adopted },
     );
     const open = new Set<number>(adopted);
     const finalState = new Map<number, RunState>();
     for (const i of succeeded) finalState.set(i, "succeeded");
     for (const i of failed) finalState.set(i, "failed");
+    for (const i of unknown) finalState.set(i, "unknown");
     // Last view of each open run that was read running (for the live view and the frontier).
     const seenRunning = new Map<number, RunView>();
 
@@ -463,6 +477,17 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
           state = "lost";
           message = `the worker exited before starting it (see ${path.join(manifest.dir, ".corral")})`;
         }
+        const jobAlive = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
+        if (rec?.state === "unknown" && !jobAlive) {
+          // Its record became unreadable and nothing runs it: never guess, never rerun.
+                    finalState.set(i, "unknown");
+          open.delete(i);
+          seenRunning.delete(i);
+          cancelAll(sched.failed(i));
+          reporter.emit({ type: "run-ended", run: viewOf(i, "unknown", rec.message) });
+          changed = true;
+          continue;
+        }
         if (!TERMINAL_STATES.has(state)) {
           if (state === "running" && current) {
             hadRecord[i] = 1;
@@ -473,7 +498,6 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
         if (started !== undefined && started.state !== state) message ??= `${state}: its worker or job ended without recording an outcome`;
         if (current !== undefined) hadRecord[i] = 1;
-        const jobAlive = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
         if (!endRun(i, state, started === undefined || started.state !== state ? message : undefined, jobAlive, started?.stopCause === "run-timeout")) continue;
         open.delete(i);
         seenRunning.delete(i);
@@ -488,7 +512,10 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     writeManifest(manifest);
     progress(true);
     const runs: RunView[] = [];
-    for (let i = 0; i < n; i++) runs.push(viewOf(i, finalState.get(i) ?? "cancelled"));
+    for (let i = 0; i < n; i++) {
+      const st = finalState.get(i) ?? "cancelled";
+      runs.push(st === "unknown" ? { ...runView(manifest, manifest.runs[i]!, undefined, "unknown"), message: readRunStatus(runDir(i))?.message ?? "unreadable status record" } : viewOf(i, st));
+    }
     return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: stopRequested, detached: false, found };
   }
 }

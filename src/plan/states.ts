@@ -8,7 +8,9 @@ export type RunState =
   | "timeout"
   | "preempted"
   | "cancelled"
-  | "lost";
+  | "lost"
+  /** Its status record exists but cannot be read (empty, garbage, wrong types): never rerun without asking. */
+  | "unknown";
 
 export const RUN_STATES: readonly RunState[] = [
   "pending",
@@ -19,6 +21,7 @@ export const RUN_STATES: readonly RunState[] = [
   "preempted",
   "cancelled",
   "lost",
+  "unknown",
 ];
 
 export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);

@@ -3,7 +3,8 @@
  * name in the same folder and renamed into place (rename is atomic on POSIX and NFS).
  */
 import { hostname } from "node:os";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { CorralError } from "../errors.js";
 import path from "node:path";
 
 let counter = 0;
@@ -14,8 +15,37 @@ const tmpName = (file: string): string => path.join(path.dirname(file), `.${path
 /** Write `data` to `file` atomically (sync; used by the worker in signal paths). */
 export function writeFileAtomicSync(file: string, data: string): void {
   const tmp = tmpName(file);
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never made */
+    }
+    throw storageError(e, file);
+  }
+}
+
+const STORAGE_WHY: Record<string, [string, string]> = {
+  ENOSPC: ["no space left on the device", "free space on that filesystem, then `corral resume`: runs that finished keep their records"],
+  EDQUOT: ["disk quota exceeded", "free space within your quota, then `corral resume`: runs that finished keep their records"],
+  EROFS: ["the filesystem is read-only", "put the sweep on a writable filesystem (sweep_dir), or remount it read-write; reading (status, results) still works"],
+  EACCES: ["permission denied", "check the folder's owner and mode; another user's sweep can be read but not driven"],
+  EPERM: ["operation not permitted", "check the folder's owner and mode"],
+  EIO: ["an input/output error", "the filesystem or disk reports errors; check it (dmesg) before going on"],
+};
+
+/**
+ * A filesystem failure of the store as one line a user can act on (file, what happened, what to
+ * do); anything else is returned unchanged.
+ */
+export function storageError(e: unknown, file: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const why = code ? STORAGE_WHY[code] : undefined;
+  if (!why) return e;
+  return new CorralError("E_STORAGE", `cannot write ${file}: ${why[0]} (${code})`, { hint: why[1], exitCode: 1, cause: e });
 }
 
 export const writeJsonAtomicSync = (file: string, value: unknown): void =>

@@ -49,6 +49,7 @@ export function countStates(states: Iterable<RunState>): Record<RunState, number
     preempted: 0,
     cancelled: 0,
     lost: 0,
+    unknown: 0,
   };
   for (const s of states) c[s]++;
   return c;

@@ -7,7 +7,7 @@ import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
-import type { RunEntry, RunStatusRecord, SweepManifest } from "./protocol.js";
+import { RUN_STATES, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
 
 export const MANIFEST = "sweep.json";
 export const STATUS = "status.json";
@@ -18,10 +18,18 @@ export const PROJECT_INDEX_DIR = ".corral";
 export const runDirOf = (sweep: SweepManifest, run: RunEntry): string => path.join(sweep.dir, run.dir);
 
 export function readManifest(sweepDir: string): SweepManifest {
-  const m = readJsonSync<SweepManifest>(path.join(sweepDir, MANIFEST));
+  const file = path.join(sweepDir, MANIFEST);
+  const m = readJsonSync<SweepManifest>(file);
   if (!m || m.type !== "sweep") {
     throw new CorralError("E_NOT_FOUND", `no sweep at ${sweepDir} (missing or unreadable ${MANIFEST})`, {
       hint: "run `corral status` with no argument to see the latest sweep",
+    });
+  }
+  const damaged = manifestProblem(m);
+  if (damaged) {
+    throw new CorralError("E_STORAGE", `${file} is damaged: ${damaged}`, {
+      hint: "restore it from a backup, or start the sweep again; the runs' own folders (status.json, logs, metrics) are untouched",
+      exitCode: 1,
     });
   }
   // The folder may have moved (or be mounted elsewhere on a compute node): trust where we found it.
@@ -33,8 +41,61 @@ export function writeManifest(m: SweepManifest): void {
   writeJsonAtomicSync(path.join(m.dir, MANIFEST), m);
 }
 
+/**
+ * A run's status record; undefined when it has none yet. A record that exists but cannot be
+ * read (empty, garbage, wrong types) comes back as state `unknown` with the reason: it must never
+ * pass for "not started", or a succeeded run would run again.
+ */
 export function readRunStatus(runDir: string): RunStatusRecord | undefined {
-  return readJsonSync<RunStatusRecord>(path.join(runDir, STATUS));
+  const file = path.join(runDir, STATUS);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    return unknownRecord(`cannot read ${file}: ${code ?? (e as Error).message}`);
+  }
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch {
+    return unknownRecord(text.trim() === "" ? `${file} is empty` : `${file} is not valid JSON`);
+  }
+  const why = statusProblem(rec);
+  return why ? unknownRecord(`${file}: ${why}`) : (rec as RunStatusRecord);
+}
+
+function unknownRecord(message: string): RunStatusRecord {
+  return { type: "run-status", version: 1, runId: "", index: -1, state: "unknown", attempt: 0, updatedAt: 0, message, history: [] };
+}
+
+const isNum = (x: unknown): x is number => typeof x === "number" && Number.isFinite(x);
+
+/** What is wrong with a parsed status record (undefined: nothing the readers rely on). */
+function statusProblem(r: unknown): string | undefined {
+  if (!r || typeof r !== "object" || Array.isArray(r)) return "not a status record";
+  const o = r as Record<string, unknown>;
+  if (o.type !== "run-status") return "not a status record (type)";
+  if (typeof o.state !== "string" || !RUN_STATES.includes(o.state as RunState) || o.state === "unknown") return `state ${JSON.stringify(o.state)} is not a run state`;
+  if (!isNum(o.attempt)) return "attempt is not a number";
+  if (!isNum(o.updatedAt)) return "updatedAt is not a number";
+  if (!Array.isArray(o.history)) return "history is not a list";
+  if (o.message !== undefined && typeof o.message !== "string") return "message is not text";
+  return undefined;
+}
+
+/** What is wrong with a parsed manifest (undefined: nothing the readers rely on). */
+function manifestProblem(m: SweepManifest): string | undefined {
+  const o = m as unknown as Record<string, unknown>;
+  if (!Array.isArray(o.runs)) return "it has no list of runs";
+  if (!Array.isArray(o.jobs)) return "it has no list of jobs";
+  if (!Array.isArray(o.command)) return "it has no command";
+  for (const [k, r] of (o.runs as unknown[]).entries()) {
+    const e = r as Record<string, unknown> | null;
+    if (!e || typeof e !== "object" || !isNum(e.index) || typeof e.id !== "string" || typeof e.dir !== "string" || !Array.isArray(e.overrides)) return `runs[${k}] is not a run entry`;
+  }
+  return undefined;
 }
 
 export function writeRunStatus(runDir: string, rec: RunStatusRecord): void {
