@@ -233,14 +233,18 @@ const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINA
 async function attach(started: StartedSweep, reporter: ReturnType<typeof makeTerminalReporter>): Promise<number> {
   const { manifest, launcher, lock } = started;
   let interrupts = 0;
+  // A cancel that fails is said in one line; the wait goes on and reports what happened.
+  const cancelFailed = (e: unknown): void => {
+    process.stderr.write(`corral: ${e instanceof CorralError ? `${e.message}${e.hint ? ` (${e.hint})` : ""}` : String(e)}\n`);
+  };
   const onSigint = (): void => {
     interrupts++;
     if (interrupts === 1) {
       process.stderr.write(`\ncorral: stopping runs (SIGTERM, then SIGKILL after the grace period); Ctrl+C again to kill at once\n`);
-      void launcher.cancel(manifest, false);
+      launcher.cancel(manifest, false).catch(cancelFailed);
     } else {
       process.stderr.write(`\ncorral: killing runs now\n`);
-      void launcher.cancel(manifest, true);
+      launcher.cancel(manifest, true).catch(cancelFailed);
     }
   };
   process.on("SIGINT", onSigint);
