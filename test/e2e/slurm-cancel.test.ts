@@ -90,5 +90,9 @@ describe.skipIf(problem !== undefined)("SLURM: stopping queued work (real local 
     const st = JSON.parse(corral(["status", "--json"], { cwd: dir }).stdout) as { runs: Array<{ state: string; message?: string }> };
     expect(st.runs.map((x) => x.state)).toEqual(["failed", "failed"]);
     expect(st.runs[0]!.message).toMatch(/can never start its job: Partition(Config|NodeLimit)/);
+    // doctor says so before anything is queued
+    const doc = corral(["doctor", "--launcher", "slurm"], { cwd: dir });
+    expect(doc.stdout).toContain("6 nodes per job (launcher.sbatch_args '--nodes=6') but the partition has 1");
+    expect(doc.code).toBe(1);
   });
 });
