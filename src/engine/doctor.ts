@@ -93,7 +93,7 @@ export async function runDoctor(project: ProjectContext, opts: { launcher?: "loc
 
   if (settings.type === "slurm" && !settings.debug) {
     const answering = await slurmCommands(host, checks);
-    if (answering) await slurmCapacity(host, checks, settings.slurm.partition, gpusPerJob(settings.slurm.gpus, settings.slurm.gres, cfg.resources.gpus, settings.parallel));
+    if (answering) await slurmCapacity(host, checks, settings.slurm.partition, gpusPerJob(settings.slurm.gpus, settings.slurm.gres, cfg.resources.gpus, settings.parallel), nodesPerJob(settings));
     checks.push(nodeBinaryCheck(host));
   }
 
@@ -161,11 +161,21 @@ export function gresGpus(field: string): number {
   return n;
 }
 
-async function slurmCapacity(host: DoctorHost, checks: Check[], partition: string | undefined, gpus: number): Promise<void> {
-  const r = await host.run("sinfo", ["-h", "-o", "%P|%G"], TIMEOUT_MS);
+/** Nodes each job asks for: `launcher.nodes`, or the last `--nodes`/`-N` in `sbatch_args` (which wins). */
+function nodesPerJob(settings: LaunchSettings): { n: number; key: string } {
+  let out = { n: settings.slurm.nodes ?? 1, key: "launcher.nodes" };
+  for (const a of settings.slurm.sbatchArgs) {
+    const m = /^(?:--nodes=|-N)(\d+)/.exec(a);
+    if (m) out = { n: Number(m[1]), key: `launcher.sbatch_args '${a}'` };
+  }
+  return out;
+}
+
+async function slurmCapacity(host: DoctorHost, checks: Check[], partition: string | undefined, gpus: number, nodes: { n: number; key: string }): Promise<void> {
+  const r = await host.run("sinfo", ["-h", "-o", "%P|%G|%D"], TIMEOUT_MS);
   const rows = r.stdout.split("\n").filter(Boolean).map((l) => {
-    const [p = "", g = ""] = l.split("|");
-    return { partition: p.replace(/\*$/, ""), isDefault: p.endsWith("*"), gpus: gresGpus(g) };
+    const [p = "", g = "", d = ""] = l.split("|");
+    return { partition: p.replace(/\*$/, ""), isDefault: p.endsWith("*"), gpus: gresGpus(g), nodes: Number(d) };
   });
   const names = [...new Set(rows.map((x) => x.partition))];
   let inPart = rows;
@@ -182,6 +192,18 @@ async function slurmCapacity(host: DoctorHost, checks: Check[], partition: strin
     const def = rows.find((x) => x.isDefault);
     checks.push({ ok: true, title: `no partition set: the cluster's default${def ? ` '${def.partition}'` : ""} is used` });
     if (def) inPart = rows.filter((x) => x.partition === def.partition);
+  }
+  // A job asking more nodes than the partition has waits for ever (PartitionConfig / PartitionNodeLimit).
+  const partNodes = new Map<string, number>();
+  for (const x of inPart) partNodes.set(x.partition, (partNodes.get(x.partition) ?? 0) + x.nodes);
+  const most = Math.max(0, ...partNodes.values());
+  if (nodes.n > 1 && Number.isFinite(most) && most > 0 && nodes.n > most) {
+    checks.push({
+      ok: false,
+      title: `${nodes.n} nodes per job (${nodes.key}) but the partition has ${most}`,
+      detail: [...partNodes].map(([p, n]) => `${p}: ${n} node(s)`).join(", "),
+      hint: "lower the node count, or choose a bigger partition (launcher.partition)",
+    });
   }
   if (gpus > 0) {
     const most = Math.max(0, ...inPart.map((x) => x.gpus));

@@ -5,7 +5,7 @@
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
-import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
+import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
 import { readLastMetrics, readManifest, readRunStatus, runDirOf } from "../store/store.js";
 import type { RunView } from "./events.js";
 import { hostname } from "node:os";
@@ -24,9 +24,9 @@ export interface SweepStatus {
 export async function readSweepStatus(sweepDir: string, launcher: Launcher | undefined, now = Date.now()): Promise<SweepStatus> {
   const manifest = readManifest(sweepDir);
   const records = manifest.runs.map((r) => readRunStatus(runDirOf(manifest, r)));
-  const needsExplaining = records.some((rec) => !rec || rec.state === "running");
+  const needsExplaining = records.some((rec) => !rec || rec.state === "running" || rec.state === "pending");
   const facts = needsExplaining && launcher ? await launcher.explain(manifest) : new Map<number, LivenessFacts>();
-  const runs = manifest.runs.map((r, i) => runView(manifest, r, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {})));
+  const runs = manifest.runs.map((r, i) => runView(manifest, r, records[i], deriveStatus(records[i], now, facts.get(r.index) ?? {}), facts.get(r.index)));
   const counts = countStates(runs.map((r) => r.state));
   const stalled = launcher ? await stalledReason(manifest, counts, launcher) : undefined;
   return { manifest, runs, counts, total: runs.length, ...(stalled ? { stalled } : {}) };
@@ -50,8 +50,11 @@ export async function stalledReason(manifest: SweepManifest, counts: Record<RunS
   return `nothing is running any more${who}: ${unfinished} run${unfinished === 1 ? "" : "s"} will not finish on ${unfinished === 1 ? "its" : "their"} own; continue with: corral resume ${manifest.dir}`;
 }
 
-/** What readers show of one run: its manifest entry, its status record and its derived state. */
-export function runView(m: SweepManifest, e: RunEntry, rec: RunStatusRecord | undefined, state: RunState): RunView {
+/**
+ * What readers show of one run: its manifest entry, its status record and its derived state;
+ * the scheduler's facts, when given, say why a pending run waits (or why it never will start).
+ */
+export function runView(m: SweepManifest, e: RunEntry, rec: RunStatusRecord | undefined, state: RunState, facts?: LivenessFacts): RunView {
   const v: RunView = {
     index: e.index,
     id: e.id,
@@ -66,7 +69,9 @@ export function runView(m: SweepManifest, e: RunEntry, rec: RunStatusRecord | un
   if (rec?.gpus) v.gpus = rec.gpus;
   if (rec?.startedAt) v.startedAt = rec.startedAt;
   if (rec?.endedAt) v.endedAt = rec.endedAt;
-  if (rec?.message) v.message = rec.message;
+  const note = factsMessage(state, facts);
+  if (note) v.message = note;
+  else if (rec?.message) v.message = rec.message;
   if (e.job) v.job = e.job;
   return v;
 }

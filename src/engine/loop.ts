@@ -21,7 +21,7 @@ import { FlowScheduler, type Budget, type Cancelled, type JobNeed } from "../pla
 import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
 import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
-import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
+import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
 import { readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
 import { detectCpus, detectGpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
@@ -392,6 +392,15 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       }
     };
 
+    /** A cancel that fails is said in one line; the loop goes on and reports what happened. */
+    const cancelJobs = async (force: boolean): Promise<void> => {
+      try {
+        await launcher.cancel(view(), force);
+      } catch (e) {
+        reporter.emit({ type: "warning", message: `cancel failed: ${(e as Error).message}` });
+      }
+    };
+
     let lastSig = "";
     const progress = (force = false): void => {
       const running = [...seenRunning.values()];
@@ -412,15 +421,16 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     let idleRounds = 0;
     let round = 0;
     let startedSaid = false;
+    let lastWaiting = "";
     for (;;) {
       if (stopRequested && !stopping) {
         stopping = true;
         cancelAll(sched.stop());
-        await launcher.cancel(view(), forceRequested);
+        await cancelJobs(forceRequested);
         forced = forceRequested;
       } else if (stopping && forceRequested && !forced) {
         forced = true;
-        await launcher.cancel(view(), true);
+        await cancelJobs(true);
       }
       if (!stopping) {
         for (const b of sched.next()) {
@@ -461,6 +471,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       round++;
       let frontier = 0;
       let changed = false;
+      // Why runs wait in the queue, said again only when it changes.
+      const waiting = new Map<string, number>();
       const now = Date.now();
       for (const i of [...open].sort((a, b) => a - b)) {
         if (!full && !seenRunning.has(i) && frontier++ >= FRONTIER) continue;
@@ -472,8 +484,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         const started = current !== undefined && current.state !== "pending" ? current : undefined;
         let state = deriveStatus(started, now, f);
         let message = started?.message;
+        if (state === "pending" && f.reason) waiting.set(f.reason, (waiting.get(f.reason) ?? 0) + 1);
+        // The scheduler can never start it (a reason that cannot clear): say which.
+        if (started === undefined) message = factsMessage(state, f) ?? message;
         // Before the run could start: a dead worker (or job) wrote nothing.
-        if (started === undefined && f.workerAlive === false) {
+        if (started === undefined && f.workerAlive === false && !TERMINAL_STATES.has(state)) {
           state = "lost";
           message = `the worker exited before starting it (see ${path.join(manifest.dir, ".corral")})`;
         }
@@ -504,6 +519,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         changed = true;
       }
       reportRetries();
+      const why = [...waiting].map(([r, k]) => `${k} pending (${r})`).join(", ");
+      if (why !== lastWaiting && why) reporter.emit({ type: "info", message: `queue: ${why}` });
+      lastWaiting = why;
       if (changed) interval = pollMin;
       else interval = Math.min(pollMax, Math.round(interval * 1.5));
       progress();

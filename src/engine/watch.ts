@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunState, RunStatusRecord } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
-import { countStates, deriveStatus, type LivenessFacts } from "../store/status.js";
+import { countStates, deriveStatus, waitingFacts, type LivenessFacts } from "../store/status.js";
 import { MANIFEST, readManifest, readRunStatus, runDirOf } from "../store/store.js";
 import { runView } from "./inspect.js";
 import { statSync } from "node:fs";
@@ -60,6 +60,8 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
   // What was last reported as ended, per run: a run re-read after a requeue is reported only if it changed.
   const emitted = new Map<number, string>();
   let round = 0;
+  // Last reported reasons why runs wait in the queue (said again only when they change).
+  let lastWaiting = "";
   for (;;) {
     // Re-read the manifest only when it changed (a resume in another shell may add jobs); a
     // 100k-run manifest is too big to parse every round.
@@ -91,7 +93,10 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
       open.push({ i: e.index, rec: readRunStatus(runDirOf(m, e)), skipped: false });
     }
     const needFacts = open.some((o) => !o.skipped && (!o.rec || !TERMINAL_STATES.has(o.rec.state)));
-    const facts: Map<number, LivenessFacts> = needFacts && !active ? await launcher.explain(m) : new Map();
+    // While jobs are alive only the queue's reasons are used (launchers cache their scheduler
+    // answers, so asking every round costs no extra scheduler query).
+    const facts: Map<number, LivenessFacts> = needFacts ? await launcher.explain(m) : new Map();
+    const waiting = new Map<string, number>();
     const running: RunView[] = [];
     for (const { i, rec, skipped } of open) {
       if (skipped) {
@@ -100,8 +105,10 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
         continue;
       }
       const e = entries.get(i)!;
-      const state = deriveStatus(rec, now, active ? {} : (facts.get(i) ?? {}));
-      const view = runView(m, e, rec, state);
+      const f = active ? waitingFacts(facts.get(i)) : (facts.get(i) ?? {});
+      const state = deriveStatus(rec, now, f);
+      const view = runView(m, e, rec, state, f);
+      if (state === "pending" && f.reason) waiting.set(f.reason, (waiting.get(f.reason) ?? 0) + 1);
       if (TERMINAL_STATES.has(state)) {
         final.set(i, view);
         seen.delete(i);
@@ -117,6 +124,9 @@ export async function waitForSweep(sweepDir: string, launcher: Launcher, reporte
     counts.running += running.length;
     counts.pending += m.runs.length - final.size - running.length;
     const sig = JSON.stringify(counts);
+    const why = [...waiting].map(([r, n]) => `${n} pending (${r})`).join(", ");
+    if (why !== lastWaiting && why) reporter.emit({ type: "info", message: `queue: ${why}` });
+    lastWaiting = why;
     reporter.emit({ type: "progress", counts, total: m.runs.length, running });
     const allFinal = final.size === m.runs.length;
     // Every run ended but a job is still alive: SLURM may have requeued it (node failure,

@@ -20,6 +20,8 @@ export interface LaunchSettings {
   cpuIds?: number[];
   verbose: boolean;
   heartbeatS: number;
+  /** SLURM: seconds between scheduler queries per sweep (`launcher.poll_interval`). Older manifests lack it. @default 15 */
+  pollIntervalS?: number;
   /** Run SLURM batches on this machine through the same worker, without SLURM. */
   debug: boolean;
   slurm: SlurmSettings;

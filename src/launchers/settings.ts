@@ -30,6 +30,7 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
     ...(l.cpu_ids ? { cpuIds: l.cpu_ids } : {}),
     verbose: flags.verbose ?? l.verbose ?? false,
     heartbeatS: 15,
+    pollIntervalS: l.poll_interval ?? 15,
     debug: l.debug ?? false,
     ...(l.max_attempts !== undefined ? { maxAttempts: l.max_attempts } : {}),
     ...(l.retries !== undefined ? { retries: l.retries } : {}),

@@ -352,6 +352,11 @@ const launcherCommonShape = {
   verbose: z.boolean().optional(),
   /** SLURM: seconds before the time limit at which SLURM signals the job (`--signal=B:USR1@N`). @default 120 */
   signal_grace: duration().optional(),
+  /**
+   * SLURM: ask the scheduler (`squeue`, `sacct`) at most once per this many seconds per sweep;
+   * progress comes from the runs' status files in between. @default 15
+   */
+  poll_interval: duration().optional(),
   /** Attempts in all for a run stopped from outside (time limit, preemption, node loss); resubmitted automatically. @default 3 */
   max_attempts: posInt().optional(),
   /** Extra attempts for runs that fail (non-zero exit), resubmitted automatically. @default 0 */

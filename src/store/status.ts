@@ -11,12 +11,38 @@ export interface LivenessFacts {
   workerAlive?: boolean;
   /** The scheduler's word on the run's job, when the status file cannot explain it. */
   scheduler?: RunState | "unknown";
+  /** Why the scheduler keeps the job waiting (SLURM's `squeue %r`, e.g. `Resources`, `Priority`). */
+  reason?: string;
+  /**
+   * The job can never start (its `reason` cannot clear by waiting: a partition too small, an
+   * invalid account or QOS). A run that has not started is then `failed`, with the reason.
+   */
+  blocked?: boolean;
+}
+
+/** The facts that hold however fresh the status files are: why a job waits, and whether it ever can. */
+export function waitingFacts(facts: LivenessFacts | undefined): LivenessFacts {
+  if (!facts) return {};
+  return { ...(facts.reason !== undefined ? { reason: facts.reason } : {}), ...(facts.blocked ? { blocked: true } : {}) };
+}
+
+/**
+ * What to tell the user about a run the scheduler explains: why it waits, or why it never will.
+ * Undefined when the facts say nothing beyond the state.
+ */
+export function factsMessage(state: RunState, facts: LivenessFacts | undefined): string | undefined {
+  if (!facts?.reason) return undefined;
+  if (facts.blocked && state === "failed") return `the scheduler can never start its job: ${facts.reason}`;
+  if (state === "pending") return `waiting in the queue: ${facts.reason}`;
+  return undefined;
 }
 
 /** A running run whose heartbeat is older than this is presumed lost unless its worker is known alive. */
 export const HEARTBEAT_STALE_MS = 120_000;
 
 export function deriveStatus(record: RunStatusRecord | undefined, now: number, facts: LivenessFacts = {}): RunState {
+  // Not started, and its job never will: failed, so whoever waits stops waiting.
+  if ((!record || record.state === "pending") && facts.blocked) return "failed";
   if (!record) {
     // Never started: the scheduler explains pending vs cancelled vs lost.
     if (facts.scheduler && facts.scheduler !== "unknown" && facts.scheduler !== "running" && facts.scheduler !== "succeeded") {

@@ -4,6 +4,7 @@
  * allocations and by the local launcher, so a run's outcome is on disk whatever happens to the
  * `corral` process that started it.
  */
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
@@ -12,8 +13,18 @@ import { findTaskset } from "./resources.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
-/** `<sweep>/.slurm/<CANCEL_MARKER>`: written by `corral cancel` before scancel, removed by the next submission. */
+/**
+ * `<sweep>/.slurm/<CANCEL_MARKER>`: written by `corral cancel` before scancel, removed by the next
+ * submission. While it exists no worker of the sweep starts a run: a queued array task that SLURM
+ * starts in the instant between the marker and scancel records its runs `cancelled` instead.
+ */
 export const CANCEL_MARKER = "cancel-requested";
+
+/**
+ * `<batch file><BATCH_DONE_SUFFIX>`: written by a SLURM worker that ended its batch (every run's
+ * record final) and was not preempted, so the launcher knows the job is over without asking SLURM.
+ */
+export const BATCH_DONE_SUFFIX = ".done";
 
 export interface WorkerContext {
   env: NodeJS.ProcessEnv;
@@ -29,6 +40,8 @@ export interface WorkerContext {
   allocEndMs?: number;
   log: (msg: string) => void;
   now?: () => number;
+  /** True once the sweep's cancel was requested. @default the sweep's cancel marker exists */
+  cancelRequested?: () => boolean;
 }
 
 /** See start(): how long a run lives before its "running" record is written. */
@@ -152,6 +165,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const active = new Map<number, Active>();
   const taskset = findTaskset();
   let stopping: StopMode | undefined;
+  let cancelReason = "not started: the batch was stopped";
   let wakeTimer: NodeJS.Timeout | undefined;
   let resolveDone!: (r: BatchResult) => void;
   const done = new Promise<BatchResult>((r) => (resolveDone = r));
@@ -285,8 +299,17 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     resolveDone({ exitCode, counts });
   };
 
+  const markerFile = path.join(batch.sweepDir, ".slurm", CANCEL_MARKER);
+  const cancelRequested = ctx.cancelRequested ?? ((): boolean => existsSync(markerFile));
   const pump = (): void => {
     clearTimeout(wakeTimer);
+    // Checked before any run starts (one stat): after `corral cancel` returns, nothing starts.
+    if (!stopping && !finished && cancelRequested()) {
+      vlog("the sweep's cancel was requested: no further run starts");
+      cancelReason = "not started: the sweep was cancelled";
+      stop("cancel");
+      return;
+    }
     for (;;) {
       const d = sched.next(now());
       if (d.kind === "start") {
@@ -348,7 +371,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       if (fenced.has(req.index)) continue;
       const spec = specs.get(req.index)!;
       const rec = baseRecord(spec, state);
-      rec.message = "not started: the batch was stopped";
+      rec.message = cancelReason;
       writeRunStatus(spec.dir, rec);
       bump(state);
     }

@@ -8,11 +8,11 @@
  *                     forward the timeout signal to the runs, record them as `timeout`
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { hostname } from "node:os";
 import type { BatchSpec } from "../store/protocol.js";
-import { CANCEL_MARKER, runBatch } from "./batch.js";
+import { BATCH_DONE_SUFFIX, CANCEL_MARKER, runBatch } from "./batch.js";
 import { detectCpus, detectGpus } from "./resources.js";
 
 /**
@@ -82,12 +82,15 @@ function main(): void {
     process.exit(1);
   }
   let stops = 0;
+  // A preempted job may be requeued and run this batch again: only then is it not done.
+  let preempted = false;
   const onStop = (sig: string): void => {
     stops++;
     log(stops === 1 ? `${sig}: stopping runs (grace ${batch.killGraceS}s)` : `${sig} again: killing runs now`);
     // Inside SLURM a SIGTERM we did not ask for (no cancel marker from `corral cancel`) is the
     // scheduler's: preemption, a node going down, a requeue. Those runs go again.
     const ours = !inSlurm || existsSync(path.join(batch.sweepDir, ".slurm", CANCEL_MARKER));
+    if (!ours) preempted = true;
     handle.stop(stops === 1 ? (ours ? "cancel" : "preempt") : "immediate");
   };
   process.on("SIGTERM", () => onStop("SIGTERM"));
@@ -102,6 +105,14 @@ function main(): void {
   });
   void handle.done.then((r) => {
     process.exitCode = r.exitCode;
+    // Tell the launcher this job is over, so it need not ask SLURM (polite polling).
+    if (inSlurm && !preempted) {
+      try {
+        writeFileSync(file + BATCH_DONE_SUFFIX, `${new Date().toISOString()} exit ${r.exitCode}\n`);
+      } catch {
+        /* the launcher falls back to asking the scheduler */
+      }
+    }
   });
 }
 

@@ -292,3 +292,29 @@ export function scontrolJob(rec: Readonly<Record<string, string>>): ScontrolJob 
   if (rec.ArrayTaskId !== undefined && rec.ArrayTaskId !== "N/A") job.tasks = expandArrayIndexes(rec.ArrayTaskId).tasks;
   return job;
 }
+
+/**
+ * Pending reasons (squeue `%r`, squeue(1) "JOB REASON CODES") that waiting never clears: the
+ * request itself exceeds what the partition, account or QOS allows, or names something that does
+ * not exist. Reasons that clear as other jobs end or nodes return (`Resources`, `Priority`,
+ * `AssocMaxJobsLimit`, `ReqNodeNotAvail`, `PartitionDown`, held jobs) are not here.
+ */
+const PERMANENT_REASONS = new Set([
+  "PartitionConfig",
+  "PartitionNodeLimit",
+  "PartitionTimeLimit",
+  "BadConstraints",
+  "InvalidAccount",
+  "InvalidQOS",
+  "DependencyNeverSatisfied",
+  "AccountNotAllowed",
+  "QOSNotAllowed",
+]);
+
+/** True when a pending job's reason can never clear by waiting (see PERMANENT_REASONS). */
+export function isPermanentReason(reason: string): boolean {
+  const r = reason.trim();
+  // Limits per job of a QOS or association (QOSMaxWallDurationPerJobLimit, AssocMaxCpuPerJobLimit,
+  // QOSMaxGRESPerJob, ...): this job alone exceeds them, whatever else runs.
+  return PERMANENT_REASONS.has(r) || /^(QOS|Assoc)Max\w*PerJob(Limit)?$/.test(r);
+}

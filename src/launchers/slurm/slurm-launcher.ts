@@ -3,7 +3,7 @@
  * every array task, and ONE `squeue` per poll round for the whole sweep. Run state comes from the
  * runs' status files first; the scheduler only explains pending, cancelled, timed-out or lost runs.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError } from "../../errors.js";
@@ -14,9 +14,10 @@ import { writeJsonAtomicSync } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
 import type { Launcher, LaunchSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
+import { readManifest } from "../../store/store.js";
 import { spawnWorker, WORKER_MAIN } from "../worker-host.js";
-import { CANCEL_MARKER } from "../../worker/batch.js";
-import { maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
+import { BATCH_DONE_SUFFIX, CANCEL_MARKER } from "../../worker/batch.js";
+import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
 
 /** Scheduler view of one array task (or plain job). */
@@ -25,6 +26,8 @@ interface TaskView {
   slurmState: string;
   reason: string;
   nodes: string;
+  /** Pending for a reason that never clears (or cancelled by us for it). */
+  blocked?: boolean;
 }
 
 export class SlurmLauncher implements Launcher {
@@ -209,73 +212,189 @@ export class SlurmLauncher implements Launcher {
     return out;
   }
 
-  /** One squeue for every SLURM job of the sweep: state per array task. */
+  /** Scheduler answers per sweep folder, reused for `launcher.poll_interval` (polite polling). */
+  private readonly cache = new Map<string, { at: number; key: string; view: Map<string, TaskView> | undefined }>();
+  /** Batches whose worker said it is done (`<batch file>.done`), per sweep folder and batch id. */
+  private readonly done = new Set<string>();
+
+  /**
+   * The scheduler's view of the sweep's jobs: ONE squeue (plus one sacct for purged jobs), and at
+   * most one such round per `poll_interval` seconds per sweep, whoever asks (explain, active,
+   * status). A cancel request newer than the cached answer asks again at once.
+   */
   private async query(sweep: SweepManifest): Promise<Map<string, TaskView> | undefined> {
     const ids = [...new Set(sweep.jobs.filter((j) => j.launcher === "slurm").map((j) => j.jobId))];
     if (ids.length === 0) return new Map();
-    const r = await slurmCmd("squeue", ["-h", "-t", "all", "-r", "-o", SQUEUE_FORMAT, "-j", ids.join(",")], { attempts: 3 });
-    const view = new Map<string, TaskView>();
-    if (r.code === 0) {
-      for (const row of parseSqueue(r.stdout)) {
-        const v = { state: row.state, slurmState: row.slurmState, reason: row.reason, nodes: row.nodes };
-        if (row.tasks) for (const t of row.tasks) view.set(`${row.jobId}_${t}`, v);
-        else view.set(row.jobId, v);
-      }
-    }
-    // Jobs already purged from slurmctld's memory (MinJobAge): ask accounting, where it exists.
-    const missing = ids.filter((id) => ![...view.keys()].some((k) => k === id || k.startsWith(`${id}_`)));
-    if (missing.length) {
-      const s = await slurmCmd("sacct", ["-P", "-n", "-X", `--format=${SACCT_FORMAT}`, "-j", missing.join(",")], { attempts: 2 });
-      if (s.code === 0) {
-        for (const row of parseSacct(s.stdout)) {
-          const v = { state: row.state, slurmState: row.slurmState, reason: "", nodes: row.nodes ?? "" };
-          if (row.tasks) for (const t of row.tasks) view.set(`${row.jobId}_${t}`, v);
-          else view.set(row.jobId, v);
-        }
-      }
-    }
-    if (r.code !== 0 && view.size === 0) return undefined;
+    const key = ids.join(",");
+    const ttlMs = 1000 * ((sweep.settings as Partial<LaunchSettings> | undefined)?.pollIntervalS ?? DEFAULT_POLL_INTERVAL_S);
+    const hit = this.cache.get(sweep.dir);
+    const t0 = Date.now();
+    if (hit && hit.key === key && t0 - hit.at < ttlMs && cancelRequestedAt(sweep) <= hit.at) return hit.view;
+    const view = await queryScheduler(ids);
+    this.cache.set(sweep.dir, { at: t0, key, view });
+    if (view && !cancelRequestedAt(sweep)) await this.dropBlocked(view);
     return view;
+  }
+
+  /**
+   * Jobs that wait for a reason that never clears can never run: scancel them so they do not
+   * linger in the queue (they stay marked blocked; explain reports their runs failed).
+   */
+  private async dropBlocked(view: Map<string, TaskView>): Promise<void> {
+    const ids = [...view].filter(([, v]) => v.state === "pending" && v.blocked).map(([id]) => id);
+    if (ids.length === 0) return;
+    await slurmCmd("scancel", ids, { attempts: 2 });
+  }
+
+  private batchDone(sweep: SweepManifest, batchId: string): boolean {
+    const k = `${sweep.dir}\0${batchId}`;
+    if (this.done.has(k)) return true;
+    const [chunk, task] = batchId.split("-").map(Number);
+    if (!existsSync(batchFilePath(path.join(sweep.dir, ".slurm"), chunk!, task!) + BATCH_DONE_SUFFIX)) return false;
+    this.done.add(k);
+    return true;
   }
 
   async explain(sweep: SweepManifest): Promise<Map<number, LivenessFacts>> {
     const facts = new Map<number, LivenessFacts>();
     const view = await this.query(sweep);
     if (!view) return facts;
+    // After `corral cancel` nothing of the sweep starts or goes on: its jobs are not "queued or
+    // running" (a resume resubmits their runs; the worker fences a run still being stopped).
+    const cancelled = cancelRequestedAt(sweep) > 0;
     for (const job of sweep.jobs) {
       if (job.launcher !== "slurm") continue;
       for (const b of job.batches) {
         const v = view.get(`${job.jobId}_${b.task ?? 0}`) ?? view.get(job.jobId);
-        const scheduler: RunState | "unknown" = v?.state ?? "unknown";
-        for (const i of b.runs) facts.set(i, { scheduler, ...(scheduler === "running" ? { workerAlive: true } : scheduler !== "pending" && scheduler !== "unknown" ? { workerAlive: false } : {}) });
+        let scheduler: RunState | "unknown" = v?.state ?? "unknown";
+        if (cancelled && (scheduler === "pending" || scheduler === "running")) scheduler = "cancelled";
+        const f: LivenessFacts = { scheduler };
+        // The worker wrote every record of its batch before it said done: a "running" one is lost.
+        if (this.batchDone(sweep, b.batchId)) f.workerAlive = false;
+        else if (scheduler === "running") f.workerAlive = true;
+        else if (scheduler !== "pending" && scheduler !== "unknown") f.workerAlive = false;
+        if (v && v.state === "pending" && v.reason && v.reason !== "None") f.reason = v.reason;
+        if (v?.blocked && !cancelled) {
+          f.reason = v.reason;
+          f.blocked = true;
+        }
+        for (const i of b.runs) facts.set(i, { ...f });
       }
     }
     return facts;
   }
 
   async active(sweep: SweepManifest): Promise<boolean> {
+    const jobs = sweep.jobs.filter((j) => j.launcher === "slurm");
+    // Every worker said it is done: nothing to ask the scheduler.
+    if (jobs.every((j) => j.batches.every((b) => this.batchDone(sweep, b.batchId)))) return false;
     const view = await this.query(sweep);
     if (!view) return true; // cannot tell: keep waiting rather than declare runs lost
-    for (const v of view.values()) if (v.state === "pending" || v.state === "running") return true;
+    const cancelled = cancelRequestedAt(sweep) > 0;
+    for (const job of jobs) {
+      for (const b of job.batches) {
+        const v = view.get(`${job.jobId}_${b.task ?? 0}`) ?? view.get(job.jobId);
+        if (!v || this.batchDone(sweep, b.batchId)) continue;
+        // A queued task of a cancelled sweep never starts a run; a blocked one never starts.
+        if (v.state === "pending" && !cancelled && !v.blocked) return true;
+        if (v.state === "running") return true;
+      }
+    }
     return false;
   }
 
   async cancel(sweep: SweepManifest, force: boolean): Promise<void> {
-    const ids = [...new Set(sweep.jobs.filter((j) => j.launcher === "slurm").map((j) => j.jobId))];
+    // The marker first: from now on no worker of the sweep starts a run, whatever scancel does,
+    // and a SIGTERM the workers get is ours (runs `cancelled`), not the scheduler's (`preempted`).
+    const slurmDir = path.join(sweep.dir, ".slurm");
+    mkdirSync(slurmDir, { recursive: true });
+    writeFileSync(path.join(slurmDir, CANCEL_MARKER), `${Date.now()}\n`);
+    this.cache.delete(sweep.dir);
+    const ids = await sweepJobIds(sweep);
     if (ids.length === 0) return;
-    // Tell the workers this SIGTERM is ours (runs `cancelled`), not the scheduler's (`preempted`).
-    mkdirSync(path.join(sweep.dir, ".slurm"), { recursive: true });
-    writeFileSync(path.join(sweep.dir, ".slurm", CANCEL_MARKER), `${Date.now()}\n`);
-    // The batch shell (the worker) gets SIGTERM and stops its runs gracefully; --full also
-    // reaches steps. A forced cancel sends SIGKILL.
-    const args = force ? ["--signal=KILL", "--full", ...ids] : ["--full", "--signal=TERM", ...ids];
-    const r = await slurmCmd("scancel", args, { attempts: 3 });
-    // Pending tasks never start, so --signal does not remove them: cancel those outright.
-    await slurmCmd("scancel", ["--state=PENDING", ...ids], { attempts: 3 });
-    if (r.code !== 0 && !/Invalid job id|already completing or completed/i.test(r.stderr)) {
-      throw new CorralError("E_SCHEDULER", `scancel failed: ${r.stderr.trim()}`, { exitCode: 1 });
+    // Queued work in one call: pending array tasks are removed outright. (`--signal` on a job
+    // with pending tasks takes ~11 s and exits 229 with nothing on stderr on slurm 22.05.)
+    const queued = await slurmCmd("scancel", ["--state=PENDING", ...ids], { attempts: 2 });
+    // Running work: the batch shell (the worker) gets SIGTERM and stops its runs gracefully;
+    // --full also reaches steps. A forced cancel sends SIGKILL.
+    const running = await slurmCmd("scancel", ["--state=RUNNING", "--full", `--signal=${force ? "KILL" : "TERM"}`, ...ids], { attempts: 2 });
+    for (const r of [queued, running]) {
+      if (r.code === 0 || alreadyGone(r.stderr)) continue;
+      throw new CorralError("E_SCHEDULER", `scancel failed: ${r.stderr.trim() || `exit ${r.code}`}`, {
+        hint: `no run of this sweep starts any more (cancel marker written); see what is left with: squeue -j ${ids.join(",")}`,
+        exitCode: 1,
+      });
     }
   }
+}
+
+/** Default of `launcher.poll_interval` (seconds) for manifests written before it existed. */
+const DEFAULT_POLL_INTERVAL_S = 15;
+
+/** When `corral cancel` asked to stop the sweep (ms since epoch; 0 when it did not). */
+function cancelRequestedAt(sweep: SweepManifest): number {
+  try {
+    return statSync(path.join(sweep.dir, ".slurm", CANCEL_MARKER)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** scancel's answers for jobs that already ended: nothing left to cancel, which is success. */
+function alreadyGone(stderr: string): boolean {
+  const lines = stderr.split("\n").filter((l) => l.trim() !== "");
+  return lines.length > 0 && lines.every((l) => /Invalid job id specified|already completing or completed|Job has already finished/i.test(l));
+}
+
+/**
+ * Every SLURM job of the sweep: those the caller's manifest and the one on disk record, plus any
+ * tagged `corral:<sweep id>:` that neither has yet (submitted in the instant before the record).
+ */
+async function sweepJobIds(sweep: SweepManifest): Promise<string[]> {
+  const ids = new Set(sweep.jobs.filter((j) => j.launcher === "slurm").map((j) => j.jobId));
+  try {
+    for (const j of readManifest(sweep.dir).jobs) if (j.launcher === "slurm") ids.add(j.jobId);
+  } catch {
+    /* the caller's copy is all there is */
+  }
+  const q = await slurmCmd("squeue", ["-h", "-u", process.env.USER ?? "root", "-o", "%F|%k"], { attempts: 2 });
+  if (q.code === 0) {
+    for (const line of q.stdout.split("\n")) {
+      const [id, comment] = line.trim().split("|");
+      if (id && comment?.startsWith(`corral:${sweep.id}:`)) ids.add(id);
+    }
+  }
+  return [...ids];
+}
+
+/** One squeue for the given jobs (plus one sacct for jobs squeue no longer knows): state per array task. */
+async function queryScheduler(ids: string[]): Promise<Map<string, TaskView> | undefined> {
+  const r = await slurmCmd("squeue", ["-h", "-t", "all", "-r", "-o", SQUEUE_FORMAT, "-j", ids.join(",")], { attempts: 3 });
+  const view = new Map<string, TaskView>();
+  if (r.code === 0) {
+    for (const row of parseSqueue(r.stdout)) {
+      // A job that waits for a reason that never clears; after our scancel it shows CANCELLED
+      // with the same reason, and stays blocked.
+      const blocked = (row.state === "pending" || row.state === "cancelled") && isPermanentReason(row.reason);
+      const v: TaskView = { state: row.state, slurmState: row.slurmState, reason: row.reason, nodes: row.nodes, ...(blocked ? { blocked } : {}) };
+      if (row.tasks) for (const t of row.tasks) view.set(`${row.jobId}_${t}`, v);
+      else view.set(row.jobId, v);
+    }
+  }
+  // Jobs already purged from slurmctld's memory (MinJobAge): ask accounting, where it exists.
+  const missing = ids.filter((id) => ![...view.keys()].some((k) => k === id || k.startsWith(`${id}_`)));
+  if (missing.length) {
+    const s = await slurmCmd("sacct", ["-P", "-n", "-X", `--format=${SACCT_FORMAT}`, "-j", missing.join(",")], { attempts: 2 });
+    if (s.code === 0) {
+      for (const row of parseSacct(s.stdout)) {
+        const v = { state: row.state, slurmState: row.slurmState, reason: "", nodes: row.nodes ?? "" };
+        if (row.tasks) for (const t of row.tasks) view.set(`${row.jobId}_${t}`, v);
+        else view.set(row.jobId, v);
+      }
+    }
+  }
+  if (r.code !== 0 && view.size === 0) return undefined;
+  return view;
 }
 
 /**
