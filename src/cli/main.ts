@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CorralError } from "../errors.js";
-import { runCommands } from "./commands.js";
+import type { GlobalOpts } from "./args.js";
+import { exitCodeOfError } from "./exit.js";
 
 const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../package.json"), "utf8")) as { version: string };
 
@@ -18,14 +19,29 @@ export function reportError(e: unknown): number {
     process.stderr.write(`corral: error: ${e.format().replace(/[\n\r\t\v\f\0]/g, (c) => JSON.stringify(c).slice(1, -1))}\n`);
     // Every known error gets a hint: its own, else where to look.
     process.stderr.write(`  hint: ${e.hint ?? (e.code === "E_USAGE" ? "see `corral <command> --help`" : "see docs/configuration.md and docs/overrides.md")}\n`);
-    return e.exitCode;
-  }
-  if (e instanceof CommanderError) {
+  } else if (e instanceof CommanderError) {
     process.stderr.write("  hint: see `corral <command> --help`\n");
-    return e.exitCode === 1 ? 2 : e.exitCode;
+  } else {
+    process.stderr.write(`corral: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   }
-  process.stderr.write(`corral: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  return 1;
+  return exitCodeOfError(e);
+}
+
+/**
+ * A closed pipe (`corral status | head -1`) ends any command quietly, with the exit code it has
+ * so far: the reader has what it wanted. Node reports it as an EPIPE error on the stream; left
+ * unhandled, that is a stack trace. Work already handed to a launcher goes on (`corral status`
+ * and `corral resume` find it), as after any other exit of the login-node process.
+ */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+      // Any other output error: say so on the other stream, if it still works.
+      const other = stream === process.stdout ? process.stderr : process.stdout;
+      other.write(`corral: cannot write output: ${e.message}\n`, () => process.exit(1));
+    });
+  }
 }
 
 /** The first word that is not an option or an option's value. */
@@ -42,6 +58,7 @@ function findSubcommand(args: string[]): string | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
+  endQuietlyOnClosedPipe();
   // Everything after `--` is the command to run, untouched by option parsing.
   const dd = argv.indexOf("--");
   const command = dd >= 0 ? argv.slice(dd + 1) : undefined;
@@ -55,13 +72,19 @@ async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith("error:") ? `corral: ${s}` : s) })
     .showSuggestionAfterError(true);
   let code = 0;
-  await runCommands(program, {
-    command,
-    subcommand: findSubcommand(args),
-    setExit: (c: number) => {
-      code = c;
-    },
-  });
+  const subcommand = findSubcommand(args);
+  // `corral --version` needs no command modules: skip loading them.
+  if (subcommand !== undefined || !args.some((a) => a === "-V" || a === "--version")) {
+    const { registerCommands } = await import("./commands/index.js");
+    await registerCommands(program, {
+      command,
+      subcommand,
+      globals: () => program.opts<GlobalOpts>(),
+      setExit: (c: number) => {
+        code = c;
+      },
+    });
+  }
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (e) {

@@ -85,8 +85,10 @@ describe("a dead driver is named, not shown as pending for ever", () => {
     const r = corral(["flow", "--detach"], { cwd: dir });
     expect(r.code).toBe(0);
     const [sweep] = sweepDirs(dir);
-    const headOf = () => readJson<SweepManifest>(path.join(sweep!, "sweep.json")).jobs.find((j) => j.jobId.startsWith("head-"));
-    await waitFor(() => headOf() !== undefined, 20_000, "the head's entry in sweep.json");
+    const jobsNow = () => readJson<SweepManifest>(path.join(sweep!, "sweep.json")).jobs;
+    const headOf = () => jobsNow().find((j) => j.jobId.startsWith("head-"));
+    // Kill the head once it has handed job a to a worker (and before b can be ready).
+    await waitFor(() => headOf() !== undefined && jobsNow().some((j) => !j.jobId.startsWith("head-")), 20_000, "the head and a's worker in sweep.json");
     const head = headOf();
     expect(head?.pid).toBeGreaterThan(0);
     process.kill(head!.pid!, "SIGKILL");

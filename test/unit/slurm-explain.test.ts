@@ -62,7 +62,7 @@ describe("SlurmLauncher.explain", () => {
     const facts = await new SlurmLauncher().explain(manifest());
     expect(facts.get(0)).toEqual({ scheduler: "running", workerAlive: true });
     expect(facts.get(1)).toEqual({ scheduler: "running", workerAlive: true });
-    expect(facts.get(2)).toEqual({ scheduler: "pending" });
+    expect(facts.get(2)).toEqual({ scheduler: "pending", reason: "Resources" });
     expect(facts.get(3)).toEqual({ scheduler: "timeout", workerAlive: false });
     expect(calls().filter((c) => c.includes("squeue"))).toHaveLength(1);
     expect(calls().some((c) => c.includes("sacct"))).toBe(false);

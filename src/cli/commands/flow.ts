@@ -2,76 +2,53 @@
  * `corral flow`: flags -> typed options -> plan (and print it) or create the flow sweep and drive
  * it with the head, attached or detached. Also the flow side of `corral resume`.
  */
-import { Option, type Command } from "commander";
-import { intArg, type GlobalOpts } from "./args.js";
+import type { Command } from "commander";
+import { cwdOf, projectLocation } from "../args.js";
+import { exitCodeOf } from "../exit.js";
+import { addTableOptions, type TableOpts } from "../options.js";
+import type { CommandContext } from "./context.js";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, planFlow, spawnDetachedHead } from "../engine/flow.js";
-import { submitAllocation, waitAllocation } from "../launchers/registry.js";
-import type { LaunchSettings } from "../launchers/launcher.js";
-import { watchInterrupts } from "./interrupt.js";
-import { runFlowHead, type FlowHead, type FlowOutcome } from "../engine/flow-head.js";
-import { openProject } from "../project/open.js";
-import { CorralError } from "../errors.js";
-import { renderDag } from "../plan/dagrender.js";
-import { formatSummary } from "../plan/uptodate.js";
-import { dim, makeTerminalReporter, printFailureSummary } from "./reporter.js";
+import { createFlowSweep, planFlow, spawnDetachedHead } from "../../engine/flow.js";
+import { submitAllocation, waitAllocation } from "../../launchers/registry.js";
+import type { LaunchSettings } from "../../launchers/launcher.js";
+import { watchInterrupts } from "../interrupt.js";
+import { runFlowHead, type FlowHead, type FlowOutcome } from "../../engine/flow-head.js";
+import { openProject } from "../../project/open.js";
+import { CorralError } from "../../errors.js";
+import { renderDag } from "../../plan/dagrender.js";
+import { formatSummary } from "../../plan/uptodate.js";
+import { dim, makeTerminalReporter, printFailureSummary } from "../reporter.js";
 
 
-interface FlowFlags {
-  dryRun?: boolean;
-  dag?: "dot" | "mermaid" | "json" | "svg";
-  forcerun?: string[];
-  until?: string;
-  rerunIncomplete?: boolean;
-  keepGoing?: boolean;
-  profile?: string;
-  launcher?: "local" | "slurm";
-  jobs?: number;
-  detach?: boolean;
-  name?: string;
-  json?: boolean;
-  head?: string;
-  retryFailed?: boolean;
-  singleAllocation?: boolean;
-}
+type FlowFlags = Pick<
+  TableOpts,
+  "dryRun" | "dag" | "forcerun" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
+>;
 
-const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "main.js");
+const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "main.js");
 
 
 /** Add `corral flow` to the program. */
-export function registerFlowCommand(program: Command, globals: () => GlobalOpts, setExit: (code: number) => void): void {
-  program
+export function registerFlowCommand(program: Command, ctx: CommandContext): void {
+  const setExit = (code: number): void => ctx.setExit(code);
+  const cmd = program
     .command("flow")
     .description("build targets with the project's rules: only what is missing or out of date")
-    .argument("[targets...]", "files or rule names to build (default: the project's targets), and wildcard=values for expand targets (model=a,b seed='range(3)')")
-    .option("-n, --dry-run", "print what would run and why; start nothing")
-    .addOption(new Option("--dag <format>", "print the DAG instead of running it").choices(["dot", "mermaid", "json", "svg"]))
-    .option("--forcerun <rules...>", "run these rules' jobs (and what depends on them) even when up to date")
-    .option("--until <rule>", "run only this rule's jobs and what they need")
-    .option("--rerun-incomplete", "rebuild outputs left by jobs that died mid-way")
-    .option("-k, --keep-going", "after a failure, keep running jobs that do not depend on it")
-    .option("-P, --profile <names>", "profiles to apply, comma-separated, in order")
-    .addOption(new Option("--launcher <type>", "where jobs execute").choices(["local", "slurm"]))
-    .option("-j, --jobs <n>", "jobs at once (local: also the CPU budget)", intArg("-j"))
-    .option("--detach", "return once the flow is started; a detached head process finishes it")
-    .option("--name <name>", "suffix of the sweep folder")
-    .option("--json", "JSON event lines")
-    .option("--single-allocation", "submit ONE SLURM job (launcher settings) that runs the whole flow inside it with the local launcher")
-    .addOption(new Option("--head <sweep>", "run the head of a created flow sweep (internal)").hideHelp())
-    .addOption(new Option("--retry-failed", "with --head: rerun failed jobs too (internal)").hideHelp())
+    .argument("[targets...]", "files or rule names to build (default: the project's targets), and wildcard=values for expand targets (model=a,b seed='range(3)')");
+  addTableOptions(cmd, "flow")
     .action(async (args: string[], o: FlowFlags) => {
       if (o.head) {
         setExit(await headMain(o.head, Boolean(o.retryFailed), o.jobs, false, Boolean(o.json)));
         return;
       }
-      const g = globals();
-      const cwd = path.resolve(g.cwd ?? process.cwd());
+      const g = ctx.globals();
+      const cwd = cwdOf(g);
       // Profiles as for `corral run`: -P names exactly those; none: the automatic `when:` choice.
       const profiles = (o.profile ?? "").split(",").filter(Boolean);
-      const project = await openProject({ cwd, ...(g.project ? { file: g.project } : {}), allowMissing: false, ...(profiles.length ? { profiles } : {}) });
+      const project = await openProject({ ...projectLocation(g).open, allowMissing: false, ...(profiles.length ? { profiles } : {}) });
       const forcerun = (o.forcerun ?? []).flatMap((r) => r.split(",")).filter(Boolean);
       const plan = planFlow(
         {
@@ -188,8 +165,7 @@ async function headMain(dir: string, retryFailed: boolean, jobs: number | undefi
     signals.dispose();
   }
   printFailureSummary(out.runs, out.manifest.dir, { dependents: true });
-  if (out.interrupted) return 130;
-  return out.runs.every((r) => r.state === "succeeded") ? 0 : 1;
+  return exitCodeOf({ interrupted: out.interrupted, runs: out.runs });
 }
 
 function dryRunText(jobs: ReadonlyArray<{ id: number; key: string }>, decisions: ReadonlyArray<{ run: boolean; reason: string; detail: string }>, max = 50): string {

@@ -5,10 +5,12 @@ import { Option, type Command } from "commander";
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { collectPlotPoints, renderPlotSvg, svgToPng, type PlotAgg } from "../dashboard/plot.js";
-import { startDashboard } from "../dashboard/server.js";
-import { CorralError } from "../errors.js";
-import { readManifest, resolveSweep } from "../store/store.js";
+import { collectPlotPoints, renderPlotSvg, svgToPng, type PlotAgg } from "../../dashboard/plot.js";
+import { startDashboard } from "../../dashboard/server.js";
+import { CorralError } from "../../errors.js";
+import { readManifest, resolveSweep } from "../../store/store.js";
+import { cwdOf, projectDirOf } from "../args.js";
+import type { CommandContext } from "./context.js";
 
 const portArg = (v: string): number => {
   const n = Number(v);
@@ -35,7 +37,7 @@ function openBrowser(url: string): void {
 }
 
 /** Add `ui` and `plot` to the program. */
-export function registerUiCommands(program: Command, cwdOf: () => string, setExit: (c: number) => void): void {
+export function registerUiCommands(program: Command, ctx: CommandContext): void {
   program
     .command("ui")
     .description("live dashboard of this project's sweeps and pipelines in the browser (loopback, with an access token)")
@@ -44,7 +46,7 @@ export function registerUiCommands(program: Command, cwdOf: () => string, setExi
     .option("--sweep <sweep>", "sweep folder, id or name to open first")
     .option("--no-open", "do not open a browser")
     .action(async (o: { port: number; host: string; sweep?: string; open: boolean }) => {
-      const projectDir = cwdOf();
+      const projectDir = projectDirOf(ctx.globals());
       let sweepDir: string | undefined;
       let sweepId: string | undefined;
       if (o.sweep) {
@@ -66,7 +68,7 @@ export function registerUiCommands(program: Command, cwdOf: () => string, setExi
         process.on("SIGTERM", stop);
       });
       await ui.close();
-      setExit(0);
+      ctx.setExit(0);
     });
 
   program
@@ -83,8 +85,8 @@ export function registerUiCommands(program: Command, cwdOf: () => string, setExi
     .option("--log-x", "log-scale x axis (default: automatic for positive values spanning two decades)")
     .option("--linear-x", "linear x axis even when the values span decades")
     .action(async (sweep: string | undefined, o: { metric: string; param: string; out?: string; agg: PlotAgg; title?: string; width: number; height: number; logX?: boolean; linearX?: boolean }) => {
-      const cwd = cwdOf();
-      const manifest = readManifest(resolveSweep(cwd, sweep));
+      const cwd = cwdOf(ctx.globals());
+      const manifest = readManifest(resolveSweep(projectDirOf(ctx.globals()), sweep));
       const points = collectPlotPoints(manifest, o.metric, o.agg);
       const svg = renderPlotSvg(points, {
         metric: o.metric,
@@ -105,6 +107,6 @@ export function registerUiCommands(program: Command, cwdOf: () => string, setExi
       else if (ext === ".svg") writeFileSync(out, svg);
       else throw new CorralError("E_USAGE", `--out must end in .svg or .png, got '${o.out}'`);
       process.stderr.write(`corral: ${points.length} runs plotted to ${out}\n`);
-      setExit(0);
+      ctx.setExit(0);
     });
 }

@@ -1,25 +1,22 @@
 /** `corral env` (what applies here and why) and `corral doctor` (what will happen, what is missing). */
-import { Option, type Command } from "commander";
-import type { GlobalOpts } from "./args.js";
-import path from "node:path";
+import type { Command } from "commander";
+import { projectLocation, type GlobalOpts } from "../args.js";
+import { exitCodeOf } from "../exit.js";
+import { addTableOptions, type TableOpts } from "../options.js";
+import type { CommandContext } from "./context.js";
 import { stringify as toYaml } from "yaml";
-import { runDoctor, realHost, type Check } from "../engine/doctor.js";
-import { envReport } from "../engine/envinfo.js";
-import { openProject } from "../project/open.js";
-import { CorralError } from "../errors.js";
-import { dim, green, red } from "./reporter.js";
+import { runDoctor, realHost, type Check } from "../../engine/doctor.js";
+import { envReport } from "../../engine/envinfo.js";
+import { openProject } from "../../project/open.js";
+import { CorralError } from "../../errors.js";
+import { dim, green, red } from "../reporter.js";
 
 
-interface Flags {
-  profile?: string;
-  launcher?: "local" | "slurm";
-  json?: boolean;
-}
+type Flags = Pick<TableOpts, "profile" | "launcher" | "json">;
 
 const open = (g: GlobalOpts, o: Flags) =>
   openProject({
-    cwd: path.resolve(g.cwd ?? process.cwd()),
-    ...(g.project ? { file: g.project } : {}),
+    ...projectLocation(g).open,
     allowMissing: false,
     profiles: o.profile ? o.profile.split(",").filter(Boolean) : [],
   });
@@ -28,13 +25,9 @@ const open = (g: GlobalOpts, o: Flags) =>
  * Add `corral env` and `corral doctor` to the program. `ctx.setExit` receives doctor's exit code
  * (1 when a check fails).
  */
-export function registerEnvDoctorCommands(program: Command, globals: () => GlobalOpts, ctx: { setExit(code: number): void }): void {
-  program
-    .command("env")
-    .description("which profile applies and why, the resolved launcher settings, paths, container, CPUs and GPUs")
-    .option("-P, --profile <names>", "profiles to apply, comma-separated (default: detected)")
-    .addOption(new Option("--launcher <type>", "where runs would execute").choices(["local", "slurm"]))
-    .option("--json", "machine-readable")
+export function registerEnvDoctorCommands(program: Command, ctx: CommandContext): void {
+  const globals = ctx.globals;
+  addTableOptions(program.command("env").description("which profile applies and why, the resolved launcher settings, paths, container, CPUs and GPUs"), "env")
     .action(async (o: Flags) => {
       const project = await open(globals(), o);
       const r = envReport(project, process.env, o.launcher ? { launcher: o.launcher } : {});
@@ -63,12 +56,7 @@ export function registerEnvDoctorCommands(program: Command, globals: () => Globa
       section("env", r.env);
     });
 
-  program
-    .command("doctor")
-    .description("check, for the chosen profile, what will happen and what is missing; exit 1 when something is")
-    .option("-P, --profile <names>", "profiles to apply, comma-separated (default: detected)")
-    .addOption(new Option("--launcher <type>", "check for this launcher").choices(["local", "slurm"]))
-    .option("--json", "machine-readable")
+  addTableOptions(program.command("doctor").description("check, for the chosen profile, what will happen and what is missing; exit 1 when something is"), "doctor")
     .action(async (o: Flags) => {
       let checks: Check[];
       try {
@@ -88,6 +76,6 @@ export function registerEnvDoctorCommands(program: Command, globals: () => Globa
         const bad = checks.filter((c) => !c.ok).length;
         process.stdout.write(bad ? red(`${bad} problem${bad > 1 ? "s" : ""} found\n`) : green("all good\n"));
       }
-      ctx.setExit(checks.some((c) => !c.ok) ? 1 : 0);
+      ctx.setExit(exitCodeOf({ failures: checks.filter((c) => !c.ok).length }));
     });
 }

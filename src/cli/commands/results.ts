@@ -1,0 +1,29 @@
+/** `corral results`: one table of parameters x the last value of each metric. */
+import { Option, type Command } from "commander";
+import { formatResults, readSweepStatus, resultsTable } from "../../engine/inspect.js";
+import { CorralError } from "../../errors.js";
+import { makeLauncher } from "../../launchers/registry.js";
+import { readManifest, resolveSweep } from "../../store/store.js";
+import { projectDirOf } from "../args.js";
+import type { CommandContext } from "./context.js";
+
+export function registerResults(program: Command, ctx: CommandContext): void {
+  program
+    .command("results")
+    .description("one table: parameters x the last value of each metric")
+    .argument("[sweep]", "sweep folder, id or name (default: the latest)")
+    .addOption(new Option("--format <fmt>", "output format").choices(["table", "csv", "json", "md"]).default("table"))
+    .option("--best <metric>", "sort by a metric and show the best first: metric[:min|max] (default max)")
+    .action(async (sweep: string | undefined, o: { format: "table" | "csv" | "json" | "md"; best?: string }) => {
+      const dir = resolveSweep(projectDirOf(ctx.globals()), sweep);
+      const m = readManifest(dir);
+      const st = await readSweepStatus(dir, makeLauncher(m.settings as never));
+      let best: { metric: string; mode: "min" | "max" } | undefined;
+      if (o.best) {
+        const [metric, mode = "max"] = o.best.split(":");
+        if (!metric || (mode !== "min" && mode !== "max")) throw new CorralError("E_USAGE", `--best takes metric[:min|max], got '${o.best}'`);
+        best = { metric, mode };
+      }
+      process.stdout.write(formatResults(resultsTable(st, best), o.format));
+    });
+}

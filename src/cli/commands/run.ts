@@ -1,0 +1,60 @@
+/** `corral run`: one run, or a sweep with -m; plan (and print it with --dry-run) or start and follow. */
+import type { Command } from "commander";
+import path from "node:path";
+import { planAll, prepareSweep, startSweep } from "../../engine/launch.js";
+import { openProject } from "../../project/open.js";
+import { projectLocation } from "../args.js";
+import { attach } from "../attach.js";
+import { addTableOptions, type TableOpts } from "../options.js";
+import { each, writeJsonArray, writeLines } from "../output.js";
+import { makeTerminalReporter } from "../reporter.js";
+import type { CommandContext } from "./context.js";
+
+type RunOpts = Pick<TableOpts, "multirun" | "profile" | "launcher" | "jobs" | "dryRun" | "json" | "detach" | "name" | "verbose">;
+
+export function registerRun(program: Command, ctx: CommandContext): void {
+  const cmd = program
+    .command("run")
+    .description("run the command once, or a sweep with -m")
+    .argument("[overrides...]", "Hydra-style overrides: key=value, +key=value, ~key, group=option, lr=0.1,0.01");
+  addTableOptions(cmd, "run").action(async (overrides: string[], o: RunOpts) => {
+    const g = ctx.globals();
+    const plusProfile = overrides.filter((x) => x.startsWith("+profile="));
+    const profileNames = [...(o.profile ? o.profile.split(",") : []), ...plusProfile.map((x) => x.slice("+profile=".length))].filter(Boolean);
+    const project = await openProject({ ...projectLocation(g).open, allowMissing: Boolean(ctx.command?.length), profiles: profileNames, overrides });
+    const prepared = prepareSweep({
+      project,
+      overrides: overrides.filter((x) => !x.startsWith("+profile=")),
+      multirun: Boolean(o.multirun),
+      ...(ctx.command?.length ? { command: ctx.command } : {}),
+      ...(o.name ? { name: o.name } : {}),
+      ...(o.launcher ? { launcher: o.launcher } : {}),
+      ...(o.jobs ? { jobs: o.jobs } : {}),
+      ...(o.verbose ? { verbose: true } : {}),
+      ...(profileNames.length ? { profile: profileNames.join(",") } : {}),
+      env: process.env,
+      now: new Date(),
+    });
+    const runs = planAll(prepared);
+    if (o.dryRun) {
+      // Written run by run: a million-run plan is never one string.
+      if (o.json) {
+        await writeJsonArray(each(runs, (r) => ({ index: r.index, id: r.id, overrides: r.overrides, config: r.config })));
+      } else {
+        process.stdout.write(`${runs.length} run${runs.length === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)\n`);
+        await writeLines(each(runs, (r) => `  ${String(r.index).padStart(4)}  ${r.id}  ${r.overrides.join(" ")}`));
+      }
+      return;
+    }
+    const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
+    const started = await startSweep(prepared, runs, reporter, { ...(o.detach ? { detach: true } : {}) });
+    if (o.detach) {
+      await started.done;
+      reporter.close();
+      process.stdout.write(`${started.manifest.dir}\n`);
+      process.stderr.write(`corral: detached; follow with: corral status ${path.relative(process.cwd(), started.manifest.dir) || "."}\n`);
+      return;
+    }
+    ctx.setExit(await attach(started, reporter));
+  });
+}
