@@ -41,11 +41,13 @@ function fdPath(fd: number): string | undefined {
 /** Classify `file` against `root` without opening it: ok (inside), missing or outside. */
 export function locateWithin(root: string, file: string): "ok" | "missing" | "outside" {
   const realRoot = realPathOf(root);
-  if (!realRoot) return "missing";
+  return realRoot ? locateReal(realRoot, file) : "missing";
+}
+
+function locateReal(realRoot: string, file: string): "ok" | "missing" | "outside" {
   const real = realPathOf(file);
   if (real) return isWithin(realRoot, real) ? "ok" : "outside";
-  // Missing, or a dangling/looping symlink: either way nothing to read. A dangling link that
-  // points outside stays "missing" (it serves nothing), so a run that writes later is not hidden.
+  // Missing, or a dangling/looping symlink: either way nothing to read (and nothing served).
   return "missing";
 }
 
@@ -58,7 +60,7 @@ export function locateWithin(root: string, file: string): "ok" | "missing" | "ou
 export function readWithin(root: string, file: string, range?: { start: number; end: number }): ContainedRead {
   const realRoot = realPathOf(root);
   if (!realRoot) return { kind: "missing" };
-  const where = locateWithin(root, file);
+  const where = locateReal(realRoot, file);
   if (where !== "ok") return { kind: where };
   let fd: number;
   try {

@@ -49,8 +49,9 @@ describe("--name is one folder name", () => {
     const dir = makeProject({ "corral.yaml": `command: ${path.join(TASKS, "ok.sh")}\nconfig: {a: 1}\n` });
     dirs.push(dir);
     const before = tree(dir);
-    for (const name of hostile) {
-      for (const multi of [["-m", "a=1,2"], []]) {
+    for (const [i, name] of hostile.entries()) {
+      // A single run takes the same path: try it with the two escapes only (each call is a process).
+      for (const multi of i < 2 ? [["-m", "a=1,2"], []] : [["-m", "a=1,2"]]) {
         const r = corral(["run", ...multi, "--name", name], { cwd: dir });
         expect(r.code, `--name ${JSON.stringify(name)}: ${r.stderr}`).toBe(2);
         const errs = errorLines(r.stderr);
