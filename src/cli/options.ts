@@ -176,7 +176,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flags: "--name <name>",
     commands: ["run", "flow"],
     help: "suffix of the sweep folder",
-    doc: { run: "Suffix of the sweep folder (`multirun/<date>/<time>-NAME`), also a handle for `status NAME`.", flow: "suffix of the sweep folder" },
+    doc: { run: "Suffix of the sweep folder (`multirun/<date>/<time>-NAME`), also a handle for `status NAME`. One folder name: letters, digits and `. _ - + = , @`, at most 100 characters, not starting with `.` or `-`; anything else (a `/`, `..`) is exit 2 before anything is created.", flow: "suffix of the sweep folder (one folder name, as for `corral run --name`)" },
   },
   {
     key: "json",

@@ -1,10 +1,12 @@
 /**
  * The dashboard's HTTP surface: a fixed set of static files and JSON endpoints under /api/,
- * all behind one random token. Every path parameter is looked up among the sweeps and runs the
- * watcher knows; no user input is ever joined into a filesystem path.
+ * all behind one random token (and, from `startDashboard`, a Host header check). Every path
+ * parameter is looked up among the sweeps and runs the watcher knows; no user input is ever
+ * joined into a filesystem path; and a store file is sent only when its real path lies inside
+ * its sweep folder (a run may have planted `stdout.log -> /etc/shadow`).
  */
 import { timingSafeEqual } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +14,9 @@ import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
 import type { MetricsLine, RunEntry, SweepManifest } from "../store/protocol.js";
-import { readMetricSeries, readRunStatus } from "../store/store.js";
+import { readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
+import type { RunStatusRecord } from "../store/protocol.js";
+import { METRICS, parseMetricSeries, STATUS } from "../store/store.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 
 export const TOKEN_COOKIE = "corral_token";
@@ -27,6 +31,12 @@ export interface DashboardAppOptions {
   staticDir?: string;
   /** Keep-alive comment interval of the event stream. @default 15000 */
   heartbeatMs?: number;
+  /**
+   * Is this Host header (as sent, e.g. `127.0.0.1:8080`) one this server answers to? Anything
+   * else is refused before the token is even looked at: a DNS-rebinding page reaches a loopback
+   * server under its own host name. Default: every Host (unit tests call `app.request`).
+   */
+  hostAllowed?: (host: string) => boolean;
 }
 
 /** The static client: src/dashboard/static when run from source or from dist/ inside the package. */
@@ -67,6 +77,9 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   const app = new Hono();
 
   app.use("*", async (c, next) => {
+    if (opts.hostAllowed && !opts.hostAllowed(c.req.header("host") ?? "")) {
+      return c.text("corral ui: unexpected Host header (open the URL printed by `corral ui`)\n", 403);
+    }
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Frame-Options", "DENY");
@@ -105,6 +118,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     return dir ? { sweep, entry, row, dir } : undefined;
   };
   const notFound = (c: Context): Response => c.json({ error: "not found" }, 404);
+  // No content, and no hint of what the link points at.
+  const outside = (c: Context, name: string): Response => c.json({ error: `${name} of this run lies outside its sweep folder; not served` }, 403);
 
   app.get("/api/sweeps", (c) => c.json({ project: watcher.projectDir, sweeps: watcher.sweeps() }));
 
@@ -129,44 +144,57 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   app.get("/api/run/:sweep/:index", (c) => {
     const r = runOf(c);
     if (!r) return notFound(c);
-    let config = "";
-    try {
-      config = readFileSync(path.join(r.dir, "config.yaml"), "utf8");
-    } catch {
-      // not written yet
-    }
+    const root = r.sweep.manifest.dir;
+    const cfg = readWithin(root, path.join(r.dir, "config.yaml"));
+    if (cfg.kind === "outside") return outside(c, "config.yaml");
+    const statusFile = path.join(r.dir, STATUS);
+    if (sizeWithin(root, statusFile) === "outside") return outside(c, STATUS);
+    // A log that points outside shows as empty here; /api/logs refuses it.
+    const logSize = (stream: string): number => {
+      const n = sizeWithin(root, path.join(r.dir, `${stream}.log`));
+      return n === "outside" ? 0 : Math.max(0, n);
+    };
     return c.json({
       sweep: r.sweep.summary,
       run: r.row,
       dir: r.dir,
-      status: readRunStatus(r.dir) ?? null,
-      config,
+      status: readJsonWithin<RunStatusRecord>(root, statusFile) ?? null,
+      // Missing: not written yet.
+      config: cfg.kind === "ok" ? cfg.data.toString("utf8") : "",
       jobs: r.sweep.manifest.jobs.filter((j) => j.batches.some((b) => b.runs.includes(r.entry.index))),
-      logs: { stdout: size(path.join(r.dir, "stdout.log")), stderr: size(path.join(r.dir, "stderr.log")) },
+      logs: { stdout: logSize("stdout"), stderr: logSize("stderr") },
     });
   });
 
-  app.get("/api/logs/:sweep/:index", async (c) => {
+  app.get("/api/logs/:sweep/:index", (c) => {
     const r = runOf(c);
     if (!r) return notFound(c);
     const stream = c.req.query("stream") ?? "stdout";
     if (stream !== "stdout" && stream !== "stderr") return c.json({ error: "stream must be stdout or stderr" }, 400);
+    const root = r.sweep.manifest.dir;
     const file = path.join(r.dir, `${stream}.log`);
-    const total = size(file);
+    const found = sizeWithin(root, file);
+    if (found === "outside") return outside(c, `${stream}.log`);
+    const total = Math.max(0, found);
     const q = c.req.query("offset");
     // No offset: the tail; an offset: what was written since.
     if (q !== undefined && !/^\d{1,15}$/.test(q)) return c.json({ error: "offset must be a non-negative integer" }, 400);
     let start = q === undefined ? Math.max(0, total - 16 * 1024) : Number(q);
     if (start > total) start = 0; // the file was truncated (a new attempt)
     const end = Math.min(total, start + LOG_CHUNK);
-    const text = end > start ? await readRange(file, start, end) : "";
+    const got = end > start ? readWithin(root, file, { start, end }) : undefined;
+    // Swapped for a link between the two looks: still nothing from outside.
+    if (got?.kind === "outside") return outside(c, `${stream}.log`);
+    const text = got?.kind === "ok" ? got.data.toString("utf8") : "";
     return c.json({ stream, offset: start, next: end, size: total, text });
   });
 
   app.get("/api/metrics/:sweep/:index", (c) => {
     const r = runOf(c);
     if (!r) return notFound(c);
-    const rows: MetricsLine[] = readMetricSeries(r.dir);
+    const got = readWithin(r.sweep.manifest.dir, path.join(r.dir, METRICS));
+    if (got.kind === "outside") return outside(c, METRICS);
+    const rows: MetricsLine[] = got.kind === "ok" ? parseMetricSeries(got.data.toString("utf8")) : [];
     return c.json({ rows: downsample(rows, 5000) });
   });
 
@@ -229,23 +257,6 @@ function pickManifest(m: SweepManifest): Record<string, unknown> {
   };
 }
 
-function size(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readRange(file: string, start: number, end: number): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    createReadStream(file, { start, end: end - 1 })
-      .on("data", (b) => chunks.push(b as Buffer))
-      .on("error", () => resolve(""))
-      .on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-  });
-}
 
 /** Keep every k-th line (and the last) so a long run's curve stays cheap to send and draw. */
 function downsample<T>(rows: T[], max: number): T[] {

@@ -9,7 +9,8 @@ import type { ConfigMap } from "../plan/types.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus } from "../store/status.js";
-import { listSweeps, MANIFEST, readLastMetrics, readManifest, readRunStatus, type SweepRef } from "../store/store.js";
+import { locateWithin, readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
+import { listSweeps, MANIFEST, METRICS, parseLastMetrics, readManifest, STATUS, type SweepRef } from "../store/store.js";
 
 /** One run as the dashboard shows it: manifest facts, derived state, latest metrics. */
 export interface RunRow {
@@ -75,13 +76,6 @@ const mtimeOf = (file: string): number => {
   }
 };
 
-const sizeOf = (file: string): number => {
-  try {
-    return statSync(file).size;
-  } catch {
-    return -1;
-  }
-};
 
 export interface StoreWatcherOptions {
   /** Sweep folders to show even when the project index does not list them. */
@@ -188,6 +182,8 @@ export class StoreWatcher {
     const mtime = mtimeOf(mfile);
     let t = this.tracked.get(ref.id);
     if (!t || t.manifestMtime !== mtime) {
+      // A sweep.json that is a symlink out of its folder is not this sweep's record.
+      if (locateWithin(ref.dir, mfile) === "outside") return [];
       let manifest: SweepManifest;
       try {
         manifest = readManifest(ref.dir);
@@ -214,10 +210,14 @@ export class StoreWatcher {
       if (t.settled[i]) return;
       const runDir = runDirWithin(t.manifest, e);
       if (!runDir) return;
-      const rec = readRunStatus(runDir);
+      // Every file a row shows is read only if it really lies inside the sweep folder.
+      const root = t.manifest.dir;
+      const rec = readJsonWithin<RunStatusRecord>(root, path.join(runDir, STATUS));
       const row = applyStatus(baseRow(e), rec, deriveStatus(rec, now));
-      const size = sizeOf(path.join(runDir, "metrics.jsonl"));
-      row.metrics = size === t.metricsSize[i] ? t.rows[i]!.metrics : size < 0 ? {} : readLastMetrics(runDir);
+      const metricsFile = path.join(runDir, METRICS);
+      const found = sizeWithin(root, metricsFile);
+      const size = found === "outside" ? -1 : found;
+      row.metrics = size === t.metricsSize[i] ? t.rows[i]!.metrics : size < 0 ? {} : readMetricsWithin(root, metricsFile);
       t.metricsSize[i] = size;
       if (JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
         t.rows[i] = row;
@@ -286,11 +286,18 @@ function applyStatus(row: RunRow, rec: RunStatusRecord | undefined, state: RunSt
 }
 
 /**
- * A run's folder, only if it lies inside its sweep folder. Manifests are written by corral, but
- * a hand-edited `dir: ../../etc` must not turn the dashboard into a file server.
+ * A run's folder, only if it lies inside its sweep folder, by name and (once it exists) by real
+ * path. Manifests are written by corral, but a hand-edited `dir: ../../etc` or a run folder
+ * replaced by a symlink to /etc must not turn the dashboard into a file server.
  */
 export function runDirWithin(m: SweepManifest, e: RunEntry): string | undefined {
   const root = path.resolve(m.dir);
   const dir = path.resolve(root, e.dir);
-  return dir.startsWith(root + path.sep) ? dir : undefined;
+  if (!dir.startsWith(root + path.sep)) return undefined;
+  return locateWithin(root, dir) === "outside" ? undefined : dir;
+}
+
+function readMetricsWithin(root: string, file: string): ConfigMap {
+  const r = readWithin(root, file);
+  return r.kind === "ok" ? parseLastMetrics(r.data.toString("utf8")) : {};
 }

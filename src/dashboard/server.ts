@@ -40,7 +40,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const host = opts.host ?? "127.0.0.1";
   const token = opts.token ?? randomBytes(24).toString("base64url");
   const watcher = new StoreWatcher(opts.projectDir, opts.sweepDir ? { extraSweepDirs: [opts.sweepDir] } : {});
-  const app = createDashboardApp({ watcher, token });
+  // Known once the socket listens (port 0 picks one); no request can arrive before.
+  let allowed: (h: string) => boolean = () => false;
+  const app = createDashboardApp({ watcher, token, hostAllowed: (h) => allowed(h) });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e: NodeJS.ErrnoException) => {
@@ -54,6 +56,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   });
   watcher.start(opts.pollMs ?? 500);
   const addr = server.address() as AddressInfo;
+  allowed = hostAllowedFor(addr.address, addr.port);
   const shownHost = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   const hash = opts.sweepId ? `#/sweep/${encodeURIComponent(opts.sweepId)}` : "";
   let closed: Promise<void> | undefined;
@@ -72,4 +75,22 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return closed;
     },
   };
+}
+
+const WILDCARD = new Set(["0.0.0.0", "::", ""]);
+
+/**
+ * The Host headers a server bound to `bound`:`port` answers to: the loopback names
+ * (127.0.0.1, localhost, [::1]) and the bound address, each with the port (bare too on port 80,
+ * where browsers leave it out). A page on attacker.example that rebinds its name to 127.0.0.1
+ * sends `Host: attacker.example:<port>` and is refused. Bound to a wildcard address the
+ * dashboard is reached under names it cannot know, so only the token guards it (as Jupyter
+ * does with remote access allowed).
+ */
+export function hostAllowedFor(bound: string, port: number): (host: string) => boolean {
+  if (WILDCARD.has(bound)) return () => true;
+  const names = ["127.0.0.1", "localhost", "[::1]", bound.includes(":") ? `[${bound.toLowerCase()}]` : bound.toLowerCase()];
+  const ok = new Set(names.map((n) => `${n}:${port}`));
+  if (port === 80) for (const n of names) ok.add(n);
+  return (host) => ok.has(host.toLowerCase());
 }

@@ -11,6 +11,7 @@ import type { LaunchSettings } from "../launchers/launcher.js";
 import { containerWrap } from "../plan/container.js";
 import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
+import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
@@ -201,6 +202,9 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
 
 /** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */
 export function chooseSweepDir(project: Pick<ProjectContext, "dir" | "file" | "config">, now: Date, env: Record<string, string | undefined>, name?: string): string {
+  // The name becomes part of one folder name: `--name ../../x` must not place the sweep anywhere.
+  const bad = name === undefined ? undefined : sweepNameProblem(name);
+  if (bad) throw new CorralError("E_USAGE", `--name must be one folder name: '${name}' ${bad}`, { hint: "use letters, digits and . _ - + = , @, e.g. --name lr-sweep_v2" });
   const template = resolveInterpolations({ dir: project.config.sweep_dir }, { env, now }, project.file).dir as string;
   const base = template + (name ? `-${name}` : "");
   let dir = path.resolve(project.dir, base);

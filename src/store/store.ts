@@ -11,6 +11,8 @@ import { RUN_STATES, type RunEntry, type RunState, type RunStatusRecord, type Sw
 
 export const MANIFEST = "sweep.json";
 export const STATUS = "status.json";
+/** A run's metric lines (JSON lines appended by the run itself). */
+export const METRICS = "metrics.jsonl";
 /** Project-level index folder. */
 export const PROJECT_INDEX_DIR = ".corral";
 
@@ -176,13 +178,18 @@ export function resolveRun(sweep: SweepManifest, ref: string): RunEntry {
 
 /** Last value of every key in a run's metrics.jsonl (partial last lines are ignored). */
 export function readLastMetrics(runDir: string): ConfigMap {
-  const out: ConfigMap = {};
   let text: string;
   try {
-    text = readFileSync(path.join(runDir, "metrics.jsonl"), "utf8");
+    text = readFileSync(path.join(runDir, METRICS), "utf8");
   } catch {
-    return out;
+    return {};
   }
+  return parseLastMetrics(text);
+}
+
+/** Last value of every key in the text of a metrics.jsonl. */
+export function parseLastMetrics(text: string): ConfigMap {
+  const out: ConfigMap = {};
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     try {
@@ -199,10 +206,15 @@ export function readLastMetrics(runDir: string): ConfigMap {
 export function readMetricSeries(runDir: string): Array<Record<string, unknown>> {
   let text: string;
   try {
-    text = readFileSync(path.join(runDir, "metrics.jsonl"), "utf8");
+    text = readFileSync(path.join(runDir, METRICS), "utf8");
   } catch {
     return [];
   }
+  return parseMetricSeries(text);
+}
+
+/** All metric lines in the text of a metrics.jsonl (a partial last line is skipped). */
+export function parseMetricSeries(text: string): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = [];
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;

@@ -4,7 +4,9 @@
 import { Option, type Command } from "commander";
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { writeLaunchPage, type LaunchPage } from "../../dashboard/launchpage.js";
 import { collectPlotPoints, renderPlotSvg, svgToPng, type PlotAgg } from "../../dashboard/plot.js";
 import { startDashboard } from "../../dashboard/server.js";
 import { CorralError } from "../../errors.js";
@@ -24,16 +26,27 @@ const sizeArg = (name: string) => (v: string): number => {
   return n;
 };
 
-/** Open a URL in the desktop browser, if there is one; silently nothing otherwise. */
-function openBrowser(url: string): void {
-  const cmd = process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open";
+/**
+ * Open the dashboard in the desktop browser, if there is one; silently nothing otherwise. The
+ * opener gets the file:// URL of a private redirect page, never the tokenized URL: argv is
+ * world-readable through `ps` and /proc. `opener` (env CORRAL_BROWSER) replaces the platform's.
+ */
+function openBrowser(url: string, opener: string | undefined): LaunchPage | undefined {
+  const cmd = opener || (process.platform === "darwin" ? "open" : process.platform === "win32" ? "explorer" : "xdg-open");
+  let page: LaunchPage;
   try {
-    const child = spawn(cmd, [url], { stdio: "ignore", detached: true });
+    page = writeLaunchPage(url, tmpdir());
+  } catch {
+    return undefined; // no writable temp folder: the printed URL is enough
+  }
+  try {
+    const child = spawn(cmd, [page.url], { stdio: "ignore", detached: true });
     child.on("error", () => undefined);
     child.unref();
   } catch {
     // no opener installed: the printed URL is enough
   }
+  return page;
 }
 
 /** Add `ui` and `plot` to the program. */
@@ -57,16 +70,21 @@ export function registerUiCommands(program: Command, ctx: CommandContext): void 
       const loopback = ui.host === "127.0.0.1" || ui.host === "::1";
       process.stdout.write(`${ui.url}\n`);
       process.stderr.write(`corral: dashboard listening on ${ui.host}:${ui.port}${loopback ? "" : " (reachable from the network; keep the token secret)"}; Ctrl+C to stop\n`);
-      if (o.open) openBrowser(ui.url);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off("SIGINT", stop);
-          process.off("SIGTERM", stop);
-          resolve();
-        };
-        process.on("SIGINT", stop);
-        process.on("SIGTERM", stop);
-      });
+      const page = o.open ? openBrowser(ui.url, process.env.CORRAL_BROWSER) : undefined;
+      try {
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off("SIGINT", stop);
+            process.off("SIGTERM", stop);
+            resolve();
+          };
+          process.on("SIGINT", stop);
+          process.on("SIGTERM", stop);
+        });
+      } finally {
+        // The page holds the token: it lives only as long as the server it points at.
+        page?.remove();
+      }
       await ui.close();
       ctx.setExit(0);
     });
