@@ -64,8 +64,8 @@ export function envBytes(env: Record<string, string | undefined>): number {
 /**
  * The path to the first place where `value` nests deeper than `limit` maps/lists (a list of
  * keys and indexes, the last one the container that goes one level too far), or undefined.
- * Iterative, so it cannot overflow itself; shared objects are visited again only when met at a
- * shallower depth, so a cyclic object (a JS config referring to itself) is reported as too deep.
+ * Iterative, so it cannot overflow itself; shared objects are visited again only when met
+ * deeper than before, so a cyclic object (a JS config referring to itself) is reported as too deep.
  */
 export function findTooDeep(value: unknown, limit: number = MAX_NESTING_DEPTH): string[] | undefined {
   const seenAt = new Map<object, number>();
@@ -75,8 +75,9 @@ export function findTooDeep(value: unknown, limit: number = MAX_NESTING_DEPTH): 
     if (typeof v !== "object" || v === null) continue;
     const depth = path.length;
     if (depth >= limit) return path;
+    // Met before at this depth or deeper, its subtree fitted then and fits now.
     const prev = seenAt.get(v);
-    if (prev !== undefined && prev <= depth) continue;
+    if (prev !== undefined && prev >= depth) continue;
     seenAt.set(v, depth);
     if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...path, String(i)] }));
     else for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: [...path, k] });
