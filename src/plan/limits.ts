@@ -68,19 +68,41 @@ export function envBytes(env: Record<string, string | undefined>): number {
  * deeper than before, so a cyclic object (a JS config referring to itself) is reported as too deep.
  */
 export function findTooDeep(value: unknown, limit: number = MAX_NESTING_DEPTH): string[] | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  // Frames link to their parent; the path is spelled only on failure (this runs once per run of
+  // a sweep, so it allocates nothing per node but the frame).
+  interface Frame {
+    v: object;
+    depth: number;
+    key: string;
+    up: Frame | undefined;
+  }
   const seenAt = new Map<object, number>();
-  const stack: Array<{ v: unknown; path: string[] }> = [{ v: value, path: [] }];
+  const stack: Frame[] = [{ v: value, depth: 0, key: "", up: undefined }];
   while (stack.length > 0) {
-    const { v, path } = stack.pop()!;
-    if (typeof v !== "object" || v === null) continue;
-    const depth = path.length;
-    if (depth >= limit) return path;
+    const f = stack.pop()!;
+    if (f.depth >= limit) {
+      const path: string[] = [];
+      for (let g: Frame | undefined = f; g && g.up; g = g.up) path.push(g.key);
+      return path.reverse();
+    }
     // Met before at this depth or deeper, its subtree fitted then and fits now.
-    const prev = seenAt.get(v);
-    if (prev !== undefined && prev >= depth) continue;
-    seenAt.set(v, depth);
-    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, path: [...path, String(i)] }));
-    else for (const [k, x] of Object.entries(v)) stack.push({ v: x, path: [...path, k] });
+    const prev = seenAt.get(f.v);
+    if (prev !== undefined && prev >= f.depth) continue;
+    seenAt.set(f.v, f.depth);
+    const depth = f.depth + 1;
+    if (Array.isArray(f.v)) {
+      for (let i = 0; i < f.v.length; i++) {
+        const x: unknown = f.v[i];
+        if (typeof x === "object" && x !== null) stack.push({ v: x, depth, key: String(i), up: f });
+      }
+    } else {
+      for (const k in f.v) {
+        if (!Object.prototype.hasOwnProperty.call(f.v, k)) continue;
+        const x: unknown = (f.v as Record<string, unknown>)[k];
+        if (typeof x === "object" && x !== null) stack.push({ v: x, depth, key: k, up: f });
+      }
+    }
   }
   return undefined;
 }

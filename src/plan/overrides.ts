@@ -249,6 +249,9 @@ class Parser {
 
   checkDotted(path: string, start: number, what: string): void {
     const segs = path.split(".");
+    if (segs.length > MAX_NESTING_DEPTH) {
+      this.fail(`the ${what} has ${segs.length} segments, more than ${MAX_NESTING_DEPTH}`, start, `keep keys under ${MAX_NESTING_DEPTH} levels deep`);
+    }
     let off = start;
     for (const seg of segs) {
       const ok = KEY_SPECIAL_RE.test(seg) || (segs.length > 1 && KEY_INT_RE.test(seg));

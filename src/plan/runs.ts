@@ -92,9 +92,9 @@ export function planRuns(input: PlanInput): RunPlan {
         overrides: ovs,
         sourceFile: input.sourceFile,
       });
-      checkDepth(composed.config, input.sourceFile);
       const config = resolveInterpolations(composed.config, { env: input.env, now: input.now }, input.sourceFile);
-      // oc.decode can build structure, so the resolved config is checked again.
+      // Files and override values are held to MAX_NESTING_DEPTH when read; composing them at a
+      // package or a dotted key, or oc.decode, can go deeper, before config.yaml is written.
       checkDepth(config, input.sourceFile);
       const overrides = sweep.spelled(i);
       checkArgv(overrides, baseBytes, limits, (key) => (cliKeys.has(key) ? "<command line>" : input.sourceFile));

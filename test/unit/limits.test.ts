@@ -98,10 +98,18 @@ describe("planRuns: argv limits", () => {
     expect(e.location).toEqual({ file: "corral.yaml", key: "command" });
   });
 
-  it("refuses a composed config nested too deep (a long dotted override key)", () => {
+  it("refuses an override key with more segments than the nesting limit", () => {
     const key = Array.from({ length: 1000 }, () => "k").join(".");
     const e = thrownCorralError(() => runAll(plan({ overrides: [`+${key}=1`] })));
     expect(e.exitCode).toBe(2);
-    expect(e.message).toMatch(new RegExp(`nests more than ${MAX_NESTING_DEPTH} levels deep at 'k.k.k.k...`));
+    expect(e.message).toMatch(new RegExp(`the key has 1000 segments, more than ${MAX_NESTING_DEPTH}`));
+  });
+
+  it("refuses a resolved config nested too deep (oc.decode builds structure)", () => {
+    const deep = "[".repeat(300) + "]".repeat(300);
+    const e = thrownCorralError(() => runAll(plan({ primary: { x: { y: `\${oc.decode:'${deep}'}` } } })));
+    expect(e.exitCode).toBe(2);
+    expect(e.location?.file).toBe("corral.yaml");
+    expect(e.message).toMatch(new RegExp(`the composed config nests more than ${MAX_NESTING_DEPTH} levels deep at 'x\\.y\\.0\\.0\\.\\.\\.`));
   });
 });
