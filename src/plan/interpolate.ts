@@ -14,6 +14,7 @@
 import { parse as parseYaml } from "yaml";
 import { CorralError } from "../errors.js";
 import { deepClone, isConfigMap, splitPath } from "./configpath.js";
+import { MAX_INTERPOLATION_DEPTH, MAX_NESTING_DEPTH } from "./limits.js";
 import type { ConfigMap, ConfigValue } from "./types.js";
 
 /** What interpolations may read besides the config itself. */
@@ -58,6 +59,8 @@ const RESOLVER_NAME = /[A-Za-z_][\w.]*:/y;
 
 class Parser {
   pos = 0;
+  /** `${` opened and not yet closed: the parser recurses once per level. */
+  depth = 0;
   constructor(readonly s: string) {}
 
   /** Literal text and interpolations up to (not including) the point where `stop` says so. */
@@ -91,6 +94,13 @@ class Parser {
 
   /** One `${...}`, with `pos` at the `$`. */
   interp(): Interp {
+    if (++this.depth > MAX_NESTING_DEPTH) throw new ParseError(`interpolations nest more than ${MAX_NESTING_DEPTH} levels deep`);
+    const ip = this.interpBody();
+    this.depth--;
+    return ip;
+  }
+
+  interpBody(): Interp {
     const start = this.pos;
     this.pos += 2;
     RESOLVER_NAME.lastIndex = this.pos;
@@ -182,6 +192,13 @@ class Resolver {
   /** Paths being resolved right now, in order, for cycle messages. */
   private readonly stack: string[] = [];
   private readonly active = new Set<string>();
+  /**
+   * Per entry of `stack`: the longest chain of interpolations met below it so far. With `links`
+   * (the same, for finished memoized values) it makes the chain limit independent of key order:
+   * `a2: ${a1}` after `a1: ${a0}` counts two links whether or not a1 was resolved first.
+   */
+  private readonly below: number[] = [];
+  private readonly links = new Map<string, number>();
 
   constructor(
     private readonly root: ConfigMap,
@@ -208,17 +225,20 @@ class Resolver {
   /** The resolved value of the interpolated string `s` at `segs` (memoized, cycle-checked). */
   private str(s: string, segs: string[]): ConfigValue {
     const path = segs.join(".");
-    if (this.memo.has(path)) return deepClone(this.memo.get(path)!);
+    if (this.memo.has(path)) {
+      this.reached(this.links.get(path) ?? 1, path);
+      return deepClone(this.memo.get(path)!);
+    }
     this.enter(path);
     let pieces: Piece[];
     try {
       pieces = parseTemplate(s);
     } catch (e) {
-      if (e instanceof ParseError) throw this.error(path, `Invalid interpolation '${s}': ${e.message}`);
+      if (e instanceof ParseError) throw this.error(path, `Invalid interpolation '${s.length > 200 ? `${s.slice(0, 200)}...` : s}': ${e.message}`);
       throw e;
     }
     const result = this.evalPieces(pieces, segs, path);
-    this.leave(path);
+    this.links.set(path, this.leave(path));
     this.memo.set(path, result);
     return deepClone(result);
   }
@@ -229,13 +249,39 @@ class Resolver {
       const chain = [...this.stack.slice(from), path].map((p) => p || "<root>").join(" -> ");
       throw this.error(this.stack[this.stack.length - 1] ?? path, `Interpolation cycle: ${chain}`);
     }
+    this.reached(1, path);
     this.active.add(path);
     this.stack.push(path);
+    this.below.push(0);
   }
 
-  private leave(path: string): void {
+  /**
+   * A value `n` links deep was met under the current stack: refuse a chain longer than the limit
+   * (resolution recurses once per link and would overflow the stack; `a: ${b}`, `b: ${c}`, ...).
+   */
+  private reached(n: number, path: string): void {
+    if (this.stack.length + n > MAX_INTERPOLATION_DEPTH) {
+      const links = [...this.stack, path].map((p) => p || "<root>");
+      const chain = links.length > 4 ? [...links.slice(0, 2), "...", ...links.slice(-2)] : links;
+      const more = n > 1 ? ` (which leads through ${n - 1} more)` : "";
+      throw this.error(
+        this.stack[0] ?? path,
+        `Interpolation chain longer than ${MAX_INTERPOLATION_DEPTH} links: ${chain.join(" -> ")}${more}`,
+        `an interpolation may lead through at most ${MAX_INTERPOLATION_DEPTH - 1} others in a row; refer to the final value directly`,
+      );
+    }
+    const top = this.below.length - 1;
+    if (top >= 0) this.below[top] = Math.max(this.below[top]!, n);
+  }
+
+  /** Leaves `path`; returns the length of the longest chain from it (itself included). */
+  private leave(path: string): number {
     this.active.delete(path);
     this.stack.pop();
+    const n = this.below.pop()! + 1;
+    const top = this.below.length - 1;
+    if (top >= 0) this.below[top] = Math.max(this.below[top]!, n);
+    return n;
   }
 
   /** A whole-string single interpolation keeps its type; anything else concatenates to a string. */

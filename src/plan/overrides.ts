@@ -10,6 +10,7 @@
  * (see FloatValue in types.ts). `toConfigValue` converts an element to a plain ConfigValue.
  */
 import { CorralError, didYouMean } from "../errors.js";
+import { MAX_NESTING_DEPTH } from "./limits.js";
 import type {
   ConfigMap,
   ConfigValue,
@@ -156,6 +157,10 @@ function typePrimitive(text: string): ElementValue {
 
 class Parser {
   pos = 0;
+  /** Open lists, dicts and calls around `pos`: the parser recurses once per level. */
+  depth = 0;
+  /** The override's key, once parsed, for messages. */
+  key_: string | undefined;
   constructor(
     readonly s: string,
     readonly opts: ParseOptions,
@@ -198,6 +203,7 @@ class Parser {
       this.pos = 1;
     }
     const { key, pkg } = this.key();
+    this.key_ = key;
     const base = { type, key, ...(pkg !== undefined ? { pkg } : {}), input: this.s };
     if (this.eof()) {
       if (type === "delete") return { ...base, isSweep: false };
@@ -243,6 +249,9 @@ class Parser {
 
   checkDotted(path: string, start: number, what: string): void {
     const segs = path.split(".");
+    if (segs.length > MAX_NESTING_DEPTH) {
+      this.fail(`the ${what} has ${segs.length} segments, more than ${MAX_NESTING_DEPTH}`, start, `keep keys under ${MAX_NESTING_DEPTH} levels deep`);
+    }
     let off = start;
     for (const seg of segs) {
       const ok = KEY_SPECIAL_RE.test(seg) || (segs.length > 1 && KEY_INT_RE.test(seg));
@@ -406,7 +415,23 @@ class Parser {
     return typePrimitive(text);
   }
 
+  /** Enters one more level of brackets: past MAX_NESTING_DEPTH the input is refused, not overflowed. */
+  nest(): void {
+    if (++this.depth <= MAX_NESTING_DEPTH) return;
+    throw new CorralError("E_OVERRIDE", `${this.key_ ?? "value"}: the value nests more than ${MAX_NESTING_DEPTH} levels of [ ], { } or ( ) (at column ${this.pos + 1})`, {
+      location: { file: FILE, column: this.pos + 1, ...(this.key_ !== undefined ? { key: this.key_ } : {}) },
+      hint: `keep values under ${MAX_NESTING_DEPTH} levels deep; put large structured values in a config file (config_dir or corral.yaml config:) instead of an override`,
+    });
+  }
+
   list(): ElementValue[] {
+    this.nest();
+    const items = this.listItems();
+    this.depth--;
+    return items;
+  }
+
+  listItems(): ElementValue[] {
     this.pos++;
     this.skipWs();
     const items: ElementValue[] = [];
@@ -427,6 +452,13 @@ class Parser {
   }
 
   dict(): ElementValue {
+    this.nest();
+    const d = this.dictEntries();
+    this.depth--;
+    return d;
+  }
+
+  dictEntries(): ElementValue {
     this.pos++;
     this.skipWs();
     const entries: Array<[string, ElementValue]> = [];
@@ -452,6 +484,13 @@ class Parser {
 
   /** function: ID '(' (argName? element (',' argName? element)*)? ')', evaluated at once. */
   call(name: string, at: number): Value {
+    this.nest();
+    const v = this.callArgs(name, at);
+    this.depth--;
+    return v;
+  }
+
+  callArgs(name: string, at: number): Value {
     this.pos++; // '('
     this.skipWs();
     const args: Value[] = [];

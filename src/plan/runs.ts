@@ -7,6 +7,7 @@ import { CorralError } from "../errors.js";
 import { composeConfig, sweepGroupOptions, type ConfigRepo, type DefaultsEntry } from "./compose.js";
 import { stableStringify } from "./configpath.js";
 import { resolveInterpolations } from "./interpolate.js";
+import { DEFAULT_ARG_LIMITS, envBytes, execBytes, findTooDeep, MAX_NESTING_DEPTH, shortPath, utf8Bytes, type ArgLimits } from "./limits.js";
 import { parseOverrides } from "./overrides.js";
 import { expandSweep, type SweepPlan } from "./sweep.js";
 import type { ConfigMap, ConfigValue, Override } from "./types.js";
@@ -28,6 +29,12 @@ export interface PlanInput {
   env: Record<string, string | undefined>;
   now: Date;
   sourceFile: string;
+  /**
+   * How large a run's argv (command + overrides) and environment may be; a run over either is
+   * refused at planning time (exit 2) instead of failing with E2BIG at spawn.
+   * @default DEFAULT_ARG_LIMITS (Linux MAX_ARG_STRLEN per argument, 1 MiB in all)
+   */
+  argLimits?: ArgLimits;
 }
 
 export interface PlannedRun {
@@ -67,6 +74,11 @@ export function planRuns(input: PlanInput): RunPlan {
     grids: input.multirun ? input.grids : [],
     groupOptions: (g) => sweepGroupOptions(input.repo, g),
   });
+  const limits = input.argLimits ?? DEFAULT_ARG_LIMITS;
+  // The run inherits this environment (plus a few CORRAL_* variables, well under 4 KiB).
+  const baseBytes = envBytes(input.env) + 4096 + input.command.reduce((n, a) => n + execBytes(a), 0);
+  checkCommand(input.command, limits, input.sourceFile);
+  const cliKeys = new Set(cli.map((o) => o.key));
   const freeForm = (ovs: Override[]): Override[] => (input.freeForm ? ovs.map((o) => (o.type === "change" ? { ...o, type: "force_add" as const } : o)) : ovs);
   return {
     sweep,
@@ -81,7 +93,74 @@ export function planRuns(input: PlanInput): RunPlan {
         sourceFile: input.sourceFile,
       });
       const config = resolveInterpolations(composed.config, { env: input.env, now: input.now }, input.sourceFile);
-      return { index: i, id: runId(input.command, config), overrides: sweep.spelled(i), params: sweep.params(i), config };
+      // Files and override values are held to MAX_NESTING_DEPTH when read; composing them at a
+      // package or a dotted key, or oc.decode, can go deeper, before config.yaml is written.
+      checkDepth(config, input.sourceFile);
+      const overrides = sweep.spelled(i);
+      checkArgv(overrides, baseBytes, limits, (key) => (cliKeys.has(key) ? "<command line>" : input.sourceFile));
+      return { index: i, id: runId(input.command, config), overrides, params: sweep.params(i), config };
     },
   };
+}
+
+/** A composed config deeper than MAX_NESTING_DEPTH would overflow the writers of config.yaml. */
+function checkDepth(config: ConfigMap, file: string): void {
+  const at = findTooDeep(config);
+  if (!at) return;
+  const key = shortPath(at);
+  throw new CorralError("E_CONFIG", `the composed config nests more than ${MAX_NESTING_DEPTH} levels deep at '${key}'`, {
+    location: { file, key },
+    hint: `keep configs under ${MAX_NESTING_DEPTH} levels of nested maps and lists (check long dotted override keys and oc.decode values)`,
+  });
+}
+
+const ARGV_HINT =
+  "large values belong in the config, not on the command line: put them under `config:` (or in config_dir) and let the run read them from the file in $CORRAL_CONFIG (its config.yaml)";
+
+/** The fixed part of every run's command line. */
+function checkCommand(command: string[], limits: ArgLimits, file: string): void {
+  const i = command.findIndex((a) => utf8Bytes(a) > limits.maxArgBytes);
+  if (i < 0) return;
+  throw new CorralError("E_CONFIG", `command argument ${i + 1} is ${fmtBytes(utf8Bytes(command[i]!))}, more than one argument may hold (${fmtBytes(limits.maxArgBytes)}, Linux MAX_ARG_STRLEN)`, {
+    location: { file, key: "command" },
+    hint: ARGV_HINT,
+  });
+}
+
+/**
+ * The run's argv is command + `overrides` and it inherits the environment: refuse it here when
+ * execve would (E2BIG), naming the override's key, instead of letting the worker fail to spawn it.
+ */
+function checkArgv(overrides: string[], baseBytes: number, limits: ArgLimits, fileOf: (key: string) => string): void {
+  let total = baseBytes;
+  let largest = { bytes: 0, arg: "" };
+  for (const arg of overrides) {
+    const b = utf8Bytes(arg);
+    total += execBytes(arg);
+    if (b > largest.bytes) largest = { bytes: b, arg };
+    if (b > limits.maxArgBytes) {
+      const key = overrideKey(arg);
+      throw new CorralError("E_CONFIG", `the value of '${key}' makes a run argument of ${fmtBytes(b)}, more than one argument may hold (${fmtBytes(limits.maxArgBytes)}, Linux MAX_ARG_STRLEN)`, {
+        location: { file: fileOf(key), key },
+        hint: ARGV_HINT,
+      });
+    }
+  }
+  if (total > limits.maxTotalBytes) {
+    const key = overrideKey(largest.arg);
+    throw new CorralError("E_CONFIG", `a run's arguments and environment come to ${fmtBytes(total)}, more than the ${fmtBytes(limits.maxTotalBytes)} a process can safely be started with (the largest is '${key}', ${fmtBytes(largest.bytes)})`, {
+      location: { file: fileOf(key), key },
+      hint: ARGV_HINT,
+    });
+  }
+}
+
+/** The key of a Hydra-spelled override (`+a.b=1` -> `a.b`, `db@pkg=x` -> `db`). */
+function overrideKey(spelled: string): string {
+  const m = /^[~+]*([^=@]*)/.exec(spelled);
+  return m?.[1] || spelled.slice(0, 40);
+}
+
+function fmtBytes(n: number): string {
+  return `${n.toLocaleString("en-US")} bytes`;
 }

@@ -3,11 +3,12 @@
  * and the config groups under its `config_dir`. Every problem becomes one `E_CONFIG` error that
  * names the file, the line and the dotted key; nothing is printed here.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { CorralError } from "../errors.js";
 import { parseDefaultsList } from "../plan/compose.js";
+import { findTooDeep, MAX_NESTING_DEPTH, shortPath } from "../plan/limits.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { describeIssues, groupDefaultsSchema, isConfigMap, issueMessages, projectSchema } from "./schema.js";
@@ -49,14 +50,21 @@ export function findProjectFile(dir: string): string | undefined {
  * get `corral.yaml:12: ...`).
  * @throws CorralError E_CONFIG on unreadable files, YAML errors and invalid settings.
  */
-export async function loadProject(file: string): Promise<LoadedProject> {
+export async function loadProject(file: string, opts: LoadOptions = {}): Promise<LoadedProject> {
   const abs = path.resolve(file);
   const ext = path.extname(abs);
   if (ext === ".yaml" || ext === ".yml") {
     return loadProjectText(readText(abs, file), file);
   }
   if (ext === ".ts" || ext === ".mts" || ext === ".js" || ext === ".mjs") {
-    const raw = await importConfig(abs, file);
+    const raw = await withTimeout(importConfig(abs, file), opts.timeoutMs ?? configTimeoutMs(process.env), file);
+    const deep = findTooDeep(raw);
+    if (deep) {
+      throw new CorralError("E_CONFIG", `the exported config nests more than ${MAX_NESTING_DEPTH} levels deep (or refers to itself) at '${shortPath(deep)}'`, {
+        location: { file, key: shortPath(deep) },
+        hint: "export plain data: maps, lists and scalars, with no object inside itself",
+      });
+    }
     return finish(raw, file, undefined);
   }
   throw new CorralError("E_CONFIG", `unsupported project file type '${ext || path.basename(abs)}'`, {
@@ -88,6 +96,48 @@ function readText(abs: string, shown: string): string {
   }
 }
 
+/** Options for {@link loadProject}. */
+export interface LoadOptions {
+  /**
+   * How long a JS/TS project file may take to load and settle its config (module, factory and
+   * promise together) before it is an error.
+   * @default CORRAL_CONFIG_TIMEOUT_MS from the environment, else DEFAULT_CONFIG_TIMEOUT_MS
+   */
+  timeoutMs?: number;
+}
+
+/** 30 s: far beyond any config that computes its values, short enough that a hang is noticed. */
+export const DEFAULT_CONFIG_TIMEOUT_MS = 30_000;
+
+/** The config load timeout from `CORRAL_CONFIG_TIMEOUT_MS` (a positive number of ms), else the default. */
+export function configTimeoutMs(env: Record<string, string | undefined>): number {
+  const n = Number(env.CORRAL_CONFIG_TIMEOUT_MS);
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_CONFIG_TIMEOUT_MS;
+}
+
+/**
+ * Settle `p` or fail after `ms`. The timer also keeps the process alive: a promise that never
+ * settles leaves Node nothing to wait for, and it would exit 0 having done nothing.
+ */
+async function withTimeout<T>(p: Promise<T>, ms: number, shown: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new CorralError("E_CONFIG", `the project file's config did not settle within ${ms / 1000} s (a promise or async factory that never resolves?)`, {
+          location: { file: shown },
+          hint: "make the default export (or the function or promise given to defineConfig) finish; CORRAL_CONFIG_TIMEOUT_MS sets the limit in milliseconds",
+        }),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 let importCounter = 0;
 
 /** The default export of a JS/TS project file (awaited and called when it is a function). */
@@ -104,14 +154,29 @@ async function importConfig(abs: string, shown: string): Promise<unknown> {
       mod = await import(`${url}?corral=${++importCounter}`);
     }
   } catch (e) {
-    throw new CorralError("E_CONFIG", `cannot load the project file: ${firstLine(e)}`, { location: { file: shown }, cause: e });
+    throw new CorralError("E_CONFIG", `cannot load the project file: ${firstLine(e)}`, {
+      location: { file: shown },
+      hint: "fix the error in the file (run it with node to see where), or write the project as corral.yaml",
+      cause: e,
+    });
   }
   let value = (mod as { default?: unknown }).default;
   // tsx may wrap a module it treats as CommonJS one level deeper.
   while (isObject(value) && "default" in value && Object.keys(value).every((k) => k === "default" || k === "__esModule")) {
     value = value.default;
   }
-  if (typeof value === "function") value = await (value as () => unknown)();
+  const isFactory = typeof value === "function";
+  try {
+    // defineConfig takes a config, a promise of one, or a (possibly async) function returning one.
+    if (typeof value === "function") value = (value as () => unknown)();
+    value = await value;
+  } catch (e) {
+    throw new CorralError("E_CONFIG", `the config ${isFactory ? "function" : "promise"} passed to defineConfig failed: ${firstLine(e)}`, {
+      location: { file: shown },
+      hint: "fix the function (or promise) given to defineConfig so that it returns the config",
+      cause: e,
+    });
+  }
   if (value === undefined) {
     throw new CorralError("E_CONFIG", "the project file has no default export", {
       location: { file: shown },
@@ -221,6 +286,14 @@ function toDefaults(raw: ConfigValue | undefined, file: string, src: YamlSource 
   }
 }
 
+function realDir(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -237,7 +310,20 @@ function isDir(p: string): boolean {
  */
 export function loadConfigRepo(configDir: string, shownDir: string = configDir): ConfigRepo {
   const groups = new Map<string, Map<string, GroupOption>>();
+  // Real paths of the folders on the current walk: a symlink back to one of them is a loop
+  // (conf/db/self -> ..) that would otherwise recurse for ever.
+  const onWalk = new Map<string, string>();
   const walk = (absDir: string, group: string): void => {
+    const real = realDir(absDir);
+    const seen = onWalk.get(real);
+    if (seen !== undefined) {
+      const shown = path.join(shownDir, group);
+      throw new CorralError("E_CONFIG", `config_dir has a symlink loop: this folder is ${seen === "" ? shownDir : path.join(shownDir, seen)} again`, {
+        location: { file: shown },
+        hint: "remove or retarget the symlink; a config group folder may not contain itself",
+      });
+    }
+    onWalk.set(real, group);
     const entries = readdirSync(absDir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const ent of entries) {
       if (ent.name.startsWith(".")) continue;
@@ -261,6 +347,7 @@ export function loadConfigRepo(configDir: string, shownDir: string = configDir):
       }
       options.set(option, loadGroupFile(abs, shown));
     }
+    onWalk.delete(real);
   };
   walk(configDir, "");
   return { groups };

@@ -5,6 +5,7 @@
 import { isMap, isPair, isScalar, isSeq, isAlias, LineCounter, parseDocument } from "yaml";
 import type { Document, Node } from "yaml";
 import { CorralError } from "../errors.js";
+import { findTooDeep, MAX_NESTING_DEPTH, shortPath } from "../plan/limits.js";
 
 /** A parsed YAML file that remembers where everything came from. */
 export interface YamlSource {
@@ -29,12 +30,20 @@ export interface Position {
  */
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lineCounter = new LineCounter();
-  // merge: YAML 1.1 `<<:` merge keys are common in hand-written configs.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  let doc: Document.Parsed;
+  try {
+    // merge: YAML 1.1 `<<:` merge keys are common in hand-written configs.
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  } catch (e) {
+    // The yaml composer recurses once per level; it reports most overflows as errors, not all.
+    if (e instanceof RangeError) throw tooDeep(file, undefined);
+    throw e;
+  }
   const err = doc.errors[0];
   if (err) {
     const pos = lineCounter.linePos(err.pos[0]);
     let message = err.message.split("\n")[0]!;
+    if (/call stack/i.test(message)) throw tooDeep(file, { line: pos.line, column: pos.col });
     if (err.code === "DUPLICATE_KEY") {
       // The error's range covers only the key's first character; read the key from the line.
       const m = /^(?:"([^"\n]*)"|'([^'\n]*)'|([^:\n]*?))\s*:(?:\s|$)/.exec(text.slice(err.pos[0]));
@@ -52,10 +61,22 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   try {
     value = doc.toJS({ maxAliasCount: 1000 });
   } catch (e) {
+    if (e instanceof RangeError) throw tooDeep(file, undefined);
     // Unresolved aliases and alias bombs surface only here.
     throw new CorralError("E_CONFIG", `invalid YAML: ${(e as Error).message.split("\n")[0]}`, { location: { file }, hint: "define each &anchor before its *alias, and keep aliases few" });
   }
-  return { file, text, doc, lineCounter, value };
+  const src = { file, text, doc, lineCounter, value };
+  const deep = findTooDeep(value);
+  if (deep) throw tooDeep(file, locate(src, deep), shortPath(deep));
+  return src;
+}
+
+/** Deeper than MAX_NESTING_DEPTH: refused before a recursive reader or writer overflows. */
+function tooDeep(file: string, pos: Position | undefined, key?: string): CorralError {
+  return new CorralError("E_CONFIG", `the YAML nests more than ${MAX_NESTING_DEPTH} levels of maps and lists${key ? ` at '${key}'` : ""}`, {
+    location: { file, ...(pos ? { line: pos.line, column: pos.column } : {}), ...(key ? { key } : {}) },
+    hint: `keep configs under ${MAX_NESTING_DEPTH} levels deep; a generated config is better flattened or split into config groups`,
+  });
 }
 
 function keyText(key: unknown): string | undefined {

@@ -5,7 +5,7 @@
  * Cases run concurrently (a small pool) so the whole corpus stays fast.
  */
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -25,15 +25,32 @@ interface Case {
   stdout_of_run?: string;
   /** Pipelines: this file (the literal target) must exist afterwards. */
   creates?: string;
+  /** Symlinks to make in the project (path -> target). */
+  symlinks?: Record<string, string>;
+  /** Extra environment for the CLI. */
+  env?: Record<string, string>;
 }
 
 const BASE = "command: echo\nconfig:\n  a: 1\n  s: x\n";
 const cases = parse(readFileSync(path.join(ROOT, "test/fixtures/bad-input/cases.yaml"), "utf8")) as Case[];
 const LONG = "x".repeat(100_000);
+/** Generated inputs too large to write in cases.yaml; see the README. */
+const PLACEHOLDERS: Record<string, () => string> = {
+  LONG: () => LONG,
+  LONGKEY: () => "k".repeat(5000),
+  HUGE: () => "x".repeat(140_000),
+  DEEP_DICT: () => "{b:".repeat(1500) + "1" + "}".repeat(1500),
+  DEEP_LIST: () => "[".repeat(1500) + "]".repeat(1500),
+  CHAIN: () => "  a0: 1\n" + Array.from({ length: 1999 }, (_, i) => `  a${i + 1}: \${a${i}}\n`).join(""),
+  DEEP_YAML_MAPS: () => "{a: ".repeat(5000) + "1" + "}".repeat(5000),
+  DEEP_YAML_LISTS: () => Array.from({ length: 5000 }, (_, i) => " ".repeat(4 + 2 * i) + "-\n").join(""),
+  CORRAL: () => JSON.stringify(path.join(ROOT, "dist/index.js")),
+};
+const expand = (text: string): string => text.replace(/\{\{([A-Z_]+)\}\}/g, (all, name: string) => PLACEHOLDERS[name]?.() ?? all);
 
-function runCli(args: string[], cwd: string): Promise<CliResult> {
+function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -63,10 +80,12 @@ beforeAll(async () => {
   const queue = [...cases];
   const worker = async (): Promise<void> => {
     for (let c = queue.shift(); c; c = queue.shift()) {
-      const dir = makeProject(c.files ?? { "corral.yaml": BASE }, "corral-bad-");
+      const files = Object.fromEntries(Object.entries(c.files ?? { "corral.yaml": BASE }).map(([f, t]) => [f, expand(t)]));
+      const dir = makeProject(files, "corral-bad-");
+      for (const [link, target] of Object.entries(c.symlinks ?? {})) symlinkSync(target, path.join(dir, link));
       const before = listing(dir);
-      const args = c.args.map((a) => a.replace("{{LONG}}", LONG).replace("{{LONGKEY}}", "k".repeat(5000)));
-      results.set(c.name, { dir, before, r: await runCli(args, dir) });
+      const args = c.args.map(expand);
+      results.set(c.name, { dir, before, r: await runCli(args, dir, c.env) });
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveInterpolations, strftime } from "../../src/plan/interpolate.js";
+import { MAX_INTERPOLATION_DEPTH, MAX_NESTING_DEPTH } from "../../src/plan/limits.js";
 import type { ConfigMap } from "../../src/plan/types.js";
 import { thrownCorralError } from "../helpers.js";
 
@@ -138,5 +139,53 @@ describe("resolveInterpolations", () => {
     for (let i = 0; i < 50; i++) {
       expect(resolve({ seed: i, name: "run_${seed}" }).name).toBe(`run_${i}`);
     }
+  });
+});
+
+describe("interpolation limits (issue 11)", () => {
+  const forward = (n: number): ConfigMap => {
+    const c: ConfigMap = { a0: 1 };
+    for (let i = 1; i < n; i++) c[`a${i}`] = `\${a${i - 1}}`;
+    return c;
+  };
+  const backward = (n: number): ConfigMap => {
+    const c: ConfigMap = {};
+    for (let i = 0; i < n - 1; i++) c[`a${i}`] = `\${a${i + 1}}`;
+    c[`a${n - 1}`] = 1;
+    return c;
+  };
+
+  it("resolves chains up to MAX_INTERPOLATION_DEPTH links in either key order", () => {
+    // n keys hold n - 1 interpolated strings.
+    expect(resolve(forward(MAX_INTERPOLATION_DEPTH + 1))[`a${MAX_INTERPOLATION_DEPTH}`]).toBe(1);
+    expect(resolve(backward(MAX_INTERPOLATION_DEPTH + 1)).a0).toBe(1);
+  });
+
+  it.each([
+    ["written in order", forward(2000), "a501"],
+    ["written backwards", backward(2000), "a0"],
+    ["one link too long", backward(MAX_INTERPOLATION_DEPTH + 2), "a0"],
+  ])("refuses a chain %s with one message naming the key", (_what, config, key) => {
+    const e = thrown(() => resolve(config));
+    expect(e.code).toBe("E_INTERPOLATION");
+    expect(e.location?.key).toBe(key);
+    expect(e.message).toMatch(new RegExp(`^Interpolation chain longer than ${MAX_INTERPOLATION_DEPTH} links: ${key} -> `));
+    expect(e.message.length).toBeLessThan(200);
+    expect(e.hint).toBeDefined();
+  });
+
+  it("counts chains through containers", () => {
+    const c: ConfigMap = { end: 1 };
+    for (let i = 0; i < 1000; i++) c[`c${i}`] = { v: i === 999 ? "${end}" : `\${c${i + 1}}` };
+    const e = thrown(() => resolve(c));
+    expect(e.message).toMatch(/Interpolation chain longer than/);
+  });
+
+  it("refuses ${...} nested deeper than MAX_NESTING_DEPTH", () => {
+    const e = thrown(() => resolve({ k: "k", v: "${".repeat(3000) + "k" + "}".repeat(3000) }));
+    expect(e.code).toBe("E_INTERPOLATION");
+    expect(e.location?.key).toBe("v");
+    expect(e.message).toMatch(new RegExp(`nest more than ${MAX_NESTING_DEPTH} levels`));
+    expect(e.message.length).toBeLessThan(400);
   });
 });

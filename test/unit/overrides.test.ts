@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { CorralError } from "../../src/errors.js";
 import { float, parseOverride, parseOverrides, pyFloatRepr, toConfigValue } from "../../src/plan/overrides.js";
+import { MAX_NESTING_DEPTH } from "../../src/plan/limits.js";
 import { formatOverride, formatOverrideTerm, formatValue, withQuotes } from "../../src/plan/pyformat.js";
 import type { ElementValue, QuotedString } from "../../src/plan/types.js";
 
@@ -555,5 +556,30 @@ describe("pyformat: Hydra's spelling of values", () => {
     expect(pyFloatRepr(-0)).toBe("-0.0");
     expect(pyFloatRepr(1e100)).toBe("1e+100");
     expect(withQuotes(q("a\\b"))).toBe("'a\\b'");
+  });
+});
+
+describe("nesting limit (issue 11)", () => {
+  const dict = (n: number): string => "{b:".repeat(n) + "1" + "}".repeat(n);
+  const list = (n: number): string => "[".repeat(n) + "]".repeat(n);
+
+  it("accepts values nested up to MAX_NESTING_DEPTH", () => {
+    expect(() => parseOverride(`a=${dict(MAX_NESTING_DEPTH)}`)).not.toThrow();
+    expect(() => parseOverride(`+x=${list(MAX_NESTING_DEPTH)}`)).not.toThrow();
+  });
+
+  it.each([
+    ["a dict", `a=${dict(1500)}`, "a"],
+    ["a list", `+x=${list(1500)}`, "x"],
+    ["function calls", `s=${"str(".repeat(1500)}1${")".repeat(1500)}`, "s"],
+    ["one level too deep", `k=${dict(MAX_NESTING_DEPTH + 1)}`, "k"],
+  ])("refuses %s nested too deep with one message naming the key", (_what, text, key) => {
+    const e = err(text);
+    expect(e.code).toBe("E_OVERRIDE");
+    expect(e.location?.key).toBe(key);
+    expect(e.message).toMatch(new RegExp(`^${key}: the value nests more than ${MAX_NESTING_DEPTH} levels`));
+    // The message does not repeat the (huge) input.
+    expect(e.message.length).toBeLessThan(200);
+    expect(e.hint).toMatch(/config file/);
   });
 });

@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CorralError } from "../../src/errors.js";
 import { defineConfig } from "../../src/project/define.js";
-import { findProjectFile, loadConfigRepo, loadProject, loadProjectText } from "../../src/project/load.js";
+import { configTimeoutMs, DEFAULT_CONFIG_TIMEOUT_MS, findProjectFile, loadConfigRepo, loadProject, loadProjectText } from "../../src/project/load.js";
+import { MAX_NESTING_DEPTH } from "../../src/plan/limits.js";
+import { thrownCorralError } from "../helpers.js";
 import { DEFAULT_SWEEP_DIR, parseDuration, splitCommand } from "../../src/project/schema.js";
 import { locate, packageHeader, parseYamlSource } from "../../src/project/yaml-source.js";
 
@@ -431,5 +433,93 @@ describe("docs/configuration.md", () => {
       if (text.includes("config_dir:")) continue; // needs a folder of groups on disk
       expect(() => loadProjectText(text, "corral.yaml"), text).not.toThrow();
     }
+  });
+});
+
+describe("input limits (issue 11)", () => {
+  it.each([
+    ["flow maps", "command: echo\nconfig:\n  a: " + "{a: ".repeat(5000) + "1" + "}".repeat(5000) + "\n"],
+    ["block lists", "command: echo\nconfig:\n  a:\n" + Array.from({ length: 5000 }, (_, i) => " ".repeat(4 + 2 * i) + "-\n").join("")],
+    ["flow lists just past the limit", "command: echo\nconfig:\n  a: " + "[".repeat(MAX_NESTING_DEPTH) + "]".repeat(MAX_NESTING_DEPTH) + "\n"],
+  ])("refuses YAML nested too deep (%s) with one E_CONFIG error", (_what, text) => {
+    const e = yamlError(text);
+    expect(e.code).toBe("E_CONFIG");
+    expect(e.location?.file).toBe("corral.yaml");
+    expect(e.message).toMatch(new RegExp(`^the YAML nests more than ${MAX_NESTING_DEPTH} levels`));
+    expect(e.format().length).toBeLessThan(300);
+  });
+
+  it("names the line and key of YAML that parses but nests too deep", () => {
+    const e = yamlError("command: echo\nconfig:\n  x: 1\n  a: " + "{b: ".repeat(400) + "1" + "}".repeat(400) + "\n");
+    expect(e.location?.line).toBe(4);
+    expect(e.location?.key).toMatch(/^config\.a\.b\.b\.\.\.b\.b\.b\.b \(\d+ levels\)$/);
+  });
+
+  it("accepts YAML nested up to the limit", () => {
+    const depth = MAX_NESTING_DEPTH - 3; // the document, `config` and `a` are levels too
+    expect(() => loadProjectText("command: echo\nconfig:\n  a: " + "{b: ".repeat(depth) + "1" + "}".repeat(depth) + "\n", "corral.yaml")).not.toThrow();
+  });
+
+  it.each([
+    ["corral.config.js", 'export default () => { throw new Error("boom"); };\n', /^the config function passed to defineConfig failed: boom$/],
+    ["corral.config.mjs", 'export default async () => { throw new Error("async boom"); };\n', /^the config function passed to defineConfig failed: async boom$/],
+    ["corral.config.js", 'export default Promise.reject(new Error("rejected"));\n', /^the config promise passed to defineConfig failed: rejected$/],
+    ["corral.config.ts", `import { defineConfig } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/project/define.js"))};\nexport default defineConfig(() => { throw new Error("ts boom"); });\n`, /failed: ts boom$/],
+  ])("a throwing factory or rejected promise in %s is one E_CONFIG error naming the file", async (name, text, message) => {
+    const dir = project({ [name]: text });
+    const e = await loadError(path.join(dir, name));
+    expect(e.code).toBe("E_CONFIG");
+    expect(e.exitCode).toBe(2);
+    expect(e.location?.file).toBe(path.join(dir, name));
+    expect(e.message).toMatch(message);
+    expect(e.hint).toMatch(/defineConfig/);
+  });
+
+  it.each([
+    ["a promise that never settles", "export default new Promise(() => {});\n"],
+    ["an async factory that never settles", "export default async () => { await new Promise(() => {}); return {}; };\n"],
+    ["a module whose top-level await never settles", "await new Promise(() => {});\nexport default {};\n"],
+  ])("%s times out with an E_CONFIG error naming the file", async (_what, text) => {
+    const dir = project({ "corral.config.mjs": text });
+    const file = path.join(dir, "corral.config.mjs");
+    const t0 = Date.now();
+    const e = await loadProject(file, { timeoutMs: 300 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(CorralError);
+    expect((e as CorralError).location?.file).toBe(file);
+    expect((e as CorralError).message).toMatch(/did not settle within 0\.3 s/);
+    expect((e as CorralError).hint).toMatch(/CORRAL_CONFIG_TIMEOUT_MS/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it("reads the timeout from CORRAL_CONFIG_TIMEOUT_MS, else 30 s", () => {
+    expect(configTimeoutMs({ CORRAL_CONFIG_TIMEOUT_MS: "1500" })).toBe(1500);
+    expect(configTimeoutMs({})).toBe(DEFAULT_CONFIG_TIMEOUT_MS);
+    expect(configTimeoutMs({ CORRAL_CONFIG_TIMEOUT_MS: "soon" })).toBe(30_000);
+  });
+
+  it("refuses a JS config that contains itself", async () => {
+    const dir = project({ "corral.config.js": "const c = { command: 'echo', config: {} };\nc.config.self = c;\nexport default c;\n" });
+    const e = await loadError(path.join(dir, "corral.config.js"));
+    expect(e.message).toMatch(/nests more than \d+ levels deep \(or refers to itself\) at 'config\.self\.config\.self\.\.\./);
+  });
+
+  it("refuses a symlink loop in config_dir, naming the looping folder", () => {
+    const dir = project({ "conf/db/a.yaml": "x: 1\n", "conf/model/m.yaml": "y: 1\n" });
+    symlinkSync("..", path.join(dir, "conf/db/loop"));
+    symlinkSync("../db", path.join(dir, "conf/db/loop2"));
+    const e = thrownCorralError(() => loadConfigRepo(path.join(dir, "conf"), "conf"));
+    expect(e.code).toBe("E_CONFIG");
+    expect(e.location?.file).toBe(path.join("conf", "db", "loop"));
+    expect(e.message).toBe("config_dir has a symlink loop: this folder is conf again");
+  });
+
+  it("still follows a symlink to a sibling folder (not a loop)", () => {
+    const dir = project({ "conf/db/a.yaml": "x: 1\n" });
+    symlinkSync("db", path.join(dir, "conf/db2"));
+    const repo = loadConfigRepo(path.join(dir, "conf"), "conf");
+    expect([...repo.groups.keys()].sort()).toEqual(["db", "db2"]);
   });
 });
