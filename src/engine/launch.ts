@@ -300,18 +300,5 @@ export interface ResumeRequest {
 export async function resumeSweep(req: ResumeRequest, reporter: Reporter, opts: DriveOptions = {}): Promise<RunningSweep> {
   const manifest = readManifest(req.sweepDir);
   const lock = acquireSweepLock(manifest.dir, "corral resume");
-  try {
-    const launcher = makeLauncher(manifest.settings as LaunchSettings);
-    // Jobs submitted by a process that died before recording them: adopt, never submit twice.
-    const recovered = launcher.recover ? await launcher.recover(manifest) : [];
-    if (recovered.length) {
-      manifest.jobs.push(...recovered);
-      writeManifest(manifest);
-      reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
-    }
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
   return driveGrid(manifest, lock, reporter, { ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.retryUnknown ? { retryUnknown: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
 }

@@ -150,6 +150,13 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const isHead = (j: JobEntry): boolean => j.jobId.startsWith("head-");
     // The launcher never sees a head's entry (a cancel would signal the head itself).
     const view = (): SweepManifest => ({ ...manifest, jobs: manifest.jobs.filter((j) => !isHead(j)) });
+    // Jobs started by a process that died before recording them: adopt, never submit twice.
+    const recovered = launcher.recover ? await launcher.recover(view()) : [];
+    if (recovered.length) {
+      manifest.jobs.push(...recovered);
+      writeManifest(manifest);
+      reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
+    }
     const hadJobs = manifest.jobs.some((j) => !isHead(j));
     if (opts.recordHead) {
       manifest.jobs.push({ jobId: `head-${process.pid}`, launcher: "local", submittedAt: Date.now(), batches: [], pid: process.pid, host: hostName() });

@@ -40,6 +40,19 @@ export interface RunStatusRecord {
   history: Array<{ state: RunState; at: number; attempt: number }>;
 }
 
+/**
+ * `<batch file>.pid`: the worker that runs a batch, written by the worker as it starts (and by
+ * the launcher right after spawning it), so a command that never saw it recorded finds it.
+ */
+export const WORKER_PID_SUFFIX = ".pid";
+
+/** The content of a worker's `.pid` registration. */
+export interface WorkerRegistration {
+  pid: number;
+  host: string;
+  startedAt: number;
+}
+
 /** One run as the worker receives it: everything resolved, nothing to re-read from the project. */
 export interface RunSpec {
   index: number;

@@ -11,7 +11,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { hostname } from "node:os";
-import type { BatchSpec } from "../store/protocol.js";
+import { writeFileAtomicSync } from "../store/fsutil.js";
+import { WORKER_PID_SUFFIX, type BatchSpec } from "../store/protocol.js";
 import { BATCH_DONE_SUFFIX, CANCEL_MARKER, runBatch } from "./batch.js";
 import { detectCpus, detectGpus } from "./resources.js";
 
@@ -45,6 +46,13 @@ function main(): void {
   } catch (e) {
     console.error(`corral worker: cannot read batch file ${file}: ${(e as Error).message}`);
     process.exit(2);
+  }
+  // Register before anything else: a later command finds this worker from its batch file even
+  // when the process that started it died before recording it (local launcher's recover()).
+  try {
+    writeFileAtomicSync(file + WORKER_PID_SUFFIX, JSON.stringify({ pid: process.pid, host: hostname(), startedAt: Date.now() }) + "\n");
+  } catch {
+    /* registration is a help for recovery, not a condition to run */
   }
   const env = process.env;
   const inSlurm = env.SLURM_JOB_ID !== undefined;

@@ -375,7 +375,7 @@ const CASES: Case[] = [
         expect(r.stderr).toContain("0 already succeeded, 2 still queued or running (adopted), 0 resubmitted");
       } else {
         const r = await resumeSweep({ sweepDir: s.sweepDir, retryFailed: false }, quiet, { pollMs: 100 });
-        expect(await r.submitted).toEqual({ found: { succeeded: 0, adopted: 2, failed: 0 }, resubmitted: 0 });
+        expect(await r.submitted).toEqual({ found: { succeeded: 0, adopted: 2, failed: 0, unknown: 0 }, resubmitted: 0 });
         expect((await r.done).counts.succeeded).toBe(2);
       }
       expect(s.perRun(s.starts())).toEqual([1, 1]);
@@ -441,12 +441,6 @@ async function killedCase(h: Harness, what: "worker" | "job"): Promise<void> {
 
 /** Known bugs: (case, launcher) pairs expected to fail until their fix lands. */
 const KNOWN: Record<string, Partial<Record<Name, string>>> = {
-  // scancel --signal=TERM on an array with pending tasks blocks for ~10 s while those tasks
-  // start (and run) before the launcher's `scancel --state=PENDING`.
-  "cancel-queued": { slurm: "known bug, issue 10 (slurm branch): queued array tasks start runs after cancel" },
-  // No LocalLauncher.recover: a worker spawned by a `corral run` that died before writing the
-  // manifest is unknown to the resume, which starts a second worker on the same runs.
-  recover: { local: "gap found by this suite, issue 10: the local launcher has no recover(); queued runs run twice" },
   // Runs lead their own sessions: a worker killed with SIGKILL leaves them running, and the
   // resume runs them again beside the orphans.
   "worker-killed": {

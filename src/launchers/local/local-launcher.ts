@@ -11,7 +11,8 @@ import type { LivenessFacts } from "../../store/status.js";
 import { CorralError } from "../../errors.js";
 import { detectGpus } from "../../worker/resources.js";
 import type { Launcher, SubmitRequest, ValidateRequest } from "../launcher.js";
-import { spawnWorker } from "../worker-host.js";
+import { liveWorkerOf, spawnWorker } from "../worker-host.js";
+import { readdirSync, readFileSync } from "node:fs";
 
 export class LocalLauncher implements Launcher {
   readonly type = "local";
@@ -65,6 +66,36 @@ export class LocalLauncher implements Launcher {
         host: hostname(),
       },
     ];
+  }
+
+  /**
+   * Workers of the sweep that no job entry records (the process that started them died before
+   * writing the manifest): found from their batch files and registrations, alive on this host.
+   */
+  recover(sweep: SweepManifest): Promise<JobEntry[]> {
+    const dir = path.join(sweep.dir, ".corral");
+    const known = new Set(sweep.jobs.flatMap((j) => j.batches.map((b) => b.batchId)));
+    const out: JobEntry[] = [];
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir).filter((f) => /^batch-.+\.json$/.test(f));
+    } catch {
+      return Promise.resolve(out);
+    }
+    for (const f of files) {
+      const file = path.join(dir, f);
+      const w = liveWorkerOf(file);
+      if (!w) continue;
+      let batch: BatchSpec;
+      try {
+        batch = JSON.parse(readFileSync(file, "utf8")) as BatchSpec;
+      } catch {
+        continue;
+      }
+      if (known.has(batch.batchId)) continue;
+      out.push({ jobId: `local-${w.pid}`, launcher: "local", submittedAt: w.startedAt, batches: [{ batchId: batch.batchId, runs: batch.runs.map((r) => r.index) }], pid: w.pid, host: w.host });
+    }
+    return Promise.resolve(out);
   }
 
   async explain(sweep: SweepManifest): Promise<Map<number, LivenessFacts>> {

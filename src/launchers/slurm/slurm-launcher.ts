@@ -270,8 +270,11 @@ export class SlurmLauncher implements Launcher {
         if (cancelled && (scheduler === "pending" || scheduler === "running")) scheduler = "cancelled";
         const f: LivenessFacts = { scheduler };
         // The worker wrote every record of its batch before it said done: a "running" one is lost.
-        if (this.batchDone(sweep, b.batchId)) f.workerAlive = false;
-        else if (scheduler === "running") f.workerAlive = true;
+        if (this.batchDone(sweep, b.batchId)) {
+          f.workerAlive = false;
+          // A cached answer older than the worker's word says nothing of a job that is over.
+          if (scheduler === "pending" || scheduler === "running") f.scheduler = "unknown";
+        } else if (scheduler === "running") f.workerAlive = true;
         else if (scheduler !== "pending" && scheduler !== "unknown") f.workerAlive = false;
         if (v && v.state === "pending" && v.reason && v.reason !== "None") f.reason = v.reason;
         if (v?.blocked && !cancelled) {
