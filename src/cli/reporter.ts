@@ -6,6 +6,7 @@ import path from "node:path";
 import { tailLines } from "../store/store.js";
 import type { CorralEvent, Reporter, RunView } from "../engine/events.js";
 import type { RunState } from "../store/protocol.js";
+import { STDERR } from "../store/layout.js";
 
 const COLORS = process.stdout.isTTY && !process.env.NO_COLOR;
 const c = (code: number, s: string): string => (COLORS ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -102,7 +103,7 @@ export function printFailureSummary(runs: RunView[], dir: string, opts: { depend
   for (const r of listed.slice(0, 20)) {
     const who = r.job ?? `run ${r.index} [${r.overrides.join(" ")}]`;
     process.stderr.write(`  ${who}: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
-    for (const l of tailLines(path.join(r.dir, "stderr.log"))) process.stderr.write(dim(`      | ${l}`) + "\n");
+    for (const l of tailLines(path.join(r.dir, STDERR))) process.stderr.write(dim(`      | ${l}`) + "\n");
   }
   if (listed.length > 20) process.stderr.write(`  ... and ${listed.length - 20} more (corral status)\n`);
   const cancelled = bad.length - listed.length;

@@ -18,6 +18,7 @@ import { readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
 import type { RunStatusRecord } from "../store/protocol.js";
 import { METRICS, parseMetricSeries, STATUS } from "../store/store.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
+import { RUN_CONFIG } from "../store/layout.js";
 
 export const TOKEN_COOKIE = "corral_token";
 export const TOKEN_HEADER = "x-corral-token";
@@ -145,8 +146,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     const r = runOf(c);
     if (!r) return notFound(c);
     const root = r.sweep.manifest.dir;
-    const cfg = readWithin(root, path.join(r.dir, "config.yaml"));
-    if (cfg.kind === "outside") return outside(c, "config.yaml");
+    const cfg = readWithin(root, path.join(r.dir, RUN_CONFIG));
+    if (cfg.kind === "outside") return outside(c, RUN_CONFIG);
     const statusFile = path.join(r.dir, STATUS);
     if (sizeWithin(root, statusFile) === "outside") return outside(c, STATUS);
     // A log that points outside shows as empty here; /api/logs refuses it.

@@ -32,6 +32,7 @@ import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import { memToMb } from "../plan/retry.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings, type SettingFlags } from "../launchers/settings.js";
+import { FLOW_FILE, FLOW_STATE_DIR, HEAD_LOG, LOCK, sweepWorkDir } from "../store/layout.js";
 
 /** `corral flow` as typed options. */
 export interface FlowRequest extends SettingFlags {
@@ -94,7 +95,7 @@ export interface FlowFile {
   jobs: FlowJobSpec[];
 }
 
-export const FLOW_FILE = "flow.json";
+export { FLOW_FILE };
 
 // ---------------------------------------------------------------------------------------------
 // Decide
@@ -388,17 +389,17 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
  * @throws CorralError E_LOCKED (exit 2) naming the head that holds it.
  */
 export function acquireFlowLock(projectDir: string, what: string): SweepLock {
-  const dir = path.join(projectDir, ".corral", "flow");
+  const dir = path.join(projectDir, FLOW_STATE_DIR);
   mkdirSync(dir, { recursive: true });
   try {
     return acquireSweepLock(dir, what);
   } catch (e) {
     if (!(e instanceof CorralError) || e.code !== "E_LOCKED") throw e;
-    const held = readJsonSync<{ pid: number; host: string; what: string }>(path.join(dir, ".lock"));
+    const held = readJsonSync<{ pid: number; host: string; what: string }>(path.join(dir, LOCK));
     const who = held ? `pid ${held.pid} on ${held.host}: ${held.what}` : "another process";
     throw new CorralError("E_LOCKED", `another corral flow is building in ${projectDir} (${who})`, {
       hint: held && held.host !== thisHost()
-        ? `wait for it to finish; if that process is gone, remove ${path.join(dir, ".lock")}`
+        ? `wait for it to finish; if that process is gone, remove ${path.join(dir, LOCK)}`
         : `wait for it to finish (corral status), or stop it (corral cancel${held ? `, or kill ${held.pid}` : ""}); one flow at a time per project`,
       exitCode: 2,
     });
@@ -410,9 +411,9 @@ export function acquireFlowLock(projectDir: string, what: string): SweepLock {
  * the submitting shell may exit. Its output goes to `<sweep>/.corral/head.log`.
  */
 export function spawnDetachedHead(sweepDir: string, argv: readonly string[]): { pid: number; log: string } {
-  const logDir = path.join(sweepDir, ".corral");
+  const logDir = sweepWorkDir(sweepDir);
   mkdirSync(logDir, { recursive: true });
-  const log = path.join(logDir, "head.log");
+  const log = path.join(logDir, HEAD_LOG);
   const fd = openSync(log, "a");
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ["ignore", fd, fd], env: { ...process.env, NO_COLOR: "1" } });
   closeSync(fd);

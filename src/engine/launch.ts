@@ -23,6 +23,7 @@ import { runSpecOf } from "./spec.js";
 import { gitInfo } from "../project/git.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { checkMultinode, resolveSettings, type SettingFlags } from "../launchers/settings.js";
+import { RUN_CONFIG, RUN_OVERRIDES } from "../store/layout.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -139,8 +140,8 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     for (const r of runs) {
       const rd = path.join(dir, String(r.index));
       mkdirSync(rd, { recursive: true });
-      writeFileSync(path.join(rd, "config.yaml"), toYaml(r.config));
-      writeFileSync(path.join(rd, "overrides.yaml"), toYaml(r.overrides));
+      writeFileSync(path.join(rd, RUN_CONFIG), toYaml(r.config));
+      writeFileSync(path.join(rd, RUN_OVERRIDES), toYaml(r.overrides));
     }
     writeManifest(manifest);
     indexSweep(project.dir, manifest);

@@ -26,6 +26,7 @@ import { readRunStatus, writeManifest, writeRunStatus } from "../store/store.js"
 import { detectCpus, detectGpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
 import { runView } from "./inspect.js";
+import { sweepWorkDir } from "../store/layout.js";
 
 /** One node of the DAG as the loop schedules it. */
 export interface EngineNode {
@@ -497,7 +498,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         // Before the run could start: a dead worker (or job) wrote nothing.
         if (started === undefined && f.workerAlive === false && !TERMINAL_STATES.has(state)) {
           state = "lost";
-          message = `the worker exited before starting it (see ${path.join(manifest.dir, ".corral")})`;
+          message = `the worker exited before starting it (see ${sweepWorkDir(manifest.dir)})`;
         }
         const jobAlive = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
         if (rec?.state === "unknown" && !jobAlive) {

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
+import { RUN_CONFIG } from "../store/layout.js";
 
 export interface SpecParts {
   argv: string[];
@@ -35,7 +36,7 @@ export function runSpecOf(m: SweepManifest, e: RunEntry, p: SpecParts): RunSpec 
       CORRAL_RUN_ID: e.id,
       CORRAL_RUN_DIR: dir,
       CORRAL_SWEEP_DIR: m.dir,
-      ...(p.config ? { CORRAL_CONFIG: path.join(dir, "config.yaml") } : {}),
+      ...(p.config ? { CORRAL_CONFIG: path.join(dir, RUN_CONFIG) } : {}),
       ...(p.resumed ? { CORRAL_RESUMED: "1" } : {}),
       ...p.env,
     },

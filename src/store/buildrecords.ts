@@ -18,9 +18,10 @@ import { mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import type { BuildRecord } from "../plan/uptodate.js";
 import { writeFileAtomicSync } from "./fsutil.js";
+import { FLOW_STATE_DIR } from "./layout.js";
 
 /** Folder of the flow state, relative to the project folder. */
-export const FLOW_STATE_DIR = path.join(".corral", "flow");
+export { FLOW_STATE_DIR };
 /** More segments than this are merged into one on read. */
 export const COMPACT_THRESHOLD = 16;
 

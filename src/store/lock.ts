@@ -9,6 +9,7 @@ import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync
 import path from "node:path";
 import { CorralError } from "../errors.js";
 import { pidAlive, storageError } from "./fsutil.js";
+import { LOCK } from "./layout.js";
 
 interface LockInfo {
   pid: number;
@@ -23,7 +24,7 @@ export interface SweepLock {
 }
 
 export function acquireSweepLock(sweepDir: string, what: string): SweepLock {
-  const file = path.join(sweepDir, ".lock");
+  const file = path.join(sweepDir, LOCK);
   const me: LockInfo = { pid: process.pid, host: hostname(), since: Date.now(), what };
   for (let attempt = 0; attempt < 5; attempt++) {
     // The lock has its content from the moment it exists: written under a private name, then

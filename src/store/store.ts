@@ -8,13 +8,11 @@ import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
 import { RUN_STATES, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
+import { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
 
-export const MANIFEST = "sweep.json";
-export const STATUS = "status.json";
+export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
+
 /** A run's metric lines (JSON lines appended by the run itself). */
-export const METRICS = "metrics.jsonl";
-/** Project-level index folder. */
-export const PROJECT_INDEX_DIR = ".corral";
 
 /** Absolute run folder of an entry. */
 export const runDirOf = (sweep: SweepManifest, run: RunEntry): string => path.join(sweep.dir, run.dir);
@@ -106,7 +104,7 @@ export function writeRunStatus(runDir: string, rec: RunStatusRecord): void {
 
 /** Record a sweep in the project index (one small file per sweep: no shared appends over NFS). */
 export function indexSweep(projectDir: string, m: SweepManifest): void {
-  const dir = path.join(projectDir, PROJECT_INDEX_DIR, "sweeps");
+  const dir = path.join(projectDir, SWEEP_INDEX_DIR);
   mkdirSync(dir, { recursive: true });
   writeJsonAtomicSync(path.join(dir, `${m.id}.json`), {
     id: m.id,
@@ -127,7 +125,7 @@ export interface SweepRef {
 
 /** Sweeps of a project, newest first. */
 export function listSweeps(projectDir: string): SweepRef[] {
-  const dir = path.join(projectDir, PROJECT_INDEX_DIR, "sweeps");
+  const dir = path.join(projectDir, SWEEP_INDEX_DIR);
   if (!existsSync(dir)) return [];
   const refs: SweepRef[] = [];
   for (const f of readdirSync(dir)) {

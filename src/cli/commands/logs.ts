@@ -6,6 +6,7 @@ import { TERMINAL_STATES } from "../../store/protocol.js";
 import { readManifest, readRunStatus, resolveRun, resolveSweep } from "../../store/store.js";
 import { projectDirOf } from "../args.js";
 import type { CommandContext } from "./context.js";
+import { STDERR, STDOUT } from "../../store/layout.js";
 
 export function registerLogs(program: Command, ctx: CommandContext): void {
   program
@@ -19,7 +20,7 @@ export function registerLogs(program: Command, ctx: CommandContext): void {
       const dir = resolveSweep(projectDirOf(ctx.globals()), o.sweep);
       const m = readManifest(dir);
       const entry = resolveRun(m, run);
-      const file = path.join(m.dir, entry.dir, o.stderr ? "stderr.log" : "stdout.log");
+      const file = path.join(m.dir, entry.dir, o.stderr ? STDERR : STDOUT);
       await followFile(file, Boolean(o.follow), path.join(m.dir, entry.dir));
     });
 }

@@ -13,6 +13,7 @@ import { detectGpus } from "../../worker/resources.js";
 import type { Launcher, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { liveWorkerOf, spawnWorker } from "../worker-host.js";
 import { readdirSync, readFileSync } from "node:fs";
+import { sweepWorkDir } from "../../store/layout.js";
 
 export class LocalLauncher implements Launcher {
   readonly type = "local";
@@ -55,7 +56,7 @@ export class LocalLauncher implements Launcher {
       // On a workstation runs share the CPUs unless they ask for some (resources.cpus).
       pinCpus: false,
     };
-    const w = spawnWorker(batch, path.join(sweep.dir, ".corral"), `batch-${batchId}`);
+    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`);
     return [
       {
         jobId: `local-${w.pid}`,
@@ -73,7 +74,7 @@ export class LocalLauncher implements Launcher {
    * writing the manifest): found from their batch files and registrations, alive on this host.
    */
   recover(sweep: SweepManifest): Promise<JobEntry[]> {
-    const dir = path.join(sweep.dir, ".corral");
+    const dir = sweepWorkDir(sweep.dir);
     const known = new Set(sweep.jobs.flatMap((j) => j.batches.map((b) => b.batchId)));
     const out: JobEntry[] = [];
     let files: string[] = [];

@@ -11,6 +11,7 @@ import type { LaunchSettings } from "../launcher.js";
 import { slurmCmd } from "./commands.js";
 import { parseSbatchParsable, parseScontrolJobs, scontrolJob } from "./parse.js";
 import { renderSbatch } from "../../plan/sbatch.js";
+import { FLOW_ALLOC_DIR } from "../../store/layout.js";
 
 export interface AllocRequest {
   projectDir: string;
@@ -29,7 +30,7 @@ export interface AllocJob {
 /** Render and submit the allocation's batch script. */
 export async function submitAllocation(req: AllocRequest): Promise<AllocJob> {
   const s = req.settings.slurm;
-  const dir = path.join(req.projectDir, ".corral", "flow-alloc");
+  const dir = path.join(req.projectDir, FLOW_ALLOC_DIR);
   mkdirSync(dir, { recursive: true });
   const script = renderSbatch({
     jobName: `${s.jobName ?? "corral"}-flow`,

@@ -16,7 +16,7 @@ import type { LivenessFacts } from "../../store/status.js";
 import type { Launcher, LaunchSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { readManifest } from "../../store/store.js";
 import { spawnWorker, WORKER_MAIN } from "../worker-host.js";
-import { BATCH_DONE_SUFFIX, CANCEL_MARKER } from "../../worker/batch.js";
+import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
 
@@ -60,7 +60,7 @@ export class SlurmLauncher implements Launcher {
 
   async submit(req: SubmitRequest): Promise<JobEntry[]> {
     const { sweep, runs, settings } = req;
-    const slurmDir = path.join(sweep.dir, ".slurm");
+    const slurmDir = slurmDirOf(sweep.dir);
     mkdirSync(slurmDir, { recursive: true });
     // A new submission means the runs are wanted again: a later SIGTERM is the scheduler's.
     rmSync(path.join(slurmDir, CANCEL_MARKER), { force: true });
@@ -173,7 +173,7 @@ export class SlurmLauncher implements Launcher {
     const r = await slurmCmd("squeue", ["-h", "-t", "all", "-u", process.env.USER ?? "root", "-o", "%F|%k"], { attempts: 3 });
     if (r.code !== 0) return [];
     const prefix = `corral:${sweep.id}:`;
-    const slurmDir = path.join(sweep.dir, ".slurm");
+    const slurmDir = slurmDirOf(sweep.dir);
     let files: string[] = [];
     try {
       files = readdirSync(slurmDir);
@@ -250,7 +250,7 @@ export class SlurmLauncher implements Launcher {
     const k = `${sweep.dir}\0${batchId}`;
     if (this.done.has(k)) return true;
     const [chunk, task] = batchId.split("-").map(Number);
-    if (!existsSync(batchFilePath(path.join(sweep.dir, ".slurm"), chunk!, task!) + BATCH_DONE_SUFFIX)) return false;
+    if (!existsSync(batchFilePath(slurmDirOf(sweep.dir), chunk!, task!) + BATCH_DONE_SUFFIX)) return false;
     this.done.add(k);
     return true;
   }
@@ -309,7 +309,7 @@ export class SlurmLauncher implements Launcher {
   async cancel(sweep: SweepManifest, force: boolean): Promise<void> {
     // The marker first: from now on no worker of the sweep starts a run, whatever scancel does,
     // and a SIGTERM the workers get is ours (runs `cancelled`), not the scheduler's (`preempted`).
-    const slurmDir = path.join(sweep.dir, ".slurm");
+    const slurmDir = slurmDirOf(sweep.dir);
     mkdirSync(slurmDir, { recursive: true });
     writeFileSync(path.join(slurmDir, CANCEL_MARKER), `${Date.now()}\n`);
     this.cache.delete(sweep.dir);
@@ -337,7 +337,7 @@ const DEFAULT_POLL_INTERVAL_S = 15;
 /** When `corral cancel` asked to stop the sweep (ms since epoch; 0 when it did not). */
 function cancelRequestedAt(sweep: SweepManifest): number {
   try {
-    return statSync(path.join(sweep.dir, ".slurm", CANCEL_MARKER)).mtimeMs;
+    return statSync(cancelMarkerOf(sweep.dir)).mtimeMs;
   } catch {
     return 0;
   }

@@ -1,0 +1,62 @@
+/**
+ * Every file and folder name of the store, in one place (DESIGN.md "On disk"). Nothing else
+ * spells them: readers and writers in every layer import these.
+ *
+ * ```
+ * <project>/.corral/               project index
+ *   sweeps/<id>.json               one small file per sweep (no shared appends over NFS)
+ *   flow/records/, flow/incomplete/, flow/.lock    what `corral flow` remembers
+ *   flow-alloc/                    single-allocation flows' batch scripts and logs
+ * <sweep>/                         one sweep (or flow)
+ *   sweep.json                     the manifest (runs, jobs, settings)
+ *   flow.json                      a flow's resolved jobs
+ *   .lock                          the sweep lock (pid, host, what)
+ *   .corral/batch-*.json(.pid|.log)  local workers: batch file, registration, log; head.log
+ *   .slurm/                        sbatch scripts, batch files (.pid, .done), job logs,
+ *                                  cancel-requested (the marker `corral cancel` writes first)
+ *   <run>/                         config.yaml overrides.yaml status.json stdout.log
+ *                                  stderr.log metrics.jsonl
+ * ```
+ */
+import path from "node:path";
+
+/** `<sweep>/sweep.json`. */
+export const MANIFEST = "sweep.json";
+/** `<sweep>/flow.json`. */
+export const FLOW_FILE = "flow.json";
+/** `<sweep>/.lock` (and `<project>/.corral/flow/.lock`). */
+export const LOCK = ".lock";
+/** `<sweep>/.corral/`: local workers' batch files, registrations and logs; a detached head's log. */
+export const SWEEP_WORK_DIR = ".corral";
+/** `<sweep>/.corral/head.log`. */
+export const HEAD_LOG = "head.log";
+/** `<sweep>/.slurm/`: sbatch scripts, batch files, job logs. */
+export const SLURM_DIR = ".slurm";
+/** `<sweep>/.slurm/cancel-requested`: written by `corral cancel` before scancel. */
+export const CANCEL_MARKER = "cancel-requested";
+/** `<batch file>.done`: the worker ran every run of its batch (not preempted). */
+export const BATCH_DONE_SUFFIX = ".done";
+
+/** `<run>/status.json`: written only by the worker running the attempt (see docs/reliability.md). */
+export const STATUS = "status.json";
+/** `<run>/config.yaml`: the run's composed config (CORRAL_CONFIG). */
+export const RUN_CONFIG = "config.yaml";
+/** `<run>/overrides.yaml`. */
+export const RUN_OVERRIDES = "overrides.yaml";
+export const STDOUT = "stdout.log";
+export const STDERR = "stderr.log";
+/** `<run>/metrics.jsonl`: JSON lines the run appends. */
+export const METRICS = "metrics.jsonl";
+
+/** `<project>/.corral/`: the project index. */
+export const PROJECT_INDEX_DIR = ".corral";
+/** `<project>/.corral/sweeps/`. */
+export const SWEEP_INDEX_DIR = path.join(PROJECT_INDEX_DIR, "sweeps");
+/** `<project>/.corral/flow/`: build records, incomplete marks, the flow lock. */
+export const FLOW_STATE_DIR = path.join(PROJECT_INDEX_DIR, "flow");
+/** `<project>/.corral/flow-alloc/`: single-allocation flows. */
+export const FLOW_ALLOC_DIR = path.join(PROJECT_INDEX_DIR, "flow-alloc");
+
+export const sweepWorkDir = (sweepDir: string): string => path.join(sweepDir, SWEEP_WORK_DIR);
+export const slurmDirOf = (sweepDir: string): string => path.join(sweepDir, SLURM_DIR);
+export const cancelMarkerOf = (sweepDir: string): string => path.join(sweepDir, SLURM_DIR, CANCEL_MARKER);
