@@ -13,7 +13,7 @@ import type { BuildRecord } from "../plan/uptodate.js";
 import { clearIncomplete, compactBuildRecords, markIncomplete, writeBuildRecords } from "../store/buildrecords.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunState, SweepManifest } from "../store/protocol.js";
-import { readManifest } from "../store/store.js";
+import { discardUnstartedSweep, readManifest } from "../store/store.js";
 import type { Reporter, RunView } from "./events.js";
 import { acquireFlowLock, FLOW_FILE, recordOf, removeOutputs, type FlowFile } from "./flow.js";
 import { driveSweep, type EngineNode, type LoopHooks } from "./loop.js";
@@ -70,6 +70,9 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     flowLock = acquireFlowLock(manifest.projectDir, `corral flow head of ${path.relative(manifest.projectDir, manifest.dir) || manifest.dir}`);
   } catch (e) {
     lock.release();
+    // A flow refused before it started anything leaves nothing behind (no ghost sweep that a
+    // later resume would run).
+    if (e instanceof CorralError && e.code === "E_LOCKED") discardUnstartedSweep(manifest);
     throw e;
   }
   const projectDir = manifest.projectDir;

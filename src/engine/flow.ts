@@ -22,11 +22,11 @@ import { sweepValues } from "../plan/sweep.js";
 import type { ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
 import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision, type JobHashes } from "../plan/uptodate.js";
 import type { ProjectConfig } from "../project/schema.js";
-import { readBuildRecords, readIncompleteMarks } from "../store/buildrecords.js";
+import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../store/buildrecords.js";
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
-import { indexSweep, writeManifest } from "../store/store.js";
+import { indexSweep, readManifest, writeManifest } from "../store/store.js";
 import { gitInfo } from "../project/git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import { memToMb } from "../plan/retry.js";
@@ -240,7 +240,7 @@ export function makeStatter(projectDir: string): (p: string) => { mtimeMs: numbe
 }
 
 /** Decide: load, build the DAG, decide each job. Reads the disk (stats, records); writes nothing. */
-export function planFlow(req: FlowRequest, cwd = req.project.dir): FlowPlan {
+export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise<FlowPlan> {
   const project = req.project;
   // Profiles (-P, or the automatic choice) were applied by openProject, as for `corral run`.
   const cfg = project.config;
@@ -249,7 +249,18 @@ export function planFlow(req: FlowRequest, cwd = req.project.dir): FlowPlan {
   const dag = buildDag({ rules: rulesOf(cfg, resourceProfiles(project)), targets, exists: (p) => stat(p) !== undefined });
   const records = readBuildRecords(project.dir);
   const incomplete = new Set<string>();
-  for (const m of readIncompleteMarks(project.dir)) for (const o of m.outputs) incomplete.add(o);
+  // "Incomplete" means its writer is dead: a job of an earlier flow whose worker still runs it
+  // (its head was killed) is never started a second time beside it.
+  const { dead, live } = await splitByWriter(readIncompleteMarks(project.dir));
+  if (live.length > 0) {
+    const sweeps = [...new Set(live.map((m) => m.sweep))];
+    const outs = live.flatMap((m) => m.outputs);
+    throw new CorralError("E_LOCKED", `${outs.length} output${outs.length === 1 ? " is" : "s are"} still being written by a running job of an earlier flow (${outs.slice(0, 3).map((o) => `'${o}'`).join(", ")}${outs.length > 3 ? ", ..." : ""})`, {
+      hint: `corral resume ${sweeps[0]} continues that flow and adopts its running jobs; or wait for them, or stop them with corral cancel ${sweeps[0]}`,
+      exitCode: 2,
+    });
+  }
+  for (const m of dead) for (const o of m.outputs) incomplete.add(o);
   const decisions = decideJobs(
     dag,
     { stat, records: (o) => records.get(o), incomplete: (o) => incomplete.has(o) },
@@ -257,6 +268,39 @@ export function planFlow(req: FlowRequest, cwd = req.project.dir): FlowPlan {
   );
   const settings = resolveSettings(cfg, req);
   return { request: req, dag, decisions, summary: summarize(dag, decisions), settings, env: { ...cfg.env }, overrides };
+}
+
+/**
+ * Split incomplete marks by whether the job that writes the outputs may still be running: its
+ * flow's worker or scheduler job is alive (asked through the launcher of the flow that started
+ * it, after recovering workers that flow never recorded). A flow that is gone has dead writers.
+ */
+async function splitByWriter(marks: IncompleteMark[]): Promise<{ dead: IncompleteMark[]; live: IncompleteMark[] }> {
+  const dead: IncompleteMark[] = [];
+  const live: IncompleteMark[] = [];
+  const bySweep = new Map<string, IncompleteMark[]>();
+  for (const m of marks) bySweep.set(m.sweep, [...(bySweep.get(m.sweep) ?? []), m]);
+  for (const [sweep, ms] of bySweep) {
+    let manifest: SweepManifest;
+    try {
+      manifest = readManifest(sweep);
+    } catch {
+      dead.push(...ms);
+      continue;
+    }
+    const launcher = makeLauncher(manifest.settings as LaunchSettings);
+    const work = { ...manifest, jobs: manifest.jobs.filter((j) => !j.jobId.startsWith("head-")) };
+    work.jobs.push(...(launcher.recover ? await launcher.recover(work) : []));
+    const facts = await launcher.explain(work);
+    const indexOf = new Map(manifest.runs.map((r) => [r.job, r.index]));
+    for (const m of ms) {
+      const i = indexOf.get(m.jobKey);
+      const f = i === undefined ? undefined : facts.get(i);
+      const alive = f !== undefined && (f.workerAlive === true || f.scheduler === "running" || (f.scheduler === "pending" && f.workerAlive !== false));
+      (alive ? live : dead).push(m);
+    }
+  }
+  return { dead, live };
 }
 
 /** `4G` / `500M` / `1.5T` / `4GiB` in whole megabytes; 0 when unset or unreadable. */

@@ -2,7 +2,7 @@
  * The on-disk record of sweeps and runs (see DESIGN.md "On disk"). Any command, in any shell,
  * on any node sharing the filesystem, reads the same files; nothing needs a server.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
@@ -113,6 +113,18 @@ export function indexSweep(projectDir: string, m: SweepManifest): void {
     kind: m.kind,
     createdAt: m.createdAt,
   });
+}
+
+/**
+ * Remove a sweep that never started anything (a refused command): its folder and its index
+ * entry. Refuses (returns false) once any job was recorded, so nothing a user ran is lost.
+ */
+export function discardUnstartedSweep(m: SweepManifest): boolean {
+  const now = readJsonSync<SweepManifest>(path.join(m.dir, MANIFEST));
+  if (!now || !Array.isArray(now.jobs) || now.jobs.length > 0) return false;
+  rmSync(m.dir, { recursive: true, force: true });
+  rmSync(path.join(m.projectDir, SWEEP_INDEX_DIR, `${m.id}.json`), { force: true });
+  return true;
 }
 
 export interface SweepRef {

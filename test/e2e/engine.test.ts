@@ -7,7 +7,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as Corral from "../../src/index.js";
 import type { SweepManifest } from "../../src/store/protocol.js";
-import { corral, makeProject, readJson, sweepDirs, waitFor } from "../helpers.js";
+import { corral, corralAsync, lines, makeProject, readJson, sleep, sweepDirs, waitFor } from "../helpers.js";
 
 // No GPU on this machine as the tests see it: no nvidia-smi answers, CUDA_VISIBLE_DEVICES empty.
 const NO_GPU = { CUDA_VISIBLE_DEVICES: "", PATH: `/nonexistent-nvidia:${process.env.PATH ?? ""}` };
@@ -103,5 +103,55 @@ describe("a dead driver is named, not shown as pending for ever", () => {
     const res = corral(["resume"], { cwd: dir, timeoutMs: 30_000 });
     expect(res.code).toBe(0);
     expect(readFileSync(path.join(dir, "b.txt"), "utf8")).toBe("a\n");
+  });
+});
+
+describe("a pipeline whose head died while its jobs still run", () => {
+  it("a rerun refuses to start the running jobs beside themselves (with or without --rerun-incomplete); resume adopts them; each job runs once", async () => {
+    const dir = makeProject({
+      "corral.yaml": [
+        "rules:",
+        "  slow:",
+        '    output: ["out/{n}.txt"]',
+        '    shell: "echo {wildcards.n} >> starts.txt; echo half > {output}; sleep 3; echo END >> {output}"',
+        "  all:",
+        "    input: [out/1.txt, out/2.txt]",
+        "    output: [all.txt]",
+        "    shell: cat {input} > {output}",
+        "targets: [all.txt]",
+        "",
+      ].join("\n"),
+    });
+    const p = corralAsync(["flow", "-j", "2"], { cwd: dir });
+    await waitFor(() => lines(path.join(dir, "starts.txt")).length === 2, 20_000, "both slow jobs to start");
+    p.child.kill("SIGKILL");
+    await p.done;
+    for (const extra of [[], ["--rerun-incomplete"]]) {
+      const r = corral(["flow", ...extra], { cwd: dir });
+      expect(r.code, extra.join(" ")).toBe(2);
+      expect(r.stderr).toContain("still being written by a running job of an earlier flow");
+      expect(r.stderr).toContain("corral resume");
+    }
+    const res = corral(["resume"], { cwd: dir, timeoutMs: 30_000 });
+    expect(res.code).toBe(0);
+    expect(lines(path.join(dir, "starts.txt")).sort()).toEqual(["1", "2"]);
+    expect(readFileSync(path.join(dir, "all.txt"), "utf8")).toBe("half\nEND\nhalf\nEND\n");
+    // Everything is up to date now.
+    expect(corral(["flow", "-n"], { cwd: dir }).stdout).toMatch(/nothing to do|up to date/i);
+  });
+
+  it("a second flow refused by the flow lock leaves no ghost sweep behind", async () => {
+    const dir = makeProject({
+      "corral.yaml": "rules:\n  a:\n    output: [a.txt]\n    shell: sleep 3; touch {output}\ntargets: [a.txt]\n",
+    });
+    const first = corralAsync(["flow"], { cwd: dir });
+    await waitFor(() => sweepDirs(dir).length === 1, 20_000, "the first flow's sweep");
+    const second = corral(["flow", "--detach"], { cwd: dir });
+    await first.done;
+    // Whether refused at once or by its head, only the first sweep remains.
+    await sleep(1000);
+    expect(second.code === 0 || second.code === 2).toBe(true);
+    expect(sweepDirs(dir)).toHaveLength(1);
+    expect(corral(["resume"], { cwd: dir }).code).toBe(0);
   });
 });

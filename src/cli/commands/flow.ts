@@ -50,7 +50,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
       const profiles = (o.profile ?? "").split(",").filter(Boolean);
       const project = await openProject({ ...projectLocation(g).open, allowMissing: false, ...(profiles.length ? { profiles } : {}) });
       const forcerun = (o.forcerun ?? []).flatMap((r) => r.split(",")).filter(Boolean);
-      const plan = planFlow(
+      const plan = await planFlow(
         {
           project,
           args,
