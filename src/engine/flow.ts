@@ -417,8 +417,8 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
     if (git) manifest.git = git;
     const flow: FlowFile = { type: "flow", version: 1, keepGoing: req.keepGoing, jobs };
     writeJsonAtomicSync(path.join(dir, FLOW_FILE), flow);
-    writeManifest(manifest);
     indexSweep(project.dir, manifest);
+    writeManifest(manifest);
     return { manifest, flow };
   } finally {
     lock.release();

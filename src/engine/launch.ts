@@ -143,8 +143,10 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
       writeFileSync(path.join(rd, RUN_CONFIG), toYaml(r.config));
       writeFileSync(path.join(rd, RUN_OVERRIDES), toYaml(r.overrides));
     }
-    writeManifest(manifest);
+    // Index first: a crash between the two leaves an index entry without a manifest (skipped by
+    // readers), never a recorded sweep that `corral resume` cannot find.
     indexSweep(project.dir, manifest);
+    writeManifest(manifest);
   } catch (e) {
     lock.release();
     throw e;
