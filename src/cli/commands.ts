@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFi
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { formatResults, readSweepStatus, resultsTable } from "../engine/inspect.js";
-import { planAll, prepareSweep, resumeSweep, retryRound, startSweep, type StartedSweep } from "../engine/launch.js";
+import { planAll, prepareSweep, previewSweep, resumeSweep, retryRound, startSweep, type StartedSweep } from "../engine/launch.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { openProject } from "../project/open.js";
 import { composeForDisplay } from "../engine/config-view.js";
@@ -73,6 +73,7 @@ export async function runCommands(program: Command, ctx: CommandContext): Promis
         } else {
           process.stdout.write(`${runs.length} run${runs.length === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)\n`);
           for (const r of runs) process.stdout.write(`  ${String(r.index).padStart(4)}  ${r.id}  ${r.overrides.join(" ")}\n`);
+          for (const f of await previewSweep(prepared, runs)) process.stdout.write(`\n# ---- ${f.name} (not submitted)\n${f.text}`);
         }
         return;
       }

@@ -29,6 +29,11 @@ export interface WorkerContext {
   allocEndMs?: number;
   log: (msg: string) => void;
   now?: () => number;
+  /**
+   * Set when a setup line of the job failed (`corral: setup line N failed ...`): no run starts,
+   * every run not yet succeeded is recorded failed with this message.
+   */
+  setupFailed?: string;
 }
 
 /** See start(): how long a run lives before its "running" record is written. */
@@ -88,6 +93,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     prev.set(r.index, rec);
     todo.push(r);
   }
+  if (ctx.setupFailed !== undefined) return failAll(batch, ctx, todo, prev, ctx.setupFailed, counts);
   const specs = new Map(todo.map((r) => [r.index, r]));
   // Copy the environment once: every read of process.env goes through a slow native interceptor.
   const baseEnv: NodeJS.ProcessEnv = { ...ctx.env };
@@ -356,4 +362,29 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   queueMicrotask(pump);
   return { done, stop };
+}
+
+/** Record every run of `todo` failed with `message` without starting any (a setup line failed). */
+function failAll(batch: BatchSpec, ctx: WorkerContext, todo: RunSpec[], prev: Map<number, RunStatusRecord | undefined>, message: string, counts: Partial<Record<RunState, number>>): BatchHandle {
+  const t = (ctx.now ?? Date.now)();
+  for (const spec of todo) {
+    const state: RunState = "failed";
+    writeRunStatus(spec.dir, {
+      type: "run-status",
+      version: 1,
+      runId: spec.id,
+      index: spec.index,
+      state,
+      attempt: spec.attempt,
+      updatedAt: t,
+      endedAt: t,
+      host: ctx.host,
+      worker: { pid: ctx.pid, host: ctx.host, batchId: batch.batchId },
+      ...(ctx.jobId ? { jobId: ctx.jobId } : {}),
+      message,
+      history: [...(prev.get(spec.index)?.history ?? []), { state, at: t, attempt: spec.attempt }],
+    });
+    counts.failed = (counts.failed ?? 0) + 1;
+  }
+  return { done: Promise.resolve({ exitCode: todo.length ? 1 : 0, counts }), stop: () => undefined };
 }

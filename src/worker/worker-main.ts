@@ -14,6 +14,7 @@ import { hostname } from "node:os";
 import type { BatchSpec } from "../store/protocol.js";
 import { CANCEL_MARKER, runBatch } from "./batch.js";
 import { detectCpus, detectGpus } from "./resources.js";
+import { SETUP_FAILED_ENV } from "../plan/sbatch.js";
 
 /**
  * When this allocation ends (ms since epoch): SLURM_JOB_END_TIME where SLURM exports it, else one
@@ -63,6 +64,13 @@ function main(): void {
     console.log(`[corral ${new Date().toISOString()}] ${m}`);
   };
   if (batch.verbose) log(`GPUs from ${gpus.source}; CPUs from ${batch.resources.cpuIds ? "batch settings" : "affinity mask"}`);
+  // A setup line of the job failed (the batch script or the local launcher's shell said which):
+  // record the runs failed with it rather than run them in a half-prepared environment.
+  const setupFailed = env[SETUP_FAILED_ENV];
+  if (setupFailed !== undefined) {
+    delete env[SETUP_FAILED_ENV];
+    console.error(`corral worker: not starting the ${batch.runs.length} run(s) of batch ${batch.batchId}: ${setupFailed}`);
+  }
   let handle;
   try {
     handle = runBatch(batch, {
@@ -75,6 +83,7 @@ function main(): void {
       restartCount: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
       ...(batch.endGraceS !== undefined ? optional("allocEndMs", allocationEnd(env)) : {}),
       log,
+      ...(setupFailed !== undefined ? { setupFailed } : {}),
     });
   } catch (e) {
     // A split that cannot work is said once, clearly, in the job log.
