@@ -8,7 +8,7 @@ import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
-import { findTaskset } from "./resources.js";
+import { SpawnHelper } from "./spawn-helper.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
@@ -156,7 +156,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       }, 1000)
     : undefined;
   const active = new Map<number, Active>();
-  const taskset = findTaskset();
+  // One small process starts every run of the batch (see spawn-helper.ts); none for an empty batch.
+  const helper = todo.length > 1 ? SpawnHelper.start(baseEnv) : undefined;
   let stopping: StopMode | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
   let resolveDone!: (r: BatchResult) => void;
@@ -190,8 +191,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     env.OMP_NUM_THREADS = String(grant.threads);
     if (pool.gpuIds.length > 0) env.CUDA_VISIBLE_DEVICES = grant.gpuIds.join(",");
     if (grant.gpuShare > 0 && grant.gpuShare < 1) env.CORRAL_GPU_FRACTION = String(grant.gpuShare);
-    let argv = [...(spec.wrap ?? []), ...spec.argv];
-    if (grant.pinned && taskset && grant.cpuIds.length) argv = [taskset, "-c", grant.cpuIds.join(","), ...argv];
+    const argv = [...(spec.wrap ?? []), ...spec.argv];
     const record = baseRecord(spec, "running");
     record.startedAt = record.updatedAt;
     record.cpus = grant.cpuIds;
@@ -202,14 +202,18 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       env,
       stdoutFile: path.join(spec.dir, "stdout.log"),
       stderrFile: path.join(spec.dir, "stderr.log"),
+      ...(grant.pinned && grant.cpuIds.length ? { cpus: grant.cpuIds } : {}),
+      helper,
     });
-    if (proc.pid !== undefined) record.pid = proc.pid;
+    void proc.started.then((pid) => {
+      if (pid !== undefined) record.pid = pid;
+    });
     // The "running" record is written once the run has lived RUNNING_WRITE_DELAY_MS: a run that
     // ends sooner gets only its final record, which halves the writes of sweeps of tiny runs.
     const runningTimer = setTimeout(() => {
       if (active.has(spec.index)) writeRunStatus(spec.dir, record);
     }, RUNNING_WRITE_DELAY_MS);
-    vlog(`run ${spec.index}: start pid ${proc.pid} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
+    vlog(`run ${spec.index}: start${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
     const a: Active = { spec, grant, proc, record };
     active.set(spec.index, a);
     if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
@@ -282,6 +286,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       writeRunStatus(spec.dir, rec);
       vlog(`run ${spec.index}: deferred to the next job (${rec.message})`);
     }
+    helper?.close();
     clearInterval(heartbeat);
     clearInterval(fenceTimer);
     clearTimeout(wakeTimer);

@@ -1,0 +1,201 @@
+/**
+ * Starting runs cheaply. `child_process.spawn` forks the whole worker (a ~50 MB Node process:
+ * page tables copied, the event loop blocked until the child execs): about 1.7 ms of the
+ * worker's single thread per run, most of a run's overhead for tiny runs (issue 10, point 6).
+ * This helper is one small Python process, started once per batch, that starts each run with
+ * `posix_spawn` (vfork-style: nothing copied), in its own session (setsid, so the worker can
+ * signal its whole group), with its logs opened by file actions and its CPU affinity inherited
+ * from the helper's thread (no `taskset` exec per pinned run). Exits come back with the exact
+ * exit code or signal. Where no usable `python3` (>= 3.8) is found, or the helper dies, runs
+ * start through `child_process.spawn` as before: the helper is an optimisation, never a need.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+
+/** Protocol (JSON lines): worker -> helper: RunRequest; helper -> worker: ready | start | exit. */
+const HELPER_PY = String.raw`
+import os, sys, json, signal, threading, shutil, errno
+if sys.version_info < (3, 8) or not hasattr(os, "posix_spawn"):
+    sys.exit(3)
+out = sys.stdout
+lock = threading.Lock()
+more = threading.Condition(lock)
+pids = {}
+base = dict(os.environ)
+# Runs start with default dispositions and an empty mask, whatever the helper ignores.
+sigdef = [getattr(signal, n) for n in ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGXFSZ", "SIGALRM") if hasattr(signal, n)]
+# Stop signals are the worker's to act on: the helper keeps reporting exits until stdin closes.
+for n in ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"):
+    signal.signal(getattr(signal, n), signal.SIG_IGN)
+home = os.getcwd()
+allcpus = os.sched_getaffinity(0)
+W = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+def say(m):
+    out.write(json.dumps(m) + "\n")
+    out.flush()
+def reap():
+    while True:
+        with lock:
+            while not pids:
+                more.wait()
+        try:
+            pid, st = os.waitpid(-1, 0)
+        except ChildProcessError:
+            continue
+        with lock:
+            i = pids.pop(pid, None)
+            if i is None:
+                continue
+            if os.WIFSIGNALED(st):
+                say({"t": "exit", "id": i, "code": None, "signal": signal.Signals(os.WTERMSIG(st)).name})
+            else:
+                say({"t": "exit", "id": i, "code": os.WEXITSTATUS(st), "signal": None})
+threading.Thread(target=reap, daemon=True).start()
+say({"t": "ready"})
+for line in sys.stdin:
+    r = json.loads(line)
+    env = dict(base)
+    env.update(r["env"])
+    cmd = r["argv"][0]
+    cpus = r.get("cpus")
+    with lock:
+        try:
+            os.chdir(r["cwd"])
+            # As execvp in the run's environment: PATH from the run's env.
+            exe = cmd if "/" in cmd else shutil.which(cmd, path=env.get("PATH", os.defpath))
+            if exe is None:
+                raise FileNotFoundError(errno.ENOENT, cmd)
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+            try:
+                pid = os.posix_spawn(exe, r["argv"], env, setsid=True, setsigdef=sigdef, setsigmask=[], file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, r["out"], W, 0o644),
+                    (os.POSIX_SPAWN_OPEN, 2, r["err"], W, 0o644)])
+            finally:
+                if cpus:
+                    os.sched_setaffinity(0, allcpus)
+            pids[pid] = r["id"]
+            more.notify()
+            say({"t": "start", "id": r["id"], "pid": pid})
+        except OSError as e:
+            say({"t": "start", "id": r["id"], "pid": None, "error": errno.errorcode.get(e.errno or 0, str(e))})
+        finally:
+            os.chdir(home)
+`;
+
+export interface HelperRun {
+  argv: string[];
+  cwd: string;
+  /** Added to the helper's environment (the batch's base environment). */
+  env: NodeJS.ProcessEnv;
+  stdoutFile: string;
+  stderrFile: string;
+  /** Pin the run to these CPUs (inherited affinity; no taskset). */
+  cpus?: number[];
+}
+
+export interface HelperCallbacks {
+  /** The run's pid (its process group id), or a spawn error. */
+  started(pid: number | undefined, error?: string): void;
+  exited(exit: { code: number | null; signal: NodeJS.Signals | null }): void;
+  /**
+   * The helper died before reporting this run's exit. `maybeStarted` false: it never started
+   * (start it another way); true: it may be running, unwatched.
+   */
+  lost(maybeStarted: boolean): void;
+}
+
+/**
+ * One helper process for a batch. `run` queues a start; callbacks report the pid and the exit,
+ * or that the helper was lost (it died, or could never run: then nothing had started).
+ */
+export class SpawnHelper {
+  private readonly child: ChildProcess;
+  private next = 0;
+  private readonly waiting = new Map<number, { cb: HelperCallbacks; pid?: number }>();
+  private ready = false;
+  private dead = false;
+  private closed = false;
+
+  private constructor(python: string, baseEnv: NodeJS.ProcessEnv) {
+    // -I: no user site, no PYTHON* variables (a run's PYTHONPATH must not break the helper); -S: faster start.
+    this.child = spawn(python, ["-I", "-S", "-c", HELPER_PY], { stdio: ["pipe", "pipe", "inherit"], env: baseEnv });
+    this.child.on("error", () => this.lose());
+    this.child.on("exit", () => this.lose());
+    this.child.stdin!.on("error", () => this.lose());
+    const rl = createInterface({ input: this.child.stdout! });
+    rl.on("line", (line) => this.onLine(line));
+  }
+
+  /** A helper, or undefined where none can run (no python3 on PATH: checked once, cheaply). */
+  static start(baseEnv: NodeJS.ProcessEnv, python = "python3"): SpawnHelper | undefined {
+    // CORRAL_SPAWN_HELPER=0: always child_process.spawn (debugging, or a site whose python3 misbehaves).
+    if (baseEnv.CORRAL_SPAWN_HELPER === "0") return undefined;
+    try {
+      return new SpawnHelper(python, baseEnv);
+    } catch {
+      return undefined;
+    }
+  }
+
+  get usable(): boolean {
+    return !this.dead;
+  }
+
+  run(req: HelperRun, cb: HelperCallbacks): void {
+    if (this.dead || this.closed) return cb.lost(false);
+    const id = this.next++;
+    this.waiting.set(id, { cb });
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.env)) if (v !== undefined) env[k] = v;
+    const msg = { id, argv: req.argv, cwd: req.cwd, env, out: req.stdoutFile, err: req.stderrFile, ...(req.cpus?.length ? { cpus: req.cpus } : {}) };
+    this.child.stdin!.write(JSON.stringify(msg) + "\n");
+  }
+
+  /** No more runs: the helper exits once stdin closes (runs already started keep running). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.child.stdin!.end();
+    this.child.unref();
+    (this.child.stdout as unknown as { unref?: () => void }).unref?.();
+  }
+
+  private onLine(line: string): void {
+    let m: { t: string; id?: number; pid?: number | null; error?: string; code?: number | null; signal?: NodeJS.Signals | null };
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      return;
+    }
+    if (m.t === "ready") {
+      this.ready = true;
+      return;
+    }
+    const w = m.id === undefined ? undefined : this.waiting.get(m.id);
+    if (!w) return;
+    if (m.t === "start") {
+      if (m.pid === null || m.pid === undefined) {
+        this.waiting.delete(m.id!);
+        w.cb.started(undefined, m.error ?? "spawn failed");
+      } else {
+        w.pid = m.pid;
+        w.cb.started(m.pid);
+      }
+    } else if (m.t === "exit") {
+      this.waiting.delete(m.id!);
+      w.cb.exited({ code: m.code ?? null, signal: m.signal ?? null });
+    }
+  }
+
+  /** The helper is gone: hand back every run it can no longer report. */
+  private lose(): void {
+    if (this.dead) return;
+    this.dead = true;
+    const left = [...this.waiting.values()];
+    this.waiting.clear();
+    // Before `ready` the helper started nothing; after it, a run without a reply may have started.
+    for (const w of left) w.cb.lost(w.pid !== undefined || this.ready);
+  }
+}
