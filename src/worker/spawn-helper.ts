@@ -52,6 +52,8 @@ def reap():
                 say({"t": "exit", "id": i, "code": os.WEXITSTATUS(st), "signal": None})
 threading.Thread(target=reap, daemon=True).start()
 say({"t": "ready"})
+where = {}
+cwd = home
 for line in sys.stdin:
     r = json.loads(line)
     env = dict(base)
@@ -60,9 +62,17 @@ for line in sys.stdin:
     cpus = r.get("cpus")
     with lock:
         try:
-            os.chdir(r["cwd"])
-            # As execvp in the run's environment: PATH from the run's env.
-            exe = cmd if "/" in cmd else shutil.which(cmd, path=env.get("PATH", os.defpath))
+            if r["cwd"] != cwd:
+                os.chdir(r["cwd"])
+                cwd = r["cwd"]
+            # As execvp in the run's environment: PATH from the run's env (looked up once per PATH).
+            if "/" in cmd:
+                exe = cmd
+            else:
+                key = (cmd, env.get("PATH", os.defpath))
+                exe = where.get(key)
+                if exe is None or not os.access(exe, os.X_OK):
+                    exe = where[key] = shutil.which(cmd, path=key[1])
             if exe is None:
                 raise FileNotFoundError(errno.ENOENT, cmd)
             if cpus:
@@ -80,8 +90,6 @@ for line in sys.stdin:
             say({"t": "start", "id": r["id"], "pid": pid})
         except OSError as e:
             say({"t": "start", "id": r["id"], "pid": None, "error": errno.errorcode.get(e.errno or 0, str(e))})
-        finally:
-            os.chdir(home)
 `;
 
 export interface HelperRun {
@@ -153,13 +161,11 @@ export class SpawnHelper {
     this.child.stdin!.write(JSON.stringify(msg) + "\n");
   }
 
-  /** No more runs: the helper exits once stdin closes (runs already started keep running). */
+  /** No more runs: the helper exits once stdin closes, and the worker reaps it before it exits. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.child.stdin!.end();
-    this.child.unref();
-    (this.child.stdout as unknown as { unref?: () => void }).unref?.();
   }
 
   private onLine(line: string): void {
