@@ -62,9 +62,10 @@ if (want("local")) {
     const p = timed("sh", ["-c", `seq ${n} | parallel -j2 true`]);
     peer = `GNU parallel -j2: ${fmt(p.ms)}, ${p.rssMB} MB`;
     ratio = (p.ms / c.ms).toFixed(2);
-    ok = c.ms <= p.ms * 1.05;
+    // Issue 10: the worker starts, supervises and records a run cheaply enough to beat GNU parallel by 1.3x.
+    ok = p.ms / c.ms >= 1.3;
   }
-  rows.push({ what: `${n} runs of \`true\`, -j 2 (local launcher)`, corral: `${fmt(c.ms)}, ${c.rssMB} MB (CLI)`, peer, ratio, target: "no slower than GNU parallel", ok });
+  rows.push({ what: `${n} runs of \`true\`, -j 2 (local launcher)`, corral: `${fmt(c.ms)}, ${c.rssMB} MB (CLI)`, peer, ratio, target: ">= 1.3x GNU parallel (issue 10)", ok });
   rmSync(dir, { recursive: true, force: true });
 }
 

@@ -26,7 +26,9 @@ import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../s
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, writeManifest } from "../store/store.js";
+import { indexSweep, readManifest, readRunStatus, writeManifest } from "../store/store.js";
+import { TERMINAL_STATES } from "../store/protocol.js";
+import { pidAlive } from "../store/fsutil.js";
 import { gitInfo } from "../project/git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import { memToMb } from "../plan/retry.js";
@@ -288,6 +290,9 @@ async function splitByWriter(marks: IncompleteMark[]): Promise<{ dead: Incomplet
       dead.push(...ms);
       continue;
     }
+    // A live head of that flow holds the flow lock: the lock refuses with a better message.
+    const here = hostname();
+    if (manifest.jobs.some((j) => j.jobId.startsWith("head-") && j.host === here && j.pid !== undefined && pidAlive(j.pid))) continue;
     const launcher = makeLauncher(manifest.settings as LaunchSettings);
     const work = { ...manifest, jobs: manifest.jobs.filter((j) => !j.jobId.startsWith("head-")) };
     work.jobs.push(...(launcher.recover ? await launcher.recover(work) : []));
@@ -296,7 +301,9 @@ async function splitByWriter(marks: IncompleteMark[]): Promise<{ dead: Incomplet
     for (const m of ms) {
       const i = indexOf.get(m.jobKey);
       const f = i === undefined ? undefined : facts.get(i);
-      const alive = f !== undefined && (f.workerAlive === true || f.scheduler === "running" || (f.scheduler === "pending" && f.workerAlive !== false));
+      // A final record: its writer is done (dead or on its way out), whatever its process does now.
+      const rec = i === undefined ? undefined : readRunStatus(path.join(manifest.dir, manifest.runs[i]!.dir));
+      const alive = (rec === undefined || !TERMINAL_STATES.has(rec.state)) && f !== undefined && (f.workerAlive === true || f.scheduler === "running" || (f.scheduler === "pending" && f.workerAlive !== false));
       (alive ? live : dead).push(m);
     }
   }

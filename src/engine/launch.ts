@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { CorralError } from "../errors.js";
-import type { LaunchSettings } from "../launchers/launcher.js";
+import type { LaunchPreview, LaunchSettings } from "../launchers/launcher.js";
 import { containerWrap } from "../plan/container.js";
 import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
@@ -103,18 +103,13 @@ export interface DriveOptions {
   maxPollMs?: number;
 }
 
-/** Do: create the sweep folder, the runs' folders and the manifest, then drive it. */
-export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter: Reporter, opts: DriveOptions = {}): Promise<RunningSweep> {
+/** The manifest of a new sweep in `dir` (in memory; `startSweep` writes it, `previewSweep` only reads it). */
+function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepManifest {
   const { request: req, settings } = p;
   const project = req.project;
   const cfg = project.config;
-  // A request that can never run here is bad input: say so before anything is created or queued.
-  await makeLauncher(settings).validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
-  const dir = chooseSweepDir(project, req.now, req.env, req.name);
-  makeSweepDir(dir, project.file);
-  const lock = acquireSweepLock(dir, "corral run");
   const entries: RunEntry[] = runs.map((r) => ({ index: r.index, id: r.id, dir: String(r.index), overrides: r.overrides, params: r.params }));
-  const manifest: SweepManifest = {
+  return {
     type: "sweep",
     version: 1,
     id: sweepIdOf(dir),
@@ -134,6 +129,32 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     baseEnv: { ...cfg.env },
     resources: { ...(cfg.resources.cpus !== undefined ? { cpus: cfg.resources.cpus } : {}), ...(cfg.resources.gpus !== undefined ? { gpus: cfg.resources.gpus } : {}), ...(cfg.resources.timeout !== undefined ? { timeout: cfg.resources.timeout } : {}), ...(cfg.resources.estimate !== undefined ? { estimate: cfg.resources.estimate } : {}) },
   };
+}
+
+/**
+ * What `startSweep` would submit, for `--dry-run`: the launcher's rendered files (SLURM: the
+ * sbatch script of each chunk and any multi-node wrapper). Nothing is created or queued.
+ */
+export async function previewSweep(p: PreparedSweep, runs: PlannedRun[]): Promise<LaunchPreview[]> {
+  const launcher = makeLauncher(p.settings);
+  if (!launcher.preview) return [];
+  const manifest = newManifest(p, runs, chooseSweepDir(p.request.project, p.request.now, p.request.env, p.request.name));
+  const specs = manifest.runs.map((e) => runSpec(manifest, e, manifest.resources ?? {}, 1, false));
+  return launcher.preview({ sweep: manifest, runs: specs, settings: p.settings, round: 0 });
+}
+
+/** Do: create the sweep folder, the runs' folders and the manifest, then drive it. */
+export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter: Reporter, opts: DriveOptions = {}): Promise<RunningSweep> {
+  const { request: req, settings } = p;
+  const project = req.project;
+  const cfg = project.config;
+  const launcher = makeLauncher(settings);
+  // A request that can never run here is bad input: say so before anything is created or queued.
+  await launcher.validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
+  const dir = chooseSweepDir(project, req.now, req.env, req.name);
+  makeSweepDir(dir, project.file);
+  const lock = acquireSweepLock(dir, "corral run");
+  const manifest = newManifest(p, runs, dir);
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
   try {

@@ -22,7 +22,7 @@ import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
 import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
+import { readRunExit, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
 import { detectCpus, detectGpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
 import { runView } from "./inspect.js";
@@ -173,13 +173,57 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const adopted: number[] = [];
     const unknown: number[] = [];
 
+    /**
+     * A run whose worker is dead without a final record: its spawn helper wrote the exit before
+     * the worker could record it. The head then records the outcome (the attempt's writer is
+     * gone): "running" when its process group still lives here (its helper is stopping it),
+     * true when the record was written from the exit file, undefined when nothing is known.
+     */
+    const settleFromExit = (i: number, att: number, rec: RunStatusRecord | undefined): "running" | true | undefined => {
+      const ex = readRunExit(runDir(i), att);
+      if (ex === undefined) {
+        return rec?.pid !== undefined && rec.host === hostName() && groupAlive(rec.pid) ? "running" : undefined;
+      }
+      // Killed by a signal its worker did not send (the scheduler's, or its helper's after the
+      // worker died): stopped from outside, so `lost` (resubmitted by the policy). A non-zero exit
+      // of its own is `failed`; 0 is `succeeded`.
+      const killed = ex.orphaned || ex.signal !== null || (ex.code !== null && [130, 137, 143].includes(ex.code));
+      const state: RunState = killed ? "lost" : ex.code === 0 ? "succeeded" : "failed";
+      const why = ex.orphaned
+        ? "stopped when its worker died"
+        : `${ex.code === 0 ? "finished" : ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}`}; recorded from its exit file (its worker died before recording it)`;
+      const t = Date.now();
+      writeRunStatus(runDir(i), {
+        type: "run-status",
+        version: 1,
+        runId: manifest.runs[i]!.id,
+        index: i,
+        state,
+        attempt: att,
+        updatedAt: t,
+        endedAt: ex.at,
+        ...(rec?.startedAt !== undefined ? { startedAt: rec.startedAt } : {}),
+        exitCode: ex.code,
+        message: why,
+        history: [...(rec?.history ?? []), { state, at: t, attempt: att }],
+      });
+      hadRecord[i] = 1;
+      return true;
+    };
+
     // What earlier commands left: succeeded runs stay done, live ones are adopted, the rest go again.
     if (hadJobs) {
       const facts = await launcher.explain(view());
       for (let i = 0; i < n; i++) {
-        const rec = readRunStatus(runDir(i));
+        let rec = readRunStatus(runDir(i));
         const f = facts.get(i) ?? {};
-        const alive = f.workerAlive === true || f.scheduler === "running" || f.scheduler === "pending";
+        let alive = f.workerAlive === true || f.scheduler === "running" || f.scheduler === "pending";
+        // Its worker died without recording the end: the exit file (or the live process) says.
+        if (!alive && (rec === undefined || !TERMINAL_STATES.has(rec.state))) {
+          const settled = settleFromExit(i, rec?.attempt ?? 1, rec);
+          if (settled === "running") alive = true;
+          else if (settled) rec = readRunStatus(runDir(i));
+        }
         if (rec === undefined) {
           if (alive) adopted.push(i);
           continue;
@@ -495,6 +539,22 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         if (state === "pending" && f.reason) waiting.set(f.reason, (waiting.get(f.reason) ?? 0) + 1);
         // The scheduler can never start it (a reason that cannot clear): say which.
         if (started === undefined) message = factsMessage(state, f) ?? message;
+        // A dead worker that did not record the end: its exit file (or the live process) says.
+        if (f.workerAlive === false && (state === "lost" || (started === undefined && !TERMINAL_STATES.has(state)))) {
+          const settled = settleFromExit(i, attempt[i]!, current);
+          if (settled === "running") continue;
+          if (settled) {
+            hadRecord[i] = 1;
+            const done = readRunStatus(runDir(i));
+            state = done?.state ?? state;
+            message = undefined;
+            if (!endRun(i, state, undefined, false)) continue;
+            open.delete(i);
+            seenRunning.delete(i);
+            changed = true;
+            continue;
+          }
+        }
         // Before the run could start: a dead worker (or job) wrote nothing.
         if (started === undefined && f.workerAlive === false && !TERMINAL_STATES.has(state)) {
           state = "lost";
@@ -558,3 +618,13 @@ export function localBudget(settings: LaunchSettings, env: Record<string, string
 
 const totalMemMB = (): number => totalmem() / 1024 / 1024;
 const hostName = (): string => hostname();
+
+/** A process group that still has a member on this host (its runs' sessions are their groups). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

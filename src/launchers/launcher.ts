@@ -98,6 +98,12 @@ export interface ValidateRequest {
   env: Record<string, string | undefined>;
 }
 
+/** One file a launcher would submit, for `--dry-run`: a name (title) and its whole text. */
+export interface LaunchPreview {
+  name: string;
+  text: string;
+}
+
 export interface Launcher {
   readonly type: string;
   /**
@@ -126,6 +132,12 @@ export interface Launcher {
    * adopts them instead of submitting their runs twice. Optional: launchers without tags skip it.
    */
   recover?(sweep: SweepManifest): Promise<JobEntry[]>;
+  /**
+   * What `submit(req)` would hand the scheduler (SLURM: each chunk's sbatch script and any
+   * multi-node wrapper), without creating or submitting anything. Optional: launchers that
+   * submit no script (local) have nothing to show.
+   */
+  preview?(req: SubmitRequest): Promise<LaunchPreview[]>;
   /** Stop the sweep's jobs (gracefully; `force` kills at once). */
   cancel(sweep: SweepManifest, force: boolean): Promise<void>;
 }

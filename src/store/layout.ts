@@ -15,7 +15,7 @@
  *   .slurm/                        sbatch scripts, batch files (.pid, .done), job logs,
  *                                  cancel-requested (the marker `corral cancel` writes first)
  *   <run>/                         config.yaml overrides.yaml status.json stdout.log
- *                                  stderr.log metrics.jsonl
+ *                                  stderr.log metrics.jsonl exit-<attempt>.json
  * ```
  */
 import path from "node:path";
@@ -47,6 +47,11 @@ export const STDOUT = "stdout.log";
 export const STDERR = "stderr.log";
 /** `<run>/metrics.jsonl`: JSON lines the run appends. */
 export const METRICS = "metrics.jsonl";
+/**
+ * `<run>/exit-<attempt>.json`: the attempt's exit (code, signal, orphaned), written by the worker's
+ * spawn helper the moment it reaps the run, before the worker records its status.
+ */
+export const runExitFile = (runDir: string, attempt: number): string => path.join(runDir, `exit-${attempt}.json`);
 
 /** `<project>/.corral/`: the project index. */
 export const PROJECT_INDEX_DIR = ".corral";

@@ -8,7 +8,7 @@ import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
 import { RUN_STATES, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
-import { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
+import { MANIFEST, METRICS, PROJECT_INDEX_DIR, runExitFile, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
 
 export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
 
@@ -64,6 +64,21 @@ export function readRunStatus(runDir: string): RunStatusRecord | undefined {
   }
   const why = statusProblem(rec);
   return why ? unknownRecord(`${file}: ${why}`) : (rec as RunStatusRecord);
+}
+
+/** What the spawn helper recorded of an attempt's exit (`<run>/exit-<attempt>.json`). */
+export interface RunExitRecord {
+  pid: number;
+  code: number | null;
+  signal: string | null;
+  /** Stopped by the helper because its worker died. */
+  orphaned: boolean;
+  at: number;
+}
+
+export function readRunExit(runDir: string, attempt: number): RunExitRecord | undefined {
+  const r = readJsonSync<RunExitRecord>(runExitFile(runDir, attempt));
+  return r && typeof r.pid === "number" ? r : undefined;
 }
 
 function unknownRecord(message: string): RunStatusRecord {

@@ -9,22 +9,20 @@ import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
-import { findTaskset } from "./resources.js";
+import { SpawnHelper } from "./spawn-helper.js";
+import { cancelMarkerOf, runExitFile, STDERR, STDOUT } from "../store/layout.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
 /**
- * `<sweep>/.slurm/<CANCEL_MARKER>`: written by `corral cancel` before scancel, removed by the next
- * submission. While it exists no worker of the sweep starts a run: a queued array task that SLURM
- * starts in the instant between the marker and scancel records its runs `cancelled` instead.
+ * `<sweep>/.slurm/<CANCEL_MARKER>` (store/layout.ts): written by `corral cancel` before scancel,
+ * removed by the next submission. While it exists no worker of the sweep starts a run: a queued
+ * array task that SLURM starts in the instant between the marker and scancel records its runs
+ * `cancelled` instead. `<batch file><BATCH_DONE_SUFFIX>`: written by a SLURM worker that ended its
+ * batch (every run's record final) and was not preempted, so the launcher knows the job is over
+ * without asking SLURM.
  */
-export const CANCEL_MARKER = "cancel-requested";
-
-/**
- * `<batch file><BATCH_DONE_SUFFIX>`: written by a SLURM worker that ended its batch (every run's
- * record final) and was not preempted, so the launcher knows the job is over without asking SLURM.
- */
-export const BATCH_DONE_SUFFIX = ".done";
+export { BATCH_DONE_SUFFIX, CANCEL_MARKER } from "../store/layout.js";
 
 export interface WorkerContext {
   env: NodeJS.ProcessEnv;
@@ -42,6 +40,11 @@ export interface WorkerContext {
   now?: () => number;
   /** True once the sweep's cancel was requested. @default the sweep's cancel marker exists */
   cancelRequested?: () => boolean;
+  /**
+   * Set when a setup line of the job failed (`corral: setup line N failed ...`): no run starts,
+   * every run not yet succeeded is recorded failed with this message.
+   */
+  setupFailed?: string;
 }
 
 /** See start(): how long a run lives before its "running" record is written. */
@@ -101,6 +104,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     prev.set(r.index, rec);
     todo.push(r);
   }
+  if (ctx.setupFailed !== undefined) return failAll(batch, ctx, todo, prev, ctx.setupFailed, counts);
   const specs = new Map(todo.map((r) => [r.index, r]));
   // Copy the environment once: every read of process.env goes through a slow native interceptor.
   const baseEnv: NodeJS.ProcessEnv = { ...ctx.env };
@@ -163,7 +167,9 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       }, 1000)
     : undefined;
   const active = new Map<number, Active>();
-  const taskset = findTaskset();
+  // One small process starts every run of the batch (see spawn-helper.ts); none for an empty batch.
+  // Also for one run: the helper records exits and stops the runs if this worker dies.
+  const helper = todo.length > 0 ? SpawnHelper.start(baseEnv) : undefined;
   let stopping: StopMode | undefined;
   let cancelReason = "not started: the batch was stopped";
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -198,8 +204,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     env.OMP_NUM_THREADS = String(grant.threads);
     if (pool.gpuIds.length > 0) env.CUDA_VISIBLE_DEVICES = grant.gpuIds.join(",");
     if (grant.gpuShare > 0 && grant.gpuShare < 1) env.CORRAL_GPU_FRACTION = String(grant.gpuShare);
-    let argv = [...(spec.wrap ?? []), ...spec.argv];
-    if (grant.pinned && taskset && grant.cpuIds.length) argv = [taskset, "-c", grant.cpuIds.join(","), ...argv];
+    const argv = [...(spec.wrap ?? []), ...spec.argv];
     const record = baseRecord(spec, "running");
     record.startedAt = record.updatedAt;
     record.cpus = grant.cpuIds;
@@ -208,16 +213,24 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       argv,
       cwd: spec.cwd,
       env,
-      stdoutFile: path.join(spec.dir, "stdout.log"),
-      stderrFile: path.join(spec.dir, "stderr.log"),
+      stdoutFile: path.join(spec.dir, STDOUT),
+      stderrFile: path.join(spec.dir, STDERR),
+      ...(grant.pinned && grant.cpuIds.length ? { cpus: grant.cpuIds } : {}),
+      helper,
+      exitFile: runExitFile(spec.dir, spec.attempt),
     });
-    if (proc.pid !== undefined) record.pid = proc.pid;
-    // The "running" record is written once the run has lived RUNNING_WRITE_DELAY_MS: a run that
-    // ends sooner gets only its final record, which halves the writes of sweeps of tiny runs.
-    const runningTimer = setTimeout(() => {
-      if (active.has(spec.index)) writeRunStatus(spec.dir, record);
-    }, RUNNING_WRITE_DELAY_MS);
-    vlog(`run ${spec.index}: start pid ${proc.pid} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
+    // The "running" record is written once the run has lived RUNNING_WRITE_DELAY_MS since its
+    // process started (its pid known: it names the process group a later command checks): a run
+    // that ends sooner gets only its final record, which halves the writes of sweeps of tiny runs.
+    let runningTimer: NodeJS.Timeout | undefined;
+    void proc.started.then((pid) => {
+      if (pid === undefined) return;
+      record.pid = pid;
+      runningTimer = setTimeout(() => {
+        if (active.has(spec.index)) writeRunStatus(spec.dir, record);
+      }, RUNNING_WRITE_DELAY_MS);
+    });
+    vlog(`run ${spec.index}: start${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
     const a: Active = { spec, grant, proc, record };
     active.set(spec.index, a);
     if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
@@ -290,6 +303,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       writeRunStatus(spec.dir, rec);
       vlog(`run ${spec.index}: deferred to the next job (${rec.message})`);
     }
+    helper?.close();
     clearInterval(heartbeat);
     clearInterval(fenceTimer);
     clearTimeout(wakeTimer);
@@ -299,7 +313,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     resolveDone({ exitCode, counts });
   };
 
-  const markerFile = path.join(batch.sweepDir, ".slurm", CANCEL_MARKER);
+  const markerFile = cancelMarkerOf(batch.sweepDir);
   const cancelRequested = ctx.cancelRequested ?? ((): boolean => existsSync(markerFile));
   const pump = (): void => {
     clearTimeout(wakeTimer);
@@ -379,4 +393,29 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   queueMicrotask(pump);
   return { done, stop };
+}
+
+/** Record every run of `todo` failed with `message` without starting any (a setup line failed). */
+function failAll(batch: BatchSpec, ctx: WorkerContext, todo: RunSpec[], prev: Map<number, RunStatusRecord | undefined>, message: string, counts: Partial<Record<RunState, number>>): BatchHandle {
+  const t = (ctx.now ?? Date.now)();
+  for (const spec of todo) {
+    const state: RunState = "failed";
+    writeRunStatus(spec.dir, {
+      type: "run-status",
+      version: 1,
+      runId: spec.id,
+      index: spec.index,
+      state,
+      attempt: spec.attempt,
+      updatedAt: t,
+      endedAt: t,
+      host: ctx.host,
+      worker: { pid: ctx.pid, host: ctx.host, batchId: batch.batchId },
+      ...(ctx.jobId ? { jobId: ctx.jobId } : {}),
+      message,
+      history: [...(prev.get(spec.index)?.history ?? []), { state, at: t, attempt: spec.attempt }],
+    });
+    counts.failed = (counts.failed ?? 0) + 1;
+  }
+  return { done: Promise.resolve({ exitCode: todo.length ? 1 : 0, counts }), stop: () => undefined };
 }

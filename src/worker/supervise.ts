@@ -5,6 +5,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import path from "node:path";
+import { findTaskset } from "./resources.js";
+import type { SpawnHelper } from "./spawn-helper.js";
 
 export interface StartOptions {
   argv: string[];
@@ -12,6 +14,12 @@ export interface StartOptions {
   env: NodeJS.ProcessEnv;
   stdoutFile: string;
   stderrFile: string;
+  /** Pin the run to these CPUs. */
+  cpus?: number[];
+  /** Start through this helper when it is usable (see spawn-helper.ts); else child_process.spawn. */
+  helper?: SpawnHelper | undefined;
+  /** The helper records the exit here before reporting it (store/layout.ts runExitFile). */
+  exitFile?: string;
 }
 
 export interface RunExit {
@@ -22,7 +30,10 @@ export interface RunExit {
 }
 
 export interface Supervised {
-  pid: number | undefined;
+  /** The run's pid (= its process group), once known (the helper reports it a moment later). */
+  readonly pid: number | undefined;
+  /** Resolves with the pid once the run has started (undefined if it could not start). */
+  started: Promise<number | undefined>;
   exited: Promise<RunExit>;
   /** SIGTERM the group, SIGKILL after graceMs; resolves true when SIGKILL was needed. */
   stop(graceMs: number, signal?: NodeJS.Signals): Promise<boolean>;
@@ -43,13 +54,39 @@ export function signalExitCode(sig: NodeJS.Signals | null): number | null {
 }
 
 export function startRun(opts: StartOptions): Supervised {
+  const ctl = control();
+  const direct = (): void => {
+    const r = spawnDirect(opts, ctl.exit);
+    ctl.started(r);
+  };
+  if (opts.helper?.usable) {
+    opts.helper.run(
+      { argv: opts.argv, cwd: opts.cwd, env: opts.env, stdoutFile: opts.stdoutFile, stderrFile: opts.stderrFile, ...(opts.cpus?.length ? { cpus: opts.cpus } : {}), ...(opts.exitFile ? { exitFile: opts.exitFile } : {}) },
+      {
+        started: (pid, error) => (pid === undefined ? ctl.exit({ code: 127, signal: null, spawnError: `cannot start ${path.basename(opts.argv[0] ?? "")}: ${error ?? "spawn failed"}` }) : ctl.started(pid)),
+        exited: ctl.exit,
+        lost: (maybeStarted) => {
+          if (!maybeStarted) return direct();
+          // The helper died: this run's exit can no longer be seen. Do not leave it running unwatched.
+          ctl.proc.kill();
+          ctl.exit({ code: null, signal: null, spawnError: "the worker's spawn helper exited; the run was stopped" });
+        },
+      },
+    );
+  } else {
+    direct();
+  }
+  return ctl.proc;
+}
+
+/** child_process.spawn (the fallback): the run leads its own process group; pinned through taskset. */
+function spawnDirect(opts: StartOptions, exit: (e: RunExit) => void): number | undefined {
+  const taskset = opts.cpus?.length ? findTaskset() : null;
+  const argv = taskset ? [taskset, "-c", opts.cpus!.join(","), ...opts.argv] : opts.argv;
   // Logs are opened in append mode so a retried attempt keeps what the first one printed.
   const out = openSync(opts.stdoutFile, "a");
   const err = openSync(opts.stderrFile, "a");
-  const [cmd, ...args] = opts.argv;
-  let done = false;
-  let resolveExit!: (e: RunExit) => void;
-  const exited = new Promise<RunExit>((r) => (resolveExit = r));
+  const [cmd, ...args] = argv;
   const child = spawn(cmd!, args, {
     cwd: opts.cwd,
     env: opts.env,
@@ -59,18 +96,25 @@ export function startRun(opts: StartOptions): Supervised {
   });
   closeSync(out);
   closeSync(err);
-  child.on("error", (e) => {
-    if (done) return;
-    done = true;
-    resolveExit({ code: 127, signal: null, spawnError: `cannot start ${path.basename(cmd ?? "")}: ${(e as NodeJS.ErrnoException).code ?? e.message}` });
-  });
-  child.on("exit", (code, signal) => {
-    if (done) return;
-    done = true;
-    resolveExit({ code, signal });
-  });
-  const pid = child.pid;
-  const signalGroup = (sig: NodeJS.Signals): void => {
+  child.on("error", (e) => exit({ code: 127, signal: null, spawnError: `cannot start ${path.basename(cmd ?? "")}: ${(e as NodeJS.ErrnoException).code ?? e.message}` }));
+  child.on("exit", (code, signal) => exit({ code, signal }));
+  return child.pid;
+}
+
+/**
+ * The Supervised side of one run, whoever starts it: signals sent before the pid is known are
+ * sent once it is; the first exit reported wins.
+ */
+function control(): { proc: Supervised; started: (pid: number | undefined) => void; exit: (e: RunExit) => void } {
+  let done = false;
+  let pid: number | undefined;
+  let known = false;
+  const early: NodeJS.Signals[] = [];
+  let resolveExit!: (e: RunExit) => void;
+  let resolveStarted!: (pid: number | undefined) => void;
+  const exited = new Promise<RunExit>((r) => (resolveExit = r));
+  const startedP = new Promise<number | undefined>((r) => (resolveStarted = r));
+  const send = (sig: NodeJS.Signals): void => {
     if (pid === undefined) return;
     try {
       process.kill(-pid, sig);
@@ -78,9 +122,17 @@ export function startRun(opts: StartOptions): Supervised {
       /* group already gone */
     }
   };
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    if (done) return;
+    if (!known) early.push(sig);
+    else send(sig);
+  };
   let forcedKill = false;
-  return {
-    pid,
+  const proc: Supervised = {
+    get pid() {
+      return pid;
+    },
+    started: startedP,
     exited,
     get forced() {
       return forcedKill;
@@ -104,6 +156,25 @@ export function startRun(opts: StartOptions): Supervised {
         await exited;
       }
       return forced;
+    },
+  };
+  return {
+    proc,
+    started: (p) => {
+      if (known) return;
+      known = true;
+      pid = p;
+      resolveStarted(p);
+      for (const sig of early.splice(0)) send(sig);
+    },
+    exit: (e) => {
+      if (done) return;
+      done = true;
+      if (!known) {
+        known = true;
+        resolveStarted(pid);
+      }
+      resolveExit(e);
     },
   };
 }

@@ -9,12 +9,13 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { hostname } from "node:os";
 import { writeFileAtomicSync } from "../store/fsutil.js";
 import { WORKER_PID_SUFFIX, type BatchSpec } from "../store/protocol.js";
-import { BATCH_DONE_SUFFIX, CANCEL_MARKER, runBatch } from "./batch.js";
+import { BATCH_DONE_SUFFIX, runBatch } from "./batch.js";
+import { cancelMarkerOf } from "../store/layout.js";
 import { detectCpus, detectGpus } from "./resources.js";
+import { SETUP_FAILED_ENV } from "../plan/sbatch.js";
 
 /**
  * When this allocation ends (ms since epoch): SLURM_JOB_END_TIME where SLURM exports it, else one
@@ -71,6 +72,13 @@ function main(): void {
     console.log(`[corral ${new Date().toISOString()}] ${m}`);
   };
   if (batch.verbose) log(`GPUs from ${gpus.source}; CPUs from ${batch.resources.cpuIds ? "batch settings" : "affinity mask"}`);
+  // A setup line of the job failed (the batch script or the local launcher's shell said which):
+  // record the runs failed with it rather than run them in a half-prepared environment.
+  const setupFailed = env[SETUP_FAILED_ENV];
+  if (setupFailed !== undefined) {
+    delete env[SETUP_FAILED_ENV];
+    console.error(`corral worker: not starting the ${batch.runs.length} run(s) of batch ${batch.batchId}: ${setupFailed}`);
+  }
   let handle;
   try {
     handle = runBatch(batch, {
@@ -83,6 +91,7 @@ function main(): void {
       restartCount: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
       ...(batch.endGraceS !== undefined ? optional("allocEndMs", allocationEnd(env)) : {}),
       log,
+      ...(setupFailed !== undefined ? { setupFailed } : {}),
     });
   } catch (e) {
     // A split that cannot work is said once, clearly, in the job log.
@@ -97,7 +106,7 @@ function main(): void {
     log(stops === 1 ? `${sig}: stopping runs (grace ${batch.killGraceS}s)` : `${sig} again: killing runs now`);
     // Inside SLURM a SIGTERM we did not ask for (no cancel marker from `corral cancel`) is the
     // scheduler's: preemption, a node going down, a requeue. Those runs go again.
-    const ours = !inSlurm || existsSync(path.join(batch.sweepDir, ".slurm", CANCEL_MARKER));
+    const ours = !inSlurm || existsSync(cancelMarkerOf(batch.sweepDir));
     if (!ours) preempted = true;
     handle.stop(stops === 1 ? (ours ? "cancel" : "preempt") : "immediate");
   };

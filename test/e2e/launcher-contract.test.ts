@@ -441,12 +441,6 @@ async function killedCase(h: Harness, what: "worker" | "job"): Promise<void> {
 
 /** Known bugs: (case, launcher) pairs expected to fail until their fix lands. */
 const KNOWN: Record<string, Partial<Record<Name, string>>> = {
-  // Runs lead their own sessions: a worker killed with SIGKILL leaves them running, and the
-  // resume runs them again beside the orphans.
-  "worker-killed": {
-    local: "known bug, issue 11: a killed worker's runs keep running and complete twice",
-    slurm: "known bug, issue 11: a killed worker's runs outlive even the job (proctrack/linuxproc) and complete twice",
-  },
 };
 
 describe.each(HARNESSES)("launcher contract: $name", (h) => {

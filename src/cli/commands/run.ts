@@ -1,7 +1,7 @@
 /** `corral run`: one run, or a sweep with -m; plan (and print it with --dry-run) or start and follow. */
 import type { Command } from "commander";
 import path from "node:path";
-import { planAll, prepareSweep, startSweep } from "../../engine/launch.js";
+import { planAll, prepareSweep, previewSweep, startSweep } from "../../engine/launch.js";
 import { openProject } from "../../project/open.js";
 import { projectLocation } from "../args.js";
 import { attach } from "../attach.js";
@@ -43,6 +43,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       } else {
         process.stdout.write(`${runs.length} run${runs.length === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)\n`);
         await writeLines(each(runs, (r) => `  ${String(r.index).padStart(4)}  ${r.id}  ${r.overrides.join(" ")}`));
+        // What the launcher would submit (SLURM: each chunk's sbatch script and any multi-node wrapper).
+        for (const f of await previewSweep(prepared, runs)) process.stdout.write(`\n# ---- ${f.name} (not submitted)\n${f.text}`);
       }
       return;
     }

@@ -56,7 +56,7 @@ export class LocalLauncher implements Launcher {
       // On a workstation runs share the CPUs unless they ask for some (resources.cpus).
       pinCpus: false,
     };
-    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`);
+    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.slurm.setup, cwd: sweep.projectDir });
     return [
       {
         jobId: `local-${w.pid}`,

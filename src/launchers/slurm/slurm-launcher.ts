@@ -9,11 +9,11 @@ import path from "node:path";
 import { CorralError } from "../../errors.js";
 import { multinodeSbatchArgs } from "../../plan/multinode.js";
 import { packBatches } from "../../plan/pack.js";
-import { batchFilePath, renderSbatch } from "../../plan/sbatch.js";
+import { batchFilePath, renderSbatch, shellQuote } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
-import type { Launcher, LaunchSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
+import type { Launcher, LaunchPreview, LaunchSettings, MultinodeSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { readManifest } from "../../store/store.js";
 import { spawnWorker, WORKER_MAIN } from "../worker-host.js";
 import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
@@ -66,21 +66,8 @@ export class SlurmLauncher implements Launcher {
     rmSync(path.join(slurmDir, CANCEL_MARKER), { force: true });
     const byIndex = new Map(runs.map((r) => [r.index, r]));
     for (const r of runs) checkSlurmSplit({ cpus: r.cpus, gpus: r.gpus }, settings, r.index);
-    const limits = settings.debug ? { maxArraySize: 1001, maxJobCount: 10000 } : await this.clusterLimits();
-    // A multi-node run takes every node of its array task: one run at a time there.
-    const multinode = settings.multinode && settings.multinode.nodes > 1 ? settings.multinode : undefined;
-    const parallel = multinode ? 1 : settings.parallel;
-    const chunks = packBatches(
-      runs.map((r) => r.index),
-      {
-        perJob: settings.perJob,
-        parallel: Math.min(parallel, settings.perJob),
-        ...limits,
-        ...(settings.slurm.arrayThrottle ? { throttle: settings.slurm.arrayThrottle } : {}),
-      },
-    );
-    // Chunk numbers are unique within the sweep across submissions (first launch, resumes).
-    const chunkBase = sweep.jobs.reduce((n, j) => Math.max(n, ...j.batches.map((b) => Number(b.batchId.split("-")[0]) + 1)), 0);
+    const limits = settings.debug ? DEFAULT_LIMITS : await this.clusterLimits();
+    const { multinode, parallel, chunks, chunkBase } = planChunks(req, limits);
     const jobs: JobEntry[] = [];
     for (const ch of chunks) {
       const chunk = chunkBase + ch.chunk;
@@ -107,40 +94,10 @@ export class SlurmLauncher implements Launcher {
         batches.push({ batchId, task: t.task, runs: t.runs });
       }
       if (settings.debug) {
-        jobs.push(...this.debugRun(sweep, slurmDir, chunk, ch.tasks.length, batches));
+        jobs.push(...this.debugRun(sweep, slurmDir, chunk, ch.tasks.length, batches, settings.slurm.setup));
         continue;
       }
-      const script = renderSbatch({
-        jobName: settings.slurm.jobName ?? "corral",
-        slurmDir,
-        chunk,
-        tasks: ch.tasks.length,
-        ...(settings.slurm.arrayThrottle ? { throttle: settings.slurm.arrayThrottle } : {}),
-        ...(settings.slurm.partition ? { partition: settings.slurm.partition } : {}),
-        ...(settings.slurm.time !== undefined ? { time: settings.slurm.time } : {}),
-        ...(settings.slurm.mem ? { mem: settings.slurm.mem } : {}),
-        ...(settings.slurm.memPerCpu ? { memPerCpu: settings.slurm.memPerCpu } : {}),
-        ...(settings.slurm.cpusPerTask ? { cpusPerTask: settings.slurm.cpusPerTask } : {}),
-        ...(settings.slurm.gpus ? { gpus: settings.slurm.gpus } : {}),
-        ...(settings.slurm.gres ? { gres: settings.slurm.gres } : {}),
-        ...(settings.slurm.nodes ? { nodes: settings.slurm.nodes } : {}),
-        ...(settings.slurm.constraint ? { constraint: settings.slurm.constraint } : {}),
-        ...(settings.slurm.account ? { account: settings.slurm.account } : {}),
-        ...(settings.slurm.qos ? { qos: settings.slurm.qos } : {}),
-        chdir: sweep.projectDir,
-        ...(settings.slurm.time !== undefined ? { signalGraceS: settings.slurm.signalGraceS } : {}),
-        // Tag the job so a retried submission after a timeout can be recognised, never doubled.
-        sbatchArgs: [
-          `--comment=corral:${sweep.id}:${chunk}`,
-          // --nodes is rendered from launcher.nodes already; the user's own arguments come last and win.
-          ...(multinode ? multinodeSbatchArgs(multinode).filter((a) => !a.startsWith("--nodes=")) : []),
-          ...settings.slurm.sbatchArgs,
-        ],
-        setup: settings.slurm.setup,
-        env: settings.slurm.env,
-        nodePath: process.execPath,
-        workerScript: WORKER_MAIN,
-      });
+      const script = chunkScript(sweep, settings, slurmDir, chunk, ch.tasks.length, multinode);
       const scriptFile = path.join(slurmDir, `chunk-${chunk}.sbatch`);
       writeFileSync(scriptFile, script, { mode: 0o755 });
       const tag = `corral:${sweep.id}:${chunk}`;
@@ -162,6 +119,27 @@ export class SlurmLauncher implements Launcher {
       jobs.push({ jobId: sub.jobId, launcher: "slurm", submittedAt: Date.now(), batches, host: hostname() });
     }
     return jobs;
+  }
+
+  /**
+   * The sbatch script of each chunk `submit` would queue (chunked with the cluster's limits where
+   * slurmctld answers, else SLURM's defaults) and the multi-node wrapper each run starts under.
+   */
+  async preview(req: SubmitRequest): Promise<LaunchPreview[]> {
+    const { sweep, runs, settings } = req;
+    // Debug mode submits nothing: its batches run here through the worker.
+    if (settings.debug) return [];
+    const limits = await this.clusterLimits().catch(() => DEFAULT_LIMITS);
+    const slurmDir = path.join(sweep.dir, ".slurm");
+    const { multinode, chunks, chunkBase } = planChunks(req, limits);
+    const out: LaunchPreview[] = [];
+    for (const ch of chunks) {
+      const chunk = chunkBase + ch.chunk;
+      out.push({ name: path.join(slurmDir, `chunk-${chunk}.sbatch`), text: chunkScript(sweep, settings, slurmDir, chunk, ch.tasks.length, multinode) });
+    }
+    const wrap = runs[0]?.wrap;
+    if (multinode && wrap) out.push({ name: `multi-node wrapper (${multinode.mode}); each run's command follows it`, text: `${wrap.map(shellQuote).join(" ")}\n` });
+    return out;
   }
 
   /**
@@ -200,15 +178,14 @@ export class SlurmLauncher implements Launcher {
   }
 
   /** Debug mode: the very same batch files, run by the same worker on this machine. */
-  private debugRun(sweep: SweepManifest, slurmDir: string, chunk: number, tasks: number, batches: JobEntry["batches"]): JobEntry[] {
+  private debugRun(sweep: SweepManifest, slurmDir: string, chunk: number, tasks: number, batches: JobEntry["batches"], setup: readonly string[]): JobEntry[] {
     const out: JobEntry[] = [];
     for (let t = 0; t < tasks; t++) {
       const file = batchFilePath(slurmDir, chunk, t);
       const batch = JSON.parse(JSON.stringify(readBatch(file))) as BatchSpec;
-      const w = spawnWorker(batch, slurmDir, `debug-${chunk}-${t}`, { SLURM_ARRAY_TASK_ID: String(t) });
+      const w = spawnWorker(batch, slurmDir, `debug-${chunk}-${t}`, { env: { SLURM_ARRAY_TASK_ID: String(t) }, setup, cwd: sweep.projectDir });
       out.push({ jobId: `debug-${w.pid}`, launcher: "local", submittedAt: Date.now(), batches: [batches[t]!], pid: w.pid, host: hostname() });
     }
-    void sweep;
     return out;
   }
 
@@ -398,6 +375,64 @@ async function queryScheduler(ids: string[]): Promise<Map<string, TaskView> | un
   }
   if (r.code !== 0 && view.size === 0) return undefined;
   return view;
+}
+
+/** SLURM's defaults (MaxArraySize, MaxJobCount): debug mode, and previews where no cluster answers. */
+const DEFAULT_LIMITS = { maxArraySize: 1001, maxJobCount: 10000 };
+
+/** The array chunks of one submission (pure): which runs go to which task of which chunk. */
+function planChunks(req: SubmitRequest, limits: { maxArraySize: number; maxJobCount: number }) {
+  const { sweep, runs, settings } = req;
+  // A multi-node run takes every node of its array task: one run at a time there.
+  const multinode = settings.multinode && settings.multinode.nodes > 1 ? settings.multinode : undefined;
+  const parallel = multinode ? 1 : settings.parallel;
+  const chunks = packBatches(
+    runs.map((r) => r.index),
+    {
+      perJob: settings.perJob,
+      parallel: Math.min(parallel, settings.perJob),
+      ...limits,
+      ...(settings.slurm.arrayThrottle ? { throttle: settings.slurm.arrayThrottle } : {}),
+    },
+  );
+  // Chunk numbers are unique within the sweep across submissions (first launch, resumes).
+  const chunkBase = sweep.jobs.reduce((n, j) => Math.max(n, ...j.batches.map((b) => Number(b.batchId.split("-")[0]) + 1)), 0);
+  return { multinode, parallel, chunks, chunkBase };
+}
+
+/** The sbatch script of one chunk (pure). */
+function chunkScript(sweep: SweepManifest, settings: LaunchSettings, slurmDir: string, chunk: number, tasks: number, multinode: MultinodeSettings | undefined): string {
+  return renderSbatch({
+    jobName: settings.slurm.jobName ?? "corral",
+    slurmDir,
+    chunk,
+    tasks,
+    ...(settings.slurm.arrayThrottle ? { throttle: settings.slurm.arrayThrottle } : {}),
+    ...(settings.slurm.partition ? { partition: settings.slurm.partition } : {}),
+    ...(settings.slurm.time !== undefined ? { time: settings.slurm.time } : {}),
+    ...(settings.slurm.mem ? { mem: settings.slurm.mem } : {}),
+    ...(settings.slurm.memPerCpu ? { memPerCpu: settings.slurm.memPerCpu } : {}),
+    ...(settings.slurm.cpusPerTask ? { cpusPerTask: settings.slurm.cpusPerTask } : {}),
+    ...(settings.slurm.gpus ? { gpus: settings.slurm.gpus } : {}),
+    ...(settings.slurm.gres ? { gres: settings.slurm.gres } : {}),
+    ...(settings.slurm.nodes ? { nodes: settings.slurm.nodes } : {}),
+    ...(settings.slurm.constraint ? { constraint: settings.slurm.constraint } : {}),
+    ...(settings.slurm.account ? { account: settings.slurm.account } : {}),
+    ...(settings.slurm.qos ? { qos: settings.slurm.qos } : {}),
+    chdir: sweep.projectDir,
+    ...(settings.slurm.time !== undefined ? { signalGraceS: settings.slurm.signalGraceS } : {}),
+    // Tag the job so a retried submission after a timeout can be recognised, never doubled.
+    sbatchArgs: [
+      `--comment=corral:${sweep.id}:${chunk}`,
+      // --nodes is rendered from launcher.nodes already; the user's own arguments come last and win.
+      ...(multinode ? multinodeSbatchArgs(multinode).filter((a) => !a.startsWith("--nodes=")) : []),
+      ...settings.slurm.sbatchArgs,
+    ],
+    setup: settings.slurm.setup,
+    env: settings.slurm.env,
+    nodePath: process.execPath,
+    workerScript: WORKER_MAIN,
+  });
 }
 
 /**

@@ -1,0 +1,87 @@
+/**
+ * The worker's run starter, through the spawn helper (python3 + posix_spawn) and through the
+ * child_process fallback: the same outcomes either way (pid = process group, exit code or
+ * signal, ENOENT, SIGTERM grace then SIGKILL, CPU pinning, env, cwd, logs appended).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { SpawnHelper } from "../../src/worker/spawn-helper.js";
+import { startRun, type StartOptions } from "../../src/worker/supervise.js";
+
+const hasPython = spawnSync("python3", ["-c", "import os; os.posix_spawn"]).status === 0;
+const helper = hasPython ? SpawnHelper.start({ ...process.env }) : undefined;
+afterAll(() => helper?.close());
+
+const variants: Array<[string, SpawnHelper | undefined]> = [["child_process", undefined]];
+if (helper) variants.push(["spawn helper", helper]);
+else console.warn("SKIPPED spawn helper variant: no python3 with os.posix_spawn");
+
+describe.each(variants)("startRun via %s", (_name, h) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "corral-spawn-"));
+  const opts = (argv: string[], extra: Partial<StartOptions> = {}): StartOptions => ({
+    argv,
+    cwd: dir,
+    env: { ...process.env, FROM_RUN: "r1" },
+    stdoutFile: path.join(dir, `${_name}.out`),
+    stderrFile: path.join(dir, `${_name}.err`),
+    helper: h,
+    ...extra,
+  });
+
+  it("runs in cwd with env, appends logs, reports the exit code; the pid leads its own group", async () => {
+    const p = startRun(opts(["sh", "-c", 'echo "$FROM_RUN $(pwd)"; echo err >&2; ps -o pgid= -p $$; exit 3']));
+    const pid = await p.started;
+    expect(await p.exited).toEqual({ code: 3, signal: null });
+    const out = readFileSync(path.join(dir, `${_name}.out`), "utf8").trim().split("\n");
+    expect(out[0]).toBe(`r1 ${dir}`);
+    expect(Number(out[1])).toBe(pid);
+    expect(readFileSync(path.join(dir, `${_name}.err`), "utf8")).toBe("err\n");
+    await startRun(opts(["sh", "-c", "echo again"])).exited;
+    expect(readFileSync(path.join(dir, `${_name}.out`), "utf8")).toMatch(/\nagain\n$/);
+  });
+
+  it("reports a command that does not exist as a spawn error", async () => {
+    const e = await startRun(opts(["no-such-command-xyz"])).exited;
+    expect(e).toMatchObject({ code: 127, spawnError: "cannot start no-such-command-xyz: ENOENT" });
+  });
+
+  it("reports death by signal; stop() sends SIGTERM to the group, then SIGKILL after the grace", async () => {
+    const k = startRun(opts(["sh", "-c", "kill -SEGV $$"]));
+    expect(await k.exited).toEqual({ code: null, signal: "SIGSEGV" });
+    writeFileSync(path.join(dir, "stubborn.sh"), "trap '' TERM\nsleep 30 & wait\n");
+    const p = startRun(opts(["sh", path.join(dir, "stubborn.sh")]));
+    await p.started;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await p.stop(300)).toBe(true);
+    expect(p.forced).toBe(true);
+    expect(await p.exited).toEqual({ code: null, signal: "SIGKILL" });
+    const q = startRun(opts(["sleep", "30"]));
+    // a stop before the pid is known still reaches the run
+    expect(await q.stop(5000)).toBe(false);
+    expect(await q.exited).toEqual({ code: null, signal: "SIGTERM" });
+  });
+
+  it("pins to the given CPUs; the run ignores no signal", async () => {
+    const p = startRun(opts(["sh", "-c", "grep Cpus_allowed_list /proc/self/status; grep SigIgn /proc/self/status"], { cpus: [0] }));
+    await p.exited;
+    const out = readFileSync(path.join(dir, `${_name}.out`), "utf8");
+    expect(out).toMatch(/Cpus_allowed_list:\s+0\n/);
+    // Signals 1-31 (32 and 33 are glibc's own, outside what a run handles).
+    const ign = /SigIgn:\s+([0-9a-f]+)\n/.exec(out)![1]!;
+    expect(BigInt(`0x${ign}`) & 0x7fffffffn).toBe(0n);
+  });
+});
+
+describe("spawn helper fallback", () => {
+  it("a helper that cannot start hands its runs to child_process.spawn", async () => {
+    const dead = SpawnHelper.start({ ...process.env }, "/nonexistent/python3")!;
+    const dir = mkdtempSync(path.join(tmpdir(), "corral-spawn-"));
+    const p = startRun({ argv: ["sh", "-c", "exit 4"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper: dead });
+    expect(await p.exited).toEqual({ code: 4, signal: null });
+    expect(dead.usable).toBe(false);
+    expect(SpawnHelper.start({ CORRAL_SPAWN_HELPER: "0" })).toBeUndefined();
+  });
+});
