@@ -11,6 +11,7 @@ import { containerBinds, RUNTIME_COMMAND } from "../plan/container.js";
 import { findOnPath } from "../project/profiles.js";
 import type { ProjectContext } from "../project/open.js";
 import { CorralError } from "../errors.js";
+import { makeLauncher } from "../launchers/registry.js";
 import type { LaunchSettings } from "../launchers/launcher.js";
 import { checkMultinode, resolveSettings } from "../launchers/settings.js";
 
@@ -90,6 +91,14 @@ export async function runDoctor(project: ProjectContext, opts: { launcher?: "loc
   checks.push({ ok: true, title: `launcher ${settings.type}${settings.type === "slurm" && settings.debug ? " (debug: batches run locally)" : ""}`, detail: `${settings.parallel} run(s) at once${settings.type === "slurm" ? `, ${settings.perJob} per job` : ""}` });
 
   if (settings.multinode || (settings.slurm.nodes ?? 1) > 1) checks.push(multinodeCheck(settings, project, host));
+
+  // What `corral run` would refuse before creating anything (the launcher's own check).
+  try {
+    await makeLauncher(settings).validate({ settings, env: host.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
+  } catch (e) {
+    if (!(e instanceof CorralError)) throw e;
+    checks.push({ ok: false, title: "the runs ask for more than the launcher can give", detail: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+  }
 
   if (settings.type === "slurm" && !settings.debug) {
     const answering = await slurmCommands(host, checks);

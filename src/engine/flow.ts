@@ -20,7 +20,7 @@ import { parseOverride, toConfigValue } from "../plan/overrides.js";
 import { wildcardNames } from "../plan/patterns.js";
 import { sweepValues } from "../plan/sweep.js";
 import type { ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
-import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision, type JobHashes } from "../plan/uptodate.js";
+import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision } from "../plan/uptodate.js";
 import type { ProjectConfig } from "../project/schema.js";
 import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../store/buildrecords.js";
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
@@ -63,40 +63,8 @@ export interface FlowPlan {
   overrides: string[];
 }
 
-/** One job as the head runs it: everything resolved (stored in `<sweep>/flow.json`). */
-export interface FlowJobSpec {
-  /** Run index in the sweep (also the position in `FlowFile.jobs`). */
-  index: number;
-  key: string;
-  rule: string;
-  wildcards: Record<string, string>;
-  /** argv; `shell:` rules run as `/bin/sh -c <rendered shell>`. */
-  argv: string[];
-  /** Container prefix (`containerWrap`) the worker puts before `argv`: the rule's or the project's container. */
-  wrap?: string[];
-  outputs: string[];
-  log: string[];
-  /** Run indexes of the jobs it needs (jobs that do not run are already built). */
-  deps: number[];
-  cpus: number;
-  gpus: number;
-  memMB: number;
-  timeoutS?: number;
-  retries: number;
-  priority: number;
-  hashes: JobHashes;
-  /** Why it runs (`missing output: 'x'`). */
-  reason: string;
-}
-
-/** `<sweep>/flow.json`. */
-export interface FlowFile {
-  type: "flow";
-  version: 1;
-  keepGoing: boolean;
-  jobs: FlowJobSpec[];
-}
-
+export type { FlowFile, FlowJobSpec } from "../store/protocol.js";
+import type { FlowFile, FlowJobSpec } from "../store/protocol.js";
 export { FLOW_FILE };
 
 // ---------------------------------------------------------------------------------------------

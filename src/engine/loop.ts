@@ -377,6 +377,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     };
 
     let stopping = false;
+    const saidEnded = new Set<string>();
     const retryNotes: Array<{ label: string; state: RunState; attempt: number; of: number }> = [];
     /** One line per round for the runs that go again. */
     const reportRetries = (): void => {
@@ -403,6 +404,10 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
       }
       if (state === "succeeded") {
+        // Stopped from outside and finished by its requeued job between two looks: say so.
+        const hist = readRunStatus(runDir(i))?.history ?? [];
+        const outside = [...new Set(hist.filter((h) => h.attempt === attempt[i] && (h.state === "preempted" || h.state === "lost")).map((h) => h.state))].filter((st) => !saidEnded.has(`${i}:${attempt[i]}:${st}`));
+        if (outside.length > 0) reporter.emit({ type: "info", message: `${hooks.label?.(i) ?? `run ${i}`} was ${outside.join(", then ")} and finished in its requeued job` });
         releaseCpus(i);
         hooks.succeeded?.(i);
         sched.succeeded(i);
@@ -411,11 +416,22 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         return true;
       }
       const again = stopping || state === "cancelled" ? [] : planResubmissions([{ index: i, state, attempt: attempt[i]!, runTimeout }], { ...policy, retries: nodes[i]!.retries });
-      if (again.length > 0 && jobAlive) return false;
+      if (again.length > 0 && jobAlive) {
+        // Its job lives on (SLURM requeued it): say what happened once, then wait for the job.
+        const key = `${i}:${attempt[i]}:${state}`;
+        if (!saidEnded.has(key)) {
+          saidEnded.add(key);
+          reporter.emit({ type: "run-ended", run: viewOf(i, state, message) });
+          reporter.emit({ type: "info", message: `${hooks.label?.(i) ?? `run ${i}`} ${state}; its job is still queued or running (requeued by the scheduler): waiting for it` });
+        }
+        return false;
+      }
       releaseCpus(i);
       hooks.unsucceeded?.(i);
       const r = again[0];
       if (r !== undefined) {
+        // Said as it ended, then that it goes again.
+        reporter.emit({ type: "run-ended", run: viewOf(i, state, message) });
         retryNotes.push({ label: `${hooks.label?.(i) ?? `run ${i}`}${message ? ` (${message})` : ""}`, state, attempt: r.attempt, of: state === "failed" || runTimeout ? nodes[i]!.retries + 1 : policy.maxAttempts });
         // The head's note of a run its worker never recorded, so the next attempt's history shows it.
         if (message !== undefined) writeStatus(i, state, message);

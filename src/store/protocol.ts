@@ -5,6 +5,7 @@
  */
 import type { ContainerSpec } from "../plan/container.js";
 import type { ConfigMap } from "../plan/types.js";
+import type { JobHashes } from "../plan/uptodate.js";
 
 export { RUN_STATES, TERMINAL_STATES, type RunState } from "../plan/states.js";
 import type { RunState } from "../plan/states.js";
@@ -160,3 +161,37 @@ export interface JobEntry {
 
 /** A line of `metrics.jsonl`: any JSON object; numbers are what tables and charts use. */
 export type MetricsLine = Record<string, unknown>;
+
+/** One job as the head runs it: everything resolved (stored in `<sweep>/flow.json`). */
+export interface FlowJobSpec {
+  /** Run index in the sweep (also the position in `FlowFile.jobs`). */
+  index: number;
+  key: string;
+  rule: string;
+  wildcards: Record<string, string>;
+  /** argv; `shell:` rules run as `/bin/sh -c <rendered shell>`. */
+  argv: string[];
+  /** Container prefix (`containerWrap`) the worker puts before `argv`: the rule's or the project's container. */
+  wrap?: string[];
+  outputs: string[];
+  log: string[];
+  /** Run indexes of the jobs it needs (jobs that do not run are already built). */
+  deps: number[];
+  cpus: number;
+  gpus: number;
+  memMB: number;
+  timeoutS?: number;
+  retries: number;
+  priority: number;
+  hashes: JobHashes;
+  /** Why it runs (`missing output: 'x'`). */
+  reason: string;
+}
+
+/** `<sweep>/flow.json`. */
+export interface FlowFile {
+  type: "flow";
+  version: 1;
+  keepGoing: boolean;
+  jobs: FlowJobSpec[];
+}

@@ -49,6 +49,8 @@ export interface WorkerContext {
 
 /** See start(): how long a run lives before its "running" record is written. */
 const RUNNING_WRITE_DELAY_MS = 100;
+/** How long a run killed from outside waits for the worker's own stop signal before it counts as failed. */
+const OUTSIDE_KILL_SETTLE_MS = 1000;
 
 /**
  * cancel: stop by request (runs `cancelled`); immediate: kill now; timeout: the allocation's limit
@@ -240,7 +242,12 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
         void proc.stop(batch.killGraceS * 1000);
       }, spec.timeoutS * 1000);
     }
-    void proc.exited.then((exit) => {
+    void proc.exited.then(async (exit) => {
+      // Killed by a signal we did not send: a scheduler signals the job's processes one by one,
+      // so the run may die of it an instant before this worker gets its own SIGTERM. Wait a
+      // moment (the run stays active meanwhile) so a preemption or cancel is recorded as such.
+      const killedFromOutside = exit.signal === "SIGTERM" || exit.signal === "SIGKILL" || exit.signal === "SIGINT" || exit.code === 143 || exit.code === 137;
+      if (killedFromOutside && a.stopReason === undefined && stopping === undefined) await new Promise((r) => setTimeout(r, OUTSIDE_KILL_SETTLE_MS));
       clearTimeout(a.timer);
       clearTimeout(runningTimer);
       active.delete(spec.index);

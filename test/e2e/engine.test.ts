@@ -25,6 +25,10 @@ describe("impossible requests are refused before anything starts", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(sweepDirs(dir)).toEqual([]);
     expect(existsSync(path.join(dir, "ran.txt"))).toBe(false);
+    // doctor says so too, instead of "all good"
+    const doc = corral(["doctor"], { cwd: dir, env: NO_GPU });
+    expect(doc.code).toBe(1);
+    expect(doc.stdout + doc.stderr).toContain("asks for 1 GPU(s) but this machine offers 0");
   });
 
   it("a pipeline rule asking for a GPU the machine lacks: exit 2 naming the rule, no flow sweep", () => {
