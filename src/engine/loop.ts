@@ -490,6 +490,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     let round = 0;
     let startedSaid = false;
     let lastWaiting = "";
+    let explainFailures = 0;
     for (;;) {
       if (stopRequested && !stopping) {
         stopping = true;
@@ -530,7 +531,16 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         void sleep(interval).then(r);
       });
       wake = undefined;
-      const facts: Map<number, LivenessFacts> = await launcher.explain(view());
+      // The scheduler not answering this round (busy slurmctld) is no reason to stop: the status
+      // files still give progress, and nothing is called lost without the scheduler's word.
+      let facts: Map<number, LivenessFacts>;
+      try {
+        facts = await launcher.explain(view());
+        explainFailures = 0;
+      } catch (e) {
+        facts = new Map();
+        if (explainFailures++ === 0) reporter.emit({ type: "warning", message: `the scheduler did not answer (${(e as Error).message}); going on with the status files` });
+      }
       const anyAlive = [...open].some((i) => facts.get(i)?.workerAlive !== false);
       // Which status files to read: all of them every FULL_SCAN_EVERY rounds and when nothing may
       // still run (the final truth); otherwise those seen running plus the first FRONTIER others,

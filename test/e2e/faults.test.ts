@@ -174,7 +174,9 @@ describe.skipIf(multiProblem !== undefined)("a compute node fails mid-job (3-nod
     // SLURM holds a requeued job for 120 s (its fixed requeue delay); release it so the test is quick.
     const jobId = readJson<SweepManifest>(path.join(sweep, "sweep.json")).jobs[0]!.jobId;
     const t0 = Date.now();
-    while (Date.now() - t0 < 15_000 && p.child.exitCode === null) {
+    // Released for as long as corral waits: the requeue may come only once the old job's
+    // processes are gone, which takes longer on a loaded machine.
+    while (Date.now() - t0 < 100_000 && p.child.exitCode === null) {
       await sleep(1000);
       const pending = spawnSync("squeue", ["-h", "-r", "-t", "PD", "-j", jobId, "-o", "%i"], { encoding: "utf8", env: multiEnv }).stdout.split("\n").filter(Boolean);
       for (const t of pending) spawnSync("scontrol", ["update", `JobId=${t}`, "StartTime=now"], { env: multiEnv });
