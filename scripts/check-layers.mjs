@@ -9,6 +9,8 @@ const SRC = path.resolve(import.meta.dirname, "../src");
 const RANK = { "errors.ts": 0, plan: 1, project: 2, store: 3, worker: 4, launchers: 5, engine: 6, dashboard: 7, cli: 8, "index.ts": 9 };
 const PURE_FORBIDDEN = [/from "node:(fs|child_process|os|net|http|https|worker_threads)"/, /\bprocess\.(env|cwd|argv|exit)\b/, /\bDate\.now\(/, /new Date\(\)/];
 
+// (Quoted as code; backticked names in help texts are documentation. config.yaml is also Hydra's own file name.)
+const STORE_NAMES = /["'](sweep\.json|flow\.json|status\.json|overrides\.yaml|stdout\.log|stderr\.log|metrics\.jsonl|head\.log|cancel-requested|\.slurm|\.corral)["'/]/;
 const files = [];
 const walk = (d) => {
   for (const f of readdirSync(d)) {
@@ -42,6 +44,14 @@ for (const file of files) {
     if (RANK[tl] > RANK[layer]) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${layer}/ may not import from ${tl}/ (imports point down: cli -> dashboard -> engine -> launchers -> worker -> store -> project -> plan)`);
   }
   graph.set(file, deps);
+  // Every file name of the store lives in store/layout.ts (DESIGN.md "On disk").
+  if (!["store/layout.ts", "cli/init-template.ts"].includes(path.relative(SRC, file))) {
+    text.split("\n").forEach((line, i) => {
+      if (/^\s*(\/\/|\*|\/\*)/.test(line)) return;
+      const m = STORE_NAMES.exec(line);
+      if (m) problems.push(`${path.relative(SRC, file)}:${i + 1} spells the store name ${m[0]}: import it from store/layout.ts`);
+    });
+  }
   if (layer === "plan") {
     text.split("\n").forEach((line, i) => {
       if (/^\s*(\/\/|\*|\/\*)/.test(line)) return;

@@ -26,7 +26,7 @@ import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../s
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, readRunStatus, writeManifest } from "../store/store.js";
+import { indexSweep, isHeadJob, readManifest, readRunStatus, workOf, writeManifest } from "../store/store.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
 import { gitInfo } from "../project/git.js";
@@ -260,9 +260,9 @@ async function splitByWriter(marks: IncompleteMark[]): Promise<{ dead: Incomplet
     }
     // A live head of that flow holds the flow lock: the lock refuses with a better message.
     const here = hostname();
-    if (manifest.jobs.some((j) => j.jobId.startsWith("head-") && j.host === here && j.pid !== undefined && pidAlive(j.pid))) continue;
+    if (manifest.jobs.some((j) => isHeadJob(j) && j.host === here && j.pid !== undefined && pidAlive(j.pid))) continue;
     const launcher = makeLauncher(manifest.settings as LaunchSettings);
-    const work = { ...manifest, jobs: manifest.jobs.filter((j) => !j.jobId.startsWith("head-")) };
+    const work = workOf(manifest);
     work.jobs.push(...(launcher.recover ? await launcher.recover(work) : []));
     const facts = await launcher.explain(work);
     const indexOf = new Map(manifest.runs.map((r) => [r.job, r.index]));

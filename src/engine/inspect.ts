@@ -6,7 +6,7 @@ import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { readLastMetrics, readManifest, readRunStatus, runDirOf } from "../store/store.js";
+import { isHeadJob, readLastMetrics, readManifest, readRunStatus, runDirOf, workOf } from "../store/store.js";
 import type { RunView } from "./events.js";
 import { hostname } from "node:os";
 import { pidAlive } from "../store/fsutil.js";
@@ -39,12 +39,11 @@ export async function readSweepStatus(sweepDir: string, launcher: Launcher | und
 export async function stalledReason(manifest: SweepManifest, counts: Record<RunState, number>, launcher: Launcher): Promise<string | undefined> {
   const unfinished = counts.pending + counts.running;
   if (unfinished === 0) return undefined;
-  const heads = manifest.jobs.filter((j) => j.jobId.startsWith("head-"));
+  const heads = manifest.jobs.filter(isHeadJob);
   const here = hostname();
   // A head on another host cannot be checked from here: assume it drives the sweep.
   if (heads.some((h) => h.host !== here || (h.pid !== undefined && pidAlive(h.pid)))) return undefined;
-  const work = { ...manifest, jobs: manifest.jobs.filter((j) => !j.jobId.startsWith("head-")) };
-  if (await launcher.active(work)) return undefined;
+  if (await launcher.active(workOf(manifest))) return undefined;
   const dead = heads.at(-1);
   const who = dead ? ` (its ${manifest.kind === "flow" ? "flow head" : "head"}, pid ${dead.pid}, is gone)` : " (no worker or job of it is alive)";
   return `nothing is running any more${who}: ${unfinished} run${unfinished === 1 ? "" : "s"} will not finish on ${unfinished === 1 ? "its" : "their"} own; continue with: corral resume ${manifest.dir}`;

@@ -140,7 +140,10 @@ export async function previewSweep(p: PreparedSweep, runs: PlannedRun[]): Promis
   if (!launcher.preview) return [];
   const manifest = newManifest(p, runs, chooseSweepDir(p.request.project, p.request.now, p.request.env, p.request.name));
   const specs = manifest.runs.map((e) => runSpec(manifest, e, manifest.resources ?? {}, 1, false));
-  return launcher.preview({ sweep: manifest, runs: specs, settings: p.settings, round: 0 });
+  // Sized as the engine sizes the real submission (one submission of every run).
+  const node = gridNode(manifest);
+  const settings = launcher.size ? launcher.size(p.settings, { ...node.need, timeoutS: node.timeoutS }, specs.length) : p.settings;
+  return launcher.preview({ sweep: manifest, runs: specs, settings, round: 0 });
 }
 
 /** Do: create the sweep folder, the runs' folders and the manifest, then drive it. */
@@ -176,38 +179,31 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   return driveGrid(manifest, lock, reporter, { ...opts });
 }
 
+/** Every run of a sweep without edges is this node: the project's `resources`, the launcher's `retries`. */
+function gridNode(m: SweepManifest): EngineNode {
+  const res = m.resources ?? {};
+  return {
+    deps: [],
+    need: { cpus: res.cpus ?? 0, gpus: res.gpus ?? 0, memMB: 0 },
+    priority: 0,
+    batchKey: "",
+    retries: (m.settings as LaunchSettings).retries ?? 0,
+    timeoutS: res.timeout,
+  };
+}
+
 /**
  * Drive a sweep without edges through the engine's loop: every run is ready at once, and the
  * launcher packs them (a local worker with `-j` slots; SLURM arrays of `per_job` runs).
  */
 function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number }): RunningSweep {
-  const settings = manifest.settings as LaunchSettings;
   const res = manifest.resources ?? {};
-  const node: EngineNode = {
-    deps: [],
-    need: { cpus: res.cpus ?? 0, gpus: res.gpus ?? 0, memMB: 0 },
-    priority: 0,
-    batchKey: "",
-    retries: settings.retries ?? 0,
-    timeoutS: res.timeout,
-  };
-  let submittedCount = 0;
-  let resolveSubmitted: (v: { found: LoopOutcome["found"]; resubmitted: number }) => void = () => undefined;
-  const submitted = new Promise<{ found: LoopOutcome["found"]; resubmitted: number }>((r) => (resolveSubmitted = r));
-  const firstRound: Reporter = {
-    emit(e) {
-      if (e.type === "submitted") submittedCount += e.runs;
-      reporter.emit(e);
-    },
-  };
+  const node = gridNode(manifest);
   const drive = driveSweep({
     manifest,
     nodes: manifest.runs.map(() => node),
-    hooks: {
-      spec: (i, attempt, resumed) => runSpec(manifest, manifest.runs[i]!, res, attempt, resumed),
-      onStarted: (found) => resolveSubmitted({ found, resubmitted: submittedCount }),
-    },
-    reporter: firstRound,
+    hooks: { spec: (i, attempt, resumed) => runSpec(manifest, manifest.runs[i]!, res, attempt, resumed) },
+    reporter,
     keepGoing: true,
     packing: "launcher",
     ...(opts.detach ? { detach: true } : {}),
@@ -218,10 +214,8 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
     ...(opts.maxPollMs !== undefined ? { maxPollMs: opts.maxPollMs } : {}),
     env: process.env,
   });
-  const done = drive.done.finally(() => lock.release());
-  // A drive that fails before its first round still settles `submitted`.
-  done.then((o) => resolveSubmitted({ found: o.found, resubmitted: submittedCount }), () => resolveSubmitted({ found: { succeeded: 0, adopted: 0, failed: 0, unknown: 0 }, resubmitted: submittedCount }));
-  return { manifest, submitted, done, stop: drive.stop };
+  const submitted = drive.started.then((r) => ({ found: r.found, resubmitted: r.submitted }));
+  return { manifest, submitted, done: drive.done.finally(() => lock.release()), stop: drive.stop };
 }
 
 /** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */

@@ -22,7 +22,8 @@ import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
 import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { readRunExit, readRunStatus, writeManifest, writeRunStatus } from "../store/store.js";
+import { headJobId, isHeadJob, readRunExit, readRunStatus, workOf, writeManifest, writeRunStatus } from "../store/store.js";
+import { pidAlive } from "../store/fsutil.js";
 import { detectCpus, detectGpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
 import { runView } from "./inspect.js";
@@ -67,8 +68,6 @@ export interface LoopHooks {
   flush?(final: boolean): void;
   /** The job key shown for node `i` (pipelines). */
   label?(i: number): string | undefined;
-  /** Once, after the first round of submissions: what the first look at the status files found. */
-  onStarted?(found: LoopOutcome["found"]): void;
 }
 
 export interface LoopOptions {
@@ -114,8 +113,16 @@ export interface LoopOutcome {
   found: { succeeded: number; adopted: number; failed: number; unknown: number };
 }
 
+/** What the first round did: what the status files showed, and how many runs were submitted. */
+export interface FirstRound {
+  found: LoopOutcome["found"];
+  submitted: number;
+}
+
 /** A running drive. */
 export interface SweepDrive {
+  /** Resolves after the first round of submissions (a detached sweep is then fully submitted). */
+  started: Promise<FirstRound>;
   done: Promise<LoopOutcome>;
   /** Start nothing more and stop running runs (gracefully; `force` kills at once). Safe to repeat. */
   stop(force: boolean): void;
@@ -137,7 +144,12 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     forceRequested ||= force;
     wake?.();
   };
-  return { done: drive(), stop };
+  let saidStarted: (r: FirstRound) => void = () => undefined;
+  const started = new Promise<FirstRound>((r) => (saidStarted = r));
+  const done = drive();
+  // A drive that fails before its first round still settles `started`.
+  done.catch(() => saidStarted({ found: { succeeded: 0, adopted: 0, failed: 0, unknown: 0 }, submitted: 0 }));
+  return { started, done, stop };
 
   async function drive(): Promise<LoopOutcome> {
     const { manifest, nodes, hooks, reporter } = opts;
@@ -148,9 +160,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const headPacks = opts.packing === "head" && local;
     const policy: RetryPolicy = policyOf(settings);
     const n = nodes.length;
-    const isHead = (j: JobEntry): boolean => j.jobId.startsWith("head-");
     // The launcher never sees a head's entry (a cancel would signal the head itself).
-    const view = (): SweepManifest => ({ ...manifest, jobs: manifest.jobs.filter((j) => !isHead(j)) });
+    const view = (): SweepManifest => workOf(manifest);
     // Jobs started by a process that died before recording them: adopt, never submit twice.
     const recovered = launcher.recover ? await launcher.recover(view()) : [];
     if (recovered.length) {
@@ -158,9 +169,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       writeManifest(manifest);
       reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
     }
-    const hadJobs = manifest.jobs.some((j) => !isHead(j));
+    const hadJobs = manifest.jobs.some((j) => !isHeadJob(j));
     if (opts.recordHead) {
-      manifest.jobs.push({ jobId: `head-${process.pid}`, launcher: "local", submittedAt: Date.now(), batches: [], pid: process.pid, host: hostName() });
+      manifest.jobs.push({ jobId: headJobId(process.pid), launcher: "local", submittedAt: Date.now(), batches: [], pid: process.pid, host: hostname() });
       writeManifest(manifest);
     }
 
@@ -174,16 +185,41 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const unknown: number[] = [];
 
     /**
-     * A run whose worker is dead without a final record: its spawn helper wrote the exit before
-     * the worker could record it. The head then records the outcome (the attempt's writer is
-     * gone): "running" when its process group still lives here (its helper is stopping it),
-     * true when the record was written from the exit file, undefined when nothing is known.
+     * The head's own record of run `i` (what it decided, or an outcome read from an exit file),
+     * appended to the run's history. `extra` carries what only the caller knows.
      */
-    const settleFromExit = (i: number, att: number, rec: RunStatusRecord | undefined): "running" | true | undefined => {
+    const writeStatus = (i: number, state: RunState, message: string, att = attempt[i]!, extra: Partial<RunStatusRecord> = {}): RunStatusRecord => {
+      const old = hadRecord[i] ? readRunStatus(runDir(i)) : undefined;
+      const t = Date.now();
+      mkdirSync(runDir(i), { recursive: true });
+      const rec: RunStatusRecord = {
+        type: "run-status",
+        version: 1,
+        runId: manifest.runs[i]!.id,
+        index: i,
+        state,
+        attempt: att,
+        updatedAt: t,
+        ...(TERMINAL_STATES.has(state) ? { endedAt: t } : {}),
+        ...(old?.startedAt !== undefined && state === "failed" ? { startedAt: old.startedAt, exitCode: old.exitCode ?? null } : {}),
+        ...(state === "pending" && old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : { message }),
+        ...extra,
+        history: [...(old?.history ?? []), { state, at: t, attempt: att }],
+      };
+      writeRunStatus(runDir(i), rec);
+      hadRecord[i] = 1;
+      return rec;
+    };
+
+    /**
+     * A run whose worker is dead without a final record: its spawn helper wrote the exit before
+     * the worker could record it, and the head records the outcome (the attempt's writer is
+     * gone). "running" while its process group still lives here (its helper is stopping it); the
+     * record written from the exit file; undefined when nothing is known.
+     */
+    const settleFromExit = (i: number, att: number, rec: RunStatusRecord | undefined): "running" | RunStatusRecord | undefined => {
       const ex = readRunExit(runDir(i), att);
-      if (ex === undefined) {
-        return rec?.pid !== undefined && rec.host === hostName() && groupAlive(rec.pid) ? "running" : undefined;
-      }
+      if (ex === undefined) return rec?.pid !== undefined && rec.host === hostname() && pidAlive(-rec.pid) ? "running" : undefined;
       // Killed by a signal its worker did not send (the scheduler's, or its helper's after the
       // worker died): stopped from outside, so `lost` (resubmitted by the policy). A non-zero exit
       // of its own is `failed`; 0 is `succeeded`.
@@ -192,23 +228,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       const why = ex.orphaned
         ? "stopped when its worker died"
         : `${ex.code === 0 ? "finished" : ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}`}; recorded from its exit file (its worker died before recording it)`;
-      const t = Date.now();
-      writeRunStatus(runDir(i), {
-        type: "run-status",
-        version: 1,
-        runId: manifest.runs[i]!.id,
-        index: i,
-        state,
-        attempt: att,
-        updatedAt: t,
-        endedAt: ex.at,
-        ...(rec?.startedAt !== undefined ? { startedAt: rec.startedAt } : {}),
-        exitCode: ex.code,
-        message: why,
-        history: [...(rec?.history ?? []), { state, at: t, attempt: att }],
-      });
-      hadRecord[i] = 1;
-      return true;
+      if (rec !== undefined) hadRecord[i] = 1;
+      return writeStatus(i, state, why, att, { endedAt: ex.at, exitCode: ex.code, ...(rec?.startedAt !== undefined ? { startedAt: rec.startedAt } : {}) });
     };
 
     // What earlier commands left: succeeded runs stay done, live ones are adopted, the rest go again.
@@ -222,7 +243,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         if (!alive && (rec === undefined || !TERMINAL_STATES.has(rec.state))) {
           const settled = settleFromExit(i, rec?.attempt ?? 1, rec);
           if (settled === "running") alive = true;
-          else if (settled) rec = readRunStatus(runDir(i));
+          else if (settled) rec = settled;
         }
         if (rec === undefined) {
           if (alive) adopted.push(i);
@@ -279,29 +300,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const freeCpus = new Set(physical);
     const cpuOf = new Map<number, number[]>();
 
-    const writeStatus = (i: number, state: RunState, message: string, att = attempt[i]!): void => {
-      const old = hadRecord[i] ? readRunStatus(runDir(i)) : undefined;
-      const t = Date.now();
-      mkdirSync(runDir(i), { recursive: true });
-      const rec: RunStatusRecord = {
-        type: "run-status",
-        version: 1,
-        runId: manifest.runs[i]!.id,
-        index: i,
-        state,
-        attempt: att,
-        updatedAt: t,
-        ...(TERMINAL_STATES.has(state) ? { endedAt: t } : {}),
-        ...(old?.startedAt !== undefined && state === "failed" ? { startedAt: old.startedAt, exitCode: old.exitCode ?? null } : {}),
-        ...(state === "pending" && old?.message ? { message: `previous attempt: ${old.state}: ${old.message}` } : { message }),
-        history: [...(old?.history ?? []), { state, at: t, attempt: att }],
-      };
-      writeRunStatus(runDir(i), rec);
-      hadRecord[i] = 1;
-    };
-
-    const viewOf = (i: number, state: RunState, message?: string): RunView => {
-      const rec = hadRecord[i] ? readRunStatus(runDir(i)) : undefined;
+    const viewOf = (i: number, state: RunState, message?: string, known?: RunStatusRecord): RunView => {
+      const rec = known ?? (hadRecord[i] ? readRunStatus(runDir(i)) : undefined);
       const v = runView(manifest, manifest.runs[i]!, rec, state);
       const label = hooks.label?.(i);
       return { ...v, attempt: rec?.attempt ?? attempt[i]!, ...(label !== undefined ? { job: label } : {}), ...(message !== undefined ? { message } : {}) };
@@ -325,6 +325,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
 
     let manifestDirty = false;
     let submitCount = 0;
+    let submittedRuns = 0;
     const submitGroup = async (group: Array<{ index: number; gpuIds: string[] }>): Promise<void> => {
       for (const g of group) prepare(g.index);
       // One submission per attempt number: each attempt has its own resources (`retry_scaling`).
@@ -367,6 +368,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         manifest.jobs.push(...entries);
         manifestDirty = true;
         for (const g of part) open.add(g.index);
+        submittedRuns += specs.length;
         reporter.emit({ type: "submitted", jobs: entries.map((x) => x.jobId), runs: specs.length });
       }
     };
@@ -395,7 +397,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
      * resubmission waits until it is gone, so no run ever runs beside an earlier copy of itself.
      * Returns false when the run stays open for now.
      */
-    const endRun = (i: number, state: RunState, message: string | undefined, jobAlive: boolean, runTimeout = false): boolean => {
+    const endRun = (i: number, state: RunState, message: string | undefined, jobAlive: boolean, runTimeout = false, rec?: RunStatusRecord): boolean => {
       if (state === "succeeded") {
         const why = hooks.check?.(i);
         if (why !== undefined) {
@@ -405,14 +407,14 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       }
       if (state === "succeeded") {
         // Stopped from outside and finished by its requeued job between two looks: say so.
-        const hist = readRunStatus(runDir(i))?.history ?? [];
+        const hist = (rec ?? readRunStatus(runDir(i)))?.history ?? [];
         const outside = [...new Set(hist.filter((h) => h.attempt === attempt[i] && (h.state === "preempted" || h.state === "lost")).map((h) => h.state))].filter((st) => !saidEnded.has(`${i}:${attempt[i]}:${st}`));
         if (outside.length > 0) reporter.emit({ type: "info", message: `${hooks.label?.(i) ?? `run ${i}`} was ${outside.join(", then ")} and finished in its requeued job` });
         releaseCpus(i);
         hooks.succeeded?.(i);
         sched.succeeded(i);
         finalState.set(i, "succeeded");
-        reporter.emit({ type: "run-ended", run: viewOf(i, state) });
+        reporter.emit({ type: "run-ended", run: viewOf(i, state, undefined, rec) });
         return true;
       }
       const again = stopping || state === "cancelled" ? [] : planResubmissions([{ index: i, state, attempt: attempt[i]!, runTimeout }], { ...policy, retries: nodes[i]!.retries });
@@ -488,7 +490,6 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     let forced = false;
     let idleRounds = 0;
     let round = 0;
-    let startedSaid = false;
     let lastWaiting = "";
     let explainFailures = 0;
     for (;;) {
@@ -509,13 +510,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
       }
       flush(false);
-      if (!startedSaid) {
-        startedSaid = true;
-        hooks.onStarted?.(found);
-      }
+      if (round === 0) saidStarted({ found, submitted: submittedRuns });
       if (opts.detach && !stopping) {
         flush(true);
-        writeManifest(manifest);
         const runs = manifest.runs.map((_, i) => viewOf(i, finalState.get(i) ?? "pending"));
         return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: false, detached: true, found };
       }
@@ -549,6 +546,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       round++;
       let frontier = 0;
       let changed = false;
+      const closeRun = (i: number): void => {
+        open.delete(i);
+        seenRunning.delete(i);
+        changed = true;
+      };
       // Why runs wait in the queue, said again only when it changes.
       const waiting = new Map<string, number>();
       const now = Date.now();
@@ -570,14 +572,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
           const settled = settleFromExit(i, attempt[i]!, current);
           if (settled === "running") continue;
           if (settled) {
-            hadRecord[i] = 1;
-            const done = readRunStatus(runDir(i));
-            state = done?.state ?? state;
-            message = undefined;
-            if (!endRun(i, state, undefined, false)) continue;
-            open.delete(i);
-            seenRunning.delete(i);
-            changed = true;
+            if (endRun(i, settled.state, undefined, false, false, settled)) closeRun(i);
             continue;
           }
         }
@@ -589,12 +584,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         const jobAlive = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
         if (rec?.state === "unknown" && !jobAlive) {
           // Its record became unreadable and nothing runs it: never guess, never rerun.
-                    finalState.set(i, "unknown");
-          open.delete(i);
-          seenRunning.delete(i);
+          hadRecord[i] = 1;
+          finalState.set(i, "unknown");
           cancelAll(sched.failed(i));
-          reporter.emit({ type: "run-ended", run: viewOf(i, "unknown", rec.message) });
-          changed = true;
+          reporter.emit({ type: "run-ended", run: viewOf(i, "unknown", rec.message, rec) });
+          closeRun(i);
           continue;
         }
         if (!TERMINAL_STATES.has(state)) {
@@ -607,10 +601,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
         if (started !== undefined && started.state !== state) message ??= `${state}: its worker or job ended without recording an outcome`;
         if (current !== undefined) hadRecord[i] = 1;
-        if (!endRun(i, state, started === undefined || started.state !== state ? message : undefined, jobAlive, started?.stopCause === "run-timeout")) continue;
-        open.delete(i);
-        seenRunning.delete(i);
-        changed = true;
+        if (endRun(i, state, started === undefined || started.state !== state ? message : undefined, jobAlive, started?.stopCause === "run-timeout", started)) closeRun(i);
       }
       reportRetries();
       const why = [...waiting].map(([r, k]) => `${k} pending (${r})`).join(", ");
@@ -621,13 +612,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       progress();
     }
     flush(true);
-    writeManifest(manifest);
     progress(true);
     const runs: RunView[] = [];
-    for (let i = 0; i < n; i++) {
-      const st = finalState.get(i) ?? "cancelled";
-      runs.push(st === "unknown" ? { ...runView(manifest, manifest.runs[i]!, undefined, "unknown"), message: readRunStatus(runDir(i))?.message ?? "unreadable status record" } : viewOf(i, st));
-    }
+    for (let i = 0; i < n; i++) runs.push(viewOf(i, finalState.get(i) ?? "cancelled"));
     return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: stopRequested, detached: false, found };
   }
 }
@@ -643,14 +630,3 @@ export function localBudget(settings: LaunchSettings, env: Record<string, string
 }
 
 const totalMemMB = (): number => totalmem() / 1024 / 1024;
-const hostName = (): string => hostname();
-
-/** A process group that still has a member on this host (its runs' sessions are their groups). */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

@@ -7,12 +7,21 @@ import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
-import { RUN_STATES, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
+import { RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
 import { MANIFEST, METRICS, PROJECT_INDEX_DIR, runExitFile, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
 
 export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
 
 /** A run's metric lines (JSON lines appended by the run itself). */
+
+/**
+ * A process that drives a sweep (a detached flow head) is recorded among its jobs as `head-<pid>`,
+ * so any command can tell whether something still drives it.
+ */
+export const headJobId = (pid: number): string => `head-${pid}`;
+export const isHeadJob = (j: JobEntry): boolean => j.jobId.startsWith("head-");
+/** The manifest as a launcher acts on it: without head entries (a cancel must not signal the head). */
+export const workOf = (m: SweepManifest): SweepManifest => ({ ...m, jobs: m.jobs.filter((j) => !isHeadJob(j)) });
 
 /** Absolute run folder of an entry. */
 export const runDirOf = (sweep: SweepManifest, run: RunEntry): string => path.join(sweep.dir, run.dir);

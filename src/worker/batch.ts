@@ -179,23 +179,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const done = new Promise<BatchResult>((r) => (resolveDone = r));
   let finished = false;
 
-  const baseRecord = (spec: RunSpec, state: RunState): RunStatusRecord => {
-    const old = prev.get(spec.index);
-    const t = now();
-    return {
-      type: "run-status",
-      version: 1,
-      runId: spec.id,
-      index: spec.index,
-      state,
-      attempt: spec.attempt,
-      updatedAt: t,
-      host: ctx.host,
-      worker: { pid: ctx.pid, host: ctx.host, batchId: batch.batchId },
-      ...(ctx.jobId ? { jobId: ctx.jobId } : {}),
-      history: [...(old?.history ?? []), { state, at: t, attempt: spec.attempt }],
-    };
-  };
+  const baseRecord = (spec: RunSpec, state: RunState): RunStatusRecord => workerRecord(batch, ctx, spec, state, prev.get(spec.index), now());
 
   const start = (grant: Grant): void => {
     const spec = specs.get(grant.index)!;
@@ -402,26 +386,28 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   return { done, stop };
 }
 
+/** The record this worker writes for one run: its identity, the state, the history so far. */
+function workerRecord(batch: BatchSpec, ctx: WorkerContext, spec: RunSpec, state: RunState, old: RunStatusRecord | undefined, t: number): RunStatusRecord {
+  return {
+    type: "run-status",
+    version: 1,
+    runId: spec.id,
+    index: spec.index,
+    state,
+    attempt: spec.attempt,
+    updatedAt: t,
+    host: ctx.host,
+    worker: { pid: ctx.pid, host: ctx.host, batchId: batch.batchId },
+    ...(ctx.jobId ? { jobId: ctx.jobId } : {}),
+    history: [...(old?.history ?? []), { state, at: t, attempt: spec.attempt }],
+  };
+}
+
 /** Record every run of `todo` failed with `message` without starting any (a setup line failed). */
 function failAll(batch: BatchSpec, ctx: WorkerContext, todo: RunSpec[], prev: Map<number, RunStatusRecord | undefined>, message: string, counts: Partial<Record<RunState, number>>): BatchHandle {
   const t = (ctx.now ?? Date.now)();
   for (const spec of todo) {
-    const state: RunState = "failed";
-    writeRunStatus(spec.dir, {
-      type: "run-status",
-      version: 1,
-      runId: spec.id,
-      index: spec.index,
-      state,
-      attempt: spec.attempt,
-      updatedAt: t,
-      endedAt: t,
-      host: ctx.host,
-      worker: { pid: ctx.pid, host: ctx.host, batchId: batch.batchId },
-      ...(ctx.jobId ? { jobId: ctx.jobId } : {}),
-      message,
-      history: [...(prev.get(spec.index)?.history ?? []), { state, at: t, attempt: spec.attempt }],
-    });
+    writeRunStatus(spec.dir, { ...workerRecord(batch, ctx, spec, "failed", prev.get(spec.index), t), endedAt: t, message });
     counts.failed = (counts.failed ?? 0) + 1;
   }
   return { done: Promise.resolve({ exitCode: todo.length ? 1 : 0, counts }), stop: () => undefined };

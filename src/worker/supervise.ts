@@ -6,20 +6,12 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import path from "node:path";
 import { findTaskset } from "./resources.js";
-import type { SpawnHelper } from "./spawn-helper.js";
+import type { HelperRun, SpawnHelper } from "./spawn-helper.js";
 
-export interface StartOptions {
-  argv: string[];
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdoutFile: string;
-  stderrFile: string;
-  /** Pin the run to these CPUs. */
-  cpus?: number[];
+/** What a run is started with: the helper's request (argv, cwd, env, logs, CPUs, exit file), and the helper. */
+export interface StartOptions extends HelperRun {
   /** Start through this helper when it is usable (see spawn-helper.ts); else child_process.spawn. */
   helper?: SpawnHelper | undefined;
-  /** The helper records the exit here before reporting it (store/layout.ts runExitFile). */
-  exitFile?: string;
 }
 
 export interface RunExit {
@@ -60,8 +52,9 @@ export function startRun(opts: StartOptions): Supervised {
     ctl.started(r);
   };
   if (opts.helper?.usable) {
+    const { helper: _helper, ...req } = opts;
     opts.helper.run(
-      { argv: opts.argv, cwd: opts.cwd, env: opts.env, stdoutFile: opts.stdoutFile, stderrFile: opts.stderrFile, ...(opts.cpus?.length ? { cpus: opts.cpus } : {}), ...(opts.exitFile ? { exitFile: opts.exitFile } : {}) },
+      req,
       {
         started: (pid, error) => (pid === undefined ? ctl.exit({ code: 127, signal: null, spawnError: `cannot start ${path.basename(opts.argv[0] ?? "")}: ${error ?? "spawn failed"}` }) : ctl.started(pid)),
         exited: ctl.exit,

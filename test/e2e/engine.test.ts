@@ -2,12 +2,15 @@
  * The engine's one loop through the real CLI: impossible requests refused before anything
  * exists, resubmission bounded by the policy, the library and the CLI retrying alike.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { createFlowSweep, planFlow } from "../../src/engine/flow.js";
+import { openProject } from "../../src/project/open.js";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as Corral from "../../src/index.js";
 import type { SweepManifest } from "../../src/store/protocol.js";
-import { corral, corralAsync, lines, makeProject, readJson, sleep, sweepDirs, waitFor } from "../helpers.js";
+import { corral, corralAsync, lines, makeProject, readJson, sweepDirs, waitFor } from "../helpers.js";
 
 // No GPU on this machine as the tests see it: no nvidia-smi answers, CUDA_VISIBLE_DEVICES empty.
 const NO_GPU = { CUDA_VISIBLE_DEVICES: "", PATH: `/nonexistent-nvidia:${process.env.PATH ?? ""}` };
@@ -144,18 +147,51 @@ describe("a pipeline whose head died while its jobs still run", () => {
     expect(corral(["flow", "-n"], { cwd: dir }).stdout).toMatch(/nothing to do|up to date/i);
   });
 
-  it("a second flow refused by the flow lock leaves no ghost sweep behind", async () => {
+  it("a second flow while a head builds is refused before it creates anything", async () => {
     const dir = makeProject({
       "corral.yaml": "rules:\n  a:\n    output: [a.txt]\n    shell: sleep 3; touch {output}\ntargets: [a.txt]\n",
     });
     const first = corralAsync(["flow"], { cwd: dir });
-    await waitFor(() => sweepDirs(dir).length === 1, 20_000, "the first flow's sweep");
+    await waitFor(() => sweepDirs(dir).length === 1 && existsSync(path.join(dir, ".corral/flow/.lock")), 20_000, "the first flow's head");
     const second = corral(["flow", "--detach"], { cwd: dir });
-    await first.done;
-    // Whether refused at once or by its head, only the first sweep remains.
-    await sleep(1000);
-    expect(second.code === 0 || second.code === 2).toBe(true);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain("another corral flow is building");
+    expect((await first.done).code).toBe(0);
     expect(sweepDirs(dir)).toHaveLength(1);
-    expect(corral(["resume"], { cwd: dir }).code).toBe(0);
+  });
+
+  it("a flow sweep whose head is refused by the flow lock is removed, index entry included (no ghost for resume)", async () => {
+    const dir = makeProject({
+      "corral.yaml": "rules:\n  a:\n    output: [a.txt]\n    shell: touch {output}\ntargets: [a.txt]\n",
+    });
+    // A created, never started flow sweep (what a second `corral flow` leaves when it loses the
+    // race for the flow lock between creating its sweep and starting its head).
+    const project = await openProject({ cwd: dir, allowMissing: false });
+    const plan = await planFlow({ project, args: [], rerunIncomplete: false, keepGoing: false, env: process.env, now: new Date() });
+    const { manifest } = await createFlowSweep(plan);
+    expect(existsSync(path.join(dir, ".corral/sweeps", `${manifest.id}.json`))).toBe(true);
+    // Another head holds the project's flow lock (this live process).
+    mkdirSync(path.join(dir, ".corral/flow"), { recursive: true });
+    writeFileSync(path.join(dir, ".corral/flow/.lock"), JSON.stringify({ pid: process.pid, host: os.hostname(), since: Date.now(), what: "corral flow head of another sweep" }));
+    const r = corral(["flow", "--head", manifest.dir], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("another corral flow is building");
+    expect(existsSync(manifest.dir)).toBe(false);
+    expect(existsSync(path.join(dir, ".corral/sweeps", `${manifest.id}.json`))).toBe(false);
+    expect(existsSync(path.join(dir, "a.txt"))).toBe(false);
+  });
+});
+
+describe("a dry run shows what the engine would submit", () => {
+  it("SLURM --dry-run prints the sbatch script sized as the real submission: resources.cpus x parallel, resources.timeout x waves", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: 'true'\nconfig:\n  x: 0\nresources:\n  cpus: 2\n  timeout: 600\nlauncher:\n  type: slurm\n  parallel: 2\n  per_job: 4\n  signal_grace: 30\n",
+    });
+    const r = corral(["run", "-m", "x=1,2,3,4", "--dry-run"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("#SBATCH --cpus-per-task=4");
+    // Two waves of 600 s, the signal grace and a minute of margin.
+    expect(r.stdout).toContain("#SBATCH --time=00:21:30");
+    expect(sweepDirs(dir)).toEqual([]);
   });
 });

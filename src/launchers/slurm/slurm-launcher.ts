@@ -130,7 +130,7 @@ export class SlurmLauncher implements Launcher {
     // Debug mode submits nothing: its batches run here through the worker.
     if (settings.debug) return [];
     const limits = await this.clusterLimits().catch(() => DEFAULT_LIMITS);
-    const slurmDir = path.join(sweep.dir, ".slurm");
+    const slurmDir = slurmDirOf(sweep.dir);
     const { multinode, chunks, chunkBase } = planChunks(req, limits);
     const out: LaunchPreview[] = [];
     for (const ch of chunks) {
