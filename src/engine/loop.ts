@@ -222,10 +222,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       if (ex === undefined) return rec?.pid !== undefined && rec.host === hostname() && pidAlive(-rec.pid) ? "running" : undefined;
       // Killed by a signal its worker did not send (the scheduler's, or its helper's after the
       // worker died): stopped from outside, so `lost` (resubmitted by the policy). A non-zero exit
-      // of its own is `failed`; 0 is `succeeded`.
-      const killed = ex.orphaned || ex.signal !== null || (ex.code !== null && [130, 137, 143].includes(ex.code));
+      // of its own is `failed`; 0 is `succeeded`, also when its helper was stopping it (it
+      // finished its work, as after a scheduler's SIGTERM: docs/reliability.md).
+      const killed = ex.signal !== null || (ex.code !== null && [130, 137, 143].includes(ex.code)) || (ex.orphaned && ex.code !== 0);
       const state: RunState = killed ? "lost" : ex.code === 0 ? "succeeded" : "failed";
-      const why = ex.orphaned
+      const why = ex.orphaned && killed
         ? "stopped when its worker died"
         : `${ex.code === 0 ? "finished" : ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}`}; recorded from its exit file (its worker died before recording it)`;
       if (rec !== undefined) hadRecord[i] = 1;

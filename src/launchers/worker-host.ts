@@ -14,6 +14,16 @@ import { renderSetup, shellQuote } from "../plan/sbatch.js";
 /** Absolute path of the worker entry in the installed package. */
 export const WORKER_MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../worker/worker-main.js");
 
+/**
+ * `CORRAL_WORKER_PREFIX`: a command line put before every worker's own (split on whitespace,
+ * never through a shell), to debug or fault-inject the worker itself, for example
+ * `strace -f -o /tmp/worker.trace` (docs/reliability.md). Read where the worker is started.
+ */
+export const WORKER_PREFIX_ENV = "CORRAL_WORKER_PREFIX";
+export function workerPrefix(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env[WORKER_PREFIX_ENV] ?? "").split(/\s+/).filter((w) => w !== "");
+}
+
 export interface SpawnedWorker {
   pid: number;
   log: string;
@@ -59,7 +69,7 @@ export function spawnWorker(batch: BatchSpec, dir: string, name: string, opts: S
   const fd = openSync(log, "a");
   // detached: the worker gets its own session, so Ctrl+C in the terminal reaches only `corral`,
   // which then asks the worker to stop (graceful first, immediate on a second Ctrl+C).
-  const workerArgv = [process.execPath, WORKER_MAIN, batchFile];
+  const workerArgv = [...workerPrefix(), process.execPath, WORKER_MAIN, batchFile];
   const workerLine = `exec ${workerArgv.map(shellQuote).join(" ")}`;
   const setupLines = renderSetup(setup, workerLine);
   // bash execs the worker, so the recorded pid is the worker's.

@@ -114,6 +114,8 @@ export interface SbatchOptions {
   env?: Record<string, string>;
   /** Absolute path of the node binary. */
   nodePath: string;
+  /** Put before the worker's command line (`CORRAL_WORKER_PREFIX`: strace, valgrind); each word quoted. */
+  workerPrefix?: readonly string[];
   /** Absolute path of the worker entry script. */
   workerScript: string;
   /**
@@ -227,7 +229,7 @@ export function renderSbatch(opts: SbatchOptions): string {
   const batchPrefix = shellQuote(`${slurmDir}/batch-${chunk}-`);
   const workerLine = opts.exec
     ? undefined
-    : `exec ${shellQuote(absPath("nodePath", opts.nodePath))} ${shellQuote(absPath("workerScript", opts.workerScript))} ${batchPrefix}"\${SLURM_ARRAY_TASK_ID}"'.json'`;
+    : `exec ${(opts.workerPrefix ?? []).map((w) => `${shellQuote(w)} `).join("")}${shellQuote(absPath("nodePath", opts.nodePath))} ${shellQuote(absPath("workerScript", opts.workerScript))} ${batchPrefix}"\${SLURM_ARRAY_TASK_ID}"'.json'`;
   // A failed setup line ends a single-command job with its exit code; an array task still
   // starts the worker, which records every run of the batch failed with the line.
   body.push(...renderSetup(opts.setup ?? [], workerLine ?? 'exit "$2"'));

@@ -16,6 +16,8 @@
  *                                  cancel-requested (the marker `corral cancel` writes first)
  *   <run>/                         config.yaml overrides.yaml status.json stdout.log
  *                                  stderr.log metrics.jsonl exit-<attempt>.json
+ *                                  claim-<attempt>.<seq> (a hard link to a worker identity)
+ *   .corral/workers/<batch>@<host>.<pid>.json   a worker's identity: what its claims link to
  * ```
  */
 import path from "node:path";
@@ -52,6 +54,24 @@ export const METRICS = "metrics.jsonl";
  * spawn helper the moment it reaps the run, before the worker records its status.
  */
 export const runExitFile = (runDir: string, attempt: number): string => path.join(runDir, `exit-${attempt}.json`);
+
+/**
+ * `<run>/claim-<attempt>.<seq>`: a worker's claim of one attempt of a run, made by `link()`ing
+ * its identity file to this name (atomic, NFS included; EEXIST means another worker has it).
+ * `seq` counts takeovers of the same attempt (a requeued job) once the earlier claimant is over
+ * or dead (docs/reliability.md).
+ */
+export const claimFile = (runDir: string, attempt: number, seq: number): string => path.join(runDir, `claim-${attempt}.${seq}`);
+/** Parses a claim's file name: [attempt, seq], or undefined for any other name. */
+export function parseClaimName(name: string): [number, number] | undefined {
+  const m = /^claim-(\d+)\.(\d+)$/.exec(name);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+/** `<sweep>/.corral/workers/`: one identity file per worker process. */
+export const workersDirOf = (sweepDir: string): string => path.join(sweepDir, SWEEP_WORK_DIR, "workers");
+/** `<sweep>/.corral/workers/<batch>@<host>.<pid>.json`: the identity a worker's claims link to. */
+export const workerIdentityFile = (sweepDir: string, batchId: string, host: string, pid: number): string =>
+  path.join(workersDirOf(sweepDir), `${batchId}@${host}.${pid}.json`);
 
 /** `<project>/.corral/`: the project index. */
 export const PROJECT_INDEX_DIR = ".corral";

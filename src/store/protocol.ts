@@ -54,6 +54,22 @@ export interface WorkerRegistration {
   startedAt: number;
 }
 
+/**
+ * `<sweep>/.corral/workers/<batch>@<host>.<pid>.json`: one worker process, written whole before
+ * it claims anything. Each of its claims (`<run>/claim-<attempt>.<seq>`) is a hard link to this
+ * file, so a claim names its owner from the moment it exists, and the worker's heartbeat (the
+ * file's mtime, touched every heartbeat) is every claim's heartbeat.
+ */
+export interface WorkerIdentity extends WorkerRegistration {
+  type: "worker";
+  version: 1;
+  batchId: string;
+  /** The scheduler's job (`<array>_<task>` or job id) inside SLURM. */
+  jobId?: string;
+  /** SLURM_RESTART_COUNT of this incarnation. */
+  restartCount: number;
+}
+
 /** One run as the worker receives it: everything resolved, nothing to re-read from the project. */
 export interface RunSpec {
   index: number;

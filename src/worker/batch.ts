@@ -4,10 +4,11 @@
  * allocations and by the local launcher, so a run's outcome is on disk whatever happens to the
  * `corral` process that started it.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
+import { ClaimIdentity, sameWorker, type Claim, type ClaimVerdict } from "../store/claim.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
 import { SpawnHelper } from "./spawn-helper.js";
 import { cancelMarkerOf, runExitFile, STDERR, STDOUT } from "../store/layout.js";
@@ -106,7 +107,73 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     prev.set(r.index, rec);
     todo.push(r);
   }
-  if (ctx.setupFailed !== undefined) return failAll(batch, ctx, todo, prev, ctx.setupFailed, counts);
+  // Claims and fencing (docs/reliability.md): each run's attempt is claimed before it can start
+  // (store/claim.ts), so of two workers handed the same run (a crash between spawn and record,
+  // two commands at once, a requeued job) exactly one starts it. A run whose claim another
+  // worker may still be using is held, not started: dropped if that copy succeeds, started once
+  // that claim is over or its owner dead. A record saying another worker runs it with a fresh
+  // heartbeat (from another host, or a live process here) holds it too: after a node failure
+  // SLURM may requeue a job whose old steps are still finishing on the lost node.
+  const fenceMs = 3 * Math.max(1, batch.heartbeatS) * 1000 + 5000;
+  const elsewhere = (rec: RunStatusRecord | undefined): boolean =>
+    rec?.state === "running" &&
+    rec.worker !== undefined &&
+    !(rec.worker.host === ctx.host && rec.worker.pid === ctx.pid) &&
+    now() - rec.updatedAt < fenceMs &&
+    (rec.worker.host !== ctx.host || pidAlive(rec.worker.pid));
+  const ident = new ClaimIdentity(
+    { type: "worker", version: 1, pid: ctx.pid, host: ctx.host, startedAt: now(), batchId: batch.batchId, ...(ctx.jobId ? { jobId: ctx.jobId } : {}), restartCount: ctx.restartCount },
+    batch.sweepDir,
+  );
+  const claims = new Map<number, Claim>();
+  /** May another worker's claim `c` of this run still be running it? */
+  const judge =
+    (rec: RunStatusRecord | undefined) =>
+    (c: Claim): ClaimVerdict => {
+      const o = c.owner;
+      if (!o) return "over";
+      // Its owner recorded how that attempt ended (or that it never started it).
+      if (rec && sameWorker(rec.worker, o) && rec.attempt === c.attempt && rec.state !== "running" && rec.state !== "pending") return "over";
+      if (o.host === ctx.host) {
+        if (workerAlive(o.pid)) return "live";
+        // Its owner died; the run's process group may still be ending (its helper stops it).
+        return rec?.pid !== undefined && sameWorker(rec.worker, o) && pidAlive(-rec.pid) ? "live" : "over";
+      }
+      return now() - c.mtimeMs < fenceMs ? "live" : "over";
+    };
+  /** Claim run `spec` (again): go, hold, or drop (succeeded elsewhere / a later attempt exists). */
+  const gate = (spec: RunSpec, rec: RunStatusRecord | undefined): "go" | "hold" | "succeeded" | "superseded" => {
+    if (rec?.state === "succeeded") return "succeeded";
+    const mine = claims.get(spec.index);
+    const r = mine ? ident.verify(spec.dir, mine, judge(rec)) : ident.claim(spec.dir, spec.attempt, judge(rec));
+    if (r.kind === "superseded") {
+      claims.delete(spec.index);
+      vlog(`run ${spec.index}: attempt ${spec.attempt} superseded by attempt ${r.by.attempt} (${ownerName(r.by)}); not run here`);
+      return "superseded";
+    }
+    if (r.claim) claims.set(spec.index, r.claim);
+    if (r.kind === "held") {
+      vlog(`run ${spec.index}: held: ${ownerName(r.by)} may still be running attempt ${r.by.attempt}`);
+      return "hold";
+    }
+    if (elsewhere(rec)) {
+      vlog(`run ${spec.index}: held: ${rec!.worker!.host} may still be running it (heartbeat ${Math.round((now() - rec!.updatedAt) / 1000)}s ago)`);
+      return "hold";
+    }
+    return "go";
+  };
+  /** Give back the claims of runs this worker will not start (drained, deferred, held). */
+  const releaseClaim = (i: number): void => {
+    const c = claims.get(i);
+    if (c) ident.release(c);
+    claims.delete(i);
+  };
+  if (ctx.setupFailed !== undefined) {
+    // Only runs this worker holds get its failure recorded: another worker's runs are theirs.
+    const mine = todo.filter((r) => gate(r, prev.get(r.index)) === "go");
+    ident.close();
+    return failAll(batch, ctx, mine, prev, ctx.setupFailed, counts);
+  }
   const specs = new Map(todo.map((r) => [r.index, r]));
   // Copy the environment once: every read of process.env goes through a slow native interceptor.
   const baseEnv: NodeJS.ProcessEnv = { ...ctx.env };
@@ -130,38 +197,35 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     batch.stagger * 1000,
     deadline,
   );
-  // Fencing: a run another worker may still be running (its record says running, with a fresh
-  // heartbeat, from another host or a live process here) is held, not started: after a node
-  // failure SLURM may requeue a job whose old steps are still finishing on the lost node. It is
-  // dropped if that copy succeeds, and started once its record ends otherwise or goes stale.
-  const fenceMs = 3 * Math.max(1, batch.heartbeatS) * 1000 + 5000;
-  const elsewhere = (rec: RunStatusRecord | undefined): boolean =>
-    rec?.state === "running" &&
-    rec.worker !== undefined &&
-    !(rec.worker.host === ctx.host && rec.worker.pid === ctx.pid) &&
-    now() - rec.updatedAt < fenceMs &&
-    (rec.worker.host !== ctx.host || pidAlive(rec.worker.pid));
   const fenced = new Set<number>();
   for (const r of todo) {
-    if (!elsewhere(prev.get(r.index))) continue;
-    fenced.add(r.index);
-    sched.hold(r.index);
-    vlog(`run ${r.index}: held: ${prev.get(r.index)!.worker!.host} may still be running it (heartbeat ${Math.round((now() - prev.get(r.index)!.updatedAt) / 1000)}s ago)`);
+    const g = gate(r, prev.get(r.index));
+    if (g === "go") continue;
+    if (g === "hold") {
+      fenced.add(r.index);
+      sched.hold(r.index);
+    } else {
+      sched.drop(r.index);
+      if (g === "succeeded") bump("succeeded");
+    }
   }
   const fenceTimer = fenced.size
     ? setInterval(() => {
         for (const i of fenced) {
           const rec = readRunStatus(specs.get(i)!.dir);
-          if (rec?.state === "succeeded") {
-            fenced.delete(i);
-            sched.drop(i);
-            bump("succeeded");
-            vlog(`run ${i}: succeeded elsewhere; not run again`);
-          } else if (!elsewhere(rec)) {
-            fenced.delete(i);
+          const g = gate(specs.get(i)!, rec);
+          if (g === "hold") continue;
+          fenced.delete(i);
+          if (g === "go") {
             prev.set(i, rec);
             sched.release(i);
-            vlog(`run ${i}: released (${rec?.state ?? "no record"}${rec?.state === "running" ? ", heartbeat stale" : ""})`);
+            vlog(`run ${i}: released (${rec?.state ?? "no record"})`);
+          } else {
+            sched.drop(i);
+            if (g === "succeeded") {
+              bump("succeeded");
+              vlog(`run ${i}: succeeded elsewhere; not run again`);
+            }
           }
         }
         if (fenced.size === 0) clearInterval(fenceTimer);
@@ -292,9 +356,11 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       const est = deadline?.estimateMs(req.index);
       rec.message = `not started: expected to take ${Math.round((est ?? 0) / 1000)}s, more than the allocation had left`;
       writeRunStatus(spec.dir, rec);
+      releaseClaim(req.index);
       vlog(`run ${spec.index}: deferred to the next job (${rec.message})`);
     }
     helper?.close();
+    ident.close();
     clearInterval(heartbeat);
     clearInterval(fenceTimer);
     clearTimeout(wakeTimer);
@@ -330,6 +396,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   // Heartbeats: a running run's status file is rewritten so readers can tell a live run from
   // one whose worker died with its node.
   const heartbeat = setInterval(() => {
+    ident.heartbeat(now());
     for (const a of active.values()) {
       a.record.updatedAt = now();
       writeRunStatus(a.spec.dir, a.record);
@@ -352,7 +419,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     sched.stop();
     if (mode === "cancel" || mode === "preempt") {
       if (mode === "cancel") markUnstarted("cancelled");
-      else sched.drain();
+      else for (const req of sched.drain()) releaseClaim(req.index);
       for (const a of active.values()) {
         a.stopReason ??= mode;
         void a.proc.stop(batch.killGraceS * 1000);
@@ -365,7 +432,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
         a.stopReason ??= "alloc-timeout";
         void a.proc.stop(batch.killGraceS * 1000, sig);
       }
-      sched.drain();
+      for (const req of sched.drain()) releaseClaim(req.index);
     }
     pump();
   };
@@ -373,7 +440,10 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const markUnstarted = (state: RunState): void => {
     for (const req of sched.drain()) {
       // A held run belongs to the other worker that may be running it: leave its record alone.
-      if (fenced.has(req.index)) continue;
+      if (fenced.has(req.index)) {
+        releaseClaim(req.index);
+        continue;
+      }
       const spec = specs.get(req.index)!;
       const rec = baseRecord(spec, state);
       rec.message = cancelReason;
@@ -384,6 +454,19 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   queueMicrotask(pump);
   return { done, stop };
+}
+
+/** A claim's owner, for log lines. */
+const ownerName = (c: Claim): string => (c.owner ? `worker ${c.owner.pid}@${c.owner.host}` : "a worker");
+
+/** Is `pid` on this host a live corral worker (not a recycled pid)? */
+function workerAlive(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main");
+  } catch {
+    return true; // no /proc: trust the live pid
+  }
 }
 
 /** The record this worker writes for one run: its identity, the state, the history so far. */

@@ -35,8 +35,13 @@ home = os.getcwd()
 allcpus = os.sched_getaffinity(0)
 W = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 def say(m):
-    out.write(json.dumps(m) + "\n")
-    out.flush()
+    # The worker may be gone (its pipe broken): the helper carries on, so the stdin loop below
+    # ends and the runs it started are stopped and their exits recorded, never left unwatched.
+    try:
+        out.write(json.dumps(m) + "\n")
+        out.flush()
+    except (OSError, ValueError):
+        pass
 def reap():
     while True:
         with lock:
@@ -62,10 +67,7 @@ def reap():
                     os.replace(t, f)
                 except OSError:
                     pass
-            try:
-                say({"t": "exit", "id": i, "code": code, "signal": sig})
-            except (OSError, ValueError):
-                pass
+            say({"t": "exit", "id": i, "code": code, "signal": sig})
 threading.Thread(target=reap, daemon=True).start()
 say({"t": "ready"})
 where = {}

@@ -6,72 +6,13 @@
  * Two and three `corral resume` started at once after a crash never run anything twice either.
  * Skipped, with the reason printed, where strace is missing or not allowed to trace.
  */
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { CLI, corralAsync, lines, makeProject, sweepDirs, waitFor } from "../helpers.js";
+import { corralAsync, lines, sweepDirs, waitFor } from "../helpers.js";
+import { countCalls, countingSweep, everyWindow, expectExactlyOnce, killAt, RUNS, runUnder, straceProblem } from "../inject.js";
 
-const straceProblem = ((): string | undefined => {
-  const r = spawnSync("strace", ["-qq", "-e", "inject=getpid:error=EPERM:when=1", "true"]);
-  if (r.error) return "strace is not installed (apt-get install strace)";
-  if (r.status !== 0) return `strace cannot trace here: ${r.stderr.toString().trim().split("\n")[0]}`;
-  return undefined;
-})();
 if (straceProblem) console.warn(`SKIPPED fault-injection tests: ${straceProblem}`);
-
-const RUNS = 6;
-/** A sweep of RUNS runs, two at a time; each run sleeps, then counts itself. */
-function countingSweep(): string {
-  return makeProject({
-    "count.sh": 'sleep 0.4\necho "$CORRAL_RUN_DIR" >> "$COUNT_FILE"\n',
-    "corral.yaml": `command: sh count.sh\nconfig:\n  x: 0\nsweep:\n  x: ${Array.from({ length: RUNS }, (_, i) => i).join(",")}\nlauncher:\n  jobs: 2\n`,
-  });
-}
-
-/** Run the CLI under strace, SIGKILLed at the `n`-th call of `syscall`. True when the kill landed. */
-function runKilledAt(dir: string, args: string[], syscall: string, n: number): Promise<{ killed: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscall}`, "-e", `inject=${syscall}:signal=KILL:when=${n}`, process.execPath, CLI, ...args], {
-      cwd: dir,
-      env: { ...process.env, NO_COLOR: "1", COUNT_FILE: path.join(dir, "count.txt") },
-      stdio: "ignore",
-    });
-    // strace exits with the traced process's signal as its own.
-    child.on("close", (code, signal) => resolve({ killed: signal === "SIGKILL" || code === 137 }));
-  });
-}
-
-/** How often the CLI makes `syscall` on a clean run of this kind of project (its own calls, not its workers'). */
-function countCalls(make: () => string, args: string[], syscall: string): number {
-  const dir = make();
-  const trace = path.join(dir, "trace.txt");
-  const r = spawnSync("strace", ["-qq", "-e", `trace=${syscall}`, "-o", trace, process.execPath, CLI, ...args], {
-    cwd: dir,
-    env: { ...process.env, NO_COLOR: "1", COUNT_FILE: path.join(dir, "count.txt") },
-    encoding: "utf8",
-  });
-  expect(r.status).toBe(0);
-  return lines(trace).filter((l) => l.startsWith(`${syscall}(`)).length;
-}
-
-/** After a crash: resume until done; every run succeeded and counted itself exactly once. */
-async function expectExactlyOnce(dir: string, label: string): Promise<void> {
-  const sweeps = sweepDirs(dir);
-  if (sweeps.length === 0 || !existsSync(path.join(sweeps[0]!, "sweep.json"))) {
-    // Killed before the sweep was recorded: nothing was started, nothing to resume.
-    expect(lines(path.join(dir, "count.txt")), label).toEqual([]);
-    return;
-  }
-  expect(sweeps, label).toHaveLength(1);
-  const r = await corralAsync(["resume", "--retry-failed"], { cwd: dir, env: { COUNT_FILE: path.join(dir, "count.txt") } }).done;
-  expect(r.code, `${label}: resume\n${r.stderr}`).toBe(0);
-  const counted = lines(path.join(dir, "count.txt"));
-  const per = new Map<string, number>();
-  for (const l of counted) per.set(l, (per.get(l) ?? 0) + 1);
-  expect([...per.values()].filter((k) => k > 1), `${label}: runs counted twice`).toEqual([]);
-  expect(per.size, `${label}: runs counted`).toBe(RUNS);
-}
 
 describe.skipIf(straceProblem !== undefined)("fault injection: corral run -m killed at every rename, link and write, then resume", () => {
   for (const syscall of ["rename", "link", "write"]) {
@@ -82,13 +23,12 @@ describe.skipIf(straceProblem !== undefined)("fault injection: corral run -m kil
       // Trials are independent projects: three at a time.
       const trial = async (n: number): Promise<void> => {
         const dir = countingSweep();
-        const { killed } = await runKilledAt(dir, ["run", "-m"], syscall, n);
+        const { killed } = await runUnder(killAt(syscall, n), dir, ["run", "-m"]);
         if (killed) landed++;
         // Whatever the killed CLI left running finishes or is adopted by the resume.
         await expectExactlyOnce(dir, `${syscall} #${n}`);
       };
-      const ns = Array.from({ length: calls }, (_, i) => i + 1);
-      for (let i = 0; i < ns.length; i += 3) await Promise.all(ns.slice(i, i + 3).map(trial));
+      await everyWindow(calls, trial);
       expect(landed, `kills that landed of ${calls}`).toBeGreaterThan(0);
     }, 600_000);
   }

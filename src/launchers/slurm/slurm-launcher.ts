@@ -15,7 +15,7 @@ import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/p
 import type { LivenessFacts } from "../../store/status.js";
 import type { Launcher, LaunchPreview, LaunchSettings, MultinodeSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { readManifest } from "../../store/store.js";
-import { spawnWorker, WORKER_MAIN } from "../worker-host.js";
+import { spawnWorker, WORKER_MAIN, workerPrefix } from "../worker-host.js";
 import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
@@ -432,6 +432,7 @@ function chunkScript(sweep: SweepManifest, settings: LaunchSettings, slurmDir: s
     env: settings.slurm.env,
     nodePath: process.execPath,
     workerScript: WORKER_MAIN,
+    workerPrefix: workerPrefix(),
   });
 }
 
