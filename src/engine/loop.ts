@@ -22,7 +22,7 @@ import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
 import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { headJobId, isHeadJob, readRunExit, readRunStatus, workOf, writeManifest, writeRunStatus } from "../store/store.js";
+import { headJobId, readRunExit, readRunStatus, workOf, writeManifest, writeRunStatus } from "../store/store.js";
 import { pidAlive } from "../store/fsutil.js";
 import { detectCpus, detectGpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
@@ -169,7 +169,6 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       writeManifest(manifest);
       reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
     }
-    const hadJobs = manifest.jobs.some((j) => !isHeadJob(j));
     if (opts.recordHead) {
       manifest.jobs.push({ jobId: headJobId(process.pid), launcher: "local", submittedAt: Date.now(), batches: [], pid: process.pid, host: hostname() });
       writeManifest(manifest);
@@ -234,7 +233,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     };
 
     // What earlier commands left: succeeded runs stay done, live ones are adopted, the rest go again.
-    if (hadJobs) {
+    // Read even when the manifest records no job: a command killed between starting a worker and
+    // recording it leaves runs whose worker has ended since (recover() adopts only live ones).
+    {
       const facts = await launcher.explain(view());
       for (let i = 0; i < n; i++) {
         let rec = readRunStatus(runDir(i));
