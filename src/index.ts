@@ -15,13 +15,12 @@ import { planAll, prepareSweep, startSweep, type RunningSweep } from "./engine/l
 import { makeLauncher } from "./launchers/registry.js";
 import { openProject } from "./project/open.js";
 import { waitForSweep, type WaitResult } from "./engine/watch.js";
-import type { LaunchSettings } from "./launchers/launcher.js";
 import { readManifest } from "./store/store.js";
 
 export { defineConfig } from "./project/define.js";
 export type { UserConfig, ProjectConfig } from "./project/schema.js";
 export { CorralError } from "./errors.js";
-export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec } from "./store/protocol.js";
+export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec, LaunchSettings } from "./store/protocol.js";
 export type { CorralEvent, Reporter, RunView, SweepStatus, ResultsTable, WaitResult };
 
 export interface LaunchOptions {
@@ -84,7 +83,7 @@ export function openSweep(dir: string, reporter: Reporter = { emit: () => undefi
 }
 
 function sweepHandle(dir: string, reporter: Reporter, running?: RunningSweep): SweepHandle {
-  const launcher = () => makeLauncher(readManifest(dir).settings as LaunchSettings | undefined);
+  const launcher = () => makeLauncher(readManifest(dir).settings);
   // A sweep this process started is driven here by the engine's loop, retries included, exactly
   // as `corral run` drives it; a sweep opened by folder is watched.
   if (running) running.done.catch(() => undefined);

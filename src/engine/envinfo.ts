@@ -5,7 +5,8 @@
  */
 import os from "node:os";
 import type { ProjectConfig } from "../project/schema.js";
-import { detectCpus, detectGpus } from "../worker/resources.js";
+import { detectCpus } from "../worker/resources.js";
+import { visibleGpus } from "../launchers/registry.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings } from "../launchers/settings.js";
 
@@ -43,7 +44,7 @@ export function envReport(project: ProjectContext, env: NodeJS.ProcessEnv, opts:
     container: cfg.container ?? null,
     env: cfg.env,
     cpus: { count: cpus.length, ids: cpus },
-    gpus: detectGpus(env),
+    gpus: visibleGpus(env),
     node: process.execPath,
   };
 }

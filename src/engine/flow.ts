@@ -27,7 +27,7 @@ import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, SweepManifest } from "../store/protocol.js";
 import { indexSweep, isHeadJob, readManifest, readRunStatus, workOf, writeManifest } from "../store/store.js";
-import { TERMINAL_STATES } from "../store/protocol.js";
+import { launchSettingsRecord, TERMINAL_STATES } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
 import { gitInfo } from "../project/git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
@@ -261,7 +261,7 @@ async function splitByWriter(marks: IncompleteMark[]): Promise<{ dead: Incomplet
     // A live head of that flow holds the flow lock: the lock refuses with a better message.
     const here = hostname();
     if (manifest.jobs.some((j) => isHeadJob(j) && j.host === here && j.pid !== undefined && pidAlive(j.pid))) continue;
-    const launcher = makeLauncher(manifest.settings as LaunchSettings);
+    const launcher = makeLauncher(manifest.settings);
     const work = workOf(manifest);
     work.jobs.push(...(launcher.recover ? await launcher.recover(work) : []));
     const facts = await launcher.explain(work);
@@ -384,7 +384,7 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
       ...(project.profiles.length ? { profile: project.profiles.join(",") } : {}),
       runs,
       jobs: [],
-      settings: plan.settings,
+      settings: launchSettingsRecord(plan.settings),
       baseEnv: plan.env,
       edges,
     };

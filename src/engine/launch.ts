@@ -15,7 +15,7 @@ import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
-import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
+import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, writeManifest } from "../store/store.js";
 import type { Reporter } from "./events.js";
 import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
@@ -125,7 +125,7 @@ function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepMa
     ...(cfg.container ? { container: cfg.container } : {}),
     runs: entries,
     jobs: [],
-    settings,
+    settings: launchSettingsRecord(settings),
     baseEnv: { ...cfg.env },
     resources: { ...(cfg.resources.cpus !== undefined ? { cpus: cfg.resources.cpus } : {}), ...(cfg.resources.gpus !== undefined ? { gpus: cfg.resources.gpus } : {}), ...(cfg.resources.timeout !== undefined ? { timeout: cfg.resources.timeout } : {}), ...(cfg.resources.estimate !== undefined ? { estimate: cfg.resources.estimate } : {}) },
   };
@@ -187,7 +187,7 @@ function gridNode(m: SweepManifest): EngineNode {
     need: { cpus: res.cpus ?? 0, gpus: res.gpus ?? 0, memMB: 0 },
     priority: 0,
     batchKey: "",
-    retries: (m.settings as LaunchSettings).retries ?? 0,
+    retries: m.settings?.retries ?? 0,
     timeoutS: res.timeout,
   };
 }
@@ -275,9 +275,9 @@ export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attemp
   const argv = [...m.command, ...e.overrides];
   const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
   // Multi-node outermost (srun from the batch node), the container inside each node's process.
-  const settings = m.launcher === "slurm" ? (m.settings as LaunchSettings | undefined) : undefined;
+  const settings = m.settings?.type === "slurm" ? m.settings : undefined;
   const mn = settings?.multinode;
-  const cpusPerTask = settings?.slurm?.cpusPerTask;
+  const cpusPerTask = settings?.slurm.cpusPerTask;
   const wrap =
     mn && mn.nodes > 1
       ? multinodeWrap({

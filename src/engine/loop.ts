@@ -12,19 +12,20 @@
  * the same code: the loop begins by reading what the status files already say.
  */
 import { mkdirSync } from "node:fs";
+import { CorralError } from "../errors.js";
 import { hostname, totalmem } from "node:os";
 import path from "node:path";
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
-import { makeLauncher } from "../launchers/registry.js";
+import { makeLauncher, visibleGpus } from "../launchers/registry.js";
 import { policyOf, settingsForAttempt } from "../launchers/settings.js";
 import { FlowScheduler, type Budget, type Cancelled, type JobNeed } from "../plan/flow-sched.js";
 import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
 import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { headJobId, readRunExit, readRunStatus, workOf, writeManifest, writeRunStatus } from "../store/store.js";
+import { headJobId, MANIFEST, readRunExit, readRunStatus, workOf, writeManifest, writeRunStatus } from "../store/store.js";
 import { pidAlive } from "../store/fsutil.js";
-import { detectCpus, detectGpus } from "../worker/resources.js";
+import { detectCpus } from "../worker/resources.js";
 import type { Reporter, RunView } from "./events.js";
 import { runView } from "./inspect.js";
 import { sweepWorkDir } from "../store/layout.js";
@@ -153,7 +154,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
 
   async function drive(): Promise<LoopOutcome> {
     const { manifest, nodes, hooks, reporter } = opts;
-    const settings: LaunchSettings = { ...(manifest.settings as LaunchSettings) };
+    if (!manifest.settings) throw new CorralError("E_STORAGE", `${path.join(manifest.dir, MANIFEST)} records no launcher settings`, { hint: "start the sweep again", exitCode: 1 });
+    const settings: LaunchSettings = { ...manifest.settings };
     if (opts.jobs !== undefined) settings.parallel = opts.jobs;
     const launcher: Launcher = makeLauncher(settings);
     const local = settings.type === "local";
@@ -626,7 +628,7 @@ export function localBudget(settings: LaunchSettings, env: Record<string, string
   return {
     jobs: settings.parallel,
     cpus: settings.parallel,
-    gpuIds: settings.gpuIds ?? detectGpus(env as NodeJS.ProcessEnv).ids,
+    gpuIds: settings.gpuIds ?? visibleGpus(env as NodeJS.ProcessEnv).ids,
     memMB: Math.floor(totalMemMB()),
   };
 }

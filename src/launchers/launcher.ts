@@ -2,68 +2,15 @@
  * One interface for every place runs execute. Each implementation lives in its own folder and
  * is named only by `registry.ts`; everything above the launchers talks to this interface.
  */
-import type { MultinodeMode } from "../plan/multinode.js";
-import type { JobEntry, RunSpec, SweepManifest } from "../store/protocol.js";
+import type { JobEntry, LaunchSettings, RunSpec, SweepManifest } from "../store/protocol.js";
 import type { LivenessFacts } from "../store/status.js";
 
-/** Resolved launcher settings: what `launcher:` in the project file (plus profile and flags) says. */
-export interface LaunchSettings {
-  type: "local" | "slurm";
-  /** Local: slots (-j). SLURM: runs at once inside one array element. */
-  parallel: number;
-  /** SLURM: runs per array element (packing). Local: ignored (one worker runs all). */
-  perJob: number;
-  stagger: number;
-  killGraceS: number;
-  /** Explicit GPU ids (local: gpus_available; SLURM debug: gpu_ids). */
-  gpuIds?: string[];
-  cpuIds?: number[];
-  verbose: boolean;
-  heartbeatS: number;
-  /** SLURM: seconds between scheduler queries per sweep (`launcher.poll_interval`). Older manifests lack it. @default 15 */
-  pollIntervalS?: number;
-  /** Run SLURM batches on this machine through the same worker, without SLURM. */
-  debug: boolean;
-  slurm: SlurmSettings;
-  timeoutSignal?: string;
-  /** Attempts in all for runs stopped from outside (timeout, preemption, node loss). @default 3 */
-  maxAttempts?: number;
-  /** Extra attempts for failed runs. @default 0 */
-  retries?: number;
-  /** Per-attempt resource factors (SLURM): `{mem: 2}` doubles `--mem` at each attempt. */
-  retryScaling?: { mem?: number };
-  /** SLURM multi-node runs (`launcher.multinode`): each run spans `nodes` nodes, one run per job at a time. */
-  multinode?: MultinodeSettings;
-}
-
-/** Resolved `launcher.multinode` (with `launcher.nodes` and `launcher.procs_per_node`). */
-export interface MultinodeSettings {
-  mode: MultinodeMode;
-  /** Nodes each run spans (`launcher.nodes`). */
-  nodes: number;
-  /** torchrun: processes per node. @default 1 */
-  procsPerNode?: number;
-}
-
-export interface SlurmSettings {
-  partition?: string;
-  time?: string | number;
-  mem?: string;
-  memPerCpu?: string;
-  cpusPerTask?: number;
-  gpus?: number;
-  gres?: string;
-  nodes?: number;
-  constraint?: string;
-  account?: string;
-  qos?: string;
-  jobName?: string;
-  sbatchArgs: string[];
-  setup: string[];
-  env: Record<string, string>;
-  arrayThrottle?: number;
-  signalGraceS: number;
-}
+/**
+ * Resolved launcher settings, a union on `type`: `LocalLaunchSettings | SlurmLaunchSettings`,
+ * common fields in `LaunchSettingsBase`, only the SLURM variant with SLURM's. `sweep.json` records
+ * them, so their types live with the other records in store/protocol.ts.
+ */
+export type { LaunchSettings, LaunchSettingsBase, LocalLaunchSettings, MultinodeSettings, SlurmLaunchSettings, SlurmSettings } from "../store/protocol.js";
 
 export interface SubmitRequest {
   sweep: SweepManifest;
@@ -104,6 +51,48 @@ export interface LaunchPreview {
   text: string;
 }
 
+/** One line of `corral doctor`'s checklist. `ok: false` makes `corral doctor` exit 1. */
+export interface DoctorCheck {
+  ok: boolean;
+  /** What was checked or what will happen, e.g. `partition 'gpu' exists`. */
+  title: string;
+  /** Found value, e.g. the path of `sbatch`. */
+  detail?: string;
+  /** What to do about a failed check. */
+  hint?: string;
+}
+
+/** Result of running one program. */
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Spawn error or timeout, when the program did not run to an exit code. */
+  error?: string;
+}
+
+/** How doctor reaches the host (a fake one in tests). */
+export interface DoctorHost {
+  which(cmd: string): string | undefined;
+  run(cmd: string, args: string[], timeoutMs: number): Promise<RunResult>;
+  exists(p: string): boolean;
+  isDir(p: string): boolean;
+  execPath: string;
+  home: string;
+  env: Record<string, string | undefined>;
+}
+
+/** What `corral doctor` tells a launcher about the project it checks. */
+export interface DoctorContext {
+  host: DoctorHost;
+  /** The project file, for messages that name a key. */
+  file: string;
+  /** What each run asks (the project's `resources`), as `corral run` hands them to `validate`. */
+  asks: readonly ResourceAsk[];
+  /** The runs execute in a container (tools they need live in the image, not on this host). */
+  container: boolean;
+}
+
 export interface Launcher {
   readonly type: string;
   /**
@@ -138,6 +127,12 @@ export interface Launcher {
    * submit no script (local) have nothing to show.
    */
   preview?(req: SubmitRequest): Promise<LaunchPreview[]>;
+  /**
+   * `corral doctor`'s lines for this launcher: what it will do with `settings`, what `corral run`
+   * would refuse, and whether the host can do it (SLURM: the commands answer, the partition exists,
+   * the GPUs per job fit). Optional: without it doctor says only what `validate` refuses.
+   */
+  doctor?(settings: LaunchSettings, ctx: DoctorContext): Promise<DoctorCheck[]>;
   /** Stop the sweep's jobs (gracefully; `force` kills at once). */
   cancel(sweep: SweepManifest, force: boolean): Promise<void>;
 }

@@ -1,15 +1,33 @@
 import type { Launcher, LaunchSettings } from "./launcher.js";
 import { LocalLauncher } from "./local/local-launcher.js";
 import { SlurmLauncher } from "./slurm/slurm-launcher.js";
+import { slurmAllocation } from "./slurm/env.js";
 import type { SweepManifest } from "../store/protocol.js";
+import type { AllocationFacts } from "../worker/allocation.js";
+import { detectGpus, type GpuDetection } from "../worker/resources.js";
 
 /** Single-allocation pipelines (`corral flow --single-allocation`) are a SLURM-only feature. */
 export { submitAllocation, waitAllocation } from "./slurm/alloc.js";
 
 /** The launcher for a sweep's settings (the manifest records them, so any later command agrees). */
-export function makeLauncher(settings: Pick<LaunchSettings, "type" | "debug"> | undefined): Launcher {
+export function makeLauncher(settings: LaunchSettings | undefined): Launcher {
   if (settings?.type === "slurm") return settings.debug ? new SlurmDebugAware() : new SlurmLauncher();
-  return new LocalLauncher();
+  return new LocalLauncher(allocationOf);
+}
+
+/**
+ * The scheduler allocation this process runs in, as its scheduler's environment says (SLURM:
+ * `SLURM_JOB_ID` and friends); undefined outside any. The worker's entry (worker-main.ts) asks
+ * this for the facts it hands the worker; a local sweep started inside an allocation (a
+ * single-allocation flow) sees the allocation's GPUs through it.
+ */
+export function allocationOf(env: NodeJS.ProcessEnv): AllocationFacts | undefined {
+  return slurmAllocation(env);
+}
+
+/** The GPUs this process may use: `CUDA_VISIBLE_DEVICES`, the allocation's, else `nvidia-smi -L`. */
+export function visibleGpus(env: NodeJS.ProcessEnv): GpuDetection {
+  return detectGpus(env, { allocation: allocationOf(env) });
 }
 
 /**
@@ -17,7 +35,7 @@ export function makeLauncher(settings: Pick<LaunchSettings, "type" | "debug"> | 
  * jobs it records are local ones, so liveness questions go to the local launcher.
  */
 class SlurmDebugAware extends SlurmLauncher {
-  private readonly local = new LocalLauncher();
+  private readonly local = new LocalLauncher(allocationOf);
   override explain(s: SweepManifest): ReturnType<Launcher["explain"]> {
     return this.local.explain(s);
   }

@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import { CorralError } from "../errors.js";
-import type { LaunchSettings } from "./launcher.js";
+import type { LaunchSettings, LaunchSettingsBase, SlurmLaunchSettings } from "./launcher.js";
 import type { ProjectConfig } from "../project/schema.js";
 import { DEFAULT_MAX_ATTEMPTS, scaleMem, type RetryPolicy } from "../plan/retry.js";
 
@@ -14,28 +14,36 @@ export interface SettingFlags {
   verbose?: boolean;
 }
 
+/** The settings of one launcher: `launcher: "slurm"` gives the SLURM variant whatever the project says. */
+export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags & { launcher: "slurm" }): SlurmLaunchSettings;
+export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): LaunchSettings;
 export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): LaunchSettings {
   const l = cfg.launcher;
   const type = flags.launcher ?? l.type;
   const localSlots = flags.jobs ?? l.jobs ?? os.availableParallelism();
   const parallel = type === "local" ? localSlots : (flags.jobs ?? l.parallel ?? 1);
   const gpus = l.gpu_ids ?? l.gpus_available;
-  return {
-    type,
+  const base: LaunchSettingsBase = {
     parallel,
-    perJob: l.per_job ?? parallel,
     stagger: l.stagger ?? 0,
     killGraceS: l.kill_grace,
     ...(gpus ? { gpuIds: gpus.map(String) } : {}),
     ...(l.cpu_ids ? { cpuIds: l.cpu_ids } : {}),
     verbose: flags.verbose ?? l.verbose ?? false,
     heartbeatS: 15,
-    pollIntervalS: l.poll_interval ?? 15,
-    debug: l.debug ?? false,
+    setup: l.setup ?? [],
     ...(l.max_attempts !== undefined ? { maxAttempts: l.max_attempts } : {}),
     ...(l.retries !== undefined ? { retries: l.retries } : {}),
-    ...(l.retry_scaling?.mem !== undefined ? { retryScaling: { mem: l.retry_scaling.mem } } : {}),
     ...(l.multinode !== undefined ? { multinode: { mode: l.multinode, nodes: l.nodes ?? 1, ...(l.procs_per_node !== undefined ? { procsPerNode: l.procs_per_node } : {}) } } : {}),
+  };
+  if (type === "local") return { type, ...base, ...(l.nodes !== undefined ? { nodes: l.nodes } : {}) };
+  return {
+    type,
+    ...base,
+    perJob: l.per_job ?? parallel,
+    pollIntervalS: l.poll_interval ?? 15,
+    debug: l.debug ?? false,
+    ...(l.retry_scaling?.mem !== undefined ? { retryScaling: { mem: l.retry_scaling.mem } } : {}),
     slurm: {
       ...(l.partition !== undefined ? { partition: l.partition } : {}),
       ...(l.time !== undefined ? { time: l.time } : {}),
@@ -51,12 +59,16 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
       ...(l.qos !== undefined ? { qos: l.qos } : {}),
       jobName: l.job_name ?? cfg.name,
       sbatchArgs: l.sbatch_args ?? [],
-      setup: l.setup ?? [],
       env: l.env ?? {},
       ...(l.array_throttle !== undefined ? { arrayThrottle: l.array_throttle } : {}),
       signalGraceS: l.signal_grace ?? 120,
     },
   };
+}
+
+/** `launcher.nodes` as the settings carry it (SLURM: the job's `--nodes`; local: asked, and refused). */
+export function nodesOf(s: LaunchSettings): number | undefined {
+  return s.type === "slurm" ? s.slurm.nodes : s.nodes;
 }
 
 /**
@@ -65,7 +77,7 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
  * mode (batches run here, without `srun`).
  */
 export function checkMultinode(s: LaunchSettings, file: string): void {
-  const nodes = s.slurm.nodes ?? 1;
+  const nodes = nodesOf(s) ?? 1;
   if (s.type === "local" && nodes > 1) {
     throw new CorralError("E_CONFIG", `launcher.nodes is ${nodes}, but the local launcher runs on this machine only`, {
       hint: "use launcher.type slurm (for example through a cluster profile: -P cluster), or drop launcher.nodes",
@@ -89,9 +101,10 @@ export function checkMultinode(s: LaunchSettings, file: string): void {
 }
 
 /** The launch settings of one attempt: `--mem` / `--mem-per-cpu` scaled by `policy.scaling.mem`. */
-export function settingsForAttempt(settings: LaunchSettings, attempt: number, policy: RetryPolicy): LaunchSettings {
+export function settingsForAttempt<S extends LaunchSettings>(settings: S, attempt: number, policy: RetryPolicy): S {
   const f = policy.scaling?.mem;
-  if (!f || attempt <= 1) return settings;
+  // Only a SLURM job asks for memory; the local launcher has nothing to scale.
+  if (!f || attempt <= 1 || settings.type !== "slurm") return settings;
   const slurm = { ...settings.slurm };
   if (slurm.mem) slurm.mem = scaleMem(slurm.mem, f, attempt);
   if (slurm.memPerCpu) slurm.memPerCpu = scaleMem(slurm.memPerCpu, f, attempt);
@@ -103,6 +116,6 @@ export function policyOf(settings: LaunchSettings): RetryPolicy {
   return {
     maxAttempts: settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     retries: settings.retries ?? 0,
-    ...(settings.retryScaling ? { scaling: settings.retryScaling } : {}),
+    ...(settings.type === "slurm" && settings.retryScaling ? { scaling: settings.retryScaling } : {}),
   };
 }

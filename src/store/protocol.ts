@@ -4,6 +4,7 @@
  * dashboard all read and write exactly these shapes. Bump `version` on incompatible changes.
  */
 import type { ContainerSpec } from "../plan/container.js";
+import type { MultinodeMode } from "../plan/multinode.js";
 import type { ConfigMap } from "../plan/types.js";
 import type { JobHashes } from "../plan/uptodate.js";
 
@@ -138,8 +139,11 @@ export interface SweepManifest {
   runs: RunEntry[];
   /** Scheduler submissions (local worker sessions or SLURM jobs). */
   jobs: JobEntry[];
-  /** Resolved launcher settings, so `resume` resubmits exactly what was launched. */
-  settings?: unknown;
+  /**
+   * Resolved launcher settings, so `resume` resubmits exactly what was launched. Read through
+   * {@link readLaunchSettings} (store.ts's `readManifest` does), which also accepts older versions.
+   */
+  settings?: LaunchSettingsRecord;
   /** Per-run resources at launch (cpus, gpus, timeout seconds). */
   resources?: { cpus?: number; gpus?: number; timeout?: number; estimate?: number };
   /** Extra environment of every run (project `env`). */
@@ -210,4 +214,123 @@ export interface FlowFile {
   version: 1;
   keepGoing: boolean;
   jobs: FlowJobSpec[];
+}
+
+/** Settings every launcher reads (the `launcher:` keys that are not one scheduler's). */
+export interface LaunchSettingsBase {
+  /** Local: slots (-j). SLURM: runs at once inside one array element. */
+  parallel: number;
+  stagger: number;
+  killGraceS: number;
+  /** Explicit GPU ids (local: gpus_available; SLURM debug: gpu_ids). */
+  gpuIds?: string[];
+  cpuIds?: number[];
+  verbose: boolean;
+  heartbeatS: number;
+  /** `launcher.setup`: shell lines run before the worker starts (a SLURM job's script, the local launcher's shell). */
+  setup: string[];
+  /** Attempts in all for runs stopped from outside (timeout, preemption, node loss). @default 3 */
+  maxAttempts?: number;
+  /** Extra attempts for failed runs. @default 0 */
+  retries?: number;
+  /** `launcher.multinode`: SLURM spans each run over `nodes` nodes; the local launcher refuses it. */
+  multinode?: MultinodeSettings;
+}
+
+/** The local launcher's settings. */
+export interface LocalLaunchSettings extends LaunchSettingsBase {
+  type: "local";
+  /** `launcher.nodes` as the project (or a cluster profile) sets it: the local launcher refuses more than 1. */
+  nodes?: number;
+}
+
+/** The SLURM launcher's settings: the common ones, packing, and the job's request. */
+export interface SlurmLaunchSettings extends LaunchSettingsBase {
+  type: "slurm";
+  /** Runs per array element (packing). */
+  perJob: number;
+  /** Seconds between scheduler queries per sweep (`launcher.poll_interval`). @default 15 */
+  pollIntervalS?: number;
+  /** Run the batches on this machine through the same worker, without SLURM. */
+  debug: boolean;
+  /** Signal forwarded to the runs when the allocation nears its time limit. @default "SIGUSR1" */
+  timeoutSignal?: string;
+  /** Per-attempt resource factors: `{mem: 2}` doubles `--mem` at each attempt. */
+  retryScaling?: { mem?: number };
+  slurm: SlurmSettings;
+}
+
+/** Resolved `launcher.multinode` (with `launcher.nodes` and `launcher.procs_per_node`). */
+export interface MultinodeSettings {
+  mode: MultinodeMode;
+  /** Nodes each run spans (`launcher.nodes`). */
+  nodes: number;
+  /** torchrun: processes per node. @default 1 */
+  procsPerNode?: number;
+}
+
+/** What one SLURM job asks for (sbatch options), and what its script sets. */
+export interface SlurmSettings {
+  partition?: string;
+  time?: string | number;
+  mem?: string;
+  memPerCpu?: string;
+  cpusPerTask?: number;
+  gpus?: number;
+  gres?: string;
+  nodes?: number;
+  constraint?: string;
+  account?: string;
+  qos?: string;
+  jobName?: string;
+  sbatchArgs: string[];
+  /** `launcher.env`: exported by the job's script. */
+  env: Record<string, string>;
+  arrayThrottle?: number;
+  signalGraceS: number;
+}
+
+/** Resolved launcher settings: what `launcher:` in the project file (plus profile and flags) says. */
+export type LaunchSettings = LocalLaunchSettings | SlurmLaunchSettings;
+
+/**
+ * Version of the launch settings as `sweep.json` stores them. Version 1 (no `version` key) gave
+ * every launcher's settings the SLURM block, with the setup lines and `launcher.nodes` inside it.
+ */
+export const LAUNCH_SETTINGS_VERSION = 2 as const;
+
+/** `sweep.json`'s `settings`: the resolved launch settings, tagged with their version. */
+export type LaunchSettingsRecord = LaunchSettings & { version: typeof LAUNCH_SETTINGS_VERSION };
+
+/** The record of `settings`, as a new manifest stores them. */
+export function launchSettingsRecord(settings: LaunchSettings): LaunchSettingsRecord {
+  return { ...settings, version: LAUNCH_SETTINGS_VERSION };
+}
+
+/**
+ * The launch settings of a manifest as this version reads them, whichever version wrote them;
+ * undefined when there are none. `launcher` (the manifest's) names the launcher when the settings
+ * do not.
+ */
+export function readLaunchSettings(raw: unknown, launcher?: string): LaunchSettingsRecord | undefined {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const o = raw as Record<string, unknown>;
+  if (typeof o.version === "number" && o.version >= LAUNCH_SETTINGS_VERSION) return o as unknown as LaunchSettingsRecord;
+  // Version 1: one shape for every launcher, the SLURM block always present.
+  const { slurm, perJob, debug, pollIntervalS, timeoutSignal, retryScaling, type, ...common } = o;
+  const block = (slurm && typeof slurm === "object" && !Array.isArray(slurm) ? slurm : {}) as Record<string, unknown>;
+  const { setup, nodes, ...job } = block;
+  const base = { ...(common as unknown as Omit<LaunchSettingsBase, "setup">), setup: Array.isArray(setup) ? (setup as string[]) : [], version: LAUNCH_SETTINGS_VERSION };
+  const isSlurm = (type ?? launcher) === "slurm";
+  if (!isSlurm) return { ...base, type: "local", ...(typeof nodes === "number" ? { nodes } : {}) };
+  return {
+    ...base,
+    type: "slurm",
+    perJob: typeof perJob === "number" ? perJob : base.parallel,
+    debug: debug === true,
+    ...(typeof pollIntervalS === "number" ? { pollIntervalS } : {}),
+    ...(typeof timeoutSignal === "string" ? { timeoutSignal } : {}),
+    ...(retryScaling && typeof retryScaling === "object" ? { retryScaling: retryScaling as { mem?: number } } : {}),
+    slurm: { sbatchArgs: [], env: {}, signalGraceS: 120, ...(job as Partial<SlurmSettings>), ...(typeof nodes === "number" ? { nodes } : {}) },
+  };
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
-import { RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
+import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
 import { MANIFEST, METRICS, PROJECT_INDEX_DIR, runExitFile, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
 
 export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
@@ -43,6 +43,10 @@ export function readManifest(sweepDir: string): SweepManifest {
   }
   // The folder may have moved (or be mounted elsewhere on a compute node): trust where we found it.
   m.dir = path.resolve(sweepDir);
+  // Settings written by an older corral read as this one's (the next write stores them so).
+  const settings = readLaunchSettings(m.settings, m.launcher);
+  if (settings) m.settings = settings;
+  else delete m.settings;
   return m;
 }
 

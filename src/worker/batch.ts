@@ -33,7 +33,7 @@ export interface WorkerContext {
   gpuIds: string[];
   /** `<array job>_<task>` or job id inside SLURM. */
   jobId?: string;
-  /** SLURM_RESTART_COUNT: > 0 after a requeue. */
+  /** Times the scheduler started this job again (AllocationFacts.restartCount; SLURM_RESTART_COUNT): > 0 after a requeue. */
   restartCount: number;
   /** When the allocation ends (ms since epoch), if known: runs that cannot finish by then minus `batch.endGraceS` are not started. */
   allocEndMs?: number;

@@ -3,6 +3,7 @@
  * task plugin sets), GPU ids from the environment SLURM or the user sets, or nvidia-smi.
  */
 import { execFileSync } from "node:child_process";
+import type { AllocationFacts } from "./allocation.js";
 import { accessSync, constants, readFileSync } from "node:fs";
 import os from "node:os";
 
@@ -41,19 +42,20 @@ export interface GpuDetection {
 }
 
 /**
- * GPU ids, first from CUDA_VISIBLE_DEVICES (set by SLURM for --gres/--gpus jobs and by users),
- * then SLURM_JOB_GPUS, then `nvidia-smi -L`. Ids are kept as given (SLURM may hand out global
- * indices such as 2,3 when devices are not constrained by cgroups).
+ * GPU ids, first from CUDA_VISIBLE_DEVICES (set by schedulers for GPU jobs and by users), then
+ * what the scheduler's allocation says it holds (SLURM: SLURM_JOB_GPUS, read by the launcher
+ * into `allocation`), then `nvidia-smi -L` unless `nvidiaSmi` is false. Ids are kept as given
+ * (SLURM may hand out global indices such as 2,3 when devices are not constrained by cgroups).
  */
-export function detectGpus(env: NodeJS.ProcessEnv, runNvidiaSmi = true): GpuDetection {
+export function detectGpus(env: NodeJS.ProcessEnv, opts: { allocation?: AllocationFacts | undefined; nvidiaSmi?: boolean } = {}): GpuDetection {
   const cvd = env.CUDA_VISIBLE_DEVICES;
   if (cvd !== undefined) {
     const ids = cvd.split(",").map((s) => s.trim()).filter((s) => s && s !== "-1" && s !== "NoDevFiles");
     return { ids, source: "CUDA_VISIBLE_DEVICES" };
   }
-  const sj = env.SLURM_JOB_GPUS ?? env.SLURM_STEP_GPUS;
-  if (sj) return { ids: sj.split(",").map((s) => s.trim()).filter(Boolean), source: "SLURM_JOB_GPUS" };
-  if (runNvidiaSmi) {
+  const held = opts.allocation?.gpus;
+  if (held) return { ids: held.ids, source: held.source };
+  if (opts.nvidiaSmi ?? true) {
     try {
       const out = execFileSync("nvidia-smi", ["-L"], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "ignore"] });
       const ids = out

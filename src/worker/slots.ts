@@ -134,7 +134,7 @@ export class ResourcePool {
   }
 }
 
-/** The allocation's end as the worker knows it (SLURM_JOB_END_TIME or squeue), and the grace kept before it. */
+/** The allocation's end as the worker knows it (AllocationFacts.endMs: SLURM_JOB_END_TIME or squeue), and the grace kept before it. */
 export interface Deadline {
   endMs: number;
   graceMs: number;

@@ -6,8 +6,13 @@
  *   SIGUSR2           kill every run at once
  *   SIGUSR1           the allocation nears its time limit (sbatch --signal=B:USR1@grace):
  *                     forward the timeout signal to the runs, record them as `timeout`
+ *
+ * The worker's composition root: the one worker/ module that imports from a higher layer
+ * (launchers/registry.ts, as scripts/check-layers.mjs allows it alone), to have the scheduler's
+ * environment read into neutral {@link AllocationFacts} by the launcher that knows the scheduler.
+ * Everything below it (batch.ts, slots.ts, resources.ts) receives those facts and reads no
+ * scheduler variable.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { writeFileAtomicSync } from "../store/fsutil.js";
@@ -16,24 +21,8 @@ import { BATCH_DONE_SUFFIX, runBatch } from "./batch.js";
 import { cancelMarkerOf } from "../store/layout.js";
 import { detectCpus, detectGpus } from "./resources.js";
 import { SETUP_FAILED_ENV } from "../plan/sbatch.js";
-
-/**
- * When this allocation ends (ms since epoch): SLURM_JOB_END_TIME where SLURM exports it, else one
- * `squeue -o %e` at start (local time, "YYYY-MM-DDTHH:MM:SS"). Undefined when unknown or unlimited.
- */
-export function allocationEnd(env: NodeJS.ProcessEnv): number | undefined {
-  const fromEnv = Number(env.SLURM_JOB_END_TIME);
-  if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv * 1000;
-  if (!env.SLURM_JOB_ID) return undefined;
-  try {
-    const out = execFileSync("squeue", ["-h", "-j", env.SLURM_JOB_ID, "-o", "%e"], { encoding: "utf8", timeout: 20_000 }).trim();
-    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/.test(out)) return undefined;
-    const t = new Date(out).getTime();
-    return Number.isFinite(t) ? t : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import type { AllocationFacts } from "./allocation.js";
+import { allocationOf } from "../launchers/registry.js";
 
 function main(): void {
   const file = process.argv[2];
@@ -56,18 +45,18 @@ function main(): void {
     /* registration is a help for recovery, not a condition to run */
   }
   const env = process.env;
-  const inSlurm = env.SLURM_JOB_ID !== undefined;
-  // Inside SLURM, a job that asked for no GPUs has none, whatever nvidia-smi would list.
+  // The scheduler's allocation this worker runs in (undefined: none, e.g. the local launcher).
+  const alloc: AllocationFacts | undefined = allocationOf(env);
+  // Inside an allocation, a job that asked for no GPUs has none, whatever nvidia-smi would list.
   const gpus = batch.resources.gpuIds
     ? { ids: batch.resources.gpuIds, source: "batch settings" }
-    : detectGpus(env, !inSlurm);
+    : detectGpus(env, { allocation: alloc, nvidiaSmi: !alloc });
   let cpuIds = batch.resources.cpuIds ?? detectCpus();
-  // Without task binding (TaskPlugin=task/none) the affinity mask is the whole node: use only
-  // as many CPUs as SLURM allocated to this job.
-  const slurmCpus = Number(env.SLURM_CPUS_ON_NODE ?? 0);
-  if (!batch.resources.cpuIds && inSlurm && slurmCpus > 0 && slurmCpus < cpuIds.length) cpuIds = cpuIds.slice(0, slurmCpus);
-  const arrayJob = env.SLURM_ARRAY_JOB_ID;
-  const jobId = arrayJob ? `${arrayJob}_${env.SLURM_ARRAY_TASK_ID ?? "0"}` : env.SLURM_JOB_ID;
+  // Without task binding (SLURM's TaskPlugin=task/none) the affinity mask is the whole node: use
+  // only as many CPUs as the scheduler allocated to this job.
+  const allocCpus = alloc?.cpusOnNode;
+  if (!batch.resources.cpuIds && allocCpus !== undefined && allocCpus < cpuIds.length) cpuIds = cpuIds.slice(0, allocCpus);
+  const jobId = alloc?.jobId;
   const log = (m: string): void => {
     console.log(`[corral ${new Date().toISOString()}] ${m}`);
   };
@@ -88,8 +77,8 @@ function main(): void {
       cpuIds,
       gpuIds: gpus.ids,
       ...(jobId ? { jobId } : {}),
-      restartCount: Number(env.SLURM_RESTART_COUNT ?? 0) || 0,
-      ...(batch.endGraceS !== undefined ? optional("allocEndMs", allocationEnd(env)) : {}),
+      restartCount: alloc?.restartCount ?? 0,
+      ...(batch.endGraceS !== undefined ? optional("allocEndMs", alloc?.endMs()) : {}),
       log,
       ...(setupFailed !== undefined ? { setupFailed } : {}),
     });
@@ -104,9 +93,9 @@ function main(): void {
   const onStop = (sig: string): void => {
     stops++;
     log(stops === 1 ? `${sig}: stopping runs (grace ${batch.killGraceS}s)` : `${sig} again: killing runs now`);
-    // Inside SLURM a SIGTERM we did not ask for (no cancel marker from `corral cancel`) is the
-    // scheduler's: preemption, a node going down, a requeue. Those runs go again.
-    const ours = !inSlurm || existsSync(cancelMarkerOf(batch.sweepDir));
+    // Inside an allocation a SIGTERM we did not ask for (no cancel marker from `corral cancel`) is
+    // the scheduler's: preemption, a node going down, a requeue. Those runs go again.
+    const ours = !alloc || existsSync(cancelMarkerOf(batch.sweepDir));
     if (!ours) preempted = true;
     handle.stop(stops === 1 ? (ours ? "cancel" : "preempt") : "immediate");
   };
@@ -122,8 +111,8 @@ function main(): void {
   });
   void handle.done.then((r) => {
     process.exitCode = r.exitCode;
-    // Tell the launcher this job is over, so it need not ask SLURM (polite polling).
-    if (inSlurm && !preempted) {
+    // Tell the launcher this job is over, so it need not ask the scheduler (polite polling).
+    if (alloc && !preempted) {
       try {
         writeFileSync(file + BATCH_DONE_SUFFIX, `${new Date().toISOString()} exit ${r.exitCode}\n`);
       } catch {

@@ -4,7 +4,7 @@
  * run failed with it (issue 10). Also `--dry-run` with the SLURM launcher, which prints the
  * scripts it would submit.
  */
-import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
@@ -48,6 +48,24 @@ describe("setup lines (local launcher)", () => {
     const log = readdirSync(path.join(sweep, ".corral")).find((f) => f.endsWith(".log"))!;
     expect(readFileSync(path.join(sweep, ".corral", log), "utf8")).toContain(`${BAD}\n`);
     expect(readJson<SweepManifest>(path.join(sweep, "sweep.json")).jobs).toHaveLength(1);
+  });
+
+  it("resume of a sweep recorded by an older corral (setup lines inside the SLURM block) runs them", () => {
+    const dir = project("  jobs: 2\n", ["export A=1", "source venv/bin/activate"]);
+    expect(corral(["run", "-m", "i=range(2)"], { cwd: dir }).code).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const file = path.join(sweep, "sweep.json");
+    const m = readJson<Record<string, unknown> & { settings: Record<string, unknown> }>(file);
+    // Version 1 of the settings, as corral wrote them before: one shape for every launcher.
+    const { version: _v, setup, ...rest } = m.settings;
+    m.settings = { ...rest, perJob: 2, pollIntervalS: 15, debug: false, slurm: { jobName: "p", sbatchArgs: [], setup, env: {}, signalGraceS: 120 } };
+    writeFileSync(file, JSON.stringify(m));
+    // Run 1 never ran, as far as the sweep knows.
+    for (const f of ["status.json", "exit-1.json", "stdout.log", "stderr.log"]) rmSync(path.join(sweep, "1", f), { force: true });
+    const r = corral(["resume"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(path.join(sweep, "1", "stdout.log"), "utf8")).toBe(`venv=yes path=${path.join(realpathSync(dir), "venv/bin")}\n`);
+    expect(readJson<SweepManifest>(file).settings).toMatchObject({ version: 2, type: "local", setup: ["export A=1", "source venv/bin/activate"] });
   });
 });
 

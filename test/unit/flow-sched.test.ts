@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { resourceProfiles, rulesOf } from "../../src/engine/flow.js";
 import { slurmRequest } from "../../src/launchers/slurm/slurm-launcher.js";
 import { FlowScheduler, type Budget, type SchedJob } from "../../src/plan/flow-sched.js";
-import type { LaunchSettings } from "../../src/launchers/launcher.js";
+import type { SlurmLaunchSettings, SlurmSettings } from "../../src/launchers/launcher.js";
 import { loadProjectText } from "../../src/project/load.js";
 
 const job = (deps: number[], over: Partial<SchedJob> = {}): SchedJob => ({
@@ -90,7 +90,7 @@ describe("FlowScheduler", () => {
 });
 
 describe("slurmRequest: one array element's request for a group of equal jobs", () => {
-  const settings = (over: Partial<LaunchSettings> = {}, slurm: Partial<LaunchSettings["slurm"]> = {}): LaunchSettings => ({
+  const settings = (over: Partial<SlurmLaunchSettings> = {}, slurm: Partial<SlurmSettings> = {}): SlurmLaunchSettings => ({
     type: "slurm",
     parallel: 2,
     perJob: 4,
@@ -99,8 +99,9 @@ describe("slurmRequest: one array element's request for a group of equal jobs", 
     verbose: false,
     heartbeatS: 15,
     debug: false,
+    setup: [],
     ...over,
-    slurm: { sbatchArgs: [], setup: [], env: {}, signalGraceS: 120, ...slurm },
+    slurm: { sbatchArgs: [], env: {}, signalGraceS: 120, ...slurm },
   });
   const j = { cpus: 2, gpus: 0.5, memMB: 1000, timeoutS: 600 };
 
@@ -116,7 +117,8 @@ describe("slurmRequest: one array element's request for a group of equal jobs", 
     expect(out).toMatchObject({ cpusPerTask: 8, gres: "gpu:a100:1", time: "1:00:00", mem: "2000M" });
     expect(out.gpus).toBeUndefined();
     const none = slurmRequest({ cpus: 1, gpus: 0, memMB: 0 }, settings({ parallel: 1, perJob: 1 }), 3);
-    expect(none).toEqual({ sbatchArgs: [], setup: [], env: {}, signalGraceS: 120, cpusPerTask: 1 });
+    // (The setup lines are common to every launcher: they live beside the SLURM block, not in it.)
+    expect(none).toEqual({ sbatchArgs: [], env: {}, signalGraceS: 120, cpusPerTask: 1 });
   });
 });
 

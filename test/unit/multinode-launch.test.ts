@@ -81,6 +81,7 @@ describe("launcher.multinode settings", () => {
   it("resolves mode, nodes and procs_per_node", () => {
     const s = resolveSettings(project({ type: "slurm", nodes: 2, multinode: "torchrun", procs_per_node: 4 }), {});
     expect(s.multinode).toEqual({ mode: "torchrun", nodes: 2, procsPerNode: 4 });
+    if (s.type !== "slurm") throw new Error("expected SLURM settings");
     expect(s.slurm.nodes).toBe(2);
     expect(resolveSettings(project({ type: "slurm", nodes: 2 }), {}).multinode).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { memToMb, planResubmissions, scaleMem, type RetryPolicy } from "../../src/plan/retry.js";
 import { policyOf, settingsForAttempt } from "../../src/launchers/settings.js";
-import type { LaunchSettings } from "../../src/launchers/launcher.js";
+import type { SlurmLaunchSettings } from "../../src/launchers/launcher.js";
 
 const policy: RetryPolicy = { maxAttempts: 3, retries: 0 };
 
@@ -55,7 +55,7 @@ describe("memory scaling", () => {
     expect(scaleMem("500M", 2, 3)).toBe("2000M");
   });
   it("scales --mem and --mem-per-cpu of an attempt's settings, not the first", () => {
-    const s = { slurm: { mem: "1G", memPerCpu: "100M", sbatchArgs: [], setup: [], env: {}, signalGraceS: 60 } } as unknown as LaunchSettings;
+    const s = { type: "slurm", setup: [], slurm: { mem: "1G", memPerCpu: "100M", sbatchArgs: [], env: {}, signalGraceS: 60 } } as unknown as SlurmLaunchSettings;
     const p = policyOf({ ...s, retryScaling: { mem: 2 } });
     expect(settingsForAttempt(s, 1, p)).toBe(s);
     const s3 = settingsForAttempt(s, 3, p);

@@ -14,7 +14,7 @@ export function registerCancel(program: Command, ctx: CommandContext): void {
     .action(async (sweep: string | undefined, o: { force?: boolean }) => {
       const dir = resolveSweep(projectDirOf(ctx.globals()), sweep);
       const m = readManifest(dir);
-      const launcher = makeLauncher(m.settings as never);
+      const launcher = makeLauncher(m.settings);
       await launcher.cancel(m, Boolean(o.force));
       process.stderr.write(`corral: cancel sent to ${m.jobs.length} job(s) of ${m.dir}\n`);
     });

@@ -13,10 +13,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createFlowSweep, planFlow, spawnDetachedHead } from "../../engine/flow.js";
 import { submitAllocation, waitAllocation } from "../../launchers/registry.js";
-import type { LaunchSettings } from "../../launchers/launcher.js";
+import { resolveSettings } from "../../launchers/settings.js";
 import { watchInterrupts } from "../interrupt.js";
 import { runFlowHead, type FlowHead, type FlowOutcome } from "../../engine/flow-head.js";
-import { openProject } from "../../project/open.js";
+import { openProject, type ProjectContext } from "../../project/open.js";
 import { CorralError } from "../../errors.js";
 import { renderDag } from "../../plan/dagrender.js";
 import { formatSummary } from "../../plan/uptodate.js";
@@ -80,7 +80,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         return;
       }
       if (o.singleAllocation) {
-        setExit(await singleAllocation(project.dir, plan.settings, args, o));
+        setExit(await singleAllocation(project, args, o));
         return;
       }
       const created = await createFlowSweep(plan);
@@ -99,7 +99,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
  * is queued); the flow itself runs inside one SLURM job, planned again there against the files
  * the job sees.
  */
-async function singleAllocation(projectDir: string, settings: LaunchSettings, args: string[], o: FlowFlags): Promise<number> {
+async function singleAllocation(project: ProjectContext, args: string[], o: FlowFlags): Promise<number> {
   const inner = [
     process.execPath,
     CLI_MAIN,
@@ -115,7 +115,9 @@ async function singleAllocation(projectDir: string, settings: LaunchSettings, ar
     ...(o.jobs ? ["-j", String(o.jobs)] : []),
     ...(o.name ? ["--name", o.name] : []),
   ];
-  const job = await submitAllocation({ projectDir, settings: { ...settings, type: "slurm" }, argv: inner, now: new Date() });
+  // The job is a SLURM job whatever `launcher.type` says: its request comes from the `launcher:` keys.
+  const settings = resolveSettings(project.config, { launcher: "slurm" });
+  const job = await submitAllocation({ projectDir: project.dir, settings, argv: inner, now: new Date() });
   process.stderr.write(`corral: the whole flow runs in SLURM job ${job.jobId}; its log: ${path.relative(process.cwd(), job.log)}\n`);
   if (o.detach) {
     process.stdout.write(`${job.jobId}\n`);

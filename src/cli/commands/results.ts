@@ -17,7 +17,7 @@ export function registerResults(program: Command, ctx: CommandContext): void {
     .action(async (sweep: string | undefined, o: { format: "table" | "csv" | "json" | "md"; best?: string }) => {
       const dir = resolveSweep(projectDirOf(ctx.globals()), sweep);
       const m = readManifest(dir);
-      const st = await readSweepStatus(dir, makeLauncher(m.settings as never));
+      const st = await readSweepStatus(dir, makeLauncher(m.settings));
       let best: { metric: string; mode: "min" | "max" } | undefined;
       if (o.best) {
         const [metric, mode = "max"] = o.best.split(":");

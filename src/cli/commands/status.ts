@@ -25,7 +25,7 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     .action(async (sweep: string | undefined, o: { json?: boolean; watch?: boolean; all?: boolean }) => {
       const dir = resolveSweep(projectDirOf(ctx.globals()), sweep);
       const m = readManifest(dir);
-      const launcher = makeLauncher(m.settings as never);
+      const launcher = makeLauncher(m.settings);
       if (o.watch) {
         const reporter = makeWatchReporter({ json: Boolean(o.json) });
         const res = await waitForSweep(dir, launcher, reporter);

@@ -10,7 +10,10 @@ import type { BatchSpec, JobEntry, SweepManifest } from "../../store/protocol.js
 import type { LivenessFacts } from "../../store/status.js";
 import { CorralError } from "../../errors.js";
 import { detectGpus } from "../../worker/resources.js";
-import type { Launcher, SubmitRequest, ValidateRequest } from "../launcher.js";
+import type { AllocationFacts } from "../../worker/allocation.js";
+import type { DoctorCheck, DoctorContext, Launcher, LaunchSettings, SubmitRequest, ValidateRequest } from "../launcher.js";
+import { refusalCheck, validateChecks } from "../doctor.js";
+import { checkMultinode, nodesOf } from "../settings.js";
 import { liveWorkerOf, spawnWorker } from "../worker-host.js";
 import { readdirSync, readFileSync } from "node:fs";
 import { sweepWorkDir } from "../../store/layout.js";
@@ -18,11 +21,18 @@ import { sweepWorkDir } from "../../store/layout.js";
 export class LocalLauncher implements Launcher {
   readonly type = "local";
 
+  /**
+   * @param allocationOf the scheduler allocation this machine's runs would share, if any (a local
+   *   sweep inside a SLURM job): its GPUs count as this machine's. The registry passes it in.
+   */
+  constructor(private readonly allocationOf: (env: NodeJS.ProcessEnv) => AllocationFacts | undefined = () => undefined) {}
+
   /** GPUs this machine cannot give are refused up front (a run waiting for them would wait for ever). */
   validate(req: ValidateRequest): Promise<void> {
     const most = Math.max(0, ...req.asks.map((a) => (a.gpus !== undefined && Number.isFinite(a.gpus) ? a.gpus : 0)));
     if (most === 0) return Promise.resolve();
-    const det = req.settings.gpuIds ? { ids: req.settings.gpuIds, source: "launcher.gpus_available" } : detectGpus(req.env as NodeJS.ProcessEnv);
+    const env = req.env as NodeJS.ProcessEnv;
+    const det = req.settings.gpuIds ? { ids: req.settings.gpuIds, source: "launcher.gpus_available" } : detectGpus(env, { allocation: this.allocationOf(env) });
     if (most > det.ids.length) {
       const a = req.asks.find((x) => x.gpus === most)!;
       return Promise.reject(
@@ -33,6 +43,22 @@ export class LocalLauncher implements Launcher {
       );
     }
     return Promise.resolve();
+  }
+
+  /** What it will do, and what `corral run` would refuse: more nodes than this one, GPUs it lacks. */
+  async doctor(settings: LaunchSettings, ctx: DoctorContext): Promise<DoctorCheck[]> {
+    const checks: DoctorCheck[] = [{ ok: true, title: "launcher local", detail: `${settings.parallel} run(s) at once` }];
+    // A cluster profile's `nodes`/`multinode` under `--launcher local`: refused as `corral run` refuses it.
+    if (settings.multinode || (nodesOf(settings) ?? 1) > 1) {
+      try {
+        checkMultinode(settings, ctx.file);
+      } catch (e) {
+        if (!(e instanceof CorralError)) throw e;
+        checks.push(refusalCheck(e));
+      }
+    }
+    checks.push(...(await validateChecks(this, settings, ctx)));
+    return checks;
   }
 
   async submit(req: SubmitRequest): Promise<JobEntry[]> {
@@ -56,7 +82,7 @@ export class LocalLauncher implements Launcher {
       // On a workstation runs share the CPUs unless they ask for some (resources.cpus).
       pinCpus: false,
     };
-    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.slurm.setup, cwd: sweep.projectDir });
+    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.setup, cwd: sweep.projectDir });
     return [
       {
         jobId: `local-${w.pid}`,

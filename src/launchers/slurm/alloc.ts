@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../../errors.js";
-import type { LaunchSettings } from "../launcher.js";
+import type { SlurmLaunchSettings } from "../launcher.js";
 import { slurmCmd } from "./commands.js";
 import { parseSbatchParsable, parseScontrolJobs, scontrolJob } from "./parse.js";
 import { renderSbatch } from "../../plan/sbatch.js";
@@ -15,7 +15,8 @@ import { FLOW_ALLOC_DIR } from "../../store/layout.js";
 
 export interface AllocRequest {
   projectDir: string;
-  settings: LaunchSettings;
+  /** The SLURM settings of the project (`resolveSettings(cfg, {launcher: "slurm"})`), whatever its `launcher.type`. */
+  settings: SlurmLaunchSettings;
   /** argv run inside the allocation (absolute node binary first). */
   argv: string[];
   now: Date;
@@ -49,7 +50,7 @@ export async function submitAllocation(req: AllocRequest): Promise<AllocJob> {
     ...(s.qos ? { qos: s.qos } : {}),
     chdir: req.projectDir,
     sbatchArgs: s.sbatchArgs,
-    setup: s.setup,
+    setup: req.settings.setup,
     env: s.env,
     nodePath: req.argv[0]!,
     workerScript: req.argv[1]!,

@@ -13,12 +13,13 @@ import { batchFilePath, renderSbatch, shellQuote } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
-import type { Launcher, LaunchPreview, LaunchSettings, MultinodeSettings, RunNeed, SubmitRequest, ValidateRequest } from "../launcher.js";
+import type { DoctorCheck, DoctorContext, Launcher, LaunchPreview, LaunchSettings, MultinodeSettings, RunNeed, SlurmLaunchSettings, SlurmSettings, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { readManifest } from "../../store/store.js";
 import { spawnWorker, WORKER_MAIN, workerPrefix } from "../worker-host.js";
 import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
+import { slurmDoctor } from "./doctor.js";
 
 /** Scheduler view of one array task (or plain job). */
 interface TaskView {
@@ -30,16 +31,27 @@ interface TaskView {
   blocked?: boolean;
 }
 
+/**
+ * The SLURM variant of launch settings. The registry hands this launcher only settings of type
+ * `slurm` (it chooses the launcher by that type), so anything else is a programming error.
+ */
+export function slurmSettings(s: LaunchSettings): SlurmLaunchSettings {
+  if (s.type !== "slurm") throw new Error(`the SLURM launcher was handed settings of type '${s.type}'`);
+  return s;
+}
+
 export class SlurmLauncher implements Launcher {
   /** `--cpus-per-task`, `--gpus`, `--mem` and `--time` of one submission, from what its runs need. */
-  size(settings: LaunchSettings, need: RunNeed, groupSize: number): LaunchSettings {
-    return { ...settings, slurm: slurmRequest(need, settings, groupSize) };
+  size(settings: LaunchSettings, need: RunNeed, groupSize: number): SlurmLaunchSettings {
+    const s = slurmSettings(settings);
+    return { ...s, slurm: slurmRequest(need, s, groupSize) };
   }
 
   /** A split of the job's resources between packed runs that can never work. */
   validate(req: ValidateRequest): Promise<void> {
     try {
-      if (!req.settings.debug) for (const a of req.asks) checkSlurmSplit({ cpus: a.cpus, gpus: a.gpus }, req.settings);
+      const settings = slurmSettings(req.settings);
+      if (!settings.debug) for (const a of req.asks) checkSlurmSplit({ cpus: a.cpus, gpus: a.gpus }, settings);
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e as Error);
@@ -47,6 +59,12 @@ export class SlurmLauncher implements Launcher {
   }
 
   readonly type = "slurm";
+
+  /** What it will do, what `corral run` would refuse, and whether the cluster answers and can hold one job. */
+  doctor(settings: LaunchSettings, ctx: DoctorContext): Promise<DoctorCheck[]> {
+    return slurmDoctor(this, slurmSettings(settings), ctx);
+  }
+
   private limits: { maxArraySize: number; maxJobCount: number } | undefined;
 
   private async clusterLimits(): Promise<{ maxArraySize: number; maxJobCount: number }> {
@@ -59,7 +77,8 @@ export class SlurmLauncher implements Launcher {
   }
 
   async submit(req: SubmitRequest): Promise<JobEntry[]> {
-    const { sweep, runs, settings } = req;
+    const { sweep, runs } = req;
+    const settings = slurmSettings(req.settings);
     const slurmDir = slurmDirOf(sweep.dir);
     mkdirSync(slurmDir, { recursive: true });
     // A new submission means the runs are wanted again: a later SIGTERM is the scheduler's.
@@ -67,7 +86,7 @@ export class SlurmLauncher implements Launcher {
     const byIndex = new Map(runs.map((r) => [r.index, r]));
     for (const r of runs) checkSlurmSplit({ cpus: r.cpus, gpus: r.gpus }, settings, r.index);
     const limits = settings.debug ? DEFAULT_LIMITS : await this.clusterLimits();
-    const { multinode, parallel, chunks, chunkBase } = planChunks(req, limits);
+    const { multinode, parallel, chunks, chunkBase } = planChunks(req, settings, limits);
     const jobs: JobEntry[] = [];
     for (const ch of chunks) {
       const chunk = chunkBase + ch.chunk;
@@ -94,7 +113,7 @@ export class SlurmLauncher implements Launcher {
         batches.push({ batchId, task: t.task, runs: t.runs });
       }
       if (settings.debug) {
-        jobs.push(...this.debugRun(sweep, slurmDir, chunk, ch.tasks.length, batches, settings.slurm.setup));
+        jobs.push(...this.debugRun(sweep, slurmDir, chunk, ch.tasks.length, batches, settings.setup));
         continue;
       }
       const script = chunkScript(sweep, settings, slurmDir, chunk, ch.tasks.length, multinode);
@@ -126,12 +145,13 @@ export class SlurmLauncher implements Launcher {
    * slurmctld answers, else SLURM's defaults) and the multi-node wrapper each run starts under.
    */
   async preview(req: SubmitRequest): Promise<LaunchPreview[]> {
-    const { sweep, runs, settings } = req;
+    const { sweep, runs } = req;
+    const settings = slurmSettings(req.settings);
     // Debug mode submits nothing: its batches run here through the worker.
     if (settings.debug) return [];
     const limits = await this.clusterLimits().catch(() => DEFAULT_LIMITS);
     const slurmDir = slurmDirOf(sweep.dir);
-    const { multinode, chunks, chunkBase } = planChunks(req, limits);
+    const { multinode, chunks, chunkBase } = planChunks(req, settings, limits);
     const out: LaunchPreview[] = [];
     for (const ch of chunks) {
       const chunk = chunkBase + ch.chunk;
@@ -203,7 +223,7 @@ export class SlurmLauncher implements Launcher {
     const ids = [...new Set(sweep.jobs.filter((j) => j.launcher === "slurm").map((j) => j.jobId))];
     if (ids.length === 0) return new Map();
     const key = ids.join(",");
-    const ttlMs = 1000 * ((sweep.settings as Partial<LaunchSettings> | undefined)?.pollIntervalS ?? DEFAULT_POLL_INTERVAL_S);
+    const ttlMs = 1000 * ((sweep.settings?.type === "slurm" ? sweep.settings.pollIntervalS : undefined) ?? DEFAULT_POLL_INTERVAL_S);
     const hit = this.cache.get(sweep.dir);
     const t0 = Date.now();
     if (hit && hit.key === key && t0 - hit.at < ttlMs && cancelRequestedAt(sweep) <= hit.at) return hit.view;
@@ -381,8 +401,8 @@ async function queryScheduler(ids: string[]): Promise<Map<string, TaskView> | un
 const DEFAULT_LIMITS = { maxArraySize: 1001, maxJobCount: 10000 };
 
 /** The array chunks of one submission (pure): which runs go to which task of which chunk. */
-function planChunks(req: SubmitRequest, limits: { maxArraySize: number; maxJobCount: number }) {
-  const { sweep, runs, settings } = req;
+function planChunks(req: SubmitRequest, settings: SlurmLaunchSettings, limits: { maxArraySize: number; maxJobCount: number }) {
+  const { sweep, runs } = req;
   // A multi-node run takes every node of its array task: one run at a time there.
   const multinode = settings.multinode && settings.multinode.nodes > 1 ? settings.multinode : undefined;
   const parallel = multinode ? 1 : settings.parallel;
@@ -401,7 +421,7 @@ function planChunks(req: SubmitRequest, limits: { maxArraySize: number; maxJobCo
 }
 
 /** The sbatch script of one chunk (pure). */
-function chunkScript(sweep: SweepManifest, settings: LaunchSettings, slurmDir: string, chunk: number, tasks: number, multinode: MultinodeSettings | undefined): string {
+function chunkScript(sweep: SweepManifest, settings: SlurmLaunchSettings, slurmDir: string, chunk: number, tasks: number, multinode: MultinodeSettings | undefined): string {
   return renderSbatch({
     jobName: settings.slurm.jobName ?? "corral",
     slurmDir,
@@ -428,7 +448,7 @@ function chunkScript(sweep: SweepManifest, settings: LaunchSettings, slurmDir: s
       ...(multinode ? multinodeSbatchArgs(multinode).filter((a) => !a.startsWith("--nodes=")) : []),
       ...settings.slurm.sbatchArgs,
     ],
-    setup: settings.slurm.setup,
+    setup: settings.setup,
     env: settings.slurm.env,
     nodePath: process.execPath,
     workerScript: WORKER_MAIN,
@@ -440,7 +460,7 @@ function chunkScript(sweep: SweepManifest, settings: LaunchSettings, slurmDir: s
  * Catch splits that can never work before anything is queued: a run asking for more GPUs or
  * CPUs than one array element is given. (The worker checks again against what it really gets.)
  */
-export function checkSlurmSplit(run: { cpus?: number | undefined; gpus?: number | undefined }, settings: SubmitRequest["settings"], index?: number): void {
+export function checkSlurmSplit(run: { cpus?: number | undefined; gpus?: number | undefined }, settings: SlurmLaunchSettings, index?: number): void {
   const jobGpus = settings.slurm.gpus ?? (settings.slurm.gres ? Number(/gpu(?::[^:,]+)?:(\d+)/.exec(settings.slurm.gres)?.[1] ?? NaN) : 0);
   const jobCpus = settings.slurm.cpusPerTask;
   const who = index === undefined ? "each run" : `run ${index}`;
@@ -466,7 +486,7 @@ function readBatch(file: string): unknown {
  * runs it holds (plus the signal grace). What `launcher:` sets explicitly is kept, except `mem`,
  * where the rule's `mem` wins.
  */
-export function slurmRequest(j: RunNeed, settings: LaunchSettings, groupSize: number): LaunchSettings["slurm"] {
+export function slurmRequest(j: RunNeed, settings: SlurmLaunchSettings, groupSize: number): SlurmSettings {
   const perElement = Math.max(1, Math.min(settings.perJob, groupSize));
   const atOnce = Math.max(1, Math.min(settings.parallel, perElement));
   const waves = Math.ceil(perElement / atOnce);
