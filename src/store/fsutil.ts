@@ -48,6 +48,49 @@ export function storageError(e: unknown, file: string): unknown {
   return new CorralError("E_STORAGE", `cannot write ${file}: ${why[0]} (${code})`, { hint: why[1], exitCode: 1, cause: e });
 }
 
+/** Is `e` (or the error it wraps) a full disk or an exhausted quota? */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const cause = ((e as { cause?: unknown } | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code;
+  return [code, cause].some((c) => c === "ENOSPC" || c === "EDQUOT");
+}
+
+/**
+ * Room kept in reserve: a file of `bytes` written while there is space, removed when a write
+ * finds the disk full, so the records that matter most (the outcome of a run that finished) can
+ * still be written. One per worker.
+ */
+export class Ballast {
+  private held = false;
+  constructor(
+    readonly file: string,
+    bytes = 256 * 1024,
+  ) {
+    try {
+      writeFileSync(file, Buffer.alloc(bytes));
+      this.held = true;
+    } catch {
+      try {
+        unlinkSync(file);
+      } catch {
+        /* never made */
+      }
+    }
+  }
+
+  /** Free the room; true when there was any to free. */
+  release(): boolean {
+    if (!this.held) return false;
+    this.held = false;
+    try {
+      unlinkSync(this.file);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
 export const writeJsonAtomicSync = (file: string, value: unknown): void =>
   writeFileAtomicSync(file, JSON.stringify(value, null, 2) + "\n");
 

@@ -73,6 +73,9 @@ export const workersDirOf = (sweepDir: string): string => path.join(sweepDir, SW
 export const workerIdentityFile = (sweepDir: string, batchId: string, host: string, pid: number): string =>
   path.join(workersDirOf(sweepDir), `${batchId}@${host}.${pid}.json`);
 
+/** `<identity>.ballast`: room a worker keeps in reserve to record finished runs on a full disk. */
+export const workerBallastFile = (identityFile: string): string => `${identityFile}.ballast`;
+
 /** `<project>/.corral/`: the project index. */
 export const PROJECT_INDEX_DIR = ".corral";
 /** `<project>/.corral/sweeps/`. */

@@ -7,11 +7,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
-import { pidAlive } from "../store/fsutil.js";
+import { Ballast, isDiskFull, pidAlive } from "../store/fsutil.js";
 import { ClaimIdentity, sameWorker, type Claim, type ClaimVerdict } from "../store/claim.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
 import { SpawnHelper } from "./spawn-helper.js";
-import { cancelMarkerOf, runExitFile, STDERR, STDOUT } from "../store/layout.js";
+import { cancelMarkerOf, runExitFile, STDERR, STDOUT, workerBallastFile } from "../store/layout.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
@@ -125,6 +125,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     { type: "worker", version: 1, pid: ctx.pid, host: ctx.host, startedAt: now(), batchId: batch.batchId, ...(ctx.jobId ? { jobId: ctx.jobId } : {}), restartCount: ctx.restartCount },
     batch.sweepDir,
   );
+  // Room in reserve: on a full disk the outcomes of runs that finished can still be recorded.
+  const ballast = new Ballast(workerBallastFile(ident.file));
   const claims = new Map<number, Claim>();
   /** May another worker's claim `c` of this run still be running it? */
   const judge =
@@ -172,6 +174,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     // Only runs this worker holds get its failure recorded: another worker's runs are theirs.
     const mine = todo.filter((r) => gate(r, prev.get(r.index)) === "go");
     ident.close();
+    ballast.release();
     return failAll(batch, ctx, mine, prev, ctx.setupFailed, counts);
   }
   const specs = new Map(todo.map((r) => [r.index, r]));
@@ -243,6 +246,43 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const done = new Promise<BatchResult>((r) => (resolveDone = r));
   let finished = false;
 
+  /**
+   * Write a run's record. On a full disk (or quota): free the ballast and write it again, then
+   * start no further run (they stay pending for `corral resume`), let the running ones end and
+   * record them, and say so once in the worker log. Never throws: a record that cannot be written
+   * leaves the run to the engine (its exit file, or a rerun).
+   */
+  let diskFull = false;
+  const record = (dir: string, rec: RunStatusRecord): boolean => {
+    try {
+      writeRunStatus(dir, rec);
+      return true;
+    } catch (e) {
+      if (!isDiskFull(e)) {
+        ctx.log(`cannot record run ${rec.index} (${rec.state}): ${(e as Error).message}`);
+        return false;
+      }
+      let ok = false;
+      if (ballast.release()) {
+        try {
+          writeRunStatus(dir, rec);
+          ok = true;
+        } catch {
+          /* said below */
+        }
+      }
+      if (!diskFull) {
+        diskFull = true;
+        ctx.log(`the disk is full (${(e as Error).message}): no further run starts; runs that finished are recorded while room lasts; free space, then \`corral resume\``);
+        sched.stop();
+        for (const req of sched.drain()) releaseClaim(req.index);
+        queueMicrotask(pump);
+      }
+      if (!ok) ctx.log(`run ${rec.index}: its ${rec.state} record could not be written (disk full)`);
+      return ok;
+    }
+  };
+
   const baseRecord = (spec: RunSpec, state: RunState): RunStatusRecord => workerRecord(batch, ctx, spec, state, prev.get(spec.index), now());
 
   const start = (grant: Grant): void => {
@@ -255,10 +295,10 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     if (pool.gpuIds.length > 0) env.CUDA_VISIBLE_DEVICES = grant.gpuIds.join(",");
     if (grant.gpuShare > 0 && grant.gpuShare < 1) env.CORRAL_GPU_FRACTION = String(grant.gpuShare);
     const argv = [...(spec.wrap ?? []), ...spec.argv];
-    const record = baseRecord(spec, "running");
-    record.startedAt = record.updatedAt;
-    record.cpus = grant.cpuIds;
-    record.gpus = grant.gpuIds;
+    const runningRecord = baseRecord(spec, "running");
+    runningRecord.startedAt = runningRecord.updatedAt;
+    runningRecord.cpus = grant.cpuIds;
+    runningRecord.gpus = grant.gpuIds;
     const proc = startRun({
       argv,
       cwd: spec.cwd,
@@ -275,13 +315,13 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     let runningTimer: NodeJS.Timeout | undefined;
     void proc.started.then((pid) => {
       if (pid === undefined) return;
-      record.pid = pid;
+      runningRecord.pid = pid;
       runningTimer = setTimeout(() => {
-        if (active.has(spec.index)) writeRunStatus(spec.dir, record);
+        if (active.has(spec.index)) record(spec.dir, runningRecord);
       }, RUNNING_WRITE_DELAY_MS);
     });
     vlog(`run ${spec.index}: start${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
-    const a: Active = { spec, grant, proc, record };
+    const a: Active = { spec, grant, proc, record: runningRecord };
     active.set(spec.index, a);
     if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
       a.timer = setTimeout(() => {
@@ -339,7 +379,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       rec.signal = exit.signal;
       if (message) rec.message = message;
       rec.history.push({ state, at: t, attempt: spec.attempt });
-      writeRunStatus(spec.dir, rec);
+      record(spec.dir, rec);
       bump(state);
       vlog(`run ${spec.index}: ${state}${message ? ` (${message})` : ""}`);
       pump();
@@ -355,17 +395,18 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       const rec = baseRecord(spec, "pending");
       const est = deadline?.estimateMs(req.index);
       rec.message = `not started: expected to take ${Math.round((est ?? 0) / 1000)}s, more than the allocation had left`;
-      writeRunStatus(spec.dir, rec);
+      record(spec.dir, rec);
       releaseClaim(req.index);
       vlog(`run ${spec.index}: deferred to the next job (${rec.message})`);
     }
     helper?.close();
     ident.close();
+    ballast.release();
     clearInterval(heartbeat);
     clearInterval(fenceTimer);
     clearTimeout(wakeTimer);
     const bad = (counts.failed ?? 0) + (counts.timeout ?? 0) + (counts.lost ?? 0) + (counts.preempted ?? 0);
-    const exitCode = stopping === "cancel" || stopping === "immediate" || stopping === "preempt" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 ? 1 : 0;
+    const exitCode = stopping === "cancel" || stopping === "immediate" || stopping === "preempt" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 || diskFull ? 1 : 0;
     vlog(`worker done: ${JSON.stringify(counts)}`);
     resolveDone({ exitCode, counts });
   };
@@ -399,7 +440,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     ident.heartbeat(now());
     for (const a of active.values()) {
       a.record.updatedAt = now();
-      writeRunStatus(a.spec.dir, a.record);
+      // A missed heartbeat on a full disk makes the record look older, never wrong.
+      if (!diskFull) record(a.spec.dir, a.record);
     }
   }, Math.max(1, batch.heartbeatS) * 1000);
   heartbeat.unref();
@@ -447,7 +489,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       const spec = specs.get(req.index)!;
       const rec = baseRecord(spec, state);
       rec.message = cancelReason;
-      writeRunStatus(spec.dir, rec);
+      record(spec.dir, rec);
       bump(state);
     }
   };
@@ -490,7 +532,11 @@ function workerRecord(batch: BatchSpec, ctx: WorkerContext, spec: RunSpec, state
 function failAll(batch: BatchSpec, ctx: WorkerContext, todo: RunSpec[], prev: Map<number, RunStatusRecord | undefined>, message: string, counts: Partial<Record<RunState, number>>): BatchHandle {
   const t = (ctx.now ?? Date.now)();
   for (const spec of todo) {
-    writeRunStatus(spec.dir, { ...workerRecord(batch, ctx, spec, "failed", prev.get(spec.index), t), endedAt: t, message });
+    try {
+      writeRunStatus(spec.dir, { ...workerRecord(batch, ctx, spec, "failed", prev.get(spec.index), t), endedAt: t, message });
+    } catch (e) {
+      ctx.log(`cannot record run ${spec.index} failed: ${(e as Error).message}`);
+    }
     counts.failed = (counts.failed ?? 0) + 1;
   }
   return { done: Promise.resolve({ exitCode: todo.length ? 1 : 0, counts }), stop: () => undefined };

@@ -97,6 +97,33 @@ describe.skipIf(mountProblem !== undefined)(`storage faults on real mounts${moun
     expect(corral(["status"], { cwd: dir }).code).toBe(0);
   });
 
+  it("a disk that fills during a sweep: the run that finished is recorded (the worker's ballast), no stack; after space is freed resume runs each remaining run once and none twice", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: sh run.sh\nconfig:\n  x: 0\nsweep_dir: disk/sweep\nlauncher:\n  jobs: 1\n",
+      // Run x=3 fills the disk to the brim, then finishes its work: its outcome must not be lost.
+      "run.sh": 'echo "start $1" >> starts.txt\nif [ "$1" = x=3 ]; then head -c 4000000 /dev/zero > disk/filler 2>/dev/null; fi\necho "end $1" >> starts.txt\n',
+    });
+    const disk = path.join(dir, "disk");
+    mkdirSync(disk);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk]);
+    mounts.push(disk);
+    const r = corral(["run", "-m", "x=1,2,3,4,5,6"], { cwd: dir, timeoutMs: 60_000 });
+    expect([0, 1], r.stderr).toContain(r.code);
+    expect(r.stderr).not.toMatch(NO_STACK);
+    expect(r.stderr).not.toContain("internal error");
+    const sweep = path.join(disk, "sweep");
+    const logs = execFileSync("sh", ["-c", `cat ${sweep}/.corral/*.log`], { encoding: "utf8" });
+    expect(logs).toMatch(/the disk is full .*no further run starts/);
+    // The run that filled the disk finished, and its record says so.
+    const st3 = JSON.parse(readFileSync(path.join(sweep, "2", "status.json"), "utf8")) as { state: string };
+    expect(st3.state).toBe("succeeded");
+    execFileSync("rm", ["-f", path.join(disk, "filler")]);
+    const res = corral(["resume", "--retry-failed"], { cwd: dir, timeoutMs: 60_000 });
+    expect(res.code, res.stderr).toBe(0);
+    const ends = lines(path.join(dir, "starts.txt")).filter((l) => l.startsWith("end "));
+    expect(ends.sort()).toEqual(["end x=1", "end x=2", "end x=3", "end x=4", "end x=5", "end x=6"]);
+  });
+
   it("a full disk when a sweep starts: one line naming the file and ENOSPC, exit 1, no stack", () => {
     const dir = makeProject({ "corral.yaml": "command: 'true'\nconfig:\n  x: 0\nsweep_dir: full/sweep\n" });
     const full = path.join(dir, "full");
