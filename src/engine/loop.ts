@@ -584,6 +584,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         if (started === undefined && f.workerAlive === false && !TERMINAL_STATES.has(state)) {
           state = "lost";
           message = `the worker exited before starting it (see ${sweepWorkDir(manifest.dir)})`;
+        } else if (started === undefined && state === "lost" && message === undefined) {
+          message = `its job ended (${f.scheduler}) before starting it: see the job log in ${manifest.dir}`;
         }
         const jobAlive = f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running";
         if (rec?.state === "unknown" && !jobAlive) {

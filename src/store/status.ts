@@ -44,10 +44,11 @@ export function deriveStatus(record: RunStatusRecord | undefined, now: number, f
   // Not started, and its job never will: failed, so whoever waits stops waiting.
   if ((!record || record.state === "pending") && facts.blocked) return "failed";
   if (!record) {
-    // Never started: the scheduler explains pending vs cancelled vs lost.
-    if (facts.scheduler && facts.scheduler !== "unknown" && facts.scheduler !== "running" && facts.scheduler !== "succeeded") {
-      return facts.scheduler;
-    }
+    // Never started: the scheduler explains pending vs cancelled vs lost. A job that ended
+    // (failed, or even succeeded) without starting the run lost it: the run itself never failed,
+    // so it goes again by max_attempts, not by retries.
+    if (facts.scheduler === "failed" || facts.scheduler === "succeeded") return "lost";
+    if (facts.scheduler && facts.scheduler !== "unknown" && facts.scheduler !== "running") return facts.scheduler;
     return "pending";
   }
   if (TERMINAL_STATES.has(record.state)) return record.state;
