@@ -137,7 +137,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       // Its owner recorded how that attempt ended (or that it never started it).
       if (rec && sameWorker(rec.worker, o) && rec.attempt === c.attempt && rec.state !== "running" && rec.state !== "pending") return "over";
       if (o.host === ctx.host) {
-        if (workerAlive(o.pid)) return "live";
+        // Our own pid, an earlier start (a requeue in a fresh pid namespace): that process is gone.
+        if (o.pid !== ctx.pid && workerAlive(o.pid)) return "live";
         // Its owner died; the run's process group may still be ending (its helper stops it).
         return rec?.pid !== undefined && sameWorker(rec.worker, o) && pidAlive(-rec.pid) ? "live" : "over";
       }
