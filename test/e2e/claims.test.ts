@@ -4,7 +4,7 @@
  * each attempt of a run is started by exactly one worker. Counted by the runs themselves.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -114,7 +114,6 @@ describe("claims: each attempt of a run starts in exactly one worker", () => {
     const idFile = path.join(s.dir, ".corral", "workers", "lost@other.4242.json");
     mkdirSync(path.dirname(idFile), { recursive: true });
     writeFileSync(idFile, JSON.stringify(ident));
-    const { linkSync } = await import("node:fs");
     linkSync(idFile, path.join(s.runDir(0), "claim-1.0"));
     // Heartbeat 1 s: a claim is stale after 3 heartbeats + 5 s = 8 s without a touch.
     const w = runWorker(s.batch("requeued", 1, { heartbeatS: 1 }));
@@ -127,4 +126,29 @@ describe("claims: each attempt of a run starts in exactly one worker", () => {
     expect(lines(s.count)).toEqual(["start r0 1", "end r0 1"]);
     expect(readdirSync(s.runDir(0)).filter((f) => f.startsWith("claim-")).sort()).toEqual(["claim-1.0", "claim-1.1"]);
   }, 30_000);
+});
+
+describe("claims of a worker that ended", () => {
+  it("an ended worker's claims (heartbeat set to the epoch as it closes) are over at once, on any host", async () => {
+    const s = setup(2);
+    // A first worker runs attempt 1 to the end: its identity's mtime is then the epoch.
+    const first = await runWorker(s.batch("first", 1));
+    expect(first.code).toBe(0);
+    const idFile = path.join(s.dir, ".corral", "workers", readdirSync(path.join(s.dir, ".corral", "workers")).find((f) => f.startsWith("first@") && f.endsWith(".json"))!);
+    expect(statSync(idFile).mtimeMs).toBe(0);
+    // Seen from another host, that claim is not live: attempt 2 (a retry) starts at once.
+    const ident = JSON.parse(readFileSync(idFile, "utf8")) as WorkerIdentity;
+    writeFileSync(idFile + ".other", JSON.stringify({ ...ident, host: `other-than-${hostname()}` }));
+    utimesSync(idFile + ".other", 0, 0);
+    for (let i = 0; i < 2; i++) {
+      rmSync(path.join(s.runDir(i), "claim-1.0"));
+      rmSync(path.join(s.runDir(i), "status.json"));
+      linkSync(idFile + ".other", path.join(s.runDir(i), "claim-1.0"));
+    }
+    const t0 = Date.now();
+    const second = await runWorker(s.batch("second", 2));
+    expect(second.out).not.toMatch(/held/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(lines(s.count).filter((l) => l.startsWith("start")).sort()).toEqual(["start r0 1", "start r0 2", "start r1 1", "start r1 2"]);
+  });
 });
