@@ -229,6 +229,8 @@ export interface LaunchSettingsBase {
   heartbeatS: number;
   /** `launcher.setup`: shell lines run before the worker starts (a SLURM job's script, the local launcher's shell). */
   setup: string[];
+  /** `launcher.env`: variables for the job and its runs (a SLURM job's script exports them; the local worker starts with them). */
+  env?: Record<string, string>;
   /** Attempts in all for runs stopped from outside (timeout, preemption, node loss). @default 3 */
   maxAttempts?: number;
   /** Extra attempts for failed runs. @default 0 */
@@ -284,8 +286,6 @@ export interface SlurmSettings {
   qos?: string;
   jobName?: string;
   sbatchArgs: string[];
-  /** `launcher.env`: exported by the job's script. */
-  env: Record<string, string>;
   arrayThrottle?: number;
   signalGraceS: number;
 }
@@ -315,12 +315,25 @@ export function launchSettingsRecord(settings: LaunchSettings): LaunchSettingsRe
 export function readLaunchSettings(raw: unknown, launcher?: string): LaunchSettingsRecord | undefined {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) return undefined;
   const o = raw as Record<string, unknown>;
-  if (typeof o.version === "number" && o.version >= LAUNCH_SETTINGS_VERSION) return o as unknown as LaunchSettingsRecord;
+  if (typeof o.version === "number" && o.version >= LAUNCH_SETTINGS_VERSION) {
+    // Early version-2 records kept `launcher.env` in the SLURM block.
+    const block = o.slurm as { env?: Record<string, string> } | undefined;
+    if (o.env === undefined && block?.env !== undefined) {
+      const { env, ...rest } = block;
+      return { ...o, env, slurm: rest } as unknown as LaunchSettingsRecord;
+    }
+    return o as unknown as LaunchSettingsRecord;
+  }
   // Version 1: one shape for every launcher, the SLURM block always present.
   const { slurm, perJob, debug, pollIntervalS, timeoutSignal, retryScaling, type, ...common } = o;
   const block = (slurm && typeof slurm === "object" && !Array.isArray(slurm) ? slurm : {}) as Record<string, unknown>;
-  const { setup, nodes, ...job } = block;
-  const base = { ...(common as unknown as Omit<LaunchSettingsBase, "setup">), setup: Array.isArray(setup) ? (setup as string[]) : [], version: LAUNCH_SETTINGS_VERSION };
+  const { setup, nodes, env, ...job } = block;
+  const base = {
+    ...(common as unknown as Omit<LaunchSettingsBase, "setup">),
+    setup: Array.isArray(setup) ? (setup as string[]) : [],
+    ...(env && typeof env === "object" && !Array.isArray(env) ? { env: env as Record<string, string> } : {}),
+    version: LAUNCH_SETTINGS_VERSION,
+  };
   const isSlurm = (type ?? launcher) === "slurm";
   if (!isSlurm) return { ...base, type: "local", ...(typeof nodes === "number" ? { nodes } : {}) };
   return {
@@ -331,6 +344,6 @@ export function readLaunchSettings(raw: unknown, launcher?: string): LaunchSetti
     ...(typeof pollIntervalS === "number" ? { pollIntervalS } : {}),
     ...(typeof timeoutSignal === "string" ? { timeoutSignal } : {}),
     ...(retryScaling && typeof retryScaling === "object" ? { retryScaling: retryScaling as { mem?: number } } : {}),
-    slurm: { sbatchArgs: [], env: {}, signalGraceS: 120, ...(job as Partial<SlurmSettings>), ...(typeof nodes === "number" ? { nodes } : {}) },
+    slurm: { sbatchArgs: [], signalGraceS: 120, ...(job as Partial<SlurmSettings>), ...(typeof nodes === "number" ? { nodes } : {}) },
   };
 }

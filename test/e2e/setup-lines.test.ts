@@ -35,6 +35,15 @@ describe("setup lines (local launcher)", () => {
     expect(out).toBe(`venv=yes path=${path.join(realpathSync(dir), "venv/bin")}\n`);
   });
 
+  it("launcher.env reaches every run of the local launcher (as a SLURM job's script exports it); the project's env wins", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: sh -c 'echo $FROM_LAUNCHER $BOTH'\nconfig:\n  i: 0\nenv:\n  BOTH: project\nlauncher:\n  env:\n    FROM_LAUNCHER: launcher\n    BOTH: launcher\n",
+    });
+    const r = corral(["run", "-m", "i=range(2)"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(path.join(sweepDirs(dir)[0]!, "1", "stdout.log"), "utf8")).toBe("launcher project\n");
+  });
+
   it("a failing line fails the job: no run starts, each is failed with the line, later lines never run", () => {
     const dir = project("  jobs: 2\n", ["export A=1", "source venv-typo/bin/activate", "touch later-line-ran"]);
     const r = corral(["run", "-m", "i=range(3)"], { cwd: dir, timeoutMs: 30_000 });

@@ -101,7 +101,7 @@ describe("slurmRequest: one array element's request for a group of equal jobs", 
     debug: false,
     setup: [],
     ...over,
-    slurm: { sbatchArgs: [], env: {}, signalGraceS: 120, ...slurm },
+    slurm: { sbatchArgs: [], signalGraceS: 120, ...slurm },
   });
   const j = { cpus: 2, gpus: 0.5, memMB: 1000, timeoutS: 600 };
 
@@ -118,7 +118,7 @@ describe("slurmRequest: one array element's request for a group of equal jobs", 
     expect(out.gpus).toBeUndefined();
     const none = slurmRequest({ cpus: 1, gpus: 0, memMB: 0 }, settings({ parallel: 1, perJob: 1 }), 3);
     // (The setup lines are common to every launcher: they live beside the SLURM block, not in it.)
-    expect(none).toEqual({ sbatchArgs: [], env: {}, signalGraceS: 120, cpusPerTask: 1 });
+    expect(none).toEqual({ sbatchArgs: [], signalGraceS: 120, cpusPerTask: 1 });
   });
 });
 

@@ -67,11 +67,11 @@ describe("launch settings: a union on type", () => {
 describe("sweep.json's settings record", () => {
   it("version 1 local settings: the setup lines leave the SLURM block, SLURM's fields go", () => {
     const s = readLaunchSettings(V1_LOCAL);
-    expect(s).toEqual({ version: LAUNCH_SETTINGS_VERSION, type: "local", parallel: 2, stagger: 0, killGraceS: 10, verbose: false, heartbeatS: 15, setup: ["export FOO=1"] });
+    expect(s).toEqual({ version: LAUNCH_SETTINGS_VERSION, type: "local", parallel: 2, stagger: 0, killGraceS: 10, verbose: false, heartbeatS: 15, setup: ["export FOO=1"], env: {} });
     expect(makeLauncher(s).type).toBe("local");
   });
 
-  it("version 1 SLURM settings: the block stays (nodes with it), packing, debug and scaling kept", () => {
+  it("version 1 SLURM settings: the block stays (nodes with it; launcher.env leaves it, as every launcher's), packing, debug and scaling kept", () => {
     const s = readLaunchSettings(V1_SLURM);
     expect(s).toEqual({
       version: LAUNCH_SETTINGS_VERSION,
@@ -86,7 +86,8 @@ describe("sweep.json's settings record", () => {
       debug: true,
       retryScaling: { mem: 2 },
       setup: ["export FOO=1"],
-      slurm: { partition: "debug", mem: "1G", nodes: 1, jobName: "oldfmt", sbatchArgs: [], env: { A: "1" }, signalGraceS: 120 },
+      env: { A: "1" },
+      slurm: { partition: "debug", mem: "1G", nodes: 1, jobName: "oldfmt", sbatchArgs: [], signalGraceS: 120 },
     });
     if (s?.type !== "slurm") throw new Error("expected SLURM settings");
     expect(policyOf(s).scaling).toEqual({ mem: 2 });
@@ -101,6 +102,13 @@ describe("sweep.json's settings record", () => {
     expect(readLaunchSettings("local")).toBeUndefined();
   });
 
+  it("an early version-2 record with launcher.env in the SLURM block reads it as every launcher's env", () => {
+    const early = { ...V1_SLURM, version: LAUNCH_SETTINGS_VERSION, setup: [], slurm: { sbatchArgs: [], env: { A: "1" }, signalGraceS: 120 } };
+    const s = readLaunchSettings(early);
+    expect(s?.env).toEqual({ A: "1" });
+    expect(s?.type === "slurm" && s.slurm).not.toHaveProperty("env");
+  });
+
   it("the current version reads back as written", () => {
     for (const flags of [{}, { launcher: "slurm" as const }]) {
       const rec = launchSettingsRecord(resolveSettings(project({ setup: ["a"], partition: "gpu", retry_scaling: { mem: 2 } }), flags));
@@ -113,7 +121,7 @@ describe("sweep.json's settings record", () => {
     const m = { type: "sweep", version: 1, id: "s", kind: "sweep", createdAt: 0, dir, projectDir: dir, command: ["true"], overrides: [], launcher: "slurm", runs: [], jobs: [], settings: V1_SLURM };
     writeFileSync(path.join(dir, "sweep.json"), JSON.stringify(m));
     const read = readManifest(dir);
-    expect(read.settings).toMatchObject({ version: LAUNCH_SETTINGS_VERSION, type: "slurm", setup: ["export FOO=1"], slurm: { partition: "debug", env: { A: "1" } } });
+    expect(read.settings).toMatchObject({ version: LAUNCH_SETTINGS_VERSION, type: "slurm", setup: ["export FOO=1"], env: { A: "1" }, slurm: { partition: "debug" } });
     expect(read.settings?.type === "slurm" && read.settings.slurm).not.toHaveProperty("setup");
     // The next write stores the current version.
     writeManifest(read);

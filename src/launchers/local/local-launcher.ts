@@ -82,7 +82,7 @@ export class LocalLauncher implements Launcher {
       // On a workstation runs share the CPUs unless they ask for some (resources.cpus).
       pinCpus: false,
     };
-    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.setup, cwd: sweep.projectDir });
+    const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.setup, cwd: sweep.projectDir, env: settings.env ?? {} });
     return [
       {
         jobId: `local-${w.pid}`,

@@ -51,7 +51,7 @@ export async function submitAllocation(req: AllocRequest): Promise<AllocJob> {
     chdir: req.projectDir,
     sbatchArgs: s.sbatchArgs,
     setup: req.settings.setup,
-    env: s.env,
+    env: req.settings.env ?? {},
     nodePath: req.argv[0]!,
     workerScript: req.argv[1]!,
     exec: req.argv,

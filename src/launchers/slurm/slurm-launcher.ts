@@ -449,7 +449,7 @@ function chunkScript(sweep: SweepManifest, settings: SlurmLaunchSettings, slurmD
       ...settings.slurm.sbatchArgs,
     ],
     setup: settings.setup,
-    env: settings.slurm.env,
+    env: settings.env ?? {},
     nodePath: process.execPath,
     workerScript: WORKER_MAIN,
     workerPrefix: workerPrefix(),
