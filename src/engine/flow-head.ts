@@ -15,7 +15,7 @@ import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunState, SweepManifest } from "../store/protocol.js";
 import { discardUnstartedSweep, readManifest } from "../store/store.js";
 import type { Reporter, RunView } from "./events.js";
-import { acquireFlowLock, FLOW_FILE, recordOf, removeOutputs, type FlowFile } from "./flow.js";
+import { acquireFlowLock, FLOW_FILE, markFoldersDone, recordOf, removeOutputs, type FlowFile } from "./flow.js";
 import { driveSweep, type EngineNode, type LoopHooks } from "./loop.js";
 import { runSpecOf } from "./spec.js";
 
@@ -117,13 +117,14 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     },
     succeeded(i) {
       const j = jobs[i]!;
+      markFoldersDone(projectDir, j.outputs);
       for (const o of j.outputs) pendingRecords.push([o, recordOf(j)]);
       clearIncomplete(projectDir, j.key);
     },
     unsucceeded(i) {
       const j = jobs[i]!;
-      removeOutputs(projectDir, j.outputs);
-      clearIncomplete(projectDir, j.key);
+      // A folder that cannot be removed (outside the project) stays marked: never trusted.
+      if (removeOutputs(projectDir, j.outputs).length === 0) clearIncomplete(projectDir, j.key);
     },
     stillDone: (i) => jobs[i]!.outputs.every(stat),
     flush(final) {

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { closeSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError, didYouMean } from "../errors.js";
@@ -34,7 +34,7 @@ import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import { memToMb } from "../plan/retry.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings, type SettingFlags } from "../launchers/settings.js";
-import { FLOW_FILE, FLOW_STATE_DIR, HEAD_LOG, LOCK, sweepWorkDir } from "../store/layout.js";
+import { FLOW_FILE, FLOW_STATE_DIR, FOLDER_DONE_MARKER, HEAD_LOG, LOCK, sweepWorkDir } from "../store/layout.js";
 
 /** `corral flow` as typed options. */
 export interface FlowRequest extends SettingFlags {
@@ -195,14 +195,17 @@ export function makeStatter(projectDir: string): (p: string) => { mtimeMs: numbe
   return (p) => {
     let v = cache.get(p);
     if (v === undefined) {
-      let st: { mtimeMs: number } | undefined;
+      let st: { mtimeMs: number; isDirectory(): boolean } | undefined;
+      const abs = p.startsWith("/") ? p : prefix + p;
       try {
-        st = statSync(p.startsWith("/") ? p : prefix + p, { throwIfNoEntry: false });
+        st = statSync(abs, { throwIfNoEntry: false });
       } catch (e) {
         // A file where a folder is expected (ENOTDIR), a name too long: the output does not exist.
         if (!["ENOTDIR", "ENAMETOOLONG", "EACCES"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
       }
-      v = st ? { mtimeMs: st.mtimeMs } : null;
+      // A folder's time is its completion marker's, when its job wrote one.
+      const marker = st?.isDirectory() ? statSync(path.join(abs, FOLDER_DONE_MARKER), { throwIfNoEntry: false }) : undefined;
+      v = st ? { mtimeMs: (marker ?? st).mtimeMs } : null;
       cache.set(p, v);
     }
     return v ?? undefined;
@@ -444,14 +447,36 @@ export function spawnDetachedHead(sweepDir: string, argv: readonly string[]): { 
 // Shared with the head (flow-head.ts).
 
 /** Remove a job's old output files (not folders) before it runs and after it fails, as Snakemake does. */
-export function removeOutputs(projectDir: string, outputs: readonly string[]): void {
+/**
+ * Remove a job's outputs (before it starts, and after it fails), as Snakemake does: files, and
+ * folders inside the project with everything in them. A folder output outside the project is
+ * never deleted; it is returned, so the caller keeps it marked incomplete (never trusted).
+ */
+export function removeOutputs(projectDir: string, outputs: readonly string[]): string[] {
+  const kept: string[] = [];
+  const root = path.resolve(projectDir);
   for (const o of outputs) {
     const p = path.resolve(projectDir, o);
     try {
       const st = lstatSync(p);
       if (!st.isDirectory()) unlinkSync(p);
+      else if (p.startsWith(root + path.sep)) rmSync(p, { recursive: true, force: true });
+      else kept.push(o);
     } catch {
       /* not there */
+    }
+  }
+  return kept;
+}
+
+/** After a job succeeded: each of its folder outputs gets its completion marker. */
+export function markFoldersDone(projectDir: string, outputs: readonly string[]): void {
+  for (const o of outputs) {
+    const p = path.resolve(projectDir, o);
+    try {
+      if (lstatSync(p).isDirectory()) closeSync(openSync(path.join(p, FOLDER_DONE_MARKER), "w"));
+    } catch {
+      /* not a folder, or gone: the check of its outputs says so */
     }
   }
 }

@@ -76,6 +76,13 @@ export const workerIdentityFile = (sweepDir: string, batchId: string, host: stri
 /** `<identity>.ballast`: room a worker keeps in reserve to record finished runs on a full disk. */
 export const workerBallastFile = (identityFile: string): string => `${identityFile}.ballast`;
 
+/**
+ * `<folder output>/.corral_timestamp`: written when the job that makes a folder output succeeds
+ * (as Snakemake's `.snakemake_timestamp`); the folder's time is this file's, so files added
+ * inside later do not make it look new.
+ */
+export const FOLDER_DONE_MARKER = ".corral_timestamp";
+
 /** `<project>/.corral/`: the project index. */
 export const PROJECT_INDEX_DIR = ".corral";
 /** `<project>/.corral/sweeps/`. */
