@@ -218,7 +218,10 @@ function posFields(pos: Position | undefined): { line?: number; column?: number 
 function finish(raw: unknown, file: string, src: YamlSource | undefined): LoadedProject {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  const parsed = projectSchema.safeParse(raw, { reportInput: true, error: issueMessages });
+  // Top-level keys beginning with `x-` are the user's own (YAML anchors to reuse: `x-common: &c`),
+  // as in Compose files: read for their anchors, then left out.
+  const own = raw && typeof raw === "object" && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith("x-"))) : raw;
+  const parsed = projectSchema.safeParse(own, { reportInput: true, error: issueMessages });
   if (!parsed.success) throw problemsError(describeIssues(parsed.error.issues), file, src);
   const out = parsed.data;
 

@@ -424,6 +424,15 @@ describe("yaml-source", () => {
   });
 });
 
+describe("x- keys (the user's own, for YAML anchors)", () => {
+  it("top-level x- keys are read for their anchors and left out; other unknown keys still fail", () => {
+    const p = loadProjectText("x-gpu: &gpu {gpus: 1, cpus: 4}\ncommand: echo\nresources: *gpu\n", "corral.yaml");
+    expect(p.config.resources).toMatchObject({ gpus: 1, cpus: 4 });
+    expect(p.config).not.toHaveProperty("x-gpu");
+    expect(() => loadProjectText("y-gpu: 1\ncommand: echo\n", "corral.yaml")).toThrow(/unknown key 'y-gpu'/);
+  });
+});
+
 describe("docs/configuration.md", () => {
   it("every YAML example validates (the reference cannot drift from the schema)", () => {
     const doc = readFileSync(path.resolve(import.meta.dirname, "../../docs/configuration.md"), "utf8");
