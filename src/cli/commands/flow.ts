@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, planFlow, spawnDetachedHead } from "../../engine/flow.js";
+import { createFlowSweep, flowJobs, planFlow, spawnDetachedHead } from "../../engine/flow.js";
 import { submitAllocation, waitAllocation } from "../../launchers/registry.js";
 import { resolveSettings } from "../../launchers/settings.js";
 import { watchInterrupts } from "../interrupt.js";
@@ -72,6 +72,9 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         return;
       }
       if (o.dryRun) {
+        // Every planned job's command is rendered, as the real run does: a misspelled
+        // placeholder is exit 2 here, not when the flow starts.
+        flowJobs(plan);
         process.stdout.write(dryRunText(plan.dag.jobs, plan.decisions) + formatSummary(plan.summary) + "\n");
         return;
       }
