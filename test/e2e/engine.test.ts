@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { createFlowSweep, planFlow } from "../../src/engine/flow.js";
 import { openProject } from "../../src/project/open.js";
+import { cpus } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type * as Corral from "../../src/index.js";
@@ -43,6 +44,23 @@ describe("impossible requests are refused before anything starts", () => {
     expect(r.stderr).toMatch(/rules\.train\.resources.*rule 'train' asks for 1 GPU\(s\)/);
     expect(sweepDirs(dir)).toEqual([]);
     expect(existsSync(path.join(dir, "model.pt"))).toBe(false);
+  });
+});
+
+describe("more CPUs per run than this machine has (local launcher)", () => {
+  it("a sweep and a pipeline rule asking more CPUs than the machine offers: exit 2 naming the key, nothing started (was: lost three times, the reason only in a worker log)", () => {
+    const many = cpus().length + 8;
+    const sweep = makeProject({ "corral.yaml": `command: sh -c 'echo ran >> ran.txt'\nresources: {cpus: ${many}}\nconfig:\n  x: 0\n` });
+    const r = corral(["run"], { cwd: sweep, timeoutMs: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`resources: each run asks for ${many} CPUs but this machine offers \\d+`));
+    expect(sweepDirs(sweep)).toEqual([]);
+    expect(existsSync(path.join(sweep, "ran.txt"))).toBe(false);
+    const flow = makeProject({ "corral.yaml": `rules:\n  train:\n    output: [model.pt]\n    shell: touch {output}\n    resources: {cpus: ${many}}\ntargets: [model.pt]\n` });
+    const f = corral(["flow"], { cwd: flow, timeoutMs: 20_000 });
+    expect(f.code).toBe(2);
+    expect(f.stderr).toMatch(/rules\.train\.resources.*rule 'train' asks for \d+ CPUs/);
+    expect(sweepDirs(flow)).toEqual([]);
   });
 });
 

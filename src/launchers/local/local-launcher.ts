@@ -9,7 +9,7 @@ import { pidAlive } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
 import { CorralError } from "../../errors.js";
-import { detectGpus } from "../../worker/resources.js";
+import { detectCpus, detectGpus } from "../../worker/resources.js";
 import type { AllocationFacts } from "../../worker/allocation.js";
 import type { DoctorCheck, DoctorContext, Launcher, LaunchSettings, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { refusalCheck, validateChecks } from "../doctor.js";
@@ -27,8 +27,22 @@ export class LocalLauncher implements Launcher {
    */
   constructor(private readonly allocationOf: (env: NodeJS.ProcessEnv) => AllocationFacts | undefined = () => undefined) {}
 
-  /** GPUs this machine cannot give are refused up front (a run waiting for them would wait for ever). */
+  /**
+   * CPUs and GPUs this machine cannot give are refused up front (a run waiting for them would
+   * wait for ever; its worker would refuse it at each attempt).
+   */
   validate(req: ValidateRequest): Promise<void> {
+    const cpus = req.settings.cpuIds ?? detectCpus();
+    const mostCpus = Math.max(0, ...req.asks.map((a) => (a.cpus !== undefined && Number.isFinite(a.cpus) ? a.cpus : 0)));
+    if (mostCpus > cpus.length) {
+      const a = req.asks.find((x) => x.cpus === mostCpus)!;
+      return Promise.reject(
+        new CorralError("E_RESOURCES", `${a.who} asks for ${mostCpus} CPUs but this machine offers ${cpus.length} (${req.settings.cpuIds ? "launcher.cpu_ids" : "its CPU affinity"})`, {
+          hint: `lower resources.cpus to ${cpus.length} or less (for example in a local profile), or use --launcher slurm`,
+          ...(a.location ? { location: a.location } : {}),
+        }),
+      );
+    }
     const most = Math.max(0, ...req.asks.map((a) => (a.gpus !== undefined && Number.isFinite(a.gpus) ? a.gpus : 0)));
     if (most === 0) return Promise.resolve();
     const env = req.env as NodeJS.ProcessEnv;
