@@ -3,7 +3,7 @@
  * submit through a launcher, optionally wait). Planning never touches the disk; `--dry-run`
  * stops after it.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { CorralError } from "../errors.js";
@@ -245,19 +245,31 @@ export function makeSweepDir(dir: string, projectFile: string): void {
     missing.unshift(d);
     d = path.dirname(d);
   }
-  const fail = (why: string): never => {
+  const WRITABLE = "point sweep_dir at a writable folder (it is relative to the project folder)";
+  const fail = (why: string, hint = WRITABLE): never => {
     throw new CorralError("E_CONFIG", `cannot create the sweep folder ${dir}: ${why}`, {
       location: { file: projectFile, key: "sweep_dir" },
-      hint: "point sweep_dir at a writable folder (it is relative to the project folder)",
+      hint,
       exitCode: 2,
     });
   };
-  if (!statSync(d).isDirectory()) fail(`${d} is not a folder`);
+  if (!statSync(d).isDirectory()) fail(`${d} is not a folder`, "point sweep_dir below a folder, or move that file away");
   for (const m of missing) {
     try {
       mkdirSync(m);
     } catch (e) {
-      fail(`${(e as NodeJS.ErrnoException).code ?? "error"} at ${m}`);
+      const code = (e as NodeJS.ErrnoException).code ?? "error";
+      if (code === "EEXIST") {
+        // existsSync said no, mkdir says it is there: a symbolic link to nothing (or a race).
+        const link = lstatSync(m, { throwIfNoEntry: false });
+        if (link?.isSymbolicLink()) fail(`${m} is a symbolic link to ${readlinkSync(m)}, which does not exist`, "create the link's target folder, or point sweep_dir elsewhere");
+        if (link?.isDirectory()) continue;
+        fail(`${m} exists and is not a folder`, "move it away, or point sweep_dir elsewhere");
+      }
+      if (code === "EACCES" || code === "EPERM") fail(`no permission to create ${m}`);
+      if (code === "EROFS") fail(`${path.dirname(m)} is on a read-only file system`);
+      if (code === "ENOSPC") fail(`no space left on the device of ${path.dirname(m)}`, "free some space, or point sweep_dir at another disk");
+      fail(`${code} at ${m}`);
     }
   }
 }
