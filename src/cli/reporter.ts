@@ -26,13 +26,14 @@ export function formatCounts(counts: Record<RunState, number>): string {
 const describeRun = (r: RunView): string => `run ${r.index}${r.job ? ` ${r.job}` : ""}${r.overrides.length ? ` [${r.overrides.join(" ")}]` : ""}`;
 
 /**
- * How a run ended, naming the cause once: `failed: exited with code 3`, `failed (exit 1):
- * killed by SIGKILL`, `failed: cannot start 'pythn': command not found`. The exit code is left out
- * when the message already says it, or when the run never started (127 is then corral's, not the run's).
+ * How a run ended, naming the cause once: `failed: exited with code 3`, `failed: killed by
+ * SIGSEGV`, `failed: cannot start 'pythn': command not found on PATH`, `timeout (exit 143):
+ * exceeded its timeout of 5s`. The exit code is left out when the message already says it (a
+ * code, a signal), or when the run never started (127 is then corral's, not the run's).
  */
 export function outcomeText(r: Pick<RunView, "state" | "exitCode" | "message">): string {
   const msg = r.message;
-  const saysCode = msg !== undefined && r.exitCode != null && (msg.includes(`code ${r.exitCode}`) || msg.startsWith("cannot start"));
+  const saysCode = msg !== undefined && r.exitCode != null && (msg.includes(`code ${r.exitCode}`) || msg.startsWith("cannot start") || msg.startsWith("killed by"));
   const code = r.exitCode != null && !saysCode ? ` (exit ${r.exitCode})` : "";
   return `${r.state}${code}${msg ? `: ${msg}` : ""}`;
 }
