@@ -91,7 +91,7 @@ describe("corral results --best with a metric that does not exist", () => {
     const bad = corral(["results", "--best", "los"], { cwd: dir });
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe("");
-    expect(bad.stderr).toContain("no metric 'los' in this sweep: its metrics are loss, val_acc");
+    expect(bad.stderr).toContain("no metric 'los' in this sweep: its metrics are loss, val_acc (parameters: x)");
     expect(bad.stderr).toContain("did you mean --best loss?");
     const good = corral(["results", "--best", "loss:min"], { cwd: dir });
     expect(good.code).toBe(0);

@@ -25,10 +25,12 @@ export function registerResults(program: Command, ctx: CommandContext): void {
         best = { metric, mode };
       }
       const table = resultsTable(st, best);
-      if (best && !table.metricColumns.includes(best.metric)) {
+      // Any numeric column sorts: a metric, or a swept parameter (`--best lr:min`).
+      if (best && !table.metricColumns.includes(best.metric) && !table.paramColumns.includes(best.metric)) {
         const known = table.metricColumns;
-        const near = didYouMean(best.metric, known);
-        throw new CorralError("E_USAGE", `no metric '${best.metric}' in this sweep: ${known.length ? `its metrics are ${known.join(", ")}` : "no run has logged a metric yet"}`, {
+        const near = didYouMean(best.metric, [...known, ...table.paramColumns]);
+        const params = table.paramColumns.length ? ` (parameters: ${table.paramColumns.join(", ")})` : "";
+        throw new CorralError("E_USAGE", `no metric '${best.metric}' in this sweep: ${known.length ? `its metrics are ${known.join(", ")}` : "no run has logged a metric yet"}${params}`, {
           hint: near ? `did you mean --best ${near}${best.mode === "min" ? ":min" : ""}?` : "metrics are the keys of the JSON lines a run appends to $CORRAL_RUN_DIR/metrics.jsonl",
         });
       }
