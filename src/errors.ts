@@ -91,3 +91,8 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
+
+/** `1 run`, `2 runs`, `0 runs`: a count with its noun in the right number (`many` for irregular plurals). */
+export function countOf(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -9,8 +9,8 @@ import { Option, type Command } from "commander";
 import { intArg } from "./args.js";
 
 /** The commands whose options come from the table. */
-export type TableCommand = "run" | "flow" | "resume" | "env" | "doctor";
-export const TABLE_COMMANDS: readonly TableCommand[] = ["run", "flow", "resume", "env", "doctor"];
+export type TableCommand = "run" | "flow" | "resume" | "env" | "doctor" | "config";
+export const TABLE_COMMANDS: readonly TableCommand[] = ["run", "flow", "resume", "env", "doctor", "config"];
 
 /** A value that is the same for every command, or given per command (`default` for the rest). */
 type PerCommand<T> = T | (Partial<Record<TableCommand, T>> & { default?: T });
@@ -45,6 +45,8 @@ export interface TableOpts {
   keepGoing?: boolean;
   retryFailed?: boolean;
   retryUnknown?: boolean;
+  useCurrentProject?: boolean;
+  asRecorded?: boolean;
   profile?: string;
   launcher?: "local" | "slurm";
   jobs?: number;
@@ -54,6 +56,8 @@ export interface TableOpts {
   verbose?: boolean;
   singleAllocation?: boolean;
   head?: string;
+  cfg?: "job" | "all";
+  package?: string;
 }
 
 /** The table. Its order is the order of `--help` and of the docs. */
@@ -125,12 +129,27 @@ export const OPTIONS: readonly OptionSpec[] = [
     doc: "Also rerun runs whose `status.json` cannot be read (empty, garbage, wrong types). Without it such runs are shown `unknown` and left alone: they may have succeeded.",
   },
   {
+    key: "useCurrentProject",
+    flags: "--use-current-project",
+    commands: ["resume"],
+    help: "rerun with the project as it is now (command, config, env, container, resources), same overrides, new attempts",
+    doc: "Rerun the runs this resume starts with the project as it is now: its `command`, each run's config composed again from the current files with the run's own overrides, `env`, `container` and `resources`. Each is a new attempt of the same run (same index, folder and overrides); runs that succeeded are left as they are. The sweep records the recipe it replaced (`sweep.json` `replaced`). Launcher settings stay as recorded. See [when the project changed](#when-the-project-changed).",
+  },
+  {
+    key: "asRecorded",
+    flags: "--as-recorded",
+    commands: ["resume"],
+    help: "rerun as the sweep recorded them, even though the project changed since",
+    doc: "Rerun the runs as the sweep recorded them (command, configs, settings), even though the project changed since it was created.",
+  },
+  {
     key: "profile",
     flags: "-P, --profile <names>",
-    commands: ["run", "flow", "env", "doctor"],
+    commands: ["run", "flow", "env", "doctor", "config"],
     help: { default: "profiles to apply, comma-separated, in order", env: "profiles to apply, comma-separated (default: detected)", doctor: "profiles to apply, comma-separated (default: detected)" },
     doc: {
       run: "Apply profiles in order (later wins). `+profile=name` among the overrides does the same. See [profiles.md](profiles.md).",
+      config: "Apply profiles in order (later wins), as `corral run -P` does: their `overrides` change the config shown, their launcher settings the `corral:` section of `--cfg all`. `+profile=name` among the overrides does the same.",
       flow: "apply exactly these profiles (comma-separated, in order), as `corral run` does; without `-P` the first profile whose `when:` holds applies. The applied names are recorded as `profile` in `sweep.json`. Profiles patch `launcher`, `resources`, `env`, `paths` and `container`, and give rules `default_resources` / `set_resources` ([profiles](profiles.md))",
       default: "Apply these profiles (comma-separated, in order) instead of the detected one. See [profiles.md](profiles.md).",
     },
@@ -181,14 +200,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: "json",
     flags: "--json",
-    commands: ["run", "flow", "resume", "env", "doctor"],
-    help: { run: "machine-readable output (with --dry-run: the planned runs)", default: "JSON event lines", env: "machine-readable", doctor: "machine-readable" },
+    commands: ["run", "flow", "resume", "env", "doctor", "config"],
+    help: { run: "machine-readable output (with --dry-run: the planned runs)", default: "JSON event lines", env: "machine-readable", doctor: "machine-readable", config: "JSON instead of YAML" },
     doc: {
       run: "With `--dry-run`: a JSON array of `{index, id, overrides, config}`; `overrides` is one `key=value` string per key spelled as Hydra spells per-job overrides (`b=10.0`, `flag=True`). Otherwise: JSON event lines on stdout.",
       flow: "JSON event lines instead of the progress view",
       resume: "JSON event lines.",
       env: "The report as one JSON object.",
       doctor: "The checks as a JSON array of `{ok, title, detail, hint}`.",
+      config: "JSON instead of YAML.",
     },
   },
   {
@@ -204,6 +224,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: ["flow"],
     help: "submit ONE SLURM job (launcher settings) that runs the whole flow inside it with the local launcher",
     doc: "submit ONE SLURM job, with the `launcher:` settings (partition, time, cpus_per_task, mem, gpus, setup), that runs the whole flow inside it with the local launcher; waits for it (or returns its job id with `--detach`) and exits with the inner flow's exit code. Bad input still fails here, before anything is queued",
+  },
+  {
+    key: "cfg",
+    flags: "--cfg <what>",
+    commands: ["config"],
+    choices: ["job", "all"],
+    help: "job: the run's config (default); all: with the corral settings in force",
+    doc: "`job` (default): the run's config, exactly what `CORRAL_CONFIG` will hold (profiles' `overrides` included). `all`: that plus a `corral:` section with the settings in force: command, launcher settings (spelled as in corral.yaml, defaults filled in), resources, sweep folder template, paths, applied and available profiles.",
+  },
+  {
+    key: "package",
+    flags: "-p, --package <key>",
+    commands: ["config"],
+    help: "only this dotted key",
+    doc: "Only this dotted key (`-p model.hidden`; with `--cfg all`, `-p launcher` finds `corral.launcher`).",
   },
   {
     key: "head",
@@ -259,7 +294,7 @@ export function optionsMarkdown(cmd: TableCommand): string {
 }
 
 /** The docs page that holds each command's generated options block. */
-export const OPTIONS_DOC: Record<TableCommand, string> = { run: "docs/run.md", flow: "docs/flow.md", resume: "docs/resume.md", env: "docs/env.md", doctor: "docs/doctor.md" };
+export const OPTIONS_DOC: Record<TableCommand, string> = { run: "docs/run.md", flow: "docs/flow.md", resume: "docs/resume.md", env: "docs/env.md", doctor: "docs/doctor.md", config: "docs/config.md" };
 
 export const BLOCK_START = "<!-- options:start (generated from src/cli/options.ts by `node scripts/gen-options.mjs`; edit the table there) -->";
 export const BLOCK_END = "<!-- options:end -->";

@@ -22,7 +22,21 @@ export function formatCounts(counts: Record<RunState, number>): string {
     .join(", ");
 }
 
-const describeRun = (r: RunView): string => `run ${r.index}${r.job ? ` ${r.job}` : ""} [${r.overrides.join(" ")}]`;
+/** `run 3 [lr=0.1 seed=0]`; a run without overrides (a single run, a pipeline job) shows no `[]`. */
+const describeRun = (r: RunView): string => `run ${r.index}${r.job ? ` ${r.job}` : ""}${r.overrides.length ? ` [${r.overrides.join(" ")}]` : ""}`;
+
+/**
+ * How a run ended, naming the cause once: `failed: exited with code 3`, `failed: killed by
+ * SIGSEGV`, `failed: cannot start 'pythn': command not found on PATH`, `timeout (exit 143):
+ * exceeded its timeout of 5s`. The exit code is left out when the message already says it (a
+ * code, a signal), or when the run never started (127 is then corral's, not the run's).
+ */
+export function outcomeText(r: Pick<RunView, "state" | "exitCode" | "message">): string {
+  const msg = r.message;
+  const saysCode = msg !== undefined && r.exitCode != null && (msg.includes(`code ${r.exitCode}`) || msg.startsWith("cannot start") || msg.startsWith("killed by"));
+  const code = r.exitCode != null && !saysCode ? ` (exit ${r.exitCode})` : "";
+  return `${r.state}${code}${msg ? `: ${msg}` : ""}`;
+}
 
 export function makeTerminalReporter(opts: { json: boolean; quiet: boolean }): Reporter & { close(): void } {
   if (opts.json) {
@@ -55,7 +69,7 @@ export function makeTerminalReporter(opts: { json: boolean; quiet: boolean }): R
           break;
         case "run-ended":
           if (e.run.state !== "succeeded" && !opts.quiet) {
-            const line = `${red("✗")} ${describeRun(e.run)} ${e.run.state}${e.run.exitCode != null ? ` (exit ${e.run.exitCode})` : ""}${e.run.message ? `: ${e.run.message}` : ""}`;
+            const line = `${red("✗")} ${describeRun(e.run)} ${outcomeText(e.run)}`;
             if (bar) bar.stop();
             process.stderr.write(line + "\n");
             bar = undefined;
@@ -101,8 +115,8 @@ export function printFailureSummary(runs: RunView[], dir: string, opts: { depend
   const listed = opts.dependents ? bad.filter((r) => r.state !== "cancelled") : bad;
   if (listed.length) process.stderr.write(`\nFailures (${listed.length}):\n`);
   for (const r of listed.slice(0, 20)) {
-    const who = r.job ?? `run ${r.index} [${r.overrides.join(" ")}]`;
-    process.stderr.write(`  ${who}: ${r.state}${r.exitCode != null ? `, exit code ${r.exitCode}` : ""}${r.message ? ` (${r.message})` : ""}\n`);
+    const who = r.job ?? describeRun(r);
+    process.stderr.write(`  ${who}: ${outcomeText(r)}\n`);
     for (const l of tailLines(path.join(r.dir, STDERR))) process.stderr.write(dim(`      | ${l}`) + "\n");
   }
   if (listed.length > 20) process.stderr.write(`  ... and ${listed.length - 20} more (corral status)\n`);

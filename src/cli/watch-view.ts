@@ -96,7 +96,8 @@ function cutVisible(s: string, width: number): string {
 /** A failure line, printed once and kept above the live block. */
 export function failureLine(r: RunView, color = false): string {
   const red = (s: string): string => (color ? `\u001b[31m${s}\u001b[0m` : s);
-  return `${red("✗")} run ${r.index}${r.job ? ` ${r.job}` : ""} [${r.overrides.join(" ")}] ${r.state}${r.exitCode != null ? ` (exit ${r.exitCode})` : ""}${r.host ? ` on ${r.host}` : ""}${r.message ? `: ${r.message}` : ""}`;
+  const saysCode = r.message !== undefined && r.exitCode != null && (r.message.includes(`code ${r.exitCode}`) || r.message.startsWith("cannot start") || r.message.startsWith("killed by"));
+  return `${red("✗")} run ${r.index}${r.job ? ` ${r.job}` : ""}${r.overrides.length ? ` [${r.overrides.join(" ")}]` : ""} ${r.state}${r.exitCode != null && !saysCode ? ` (exit ${r.exitCode})` : ""}${r.host ? ` on ${r.host}` : ""}${r.message ? `: ${r.message}` : ""}`;
 }
 
 /** The Reporter for `corral status --watch`: plug it where makeTerminalReporter was. */

@@ -4,7 +4,7 @@ import { getPath } from "../plan/configpath.js";
 import { planRuns } from "../plan/runs.js";
 import type { ConfigValue } from "../plan/types.js";
 import type { ProjectContext } from "../project/open.js";
-import { resolveSettings } from "../launchers/settings.js";
+import { resolveSettings, settingsAsWritten } from "../launchers/settings.js";
 
 export function composeForDisplay(
   project: ProjectContext,
@@ -17,7 +17,8 @@ export function composeForDisplay(
     primary: project.primary,
     defaults: project.defaults,
     grids: [],
-    baseOverrides: [],
+    // The profiles' overrides come first, as for `corral run`: the config shown is the run's.
+    baseOverrides: project.profileOverrides,
     overrides,
     multirun: false,
     freeForm: project.synthetic,
@@ -34,10 +35,11 @@ export function composeForDisplay(
           ...job,
           corral: {
             command: cfg.command ?? null,
-            launcher: JSON.parse(JSON.stringify(resolveSettings(cfg, {}))) as ConfigValue,
+            launcher: JSON.parse(JSON.stringify(settingsAsWritten(resolveSettings(cfg, {})))) as ConfigValue,
             resources: JSON.parse(JSON.stringify(cfg.resources)) as ConfigValue,
             sweep_dir: cfg.sweep_dir,
             paths: cfg.paths,
+            profile: project.profiles.length ? project.profiles.join(",") : null,
             profiles: Object.keys(cfg.profiles),
           },
         } as ConfigValue);

@@ -6,6 +6,7 @@
  * a timeout; the host is reached only through {@link DoctorHost}, so the checks are testable with
  * a fake one.
  */
+import { countOf } from "../errors.js";
 import { execFile } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import os from "node:os";
@@ -72,7 +73,7 @@ export async function runDoctor(project: ProjectContext, opts: { launcher?: "loc
     container: cfg.container !== undefined,
   };
   if (launcher.doctor) checks.push(...(await launcher.doctor(settings, ctx)));
-  else checks.push({ ok: true, title: `launcher ${settings.type}`, detail: `${settings.parallel} run(s) at once` }, ...(await validateChecks(launcher, settings, ctx)));
+  else checks.push({ ok: true, title: `launcher ${settings.type}`, detail: `${countOf(settings.parallel, "run")} at once` }, ...(await validateChecks(launcher, settings, ctx)));
 
   if (cfg.container) {
     checks.push(...containerChecks(project, host));

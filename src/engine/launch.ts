@@ -3,12 +3,14 @@
  * submit through a launcher, optionally wait). Planning never touches the disk; `--dry-run`
  * stops after it.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { stringify as toYaml } from "yaml";
-import { CorralError } from "../errors.js";
+import { parse as parseYaml, stringify as toYaml } from "yaml";
+import { CorralError, countOf } from "../errors.js";
 import type { LaunchPreview, LaunchSettings } from "../launchers/launcher.js";
-import { containerWrap } from "../plan/container.js";
+import { containerWrap, type ContainerSpec } from "../plan/container.js";
+import { stableStringify } from "../plan/configpath.js";
+import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
@@ -119,6 +121,7 @@ function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepMa
     dir,
     projectDir: project.dir,
     command: p.command,
+    ...(req.command?.length ? { commandFrom: "command line" as const } : {}),
     overrides: req.overrides,
     launcher: settings.type,
     ...(req.profile || project.profiles.length ? { profile: req.profile ?? project.profiles.join(",") } : {}),
@@ -196,13 +199,18 @@ function gridNode(m: SweepManifest): EngineNode {
  * Drive a sweep without edges through the engine's loop: every run is ready at once, and the
  * launcher packs them (a local worker with `-j` slots; SLURM arrays of `per_job` runs).
  */
-function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number }): RunningSweep {
+function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number; onSubmit?: (i: number) => void }): RunningSweep {
   const res = manifest.resources ?? {};
   const node = gridNode(manifest);
   const drive = driveSweep({
     manifest,
     nodes: manifest.runs.map(() => node),
-    hooks: { spec: (i, attempt, resumed) => runSpec(manifest, manifest.runs[i]!, res, attempt, resumed) },
+    hooks: {
+      spec: (i, attempt, resumed) => {
+        opts.onSubmit?.(i);
+        return runSpec(manifest, manifest.runs[i]!, res, attempt, resumed);
+      },
+    },
     reporter,
     keepGoing: true,
     packing: "launcher",
@@ -245,19 +253,31 @@ export function makeSweepDir(dir: string, projectFile: string): void {
     missing.unshift(d);
     d = path.dirname(d);
   }
-  const fail = (why: string): never => {
+  const WRITABLE = "point sweep_dir at a writable folder (it is relative to the project folder)";
+  const fail = (why: string, hint = WRITABLE): never => {
     throw new CorralError("E_CONFIG", `cannot create the sweep folder ${dir}: ${why}`, {
       location: { file: projectFile, key: "sweep_dir" },
-      hint: "point sweep_dir at a writable folder (it is relative to the project folder)",
+      hint,
       exitCode: 2,
     });
   };
-  if (!statSync(d).isDirectory()) fail(`${d} is not a folder`);
+  if (!statSync(d).isDirectory()) fail(`${d} is not a folder`, "point sweep_dir below a folder, or move that file away");
   for (const m of missing) {
     try {
       mkdirSync(m);
     } catch (e) {
-      fail(`${(e as NodeJS.ErrnoException).code ?? "error"} at ${m}`);
+      const code = (e as NodeJS.ErrnoException).code ?? "error";
+      if (code === "EEXIST") {
+        // existsSync said no, mkdir says it is there: a symbolic link to nothing (or a race).
+        const link = lstatSync(m, { throwIfNoEntry: false });
+        if (link?.isSymbolicLink()) fail(`${m} is a symbolic link to ${readlinkSync(m)}, which does not exist`, "create the link's target folder, or point sweep_dir elsewhere");
+        if (link?.isDirectory()) continue;
+        fail(`${m} exists and is not a folder`, "move it away, or point sweep_dir elsewhere");
+      }
+      if (code === "EACCES" || code === "EPERM") fail(`no permission to create ${m}`);
+      if (code === "EROFS") fail(`${path.dirname(m)} is on a read-only file system`);
+      if (code === "ENOSPC") fail(`no space left on the device of ${path.dirname(m)}`, "free some space, or point sweep_dir at another disk");
+      fail(`${code} at ${m}`);
     }
   }
 }
@@ -301,8 +321,98 @@ export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attemp
   });
 }
 
+/** What the project as it is now gives the runs a resume would start again. */
+export interface CurrentRecipe {
+  command: string[];
+  baseEnv: Record<string, string>;
+  container?: ContainerSpec;
+  resources: NonNullable<SweepManifest["resources"]>;
+  /** The runs compared (those the resume starts again). */
+  runs: number[];
+  /** The configs that changed: each run's config composed from the current files with its own overrides. */
+  configs: Map<number, ConfigMap>;
+}
+
+/** How the project differs from what a sweep recorded, in words, with what it would give now. */
+export interface ProjectDrift {
+  /** One line per difference, e.g. `command: python3 trian.py -> python3 train.py`; empty when none. */
+  changes: string[];
+  /** The runs (of those checked) whose config differs. */
+  configRuns: number[];
+  current: CurrentRecipe;
+}
+
+const oneLine = (v: unknown): string => (v === undefined ? "none" : JSON.stringify(v));
+
+/** The dotted keys whose values differ between two configs (at most `max`). */
+function changedKeys(a: ConfigValue, b: ConfigValue, prefix = "", out: string[] = [], max = 5): string[] {
+  if (out.length >= max) return out;
+  const isMap = (v: ConfigValue): v is ConfigMap => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isMap(a) && isMap(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) changedKeys(a[k] ?? null, b[k] ?? null, prefix ? `${prefix}.${k}` : k, out, max);
+    return out;
+  }
+  if (stableStringify(a) !== stableStringify(b)) out.push(`${prefix || "(root)"}: ${oneLine(a)} -> ${oneLine(b)}`);
+  return out;
+}
+
+/**
+ * Compare a sweep's record with the project as it is now, for the runs `runs` (those a resume
+ * would start again): the command (unless it came after `--`), `env`, `container`, `resources`
+ * and each run's config composed from the current files with the run's own overrides (at the
+ * sweep's creation time, so `${now:}` does not count as a change). Composition errors (an
+ * override the current config no longer accepts) throw, naming the run.
+ */
+export function projectDrift(m: SweepManifest, project: ProjectContext, runs: number[], env: Record<string, string | undefined>): ProjectDrift {
+  const cfg = project.config;
+  const command = m.commandFrom === "command line" ? m.command : (cfg.command ?? m.command);
+  const resources: NonNullable<SweepManifest["resources"]> = { ...(cfg.resources.cpus !== undefined ? { cpus: cfg.resources.cpus } : {}), ...(cfg.resources.gpus !== undefined ? { gpus: cfg.resources.gpus } : {}), ...(cfg.resources.timeout !== undefined ? { timeout: cfg.resources.timeout } : {}), ...(cfg.resources.estimate !== undefined ? { estimate: cfg.resources.estimate } : {}) };
+  const current: CurrentRecipe = { command, baseEnv: { ...cfg.env }, ...(cfg.container ? { container: cfg.container } : {}), resources, runs, configs: new Map() };
+  const changes: string[] = [];
+  if (JSON.stringify(command) !== JSON.stringify(m.command)) changes.push(`command: ${m.command.join(" ")} -> ${command.join(" ")}`);
+  if (stableStringify((m.baseEnv ?? {}) as ConfigValue) !== stableStringify(current.baseEnv as ConfigValue)) changes.push(`env: ${oneLine(m.baseEnv ?? {})} -> ${oneLine(current.baseEnv)}`);
+  if (stableStringify((m.container ?? null) as ConfigValue) !== stableStringify((current.container ?? null) as ConfigValue)) changes.push(`container: ${oneLine(m.container)} -> ${oneLine(current.container)}`);
+  if (stableStringify((m.resources ?? {}) as ConfigValue) !== stableStringify(resources as ConfigValue)) changes.push(`resources: ${oneLine(m.resources ?? {})} -> ${oneLine(resources)}`);
+  const configRuns: number[] = [];
+  let example: string[] = [];
+  for (const i of runs) {
+    const e = m.runs[i]!;
+    let config: ConfigMap;
+    try {
+      config = planRuns({ command, repo: project.repo, primary: project.primary, defaults: project.defaults, grids: [], baseOverrides: [], overrides: e.overrides, multirun: false, freeForm: project.synthetic, env, now: new Date(m.createdAt), sourceFile: project.file }).run(0).config;
+    } catch (err) {
+      if (err instanceof CorralError) throw new CorralError(err.code, `run ${e.index} [${e.overrides.join(" ")}] cannot be composed with the current project: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), ...(err.location ? { location: err.location } : {}) });
+      throw err;
+    }
+    let recorded: ConfigValue | undefined;
+    try {
+      recorded = parseYaml(readFileSync(path.join(m.dir, e.dir, RUN_CONFIG), "utf8")) as ConfigValue;
+    } catch {
+      recorded = undefined;
+    }
+    if (recorded !== undefined && stableStringify(recorded) === stableStringify(config)) continue;
+    current.configs.set(i, config);
+    configRuns.push(i);
+    if (!example.length && recorded !== undefined) example = changedKeys(recorded, config);
+  }
+  if (configRuns.length) {
+    const which = configRuns.slice(0, 5).join(", ") + (configRuns.length > 5 ? ", ..." : "");
+    changes.push(`config of ${countOf(configRuns.length, "run")} (${which})${example.length ? `, e.g. run ${configRuns[0]}: ${example.join("; ")}` : ""}`);
+  }
+  return { changes, configRuns, current };
+}
+
+/** The runs a resume would start again: not succeeded, not running; failed only with `retryFailed`, unknown only with `retryUnknown`. */
+export function rerunCandidates(states: ReadonlyArray<{ index: number; state: string }>, opts: { retryFailed: boolean; retryUnknown: boolean }): number[] {
+  return states
+    .filter((r) => r.state !== "succeeded" && r.state !== "running" && (r.state !== "failed" || opts.retryFailed) && (r.state !== "unknown" || opts.retryUnknown))
+    .map((r) => r.index);
+}
+
 export interface ResumeRequest {
   sweepDir: string;
+  /** Rerun with the project as it is now (`projectDrift`'s `current`): new attempts, same overrides. */
+  current?: CurrentRecipe;
   retryFailed: boolean;
   /** Also rerun runs whose status record cannot be read (they may have succeeded). */
   retryUnknown?: boolean;
@@ -318,5 +428,33 @@ export interface ResumeRequest {
 export async function resumeSweep(req: ResumeRequest, reporter: Reporter, opts: DriveOptions = {}): Promise<RunningSweep> {
   const manifest = readManifest(req.sweepDir);
   const lock = acquireSweepLock(manifest.dir, "corral resume");
-  return driveGrid(manifest, lock, reporter, { ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.retryUnknown ? { retryUnknown: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
+  let onSubmit: ((i: number) => void) | undefined;
+  const cur = req.current;
+  if (cur) {
+    // The sweep's recipe becomes the current project's; the replaced one stays on record.
+    try {
+      manifest.replaced = [
+        ...(manifest.replaced ?? []),
+        { at: Date.now(), command: manifest.command, ...(manifest.baseEnv ? { baseEnv: manifest.baseEnv } : {}), ...(manifest.container ? { container: manifest.container } : {}), ...(manifest.resources ? { resources: manifest.resources } : {}), runs: cur.runs },
+      ];
+      manifest.command = cur.command;
+      manifest.baseEnv = cur.baseEnv;
+      if (cur.container) manifest.container = cur.container;
+      else delete manifest.container;
+      manifest.resources = cur.resources;
+      writeManifest(manifest);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    // A run's config.yaml is rewritten when it is submitted again, never while it may still run.
+    const pending = new Map(cur.configs);
+    onSubmit = (i) => {
+      const config = pending.get(i);
+      if (!config) return;
+      writeFileSync(path.join(manifest.dir, manifest.runs[i]!.dir, RUN_CONFIG), toYaml(config));
+      pending.delete(i);
+    };
+  }
+  return driveGrid(manifest, lock, reporter, { ...(onSubmit ? { onSubmit } : {}), ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.retryUnknown ? { retryUnknown: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
 }

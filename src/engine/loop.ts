@@ -12,7 +12,7 @@
  * the same code: the loop begins by reading what the status files already say.
  */
 import { mkdirSync } from "node:fs";
-import { CorralError } from "../errors.js";
+import { CorralError, countOf } from "../errors.js";
 import { hostname, totalmem } from "node:os";
 import path from "node:path";
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
@@ -394,7 +394,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       const hi = Math.max(...notes.map((x) => x.attempt));
       const of = Math.max(...notes.map((x) => x.of));
       const who = notes.length <= 3 ? `: ${notes.map((x) => x.label).join(", ")}` : "";
-      reporter.emit({ type: "info", message: `resubmitting ${notes.length} run(s) after ${why}${who}; retrying (attempt ${lo}${hi > lo ? `-${hi}` : ""} of ${of})` });
+      reporter.emit({ type: "info", message: `resubmitting ${countOf(notes.length, "run")} after ${why}${who}; retrying (attempt ${lo}${hi > lo ? `-${hi}` : ""} of ${of})` });
     };
     /**
      * A run ended. `jobAlive`: its worker or job still runs (SLURM may have requeued it): then a

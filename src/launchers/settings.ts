@@ -119,3 +119,58 @@ export function policyOf(settings: LaunchSettings): RetryPolicy {
     ...(settings.type === "slurm" && settings.retryScaling ? { scaling: settings.retryScaling } : {}),
   };
 }
+
+/**
+ * Launch settings spelled as the user writes them under `launcher:` in corral.yaml (`per_job`,
+ * `kill_grace`, `jobs` for the local launcher's slots), with the defaults filled in: what
+ * `corral config --cfg all` shows. Internal fields (the heartbeat) are left out.
+ */
+export function settingsAsWritten(s: LaunchSettings): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: s.type };
+  if (s.type === "local") out.jobs = s.parallel;
+  else {
+    out.parallel = s.parallel;
+    out.per_job = s.perJob;
+  }
+  out.stagger = s.stagger;
+  out.kill_grace = s.killGraceS;
+  if (s.gpuIds) out[s.type === "local" ? "gpus_available" : "gpu_ids"] = s.gpuIds;
+  if (s.cpuIds) out.cpu_ids = s.cpuIds;
+  out.verbose = s.verbose;
+  out.setup = s.setup;
+  out.max_attempts = s.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  out.retries = s.retries ?? 0;
+  if (s.multinode) {
+    out.multinode = s.multinode.mode;
+    out.nodes = s.multinode.nodes;
+    if (s.multinode.procsPerNode !== undefined) out.procs_per_node = s.multinode.procsPerNode;
+  }
+  if (s.type === "local") {
+    if (s.nodes !== undefined) out.nodes = s.nodes;
+    return out;
+  }
+  out.poll_interval = s.pollIntervalS ?? 15;
+  out.debug = s.debug;
+  if (s.retryScaling) out.retry_scaling = s.retryScaling;
+  const j = s.slurm;
+  const slurm: Array<[string, unknown]> = [
+    ["partition", j.partition],
+    ["time", j.time],
+    ["mem", j.mem],
+    ["mem_per_cpu", j.memPerCpu],
+    ["cpus_per_task", j.cpusPerTask],
+    ["gpus", j.gpus],
+    ["gres", j.gres],
+    ["nodes", j.nodes],
+    ["constraint", j.constraint],
+    ["account", j.account],
+    ["qos", j.qos],
+    ["job_name", j.jobName],
+    ["sbatch_args", j.sbatchArgs],
+    ["env", j.env],
+    ["array_throttle", j.arrayThrottle],
+    ["signal_grace", j.signalGraceS],
+  ];
+  for (const [k, v] of slurm) if (v !== undefined) out[k] = v;
+  return out;
+}

@@ -132,9 +132,16 @@ export interface SweepManifest {
   dir: string;
   projectDir: string;
   command: string[];
+  /** `command line`: the command came after `--`, not from the project (resume keeps it then). */
+  commandFrom?: "command line";
   overrides: string[];
   launcher: string;
   profile?: string;
+  /**
+   * What `corral resume --use-current-project` replaced, oldest first: the sweep's recipe before
+   * that resume, and the runs it then started again with the project as it was.
+   */
+  replaced?: Array<{ at: number; command: string[]; baseEnv?: Record<string, string>; container?: ContainerSpec; resources?: SweepManifest["resources"]; runs: number[] }>;
   git?: { commit: string; dirty: boolean; diff?: string };
   runs: RunEntry[];
   /** Scheduler submissions (local worker sessions or SLURM jobs). */

@@ -192,7 +192,16 @@ export function resolveSweep(projectDir: string, ref: string | undefined): strin
     }
     return s.dir;
   }
-  const hit = sweeps.find((s) => s.id === ref || s.name === ref || s.id.startsWith(ref));
+  let hit = sweeps.find((s) => s.id === ref || s.name === ref);
+  if (!hit && ref.length >= MIN_ID_PREFIX) {
+    const matches = sweeps.filter((s) => s.id.startsWith(ref));
+    if (matches.length > 1) {
+      throw new CorralError("E_USAGE", `'${ref}' names ${matches.length} sweeps: ${matches.slice(0, 10).map((s) => s.name ?? s.id).join(", ")}${matches.length > 10 ? ", ..." : ""}`, {
+        hint: "give more of the sweep's id, its name or its folder",
+      });
+    }
+    hit = matches[0];
+  }
   if (!hit) {
     const names = sweeps.slice(0, 5).map((s) => s.name ?? s.id);
     throw new CorralError("E_NOT_FOUND", `no sweep '${ref}'`, {
@@ -202,16 +211,34 @@ export function resolveSweep(projectDir: string, ref: string | undefined): strin
   return hit.dir;
 }
 
-/** Find a run by `<sweep>/<n>`, folder path, or run id (prefix) within a sweep. */
+/** The shortest id prefix that names a run or a sweep (shorter ones match too much by chance). */
+export const MIN_ID_PREFIX = 4;
+
+/**
+ * Find a run by index, folder path, full id, id prefix of at least {@link MIN_ID_PREFIX}
+ * characters, or pipeline job name. A number is an index only: `99` in a 24-run sweep is no run,
+ * not a run whose id starts with 99. Throws E_NOT_FOUND (exit 2) when nothing matches and
+ * E_USAGE (exit 2) listing the matches when a prefix names more than one run.
+ */
 export function resolveRun(sweep: SweepManifest, ref: string): RunEntry {
-  const byIndex = /^\d+$/.test(ref) ? sweep.runs.find((r) => r.index === Number(ref)) : undefined;
-  if (byIndex) return byIndex;
+  const last = sweep.runs.at(-1)?.index ?? -1;
+  const hint = `name a run by its index (0-${last}), its id or an id prefix of at least ${MIN_ID_PREFIX} characters, as \`corral status --all\` lists them`;
+  if (/^\d+$/.test(ref)) {
+    const byIndex = sweep.runs.find((r) => r.index === Number(ref));
+    if (byIndex) return byIndex;
+    throw new CorralError("E_NOT_FOUND", `no run ${ref} in sweep ${sweep.dir}: it has ${sweep.runs.length} run${sweep.runs.length === 1 ? "" : "s"} (0-${last})`, { hint });
+  }
   const abs = path.resolve(ref);
-  const hit =
-    sweep.runs.find((r) => path.join(sweep.dir, r.dir) === abs) ??
-    sweep.runs.find((r) => r.id === ref || r.id.startsWith(ref) || r.job === ref);
-  if (!hit) throw new CorralError("E_NOT_FOUND", `no run '${ref}' in sweep ${sweep.dir}`, { hint: "use the run's index or id from `corral status`" });
-  return hit;
+  const exact = sweep.runs.find((r) => path.join(sweep.dir, r.dir) === abs || r.id === ref || r.job === ref);
+  if (exact) return exact;
+  const matches = ref.length >= MIN_ID_PREFIX ? sweep.runs.filter((r) => r.id.startsWith(ref)) : [];
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    const shown = matches.slice(0, 10).map((r) => `run ${r.index} (${r.id})`).join(", ");
+    throw new CorralError("E_USAGE", `'${ref}' names ${matches.length} runs: ${shown}${matches.length > 10 ? ", ..." : ""}`, { hint: "give more characters of the id, or the run's index" });
+  }
+  const why = ref.length < MIN_ID_PREFIX && /^[0-9a-f]+$/.test(ref) ? ` (an id prefix needs at least ${MIN_ID_PREFIX} characters)` : "";
+  throw new CorralError("E_NOT_FOUND", `no run '${ref}' in sweep ${sweep.dir}${why}`, { hint });
 }
 
 /** Last value of every key in a run's metrics.jsonl (partial last lines are ignored). */

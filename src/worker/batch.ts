@@ -4,6 +4,7 @@
  * allocations and by the local launcher, so a run's outcome is on disk whatever happens to the
  * `corral` process that started it.
  */
+import { countOf } from "../errors.js";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
@@ -87,7 +88,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     if (verbose) ctx.log(m);
   };
   const pool = new ResourcePool({ cpuIds: ctx.cpuIds, gpuIds: ctx.gpuIds, parallel: batch.parallel, pinByDefault: batch.pinCpus ?? true });
-  vlog(`worker ${ctx.pid}@${ctx.host}: batch ${batch.batchId}, ${batch.runs.length} runs, parallel ${batch.parallel}, stagger ${batch.stagger}s, CPUs [${ctx.cpuIds.join(",")}], GPUs [${ctx.gpuIds.join(",")}]`);
+  vlog(`worker ${ctx.pid}@${ctx.host}: batch ${batch.batchId}, ${countOf(batch.runs.length, "run")}, parallel ${batch.parallel}, stagger ${batch.stagger}s, CPUs [${ctx.cpuIds.join(",")}], GPUs [${ctx.gpuIds.join(",")}]`);
   const counts: Partial<Record<RunState, number>> = {};
   const bump = (s: RunState): void => {
     counts[s] = (counts[s] ?? 0) + 1;

@@ -3,7 +3,7 @@
  * grace period, SIGKILL, and a record of whether the kill had to be forced.
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, statSync } from "node:fs";
 import path from "node:path";
 import { findTaskset } from "./resources.js";
 import type { HelperRun, SpawnHelper } from "./spawn-helper.js";
@@ -56,7 +56,7 @@ export function startRun(opts: StartOptions): Supervised {
     opts.helper.run(
       req,
       {
-        started: (pid, error) => (pid === undefined ? ctl.exit({ code: 127, signal: null, spawnError: `cannot start ${path.basename(opts.argv[0] ?? "")}: ${error ?? "spawn failed"}` }) : ctl.started(pid)),
+        started: (pid, error) => (pid === undefined ? ctl.exit({ code: 127, signal: null, spawnError: spawnErrorText(opts.argv[0] ?? "", error) }) : ctl.started(pid)),
         exited: ctl.exit,
         lost: (maybeStarted) => {
           if (!maybeStarted) return direct();
@@ -72,9 +72,52 @@ export function startRun(opts: StartOptions): Supervised {
   return ctl.proc;
 }
 
+/**
+ * Why a run's program could not start, in the user's terms: the program as the command spells
+ * it, and what is wrong with it (`cannot start 'pythn': command not found on PATH`).
+ */
+export function spawnErrorText(cmd: string, code: string | undefined): string {
+  const what = `cannot start '${cmd}'`;
+  switch (code) {
+    case "ENOENT":
+      return cmd.includes("/") ? `${what}: no such file` : `${what}: command not found on PATH`;
+    case "EACCES":
+      return `${what}: permission denied (is it executable? chmod +x, or run it through its interpreter)`;
+    case "ENOEXEC":
+      return `${what}: not an executable file (add a #! line, or run it through its interpreter)`;
+    case "ENOTDIR":
+      return `${what}: a part of its path is not a folder`;
+    default:
+      return `${what}: ${code ?? "spawn failed"}`;
+  }
+}
+
+/** The errno code with which `cmd` would fail to start (as execvp resolves it), or undefined. */
+function unstartable(cmd: string, env: NodeJS.ProcessEnv | Record<string, string>, cwd: string): string | undefined {
+  const check = (p: string): string | undefined => {
+    try {
+      if (!statSync(p).isFile()) return "EACCES";
+      accessSync(p, constants.X_OK);
+      return undefined;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EACCES" ? "EACCES" : "ENOENT";
+    }
+  };
+  if (cmd.includes("/")) return check(path.resolve(cwd, cmd));
+  for (const dir of (env.PATH ?? process.env.PATH ?? "/usr/bin:/bin").split(path.delimiter)) if (dir && check(path.join(path.resolve(cwd, dir), cmd)) === undefined) return undefined;
+  return "ENOENT";
+}
+
 /** child_process.spawn (the fallback): the run leads its own process group; pinned through taskset. */
 function spawnDirect(opts: StartOptions, exit: (e: RunExit) => void): number | undefined {
   const taskset = opts.cpus?.length ? findTaskset() : null;
+  // Through taskset a missing program would be taskset's failure (`taskset: failed to execute
+  // python`, exit 127): name the run's own program instead, as the helper and a plain spawn do.
+  const missing = taskset ? unstartable(opts.argv[0] ?? "", opts.env, opts.cwd) : undefined;
+  if (missing) {
+    queueMicrotask(() => exit({ code: 127, signal: null, spawnError: spawnErrorText(opts.argv[0] ?? "", missing) }));
+    return undefined;
+  }
   const argv = taskset ? [taskset, "-c", opts.cpus!.join(","), ...opts.argv] : opts.argv;
   // Logs are opened in append mode so a retried attempt keeps what the first one printed.
   const out = openSync(opts.stdoutFile, "a");
@@ -89,7 +132,7 @@ function spawnDirect(opts: StartOptions, exit: (e: RunExit) => void): number | u
   });
   closeSync(out);
   closeSync(err);
-  child.on("error", (e) => exit({ code: 127, signal: null, spawnError: `cannot start ${path.basename(cmd ?? "")}: ${(e as NodeJS.ErrnoException).code ?? e.message}` }));
+  child.on("error", (e) => exit({ code: 127, signal: null, spawnError: spawnErrorText(opts.argv[0] ?? cmd ?? "", (e as NodeJS.ErrnoException).code ?? e.message) }));
   child.on("exit", (code, signal) => exit({ code, signal }));
   return child.pid;
 }

@@ -13,6 +13,7 @@
  * Everything below it (batch.ts, slots.ts, resources.ts) receives those facts and reads no
  * scheduler variable.
  */
+import { countOf } from "../errors.js";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { writeFileAtomicSync } from "../store/fsutil.js";
@@ -66,7 +67,7 @@ function main(): void {
   const setupFailed = env[SETUP_FAILED_ENV];
   if (setupFailed !== undefined) {
     delete env[SETUP_FAILED_ENV];
-    console.error(`corral worker: not starting the ${batch.runs.length} run(s) of batch ${batch.batchId}: ${setupFailed}`);
+    console.error(`corral worker: not starting the ${countOf(batch.runs.length, "run")} of batch ${batch.batchId}: ${setupFailed}`);
   }
   let handle;
   try {

@@ -61,9 +61,9 @@ describe("corral run (local launcher)", () => {
     // The command gets `+script=...` as its first argument; the wrapper strips the key.
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("Failures (3)");
-    expect(r.stderr).toMatch(/run 1 \[\+script=.*exit3\.sh\]: failed, exit code 3/);
+    expect(r.stderr).toMatch(/run 1 \[\+script=.*exit3\.sh\]: failed: exited with code 3/);
     expect(r.stderr).toContain("ValueError: bad learning rate");
-    expect(r.stderr).toMatch(/run 2 .*crash\.sh\]: failed, exit code 139 \(killed by SIGSEGV\)/);
+    expect(r.stderr).toMatch(/run 2 .*crash\.sh\]: failed: killed by SIGSEGV/);
     expect(r.stderr).toContain("the real error is here");
     expect(r.stderr).not.toContain("noise line 100 ");
   });

@@ -71,7 +71,7 @@ describe("resubmission is bounded by the retry policy", () => {
     });
     const r = corral(["run", "-m"], { cwd: dir, timeoutMs: 30_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("resubmitting 2 run(s) after failed");
+    expect(r.stderr).toContain("resubmitting 2 runs after failed");
     // Two runs, two attempts each: four starts, not more.
     expect(readFileSync(path.join(dir, "starts.txt"), "utf8").trim().split("\n")).toHaveLength(4);
   });

@@ -98,7 +98,7 @@ describe.skipIf(problem !== undefined)("faults on the real local SLURM", () => {
     const r = await p.done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/run 0.*timeout/);
-    expect(r.stderr).toContain("resubmitting 1 run(s) after timeout");
+    expect(r.stderr).toContain("resubmitting 1 run after timeout");
     const out = lines(path.join(sweep, "0", "stdout.log"));
     expect(out[0]).toBe("start at 0 resumed=0 attempt=1");
     const ck = /^checkpointed at (\d+)$/.exec(out[1] ?? "");

@@ -149,7 +149,7 @@ targets:
     });
     const r = corral(["flow", "-j", "1"], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("a[x=bad]: failed, exit code 3");
+    expect(r.stderr).toContain("a[x=bad]: failed: exited with code 3");
     expect(r.stderr).toContain("boom");
     const m = manifestOf(sweepDirs(dir)[0]!);
     const state = (job: string): string => readJson<RunStatusRecord>(path.join(m.dir, m.runs.find((x) => x.job === job)!.dir, "status.json")).state;

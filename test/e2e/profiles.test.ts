@@ -78,8 +78,8 @@ describe("config group presets", () => {
       "corral.yaml": "command: echo\nconfig_dir: conf\nconfig: {lr: 1}\n",
       "conf/setup/hpc_gpu.yaml": "batch: 64\ncorral:\n  launcher: {type: slurm, partition: gpu}\n",
     });
-    const all = JSON.parse(corral(["config", "--cfg", "all", "-p", "launcher", "+setup=hpc_gpu", "--json"], { cwd: dir }).stdout) as { type: string; slurm: { partition: string } };
-    expect(all).toMatchObject({ type: "slurm", slurm: { partition: "gpu" } });
+    const all = JSON.parse(corral(["config", "--cfg", "all", "-p", "launcher", "+setup=hpc_gpu", "--json"], { cwd: dir }).stdout) as { type: string; partition: string };
+    expect(all).toMatchObject({ type: "slurm", partition: "gpu" });
     expect(JSON.parse(corral(["config", "+setup=hpc_gpu", "--json"], { cwd: dir }).stdout)).toEqual({ lr: 1, setup: { batch: 64 } });
     expect(corral(["run", "+setup=hpc_gpu", "--dry-run"], { cwd: dir }).stdout).toContain("(launcher slurm, 1 at once)");
   });

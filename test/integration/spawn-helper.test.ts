@@ -45,7 +45,7 @@ describe.each(variants)("startRun via %s", (_name, h) => {
 
   it("reports a command that does not exist as a spawn error", async () => {
     const e = await startRun(opts(["no-such-command-xyz"])).exited;
-    expect(e).toMatchObject({ code: 127, spawnError: "cannot start no-such-command-xyz: ENOENT" });
+    expect(e).toMatchObject({ code: 127, spawnError: "cannot start 'no-such-command-xyz': command not found on PATH" });
   });
 
   it("reports death by signal; stop() sends SIGTERM to the group, then SIGKILL after the grace", async () => {

@@ -1,22 +1,27 @@
 /** `corral config`: the composed config of one run (Hydra's --cfg). */
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
+import { addTableOptions, type TableOpts } from "../options.js";
 import { stringify as toYaml } from "yaml";
 import { composeForDisplay } from "../../engine/config-view.js";
 import { openProject } from "../../project/open.js";
 import { projectLocation } from "../args.js";
 import type { CommandContext } from "./context.js";
 
+type ConfigOpts = Pick<TableOpts, "cfg" | "package" | "json" | "profile">;
+
 export function registerConfig(program: Command, ctx: CommandContext): void {
-  program
+  const cmd = program
     .command("config")
     .description("show the composed config of one run (Hydra's --cfg)")
-    .argument("[overrides...]", "overrides as for `corral run`")
-    .addOption(new Option("--cfg <what>", "job: the run's config; all: with the corral settings in force").choices(["job", "all"]).default("job"))
-    .option("-p, --package <key>", "only this dotted key")
-    .option("--json", "JSON instead of YAML")
-    .action(async (overrides: string[], o: { cfg: "job" | "all"; package?: string; json?: boolean }) => {
-      const project = await openProject({ ...projectLocation(ctx.globals()).open, allowMissing: false, overrides });
-      const value = composeForDisplay(project, overrides, { cfg: o.cfg, ...(o.package ? { key: o.package } : {}), env: process.env, now: new Date() });
-      process.stdout.write(o.json ? JSON.stringify(value, null, 2) + "\n" : typeof value === "object" && value !== null ? toYaml(value) : `${String(value)}\n`);
-    });
+    .argument("[overrides...]", "overrides as for `corral run` (+profile=NAME applies a profile, as -P does)");
+  addTableOptions(cmd, "config").action(async (args: string[], o: ConfigOpts) => {
+    // Profiles as `corral run` takes them: -P, and +profile=NAME among the overrides (not a config key).
+    const plusProfile = args.filter((x) => x.startsWith("+profile="));
+    const profiles = [...(o.profile ? o.profile.split(",") : []), ...plusProfile.map((x) => x.slice("+profile=".length))].filter(Boolean);
+    const overrides = args.filter((x) => !x.startsWith("+profile="));
+    const project = await openProject({ ...projectLocation(ctx.globals()).open, allowMissing: false, profiles, overrides });
+    const cfg = o.cfg ?? "job";
+    const value = composeForDisplay(project, overrides, { cfg, ...(o.package ? { key: o.package } : {}), env: process.env, now: new Date() });
+    process.stdout.write(o.json ? JSON.stringify(value, null, 2) + "\n" : typeof value === "object" && value !== null ? toYaml(value) : `${String(value)}\n`);
+  });
 }

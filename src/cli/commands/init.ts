@@ -21,6 +21,9 @@ export function registerInit(program: Command, ctx: CommandContext): void {
         mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
         writeFileSync(path.join(root, f), text);
       }
-      process.stdout.write(`created ${Object.keys(INIT_FILES).join(", ")} in ${root}\nnext: cd ${dir} && corral run -m\n`);
+      // `cd` only when the project is elsewhere, spelled as the user can paste it.
+      const rel = path.relative(cwdOf(ctx.globals()), root);
+      const cd = rel === "" ? "" : `cd ${/^[\w./@%+=:,-]+$/.test(rel) ? rel : `'${rel.replace(/'/g, `'\\''`)}'`} && `;
+      process.stdout.write(`created ${Object.keys(INIT_FILES).join(", ")} in ${root}\nnext: ${cd}corral run -m && corral results --best val_acc\n`);
     });
 }

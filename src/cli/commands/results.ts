@@ -1,7 +1,7 @@
 /** `corral results`: one table of parameters x the last value of each metric. */
 import { Option, type Command } from "commander";
 import { formatResults, readSweepStatus, resultsTable } from "../../engine/inspect.js";
-import { CorralError } from "../../errors.js";
+import { CorralError, didYouMean } from "../../errors.js";
 import { makeLauncher } from "../../launchers/registry.js";
 import { readManifest, resolveSweep } from "../../store/store.js";
 import { projectDirOf } from "../args.js";
@@ -24,6 +24,16 @@ export function registerResults(program: Command, ctx: CommandContext): void {
         if (!metric || (mode !== "min" && mode !== "max")) throw new CorralError("E_USAGE", `--best takes metric[:min|max], got '${o.best}'`);
         best = { metric, mode };
       }
-      process.stdout.write(formatResults(resultsTable(st, best), o.format));
+      const table = resultsTable(st, best);
+      // Any numeric column sorts: a metric, or a swept parameter (`--best lr:min`).
+      if (best && !table.metricColumns.includes(best.metric) && !table.paramColumns.includes(best.metric)) {
+        const known = table.metricColumns;
+        const near = didYouMean(best.metric, [...known, ...table.paramColumns]);
+        const params = table.paramColumns.length ? ` (parameters: ${table.paramColumns.join(", ")})` : "";
+        throw new CorralError("E_USAGE", `no metric '${best.metric}' in this sweep: ${known.length ? `its metrics are ${known.join(", ")}` : "no run has logged a metric yet"}${params}`, {
+          hint: near ? `did you mean --best ${near}${best.mode === "min" ? ":min" : ""}?` : "metrics are the keys of the JSON lines a run appends to $CORRAL_RUN_DIR/metrics.jsonl",
+        });
+      }
+      process.stdout.write(formatResults(table, o.format));
     });
 }

@@ -1,4 +1,5 @@
 /** `corral status`: the state of a sweep's runs, from the store; `--watch` follows it live. */
+import { countOf } from "../../errors.js";
 import type { Command } from "commander";
 import { readSweepStatus, stalledReason } from "../../engine/inspect.js";
 import { waitForSweep } from "../../engine/watch.js";
@@ -42,7 +43,7 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
         process.stdout.write(JSON.stringify({ sweep: st.manifest.dir, kind: st.manifest.kind, launcher: st.manifest.launcher, counts: st.counts, total: st.total, ...(st.stalled ? { stalled: st.stalled } : {}), runs: st.runs }, null, 2) + "\n");
         return;
       }
-      process.stdout.write(`${st.manifest.dir}  (${st.manifest.kind}, ${st.manifest.launcher}, ${st.total} runs)\n${formatCounts(st.counts) || "no runs"}\n`);
+      process.stdout.write(`${st.manifest.dir}  (${st.manifest.kind}, ${st.manifest.launcher}, ${countOf(st.total, "run")})\n${formatCounts(st.counts) || "no runs"}\n`);
       if (st.stalled) process.stdout.write(`${red("!")} ${st.stalled}\n`);
       const show = o.all ? st.runs : st.runs.filter((r) => r.state !== "succeeded");
       await writeLines(

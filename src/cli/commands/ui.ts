@@ -9,7 +9,7 @@ import path from "node:path";
 import { writeLaunchPage, type LaunchPage } from "../../dashboard/launchpage.js";
 import { collectPlotPoints, renderPlotSvg, svgToPng, type PlotAgg } from "../../dashboard/plot.js";
 import { startDashboard } from "../../dashboard/server.js";
-import { CorralError } from "../../errors.js";
+import { CorralError, countOf } from "../../errors.js";
 import { readManifest, resolveSweep } from "../../store/store.js";
 import { cwdOf, projectDirOf } from "../args.js";
 import type { CommandContext } from "./context.js";
@@ -124,7 +124,7 @@ export function registerUiCommands(program: Command, ctx: CommandContext): void 
       if (ext === ".png") writeFileSync(out, await svgToPng(svg));
       else if (ext === ".svg") writeFileSync(out, svg);
       else throw new CorralError("E_USAGE", `--out must end in .svg or .png, got '${o.out}'`);
-      process.stderr.write(`corral: ${points.length} runs plotted to ${out}\n`);
+      process.stderr.write(`corral: ${countOf(points.length, "run")} plotted to ${out}\n`);
       ctx.setExit(0);
     });
 }

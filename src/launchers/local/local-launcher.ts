@@ -8,7 +8,7 @@ import path from "node:path";
 import { pidAlive } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
-import { CorralError } from "../../errors.js";
+import { CorralError, countOf } from "../../errors.js";
 import { detectCpus, detectGpus } from "../../worker/resources.js";
 import type { AllocationFacts } from "../../worker/allocation.js";
 import type { DoctorCheck, DoctorContext, Launcher, LaunchSettings, SubmitRequest, ValidateRequest } from "../launcher.js";
@@ -61,7 +61,7 @@ export class LocalLauncher implements Launcher {
 
   /** What it will do, and what `corral run` would refuse: more nodes than this one, GPUs it lacks. */
   async doctor(settings: LaunchSettings, ctx: DoctorContext): Promise<DoctorCheck[]> {
-    const checks: DoctorCheck[] = [{ ok: true, title: "launcher local", detail: `${settings.parallel} run(s) at once` }];
+    const checks: DoctorCheck[] = [{ ok: true, title: "launcher local", detail: `${countOf(settings.parallel, "run")} at once` }];
     // A cluster profile's `nodes`/`multinode` under `--launcher local`: refused as `corral run` refuses it.
     if (settings.multinode || (nodesOf(settings) ?? 1) > 1) {
       try {

@@ -5,7 +5,7 @@
  * reach it. Every program runs through the host's `run` (execFile, never a shell) with a timeout.
  */
 import os from "node:os";
-import { CorralError } from "../../errors.js";
+import { CorralError, countOf } from "../../errors.js";
 import { validateChecks } from "../doctor.js";
 import type { DoctorCheck, DoctorContext, DoctorHost, Launcher, SlurmLaunchSettings } from "../launcher.js";
 import { checkMultinode } from "../settings.js";
@@ -15,7 +15,7 @@ const TIMEOUT_MS = 15_000;
 /** The SLURM launcher's lines of the checklist (debug mode: no cluster to ask). */
 export async function slurmDoctor(launcher: Launcher, settings: SlurmLaunchSettings, ctx: DoctorContext): Promise<DoctorCheck[]> {
   const host = ctx.host;
-  const checks: DoctorCheck[] = [{ ok: true, title: `launcher slurm${settings.debug ? " (debug: batches run locally)" : ""}`, detail: `${settings.parallel} run(s) at once, ${settings.perJob} per job` }];
+  const checks: DoctorCheck[] = [{ ok: true, title: `launcher slurm${settings.debug ? " (debug: batches run locally)" : ""}`, detail: `${countOf(settings.parallel, "run")} at once, ${settings.perJob} per job` }];
   if (settings.multinode || (settings.slurm.nodes ?? 1) > 1) checks.push(multinodeCheck(settings, ctx));
   checks.push(...(await validateChecks(launcher, settings, ctx)));
   if (!settings.debug) {
