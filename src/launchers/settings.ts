@@ -138,6 +138,7 @@ export function settingsAsWritten(s: LaunchSettings): Record<string, unknown> {
   if (s.cpuIds) out.cpu_ids = s.cpuIds;
   out.verbose = s.verbose;
   out.setup = s.setup;
+  out.env = s.env ?? {};
   out.max_attempts = s.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   out.retries = s.retries ?? 0;
   if (s.multinode) {
@@ -167,7 +168,6 @@ export function settingsAsWritten(s: LaunchSettings): Record<string, unknown> {
     ["qos", j.qos],
     ["job_name", j.jobName],
     ["sbatch_args", j.sbatchArgs],
-    ["env", j.env],
     ["array_throttle", j.arrayThrottle],
     ["signal_grace", j.signalGraceS],
   ];
