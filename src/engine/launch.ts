@@ -13,6 +13,7 @@ import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
+import { configToYaml } from "../plan/serialize.js";
 import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
@@ -164,7 +165,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     for (const r of runs) {
       const rd = path.join(dir, String(r.index));
       mkdirSync(rd, { recursive: true });
-      writeFileSync(path.join(rd, RUN_CONFIG), toYaml(r.config));
+      writeFileSync(path.join(rd, RUN_CONFIG), configToYaml(r.config));
       writeFileSync(path.join(rd, RUN_OVERRIDES), toYaml(r.overrides));
     }
     // Index first: a crash between the two leaves an index entry without a manifest (skipped by

@@ -8,6 +8,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { CorralError } from "../errors.js";
 import { parseDefaultsList } from "../plan/compose.js";
+import { withoutFloats } from "../plan/float.js";
 import { findTooDeep, MAX_NESTING_DEPTH, shortPath } from "../plan/limits.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
@@ -215,7 +216,11 @@ function posFields(pos: Position | undefined): { line?: number; column?: number 
   return pos ? { line: pos.line, column: pos.column } : {};
 }
 
-function finish(raw: unknown, file: string, src: YamlSource | undefined): LoadedProject {
+/** Keys of a project file whose values are config (floats kept as ConfigFloat); the rest are settings. */
+const CONFIG_KEYS = new Set(["config", "sweep"]);
+
+function finish(typed: unknown, file: string, src: YamlSource | undefined): LoadedProject {
+  const raw = isObject(typed) ? Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, CONFIG_KEYS.has(k) ? v : withoutFloats(v)])) : typed;
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
   const parsed = projectSchema.safeParse(raw, { reportInput: true, error: issueMessages });
