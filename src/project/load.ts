@@ -35,6 +35,8 @@ export interface LoadedProject {
   configDir?: string;
   /** The file the primary config came from when it is `<config_dir>/config.yaml`. */
   primaryFile?: string;
+  /** Where `command:` is written in a YAML project file, for messages about its placeholders. */
+  commandAt?: Position;
 }
 
 /** The first project file in `dir` (see {@link PROJECT_FILES}), or undefined. */
@@ -265,6 +267,7 @@ function finish(typed: unknown, file: string, src: YamlSource | undefined): Load
   }
 
   const config: ProjectConfig = { ...out, name: out.name ?? path.basename(dir), config: primary, defaults };
+  const commandAt = src && out.command !== undefined ? locate(src, ["command"]) : undefined;
   return {
     file: abs,
     dir,
@@ -273,6 +276,7 @@ function finish(typed: unknown, file: string, src: YamlSource | undefined): Load
     raw,
     ...(configDir !== undefined ? { configDir } : {}),
     ...(primaryFile !== undefined ? { primaryFile } : {}),
+    ...(commandAt ? { commandAt } : {}),
   };
 }
 
