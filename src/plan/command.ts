@@ -11,7 +11,8 @@
  * - Values read as in a config string (`name_${x}`): a string as itself, an int as `3`, a float as
  *   Python writes it (`0.001`, `1.0`, `1e-05`), `true`/`false`, `null`, a list or map as JSON.
  * - `\${` is a literal `${` (write it inside single quotes in a command string, where the
- *   backslash survives the word splitting).
+ *   backslash survives the word splitting). A `${...}` that is not a key (`${1#x}`, `${x:-d}` for
+ *   a shell run by `sh -c`) is left as written; `$NAME` without braces is never a placeholder.
  *
  * PURE.
  */
@@ -36,62 +37,63 @@ export function commandInterpolates(command: readonly string[]): boolean {
 
 const KEY_RE = /^[A-Za-z_$][\w$-]*(?:\.[\w$-]+)*$/;
 
-/** Literal text and placeholders of one word; `unterminated` for a `${` without its `}`. */
-function wordPieces(word: string): { pieces: Piece[]; interpolates: boolean; unterminated: boolean } {
+/**
+ * Literal text and placeholders of one word. Only `${dotted.key}` is a placeholder: any other
+ * `${...}` (a shell's `${1#x}` or `${x:-d}` in `sh -c '...'`, a `${` left open) stays as written.
+ */
+function wordPieces(word: string): { pieces: Piece[]; interpolates: boolean } {
   const pieces: Piece[] = [];
   let lit = "";
   for (let i = 0; i < word.length; ) {
     if (word.startsWith("\\${", i)) {
       lit += "${";
       i += 3;
-    } else if (word.startsWith("${", i)) {
-      const close = word.indexOf("}", i + 2);
-      if (close < 0) return { pieces, interpolates: true, unterminated: true };
-      if (lit) pieces.push(lit);
-      lit = "";
-      pieces.push({ key: word.slice(i + 2, close).trim() });
-      i = close + 1;
-    } else {
-      lit += word[i];
-      i++;
+      continue;
     }
+    if (word.startsWith("${", i)) {
+      const close = word.indexOf("}", i + 2);
+      const key = close < 0 ? "" : word.slice(i + 2, close).trim();
+      if (KEY_RE.test(key)) {
+        if (lit) pieces.push(lit);
+        lit = "";
+        pieces.push({ key });
+        i = close + 1;
+        continue;
+      }
+    }
+    lit += word[i];
+    i++;
   }
   if (lit) pieces.push(lit);
-  return { pieces, interpolates: pieces.some((p) => typeof p !== "string"), unterminated: false };
+  return { pieces, interpolates: pieces.some((p) => typeof p !== "string") };
 }
 
 /**
  * The command with the run's values filled in (see the module comment). Throws CorralError
- * E_CONFIG naming `source` and the key for a key the config lacks or a malformed placeholder.
+ * E_CONFIG naming `source` and the key for a key the run's config lacks.
  */
 export function renderCommand(command: readonly string[], config: ConfigMap, source: CommandSource): string[] {
-  const loc = (key: string): SourceLocation => ({ ...source, key });
-  const hint = "a command placeholder names a key of the run's config, such as ${lr} or ${model.depth}";
   return command.map((word) => {
-    const { pieces, unterminated } = wordPieces(word);
-    if (unterminated) throw new CorralError("E_CONFIG", `command: unterminated placeholder in '${word}'`, { location: loc("command"), hint });
     let out = "";
-    for (const p of pieces) {
+    for (const p of wordPieces(word).pieces) {
       if (typeof p === "string") {
         out += p;
         continue;
       }
-      if (!KEY_RE.test(p.key)) {
-        throw new CorralError("E_CONFIG", `command: '\${${p.key}}' is not a config key`, {
-          location: loc(p.key || "command"),
-          hint: `${hint}; a resolver such as \${oc.env:X} belongs in the config (x: \${oc.env:X}), and the command names it (\${x})`,
-        });
-      }
       const v = getPath(config, p.key);
-      if (v === undefined) throw missingKey(config, p.key, loc(p.key));
+      if (v === undefined) throw missingKey(config, p.key, { ...source, key: p.key });
       out += toText(v);
     }
     return out;
   });
 }
 
+const SHELL_HINT = "; a shell variable in `sh -c` is written $NAME or \\${NAME}";
+
 /** No such key: say which keys exist where the path stops, or the closest one. */
 function missingKey(config: ConfigMap, key: string, location: SourceLocation): CorralError {
+  // `${HOME}` in a `sh -c` script: most likely meant for the shell.
+  const shell = /^[A-Z_][A-Z0-9_]*$/.test(key) ? SHELL_HINT : "";
   const segs = splitPath(key);
   let node: ConfigValue = config;
   for (let k = 0; k < segs.length; k++) {
@@ -101,9 +103,9 @@ function missingKey(config: ConfigMap, key: string, location: SourceLocation): C
       const known = Object.keys(node);
       const dym = didYouMean(seg, known);
       const hint = dym ? `did you mean '${[...segs.slice(0, k), dym].join(".")}'?` : known.length ? `keys there: ${known.slice(0, 12).join(", ")}` : "the config has no keys there";
-      return new CorralError("E_CONFIG", `command: no key '${key}' in the run's config`, { location, hint });
+      return new CorralError("E_CONFIG", `command: no key '${key}' in the run's config`, { location, hint: `${hint}${shell}` });
     }
     node = node[seg]!;
   }
-  return new CorralError("E_CONFIG", `command: no key '${key}' in the run's config`, { location });
+  return new CorralError("E_CONFIG", `command: no key '${key}' in the run's config`, { location, ...(shell ? { hint: shell.slice(2) } : {}) });
 }
