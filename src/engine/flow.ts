@@ -16,6 +16,7 @@ import type { LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { containerWrap } from "../plan/container.js";
 import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
+import { ConfigFloat } from "../plan/float.js";
 import { parseOverride, toConfigValue } from "../plan/overrides.js";
 import { wildcardNames } from "../plan/patterns.js";
 import { sweepValues } from "../plan/sweep.js";
@@ -132,7 +133,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 const elementText = (e: ElementValue): string => {
   const v = toConfigValue(e);
-  return v !== null && typeof v === "object" ? JSON.stringify(v) : String(v);
+  return v !== null && typeof v === "object" && !(v instanceof ConfigFloat) ? JSON.stringify(v) : String(v);
 };
 
 /**

@@ -112,7 +112,8 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
 const cell = (v: ConfigValue | undefined): string => {
   if (v === undefined) return "";
   if (v === null) return "null";
-  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  // Full precision: the shortest text that reads back as the same number (1796131535.22, 0.1).
+  if (typeof v === "number") return String(v);
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
 };

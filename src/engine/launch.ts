@@ -15,6 +15,7 @@ import { multinodeWrap } from "../plan/multinode.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
+import { configToYaml } from "../plan/serialize.js";
 import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
@@ -71,6 +72,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     env: req.env,
     now: req.now,
     sourceFile: req.project.file,
+    commandSource: req.command && req.command.length ? { file: "<command line>" } : { file: req.project.file, ...(req.project.commandAt ? { line: req.project.commandAt.line, column: req.project.commandAt.column } : {}) },
   });
   const settings = resolveSettings(cfg, req);
   checkMultinode(settings, req.project.file);
@@ -110,7 +112,7 @@ function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepMa
   const { request: req, settings } = p;
   const project = req.project;
   const cfg = project.config;
-  const entries: RunEntry[] = runs.map((r) => ({ index: r.index, id: r.id, dir: String(r.index), overrides: r.overrides, params: r.params }));
+  const entries: RunEntry[] = runs.map((r) => ({ index: r.index, id: r.id, dir: String(r.index), overrides: r.overrides, ...(r.argv ? { argv: r.argv } : {}), params: r.params }));
   return {
     type: "sweep",
     version: 1,
@@ -167,7 +169,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     for (const r of runs) {
       const rd = path.join(dir, String(r.index));
       mkdirSync(rd, { recursive: true });
-      writeFileSync(path.join(rd, RUN_CONFIG), toYaml(r.config));
+      writeFileSync(path.join(rd, RUN_CONFIG), configToYaml(r.config));
       writeFileSync(path.join(rd, RUN_OVERRIDES), toYaml(r.overrides));
     }
     // Index first: a crash between the two leaves an index entry without a manifest (skipped by
@@ -292,7 +294,8 @@ export interface RunResources {
 /** Everything a worker needs to execute one run of a sweep, with no access to the project. */
 export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
   const dir = path.join(m.dir, e.dir);
-  const argv = [...m.command, ...e.overrides];
+  // A command that interpolates the config (`--lr ${lr}`) was filled in at planning; else Hydra style.
+  const argv = e.argv ?? [...m.command, ...e.overrides];
   const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
   // Multi-node outermost (srun from the batch node), the container inside each node's process.
   const settings = m.settings?.type === "slurm" ? m.settings : undefined;

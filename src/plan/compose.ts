@@ -14,6 +14,7 @@
 import { CorralError, didYouMean } from "../errors.js";
 import type { ErrorCode } from "../errors.js";
 import { configEquals, deepClone, deletePath, getPath, isConfigMap, mergeInto, setPath, splitPath } from "./configpath.js";
+import { ConfigFloat } from "./float.js";
 import { pyFloatRepr, toConfigValue } from "./overrides.js";
 import type { ConfigMap, ConfigValue, ElementValue, Override } from "./types.js";
 
@@ -134,7 +135,7 @@ function parseDefaultsItem(item: ConfigValue, file: string, key: string): Defaul
   const v = item[k]!;
   let option: string | string[] | null;
   if (v === null) option = null;
-  else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") option = String(v);
+  else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean" || v instanceof ConfigFloat) option = String(v);
   else if (Array.isArray(v) && v.every((x) => typeof x === "string")) option = v;
   else throw bad(`the option of '${k}' must be a name, a list of names or null`);
   return {

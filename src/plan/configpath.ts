@@ -2,11 +2,12 @@
  * Dotted-path access to config trees (`a.b.0` indexes a list), OmegaConf-style merge, and a
  * deterministic serialization for content hashes. PURE: plain data in, plain data out.
  */
+import { ConfigFloat, pyFloatRepr } from "./float.js";
 import type { ConfigMap, ConfigValue } from "./types.js";
 
-/** True for a plain mapping node (not a list, not null). */
+/** True for a plain mapping node (not a list, not null, not a float). */
 export function isConfigMap(value: unknown): value is ConfigMap {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof ConfigFloat);
 }
 
 /**
@@ -137,10 +138,12 @@ export function deepMerge(base: ConfigValue, over: ConfigValue): ConfigValue {
   return deepClone(over);
 }
 
-/** Deep structural equality of two config values (key order ignored; `1 === 1.0`). */
+/** Deep structural equality of two config values (key order ignored; `1 == 1.0`, as in Python). */
 export function configEquals(a: ConfigValue | undefined, b: ConfigValue | undefined): boolean {
   if (a === b) return true;
-  if (typeof a === "number" && typeof b === "number") return Number.isNaN(a) && Number.isNaN(b);
+  const na = a instanceof ConfigFloat ? a.value : a;
+  const nb = b instanceof ConfigFloat ? b.value : b;
+  if (typeof na === "number" && typeof nb === "number") return na === nb || (Number.isNaN(na) && Number.isNaN(nb));
   if (Array.isArray(a)) {
     return Array.isArray(b) && a.length === b.length && a.every((v, i) => configEquals(v, b[i]));
   }
@@ -156,9 +159,15 @@ export function configEquals(a: ConfigValue | undefined, b: ConfigValue | undefi
  * JSON with mapping keys sorted, for content hashes: the same tree gives the same text in every
  * process regardless of key insertion order. Non-finite numbers, which JSON cannot hold, are
  * written as the bare tokens `NaN`, `Infinity`, `-Infinity` so that they stay distinct from null.
+ * A float with a whole value is written as Python writes it (`1.0`, `-0.0`), apart from the int
+ * `1`; other floats are written as the same number always was, so their hashes do not change.
  */
 export function stableStringify(value: ConfigValue): string {
   if (value === null) return "null";
+  if (value instanceof ConfigFloat) {
+    const x = value.value;
+    return Number.isInteger(x) ? pyFloatRepr(x) : stableStringify(x);
+  }
   switch (typeof value) {
     case "number":
       return Number.isFinite(value) ? JSON.stringify(value) : String(value);

@@ -9,6 +9,7 @@
  */
 import { CorralError } from "../errors.js";
 import { Pattern, PatternIndex, wildcardNames } from "./patterns.js";
+import { ConfigFloat } from "./float.js";
 import type { ConfigValue } from "./types.js";
 
 /** A rule's files: one path, a list, or named entries (`{ model: "m.pt", data: [...] }`). */
@@ -517,7 +518,7 @@ export function shellQuote(s: string): string {
 function valueWords(v: ConfigValue, out: string[] = []): string[] {
   if (Array.isArray(v)) for (const x of v) valueWords(x, out);
   else if (v === null) out.push("");
-  else if (typeof v === "object") out.push(JSON.stringify(v));
+  else if (typeof v === "object" && !(v instanceof ConfigFloat)) out.push(JSON.stringify(v));
   else out.push(String(v));
   return out;
 }

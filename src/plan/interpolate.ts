@@ -14,6 +14,7 @@
 import { parse as parseYaml } from "yaml";
 import { CorralError } from "../errors.js";
 import { deepClone, isConfigMap, splitPath } from "./configpath.js";
+import { ConfigFloat, pyFloat, pyFloatRepr } from "./float.js";
 import { MAX_INTERPOLATION_DEPTH, MAX_NESTING_DEPTH } from "./limits.js";
 import type { ConfigMap, ConfigValue } from "./types.js";
 
@@ -440,7 +441,7 @@ function parsePrimitive(text: string): ConfigValue {
   if (/^[-+]?(\d[\d_]*)$/.test(text)) return Number(text.replace(/_/g, ""));
   if (/^[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?$/.test(text) && /\d/.test(text)) {
     const n = Number(text.replace(/_/g, ""));
-    if (!Number.isNaN(n)) return n;
+    if (!Number.isNaN(n)) return pyFloat(n);
   }
   if (lower === "inf" || lower === "+inf") return Infinity;
   if (lower === "-inf") return -Infinity;
@@ -448,11 +449,16 @@ function parsePrimitive(text: string): ConfigValue {
   return text;
 }
 
-/** How a value reads when spliced into a longer string. */
-function toText(v: ConfigValue): string {
+/**
+ * How a value reads when spliced into a longer string: a float as Python's str() (`1.0`, `1e-05`,
+ * as OmegaConf splices it), an int as itself, null and booleans the YAML way, lists and maps as JSON.
+ */
+export function toText(v: ConfigValue): string {
   if (typeof v === "string") return v;
   if (v === null) return "null";
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (v instanceof ConfigFloat) return pyFloatRepr(v.value);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : pyFloatRepr(v);
+  if (typeof v === "boolean") return String(v);
   return JSON.stringify(v);
 }
 

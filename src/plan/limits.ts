@@ -4,6 +4,7 @@
  * clear exit-2 message instead of a stack overflow in a recursive parser or an E2BIG at spawn.
  * PURE: the numbers are constants; the walkers take plain values.
  */
+import { ConfigFloat } from "./float.js";
 
 /**
  * Deepest nesting of maps/lists (and of override or `${...}` brackets) accepted anywhere.
@@ -94,13 +95,13 @@ export function findTooDeep(value: unknown, limit: number = MAX_NESTING_DEPTH): 
     if (Array.isArray(f.v)) {
       for (let i = 0; i < f.v.length; i++) {
         const x: unknown = f.v[i];
-        if (typeof x === "object" && x !== null) stack.push({ v: x, depth, key: String(i), up: f });
+        if (typeof x === "object" && x !== null && !(x instanceof ConfigFloat)) stack.push({ v: x, depth, key: String(i), up: f });
       }
     } else {
       for (const k in f.v) {
         if (!Object.prototype.hasOwnProperty.call(f.v, k)) continue;
         const x: unknown = (f.v as Record<string, unknown>)[k];
-        if (typeof x === "object" && x !== null) stack.push({ v: x, depth, key: k, up: f });
+        if (typeof x === "object" && x !== null && !(x instanceof ConfigFloat)) stack.push({ v: x, depth, key: k, up: f });
       }
     }
   }

@@ -7,10 +7,14 @@
  * parse time as Hydra does (casts, sort, shuffle, choice, range, glob). PURE: no fs, env or clock.
  *
  * Value representation: a plain JS number is a Python int; floats are `{kind: "float", value}`
- * (see FloatValue in types.ts). `toConfigValue` converts an element to a plain ConfigValue.
+ * (see FloatValue in types.ts). `toConfigValue` converts an element to a ConfigValue, where a
+ * whole float is a ConfigFloat (plan/float.ts).
  */
 import { CorralError, didYouMean } from "../errors.js";
+import { pyFloat, pyFloatRepr } from "./float.js";
 import { MAX_NESTING_DEPTH } from "./limits.js";
+
+export { pyFloatRepr };
 import type {
   ConfigMap,
   ConfigValue,
@@ -74,13 +78,13 @@ export function tryParseValue(text: string): Value | undefined {
   }
 }
 
-/** Converts a parsed element to a plain config value (float -> number, quoted -> string, dict -> object). */
+/** Converts a parsed element to a config value (float -> pyFloat, quoted -> string, dict -> object). */
 export function toConfigValue(el: ElementValue): ConfigValue {
   if (el === null || typeof el !== "object") return el;
   if (Array.isArray(el)) return el.map(toConfigValue);
   switch (el.kind) {
     case "float":
-      return el.value;
+      return pyFloat(el.value);
     case "quoted":
       return el.text;
     case "dict": {
@@ -88,29 +92,6 @@ export function toConfigValue(el: ElementValue): ConfigValue {
       return Object.fromEntries(el.entries.map(([k, v]) => [k, toConfigValue(v)])) as ConfigMap;
     }
   }
-}
-
-/** Python's repr() of a float: `10.0`, `0.001`, `1e-05`, `1e+16`, `inf`, `-inf`, `nan`. */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  // toExponential() without an argument gives the shortest round-tripping digits, as repr does.
-  const [mant, expText] = x.toExponential().split("e") as [string, string];
-  const exp = Number(expText);
-  const neg = mant.startsWith("-");
-  const digits = mant.replace("-", "").replace(".", "");
-  const sign = neg ? "-" : "";
-  if (exp >= -4 && exp < 16) {
-    if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
-    const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
-    const frac = digits.slice(exp + 1);
-    return `${sign}${intPart}.${frac === "" ? "0" : frac}`;
-  }
-  const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-  const e = Math.abs(exp);
-  return `${sign}${m}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" : ""}${e}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
+import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
 import { composeConfig, sweepGroupOptions, type ConfigRepo, type DefaultsEntry } from "./compose.js";
 import { stableStringify } from "./configpath.js";
 import { resolveInterpolations } from "./interpolate.js";
@@ -30,6 +31,11 @@ export interface PlanInput {
   now: Date;
   sourceFile: string;
   /**
+   * Where `command` was written (the project file and the line of `command:`, or the command
+   * line), for messages about its `${key}` placeholders. @default {file: sourceFile, key: "command"}
+   */
+  commandSource?: CommandSource;
+  /**
    * How large a run's argv (command + overrides) and environment may be; a run over either is
    * refused at planning time (exit 2) instead of failing with E2BIG at spawn.
    * @default DEFAULT_ARG_LIMITS (Linux MAX_ARG_STRLEN per argument, 1 MiB in all)
@@ -40,8 +46,13 @@ export interface PlanInput {
 export interface PlannedRun {
   index: number;
   id: string;
-  /** Hydra-spelled overrides handed to the command. */
+  /** Hydra-spelled overrides: handed to the command, unless the command interpolates the config. */
   overrides: string[];
+  /**
+   * The run's argv when the command interpolates its config (`--lr ${lr}`): the command with the
+   * run's values filled in, and no overrides appended. Undefined: argv is command + overrides.
+   */
+  argv?: string[];
   params: ConfigMap;
   config: ConfigMap;
 }
@@ -78,6 +89,8 @@ export function planRuns(input: PlanInput): RunPlan {
   // The run inherits this environment (plus a few CORRAL_* variables, well under 4 KiB).
   const baseBytes = envBytes(input.env) + 4096 + input.command.reduce((n, a) => n + execBytes(a), 0);
   checkCommand(input.command, limits, input.sourceFile);
+  const templated = commandInterpolates(input.command);
+  const commandSource = input.commandSource ?? { file: input.sourceFile };
   const cliKeys = new Set(cli.map((o) => o.key));
   const freeForm = (ovs: Override[]): Override[] => (input.freeForm ? ovs.map((o) => (o.type === "change" ? { ...o, type: "force_add" as const } : o)) : ovs);
   return {
@@ -97,8 +110,15 @@ export function planRuns(input: PlanInput): RunPlan {
       // package or a dotted key, or oc.decode, can go deeper, before config.yaml is written.
       checkDepth(config, input.sourceFile);
       const overrides = sweep.spelled(i);
+      const id = runId(input.command, config);
+      const params = sweep.params(i);
+      if (templated) {
+        const argv = renderCommand(input.command, config, commandSource);
+        checkArgv(argv, envBytes(input.env) + 4096, limits, () => commandSource.file, (j) => `command argument ${j + 1}`);
+        return { index: i, id, overrides, argv, params, config };
+      }
       checkArgv(overrides, baseBytes, limits, (key) => (cliKeys.has(key) ? "<command line>" : input.sourceFile));
-      return { index: i, id: runId(input.command, config), overrides, params: sweep.params(i), config };
+      return { index: i, id, overrides, params, config };
     },
   };
 }
@@ -131,15 +151,15 @@ function checkCommand(command: string[], limits: ArgLimits, file: string): void 
  * The run's argv is command + `overrides` and it inherits the environment: refuse it here when
  * execve would (E2BIG), naming the override's key, instead of letting the worker fail to spawn it.
  */
-function checkArgv(overrides: string[], baseBytes: number, limits: ArgLimits, fileOf: (key: string) => string): void {
+function checkArgv(overrides: string[], baseBytes: number, limits: ArgLimits, fileOf: (key: string) => string, nameOf: (i: number, arg: string) => string = (_i, arg) => overrideKey(arg)): void {
   let total = baseBytes;
-  let largest = { bytes: 0, arg: "" };
-  for (const arg of overrides) {
+  let largest = { bytes: 0, arg: "", name: "" };
+  for (const [i, arg] of overrides.entries()) {
     const b = utf8Bytes(arg);
     total += execBytes(arg);
-    if (b > largest.bytes) largest = { bytes: b, arg };
+    if (b > largest.bytes) largest = { bytes: b, arg, name: nameOf(i, arg) };
     if (b > limits.maxArgBytes) {
-      const key = overrideKey(arg);
+      const key = nameOf(i, arg);
       throw new CorralError("E_CONFIG", `the value of '${key}' makes a run argument of ${fmtBytes(b)}, more than one argument may hold (${fmtBytes(limits.maxArgBytes)}, Linux MAX_ARG_STRLEN)`, {
         location: { file: fileOf(key), key },
         hint: ARGV_HINT,
@@ -147,7 +167,7 @@ function checkArgv(overrides: string[], baseBytes: number, limits: ArgLimits, fi
     }
   }
   if (total > limits.maxTotalBytes) {
-    const key = overrideKey(largest.arg);
+    const key = largest.name;
     throw new CorralError("E_CONFIG", `a run's arguments and environment come to ${fmtBytes(total)}, more than the ${fmtBytes(limits.maxTotalBytes)} a process can safely be started with (the largest is '${key}', ${fmtBytes(largest.bytes)})`, {
       location: { file: fileOf(key), key },
       hint: ARGV_HINT,

@@ -8,6 +8,7 @@
  * config group's option names for glob() and, optionally, a random source for unseeded shuffles.
  */
 import { CorralError } from "../errors.js";
+import { ConfigFloat, withoutFloats } from "./float.js";
 import { float, mulberry32, parseOverride, shuffleInPlace, toConfigValue } from "./overrides.js";
 import { formatValue, keyElement } from "./pyformat.js";
 import type { ConfigValue, ElementValue, Override, SweepValue } from "./types.js";
@@ -18,7 +19,7 @@ export interface SweepInput {
   overrides: Override[];
   /**
    * The project file's `sweep:` value as loaded from YAML: one grid (a map) or a list of grids.
-   * YAML numbers that are whole become ints (YAML `1.0` loads as 1); write `"1.0"` to keep a float.
+   * YAML floats arrive as ConfigFloat (`1.0` stays a float); plain whole numbers are ints.
    */
   grids?: unknown;
   /** Where `grids` came from, for error messages. @default {file: "corral.yaml", key: "sweep"} */
@@ -37,7 +38,7 @@ export interface SweepPlan {
   run(i: number): Override[];
   /** Hydra spelling of run i's overrides, one `key=value` per override (`b=10.0`, `+x=True`, `~y`). */
   spelled(i: number): string[];
-  /** Values of the swept keys of run i (key, or `group@pkg`) as plain config values. */
+  /** Values of the swept keys of run i (key, or `group@pkg`) as plain JSON values (floats as numbers). */
   params(i: number): Record<string, ConfigValue>;
 }
 
@@ -281,6 +282,9 @@ function fnmatchRe(glob: string): RegExp {
   return new RegExp(`^${re}$`, "s");
 }
 
+/** A swept value as the manifest records it (JSON: a float is its number). */
+const paramValue = (v: ElementValue): ConfigValue => withoutFloats(toConfigValue(v)) as ConfigValue;
+
 /** One axis from a sweep override: its values parsed, deduplicated, spelled once. */
 function axisFromSweep(ctx: Ctx, o: Override, s: SweepValue, where: string | undefined): Axis {
   const values = sweepValues(s, o.key, ctx.input);
@@ -304,7 +308,7 @@ function axisFromValues(o: Pick<Override, "type" | "key" | "pkg">, values: Eleme
     if (seen.has(spelled)) continue;
     seen.add(spelled);
     const ov = freeze<Override>({ type: o.type, key: o.key, ...(o.pkg !== undefined ? { pkg: o.pkg } : {}), value: v, isSweep: false, input: spelled });
-    points.push({ overrides: [ov], spelled: [spelled], params: [toConfigValue(v)], id: spelled });
+    points.push({ overrides: [ov], spelled: [spelled], params: [paramValue(v)], id: spelled });
   }
   return { keys: [k], names: [paramName(o)], points, swept, fromGrid: false };
 }
@@ -328,10 +332,14 @@ function normalizeGrids(ctx: Ctx, grids: unknown): Array<Record<string, unknown>
   });
 }
 
-/** A YAML value as an override element: whole numbers are ints, other numbers floats. */
+/**
+ * A YAML value as an override element. The project loader reads YAML floats as ConfigFloat
+ * (`1.0` stays a float); a plain number is an int when whole (as from a TS project file).
+ */
 export function fromYaml(v: unknown): ElementValue {
   if (v === null || v === undefined) return null;
   if (typeof v === "boolean" || typeof v === "string") return v;
+  if (v instanceof ConfigFloat) return float(v.value);
   if (typeof v === "number") return Number.isInteger(v) ? v : float(v);
   if (Array.isArray(v)) return v.map(fromYaml);
   if (isMap(v)) return { kind: "dict", entries: Object.entries(v).map(([k, x]) => [k, fromYaml(x)]) };
@@ -405,7 +413,7 @@ function zipAxis(ctx: Ctx, v: unknown, path: string, cliNames: Set<string>): Axi
     const overrides = kept.map((m, i) =>
       freeze<Override>({ type: m.o.type, key: m.o.key, ...(m.o.pkg !== undefined ? { pkg: m.o.pkg } : {}), value: m.values[j]!, isSweep: false, input: spelled[i]! }),
     );
-    points.push({ overrides, spelled, params: kept.map((m) => toConfigValue(m.values[j]!)), id });
+    points.push({ overrides, spelled, params: kept.map((m) => paramValue(m.values[j]!)), id });
   }
   return { keys, names: kept.map((m) => paramName(m.o)), points, swept: true, fromGrid: true };
 }

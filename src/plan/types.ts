@@ -2,8 +2,13 @@
  * Plain data shared by the planning modules. PURE layer: nothing here touches fs, env or clock.
  */
 
-/** A resolved config value, as YAML/JSON can hold it. */
-export type ConfigValue = null | boolean | number | string | ConfigValue[] | ConfigMap;
+import type { ConfigFloat } from "./float.js";
+
+/**
+ * A resolved config value, as YAML/JSON can hold it. A plain number is a Python int; a float is a
+ * {@link ConfigFloat}, so that `1.0` stays `1.0` in config.yaml and for the app.
+ */
+export type ConfigValue = null | boolean | number | ConfigFloat | string | ConfigValue[] | ConfigMap;
 export interface ConfigMap {
   [key: string]: ConfigValue;
 }
@@ -22,7 +27,7 @@ export interface QuotedString {
  * A float literal (`1.0`, `10e0`, `inf`). JS numbers cannot tell 1 from 1.0, so a plain `number`
  * in an ElementValue is always a Python int and floats carry this tag; that keeps `lr=1.0`
  * spelled `1.0` when it is handed back to a Hydra app. `toConfigValue` (plan/overrides.ts)
- * turns it into a plain number.
+ * turns it into a ConfigFloat.
  */
 export interface FloatValue {
   kind: "float";

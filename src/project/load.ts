@@ -8,6 +8,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { CorralError } from "../errors.js";
 import { parseDefaultsList } from "../plan/compose.js";
+import { withoutFloats } from "../plan/float.js";
 import { findTooDeep, MAX_NESTING_DEPTH, shortPath } from "../plan/limits.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
@@ -34,6 +35,8 @@ export interface LoadedProject {
   configDir?: string;
   /** The file the primary config came from when it is `<config_dir>/config.yaml`. */
   primaryFile?: string;
+  /** Where `command:` is written in a YAML project file, for messages about its placeholders. */
+  commandAt?: Position;
 }
 
 /** The first project file in `dir` (see {@link PROJECT_FILES}), or undefined. */
@@ -215,7 +218,11 @@ function posFields(pos: Position | undefined): { line?: number; column?: number 
   return pos ? { line: pos.line, column: pos.column } : {};
 }
 
-function finish(raw: unknown, file: string, src: YamlSource | undefined): LoadedProject {
+/** Keys of a project file whose values are config (floats kept as ConfigFloat); the rest are settings. */
+const CONFIG_KEYS = new Set(["config", "sweep"]);
+
+function finish(typed: unknown, file: string, src: YamlSource | undefined): LoadedProject {
+  const raw = isObject(typed) ? Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, CONFIG_KEYS.has(k) ? v : withoutFloats(v)])) : typed;
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
   // Top-level keys beginning with `x-` are the user's own (YAML anchors to reuse: `x-common: &c`),
@@ -263,6 +270,7 @@ function finish(raw: unknown, file: string, src: YamlSource | undefined): Loaded
   }
 
   const config: ProjectConfig = { ...out, name: out.name ?? path.basename(dir), config: primary, defaults };
+  const commandAt = src && out.command !== undefined ? locate(src, ["command"]) : undefined;
   return {
     file: abs,
     dir,
@@ -271,6 +279,7 @@ function finish(raw: unknown, file: string, src: YamlSource | undefined): Loaded
     raw,
     ...(configDir !== undefined ? { configDir } : {}),
     ...(primaryFile !== undefined ? { primaryFile } : {}),
+    ...(commandAt ? { commandAt } : {}),
   };
 }
 

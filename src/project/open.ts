@@ -7,6 +7,7 @@ import { CorralError } from "../errors.js";
 import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
 import { findProjectFile, loadProject, loadProjectText } from "./load.js";
+import type { Position } from "./yaml-source.js";
 import { applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "./profiles.js";
 import type { ProjectConfig } from "./schema.js";
 
@@ -25,6 +26,8 @@ export interface ProjectContext {
   profileReasons: string[];
   /** Config overrides from the applied profiles (before the command-line ones). */
   profileOverrides: string[];
+  /** Where `command:` is written in the project file (YAML), for messages. */
+  commandAt?: Position;
 }
 
 /**
@@ -61,7 +64,7 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
   // parsed the defaults list into composition form.
   const primary = cfg.config as ConfigMap | undefined;
   const defaults = cfg.defaults as DefaultsEntry[];
-  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons], profileOverrides: [...chosen.overrides, ...preset.overrides] };
+  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons], profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
 }
 
 const noFacts: HostFacts = { hostname: "", env: {}, onPath: () => false };

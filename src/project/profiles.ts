@@ -14,6 +14,7 @@ import picomatch from "picomatch";
 import { z } from "zod";
 import { CorralError, didYouMean } from "../errors.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
+import { withoutFloats } from "../plan/float.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { containerSchema, describeIssues, issueMessages, profileSchema } from "./schema.js";
 import type { ContainerConfig, ProfileConfig, ProjectConfig, RuleConfig } from "./schema.js";
@@ -200,7 +201,7 @@ export function loadProfileFiles(projectDir: string, shownDir = projectDir): Rec
     if (!m || f.startsWith(".")) continue;
     const shown = path.join(shownDir, "profiles", f);
     const src = parseYamlSource(readFileSync(path.join(dir, f), "utf8"), shown);
-    const parsed = profileSchema.safeParse(src.value ?? {}, { reportInput: true, error: issueMessages });
+    const parsed = profileSchema.safeParse(withoutFloats(src.value ?? {}), { reportInput: true, error: issueMessages });
     if (!parsed.success) {
       const first = describeIssues(parsed.error.issues)[0]!;
       const pos = locate(src, first.path);
@@ -336,7 +337,7 @@ export function selectPresets(repo: ConfigRepo, defaults: DefaultsEntry[], overr
       const { corral, ...rest } = opt.config;
       copy.set(name, { ...opt, config: rest });
       if (!chosen.some(([g, n]) => g === group && n === name)) continue;
-      const parsed = presetSchema.safeParse(corral, { reportInput: true, error: issueMessages });
+      const parsed = presetSchema.safeParse(withoutFloats(corral), { reportInput: true, error: issueMessages });
       if (!parsed.success) {
         const first = describeIssues(parsed.error.issues, ["corral"])[0]!;
         throw new CorralError("E_CONFIG", first.message, { location: { file: opt.file, key: first.key } });

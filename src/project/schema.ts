@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { didYouMean } from "../errors.js";
 import type { DefaultsEntry } from "../plan/compose.js";
+import { ConfigFloat } from "../plan/float.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -101,9 +102,12 @@ export function parseDuration(v: number | string): number | undefined {
   return Number(a) * 60 + Number(b ?? 0); // M or M:S
 }
 
-/** True for values a YAML/JSON config can hold (no functions, class instances, undefined, NaN). */
+/**
+ * True for values a YAML/JSON config can hold (no functions, class instances, undefined, NaN);
+ * a whole-valued YAML float (ConfigFloat, plan/float.ts) is one.
+ */
 export function isConfigValue(v: unknown): v is ConfigValue {
-  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (v === null || typeof v === "string" || typeof v === "boolean" || v instanceof ConfigFloat) return true;
   if (typeof v === "number") return Number.isFinite(v);
   if (Array.isArray(v)) return v.every(isConfigValue);
   return isConfigMap(v);
@@ -432,7 +436,7 @@ const defaultsListSchema = z.array(defaultsEntrySchema, { error: te("must be a l
 
 const SWEEP_VALUE = "must be a list of values, a sweep string such as '1,2,3' or 'range(3)', or a single value";
 const sweepValue = () =>
-  z.union([z.array(configValue()).min(1, { error: te("must not be an empty list (it would sweep over nothing)") }), z.string(), z.number(), z.boolean(), z.null()], {
+  z.union([z.array(configValue()).min(1, { error: te("must not be an empty list (it would sweep over nothing)") }), z.string(), z.number(), z.instanceof(ConfigFloat), z.boolean(), z.null()], {
     error: te(SWEEP_VALUE),
   });
 

@@ -6,6 +6,7 @@ import { isMap, isPair, isScalar, isSeq, isAlias, LineCounter, parseDocument } f
 import type { Document, Node } from "yaml";
 import { CorralError } from "../errors.js";
 import { findTooDeep, MAX_NESTING_DEPTH, shortPath } from "../plan/limits.js";
+import { floatTags } from "../plan/serialize.js";
 
 /** A parsed YAML file that remembers where everything came from. */
 export interface YamlSource {
@@ -26,14 +27,16 @@ export interface Position {
 
 /**
  * Parse YAML text. Syntax errors, duplicate keys, several documents and unresolved aliases
- * become one `E_CONFIG` error: `file:line:column: <parser message>`.
+ * become one `E_CONFIG` error: `file:line:column: <parser message>`. Floats (`0.0`, `1e3`,
+ * `.inf`) are read as ConfigFloat, so that a config keeps them floats; settings are read through
+ * `withoutFloats` (plan/float.ts).
  */
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
     // merge: YAML 1.1 `<<:` merge keys are common in hand-written configs.
-    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+    doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true, customTags: floatTags });
   } catch (e) {
     // The yaml composer recurses once per level; it reports most overflows as errors, not all.
     if (e instanceof RangeError) throw tooDeep(file, undefined);

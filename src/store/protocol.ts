@@ -168,6 +168,11 @@ export interface RunEntry {
   dir: string;
   /** Hydra-spelled per-run overrides (`b=10.0`, `flag=True`). */
   overrides: string[];
+  /**
+   * The run's argv when the command interpolates the run's config (`--lr ${lr}`); absent: argv
+   * is the sweep's command followed by `overrides`.
+   */
+  argv?: string[];
   /** Swept parameters for tables: key -> value. */
   params: ConfigMap;
   /** Pipeline job name (rule + wildcards) when kind = flow. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { composeConfig, isConfigGroup, parseDefaultsList, sweepGroupOptions } from "../../src/plan/compose.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../../src/plan/compose.js";
+import { ConfigFloat } from "../../src/plan/float.js";
 import { parseOverrides } from "../../src/plan/overrides.js";
 import { deepMerge, deletePath, getPath, hasPath, setPath, stableStringify } from "../../src/plan/configpath.js";
 import type { ConfigMap, ElementValue, Override } from "../../src/plan/types.js";
@@ -360,7 +361,8 @@ describe("composeConfig with parsed overrides", () => {
     expect(r.choices).toEqual({ db: "postgresql", model: "vit" });
     expect(r.config).toEqual({
       db: { driver: "postgresql", port: 5432, timeout: 20 },
-      train: { lr: 1, wd: 1e-4, tags: ["b", "c"] },
+      // Hydra types `1.0` as a float (tests/test_overrides_parser.py, v1.3.2): it stays 1.0, not the int 1.
+      train: { lr: new ConfigFloat(1), wd: 1e-4, tags: ["b", "c"] },
       name: "007",
       model: { patch: 16, lr: 0.001 },
     });

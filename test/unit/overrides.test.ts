@@ -2,6 +2,7 @@
 // cases from Hydra's tests/test_overrides_parser.py, plus Corral's value spelling round trips.
 import { describe, expect, it } from "vitest";
 import { CorralError } from "../../src/errors.js";
+import { ConfigFloat } from "../../src/plan/float.js";
 import { float, parseOverride, parseOverrides, pyFloatRepr, toConfigValue } from "../../src/plan/overrides.js";
 import { MAX_NESTING_DEPTH } from "../../src/plan/limits.js";
 import { formatOverride, formatOverrideTerm, formatValue, withQuotes } from "../../src/plan/pyformat.js";
@@ -242,8 +243,9 @@ describe("lists and dicts", () => {
     expect(val(text)).toEqual(expected);
   });
 
-  it("dicts convert to plain objects, floats to numbers", () => {
-    expect(toConfigValue(val("{user:root,pass:1234,lr:1.0,q:'x'}") as ElementValue)).toEqual({ user: "root", pass: 1234, lr: 1, q: "x" });
+  it("dicts convert to plain objects, floats to floats", () => {
+    // `1.0` is a float in Hydra (tests/test_overrides_parser.py, v1.3.2): a whole float is a ConfigFloat.
+    expect(toConfigValue(val("{user:root,pass:1234,lr:1.0,q:'x'}") as ElementValue)).toEqual({ user: "root", pass: 1234, lr: new ConfigFloat(1), q: "x" });
     const o = toConfigValue(val("{__proto__:1}") as ElementValue) as Record<string, unknown>;
     expect(Object.keys(o)).toEqual(["__proto__"]);
   });

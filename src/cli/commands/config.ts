@@ -1,8 +1,9 @@
 /** `corral config`: the composed config of one run (Hydra's --cfg). */
 import type { Command } from "commander";
 import { addTableOptions, type TableOpts } from "../options.js";
-import { stringify as toYaml } from "yaml";
 import { composeForDisplay } from "../../engine/config-view.js";
+import { ConfigFloat } from "../../plan/float.js";
+import { configToJson, configToYaml } from "../../plan/serialize.js";
 import { openProject } from "../../project/open.js";
 import { projectLocation } from "../args.js";
 import type { CommandContext } from "./context.js";
@@ -22,6 +23,8 @@ export function registerConfig(program: Command, ctx: CommandContext): void {
     const project = await openProject({ ...projectLocation(ctx.globals()).open, allowMissing: false, profiles, overrides });
     const cfg = o.cfg ?? "job";
     const value = composeForDisplay(project, overrides, { cfg, ...(o.package ? { key: o.package } : {}), env: process.env, now: new Date() });
-    process.stdout.write(o.json ? JSON.stringify(value, null, 2) + "\n" : typeof value === "object" && value !== null ? toYaml(value) : `${String(value)}\n`);
+    // Floats stay floats (`1.0`), and strings YAML would read as dates, bools or numbers are quoted.
+    const container = typeof value === "object" && value !== null && !(value instanceof ConfigFloat);
+    process.stdout.write(o.json ? configToJson(value) + "\n" : container ? configToYaml(value) : `${String(value)}\n`);
   });
 }

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import path from "node:path";
 import { planAll, prepareSweep, previewSweep, startSweep } from "../../engine/launch.js";
+import { shellQuote } from "../../plan/dag.js";
 import { openProject } from "../../project/open.js";
 import { projectLocation } from "../args.js";
 import { attach } from "../attach.js";
@@ -39,10 +40,10 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     if (o.dryRun) {
       // Written run by run: a million-run plan is never one string.
       if (o.json) {
-        await writeJsonArray(each(runs, (r) => ({ index: r.index, id: r.id, overrides: r.overrides, config: r.config })));
+        await writeJsonArray(each(runs, (r) => ({ index: r.index, id: r.id, overrides: r.overrides, ...(r.argv ? { argv: r.argv } : {}), config: r.config })));
       } else {
         process.stdout.write(`${runs.length} run${runs.length === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)\n`);
-        await writeLines(each(runs, (r) => `  ${String(r.index).padStart(4)}  ${r.id}  ${r.overrides.join(" ")}`));
+        await writeLines(each(runs, (r) => `  ${String(r.index).padStart(4)}  ${r.id}  ${r.argv ? r.argv.map(shellQuote).join(" ") : r.overrides.join(" ")}`));
         // What the launcher would submit (SLURM: each chunk's sbatch script and any multi-node wrapper).
         for (const f of await previewSweep(prepared, runs)) process.stdout.write(`\n# ---- ${f.name} (not submitted)\n${f.text}`);
       }
