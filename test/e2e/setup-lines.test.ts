@@ -48,7 +48,7 @@ describe("setup lines (local launcher)", () => {
     const dir = project("  jobs: 2\n", ["export A=1", "source venv-typo/bin/activate", "touch later-line-ran"]);
     const r = corral(["run", "-m", "i=range(3)"], { cwd: dir, timeoutMs: 30_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`run 2 [i=2]: failed (${BAD})`);
+    expect(r.stderr).toContain(`run 2 [i=2]: failed: ${BAD}`);
     const sweep = sweepDirs(dir)[0]!;
     expectAllFailed(sweep, 3);
     expect(readdirSync(dir)).not.toContain("later-line-ran");
