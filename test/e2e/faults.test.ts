@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { mulberry32 } from "../../src/plan/overrides.js";
@@ -156,6 +157,9 @@ describe.skipIf(multiProblem !== undefined)("a compute node fails mid-job (3-nod
   });
 
   it("node2 goes down while its runs are running: SLURM requeues them, the worker records them preempted, they run again and the sweep completes, each run once", async () => {
+    // A clean cluster: node2 back in service, nothing left queued by an earlier (failed) try.
+    spawnSync("scancel", ["-u", os.userInfo().username], { env: multiEnv });
+    spawnSync("scontrol", ["update", "NodeName=node2", "State=RESUME"], { env: multiEnv });
     const dir = countingProject(`env:\n  COUNT_FILE: COUNT\nlauncher:\n  type: slurm\n  per_job: 1\n  parallel: 1\n`, 4);
     const env = { SLURM_CONF: MULTI_CONF, COUNT_FILE: path.join(dir, "count.txt") };
     execFileSync("sed", ["-i", `s|COUNT_FILE: COUNT|COUNT_FILE: ${env.COUNT_FILE}|`, path.join(dir, "corral.yaml")]);
@@ -179,7 +183,11 @@ describe.skipIf(multiProblem !== undefined)("a compute node fails mid-job (3-nod
     while (Date.now() - t0 < 100_000 && p.child.exitCode === null) {
       await sleep(1000);
       const pending = spawnSync("squeue", ["-h", "-r", "-t", "PD", "-j", jobId, "-o", "%i"], { encoding: "utf8", env: multiEnv }).stdout.split("\n").filter(Boolean);
-      for (const t of pending) spawnSync("scontrol", ["update", `JobId=${t}`, "StartTime=now"], { env: multiEnv });
+      for (const t of pending) {
+        spawnSync("scontrol", ["update", `JobId=${t}`, "StartTime=now"], { env: multiEnv });
+        // A task whose relaunch failed (SLURM: "launch failed requeued held") waits for a release.
+        spawnSync("scontrol", ["release", t], { env: multiEnv });
+      }
     }
     const r = await p.done;
     expect(r.code, r.stderr).toBe(0);
