@@ -40,6 +40,8 @@ export interface TableOpts {
   dryRun?: boolean;
   dag?: "dot" | "mermaid" | "json" | "svg";
   forcerun?: string[];
+  forceall?: boolean;
+  cores?: number;
   until?: string;
   rerunIncomplete?: boolean;
   keepGoing?: boolean;
@@ -89,10 +91,17 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: "forcerun",
-    flags: "--forcerun <rules...>",
+    flags: "-R, --forcerun <rules...>",
     commands: ["flow"],
     help: "run these rules' jobs (and what depends on them) even when up to date",
     doc: "run these rules' jobs even if up to date (and so everything downstream); also `--forcerun a,b`. Put it after the targets: it takes the words that follow",
+  },
+  {
+    key: "forceall",
+    flags: "-F, --forceall",
+    commands: ["flow"],
+    help: "run every job of the targets, up to date or not",
+    doc: "run every job the targets need, up to date or not (Snakemake's `-F`)",
   },
   {
     key: "until",
@@ -166,6 +175,14 @@ export const OPTIONS: readonly OptionSpec[] = [
       env: "Show the settings for this launcher instead of the project's `launcher.type`.",
       doctor: "Check for this launcher instead of the project's `launcher.type`.",
     },
+  },
+  {
+    key: "cores",
+    flags: "--cores <n>",
+    commands: ["flow"],
+    parse: intArg("--cores"),
+    help: "the same as -j (Snakemake's spelling)",
+    doc: "the same as `-j` (Snakemake's spelling)",
   },
   {
     key: "jobs",

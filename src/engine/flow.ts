@@ -43,6 +43,8 @@ export interface FlowRequest extends SettingFlags {
   /** Command-line words: targets (paths, rule names) and `key=values` overrides of expand targets. */
   args: string[];
   forcerun?: string[];
+  /** `-F`: every job runs. */
+  forceall?: boolean;
   until?: string;
   rerunIncomplete: boolean;
   keepGoing: boolean;
@@ -238,7 +240,7 @@ export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise
   const decisions = decideJobs(
     dag,
     { stat, records: (o) => records.get(o), incomplete: (o) => incomplete.has(o) },
-    { ...(req.forcerun ? { forcerun: req.forcerun } : {}), ...(req.until !== undefined ? { until: req.until } : {}), rerunIncomplete: req.rerunIncomplete },
+    { ...(req.forcerun ? { forcerun: req.forcerun } : {}), ...(req.forceall ? { forceall: true } : {}), ...(req.until !== undefined ? { until: req.until } : {}), rerunIncomplete: req.rerunIncomplete },
   );
   const settings = resolveSettings(cfg, req);
   return { request: req, dag, decisions, summary: summarize(dag, decisions), settings, env: { ...cfg.env }, overrides };

@@ -49,6 +49,8 @@ export interface BuildState {
 export interface DecideOptions {
   /** Rule names whose jobs run even when up to date (their consumers then run too). */
   forcerun?: string[];
+  /** Every job runs, up to date or not (`-F`, Snakemake's `--forceall`). */
+  forceall?: boolean;
   /** Run only the jobs of this rule and what they need; skip everything downstream. */
   until?: string;
   rerunIncomplete: boolean;
@@ -136,10 +138,11 @@ function more(list: string[]): string {
 export function decideJobs(dag: Dag, state: BuildState, opts: DecideOptions): Decision[] {
   const jobs = dag.jobs;
   const n = jobs.length;
-  const forced = new Set<string>();
+  // Rule -> why its jobs are forced.
+  const forced = new Map<string, string>(opts.forceall ? jobs.map((j) => [j.rule, "--forceall"]) : []);
   for (const r of opts.forcerun ?? []) {
     checkRule(dag, r, "--forcerun");
-    forced.add(r);
+    forced.set(r, `--forcerun ${r}`);
   }
   let inScope: Uint8Array | undefined;
   if (opts.until !== undefined) {
@@ -178,11 +181,12 @@ function decideOne(
   jobs: readonly Job[],
   done: Decision[],
   state: BuildState,
-  forced: Set<string>,
+  forced: ReadonlyMap<string, string>,
   rerunIncomplete: boolean,
   incompleteFiles: string[],
 ): Decision {
-  if (forced.has(job.rule)) return { run: true, reason: "forced", detail: `--forcerun ${job.rule}` };
+  const force = forced.get(job.rule);
+  if (force !== undefined) return { run: true, reason: "forced", detail: force };
   let rebuiltDep: number | undefined;
   for (const d of job.deps) {
     if (done[d]!.run) {

@@ -3,7 +3,8 @@
  * planned job is rendered, so a misspelled one is exit 2 naming the rule and the placeholder.
  */
 import { describe, expect, it } from "vitest";
-import { corral, makeProject } from "../helpers.js";
+import path from "node:path";
+import { corral, lines, makeProject } from "../helpers.js";
 
 describe("corral flow -n validates every planned job's command", () => {
   it.each([
@@ -15,5 +16,38 @@ describe("corral flow -n validates every planned job's command", () => {
     expect(dry.code).toBe(2);
     expect(dry.stderr).toMatch(message);
     expect(dry.stdout).toBe("");
+  });
+});
+
+describe("Snakemake's spellings: -F, -R, --cores", () => {
+  const pipeline = (): string =>
+    makeProject({
+      "corral.yaml": [
+        "rules:",
+        "  a:",
+        "    output: [a.txt]",
+        '    shell: "echo a >> ran.txt; touch {output}"',
+        "  b:",
+        "    input: [a.txt]",
+        "    output: [b.txt]",
+        '    shell: "echo b >> ran.txt; touch {output}"',
+        "targets: [b.txt]",
+        "",
+      ].join("\n"),
+    });
+
+  it("-F reruns every job of an up-to-date pipeline; -R RULE reruns that rule and what depends on it; --cores N is -j N", () => {
+    const dir = pipeline();
+    expect(corral(["flow", "--cores", "1"], { cwd: dir }).code).toBe(0);
+    expect(corral(["flow", "-n"], { cwd: dir }).stdout).toMatch(/nothing to do|up to date/i);
+    const all = corral(["flow", "-n", "-F"], { cwd: dir });
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/a\s+forced: --forceall/);
+    expect(all.stdout).toMatch(/b\s+forced: --forceall/);
+    const one = corral(["flow", "-n", "-R", "b"], { cwd: dir });
+    expect(one.stdout).toMatch(/b\s+forced: --forcerun b/);
+    expect(one.stdout).not.toMatch(/^\s+a\s/m);
+    expect(corral(["flow", "-F"], { cwd: dir }).code).toBe(0);
+    expect(lines(path.join(dir, "ran.txt"))).toEqual(["a", "b", "a", "b"]);
   });
 });

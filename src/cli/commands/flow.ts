@@ -25,7 +25,7 @@ import { dim, makeTerminalReporter, printFailureSummary } from "../reporter.js";
 
 type FlowFlags = Pick<
   TableOpts,
-  "dryRun" | "dag" | "forcerun" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
+  "dryRun" | "dag" | "forcerun" | "forceall" | "cores" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
 >;
 
 const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "main.js");
@@ -40,6 +40,8 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
     .argument("[targets...]", "files or rule names to build (default: the project's targets), and wildcard=values for expand targets (model=a,b seed='range(3)')");
   addTableOptions(cmd, "flow")
     .action(async (args: string[], o: FlowFlags) => {
+      // Snakemake's spelling of -j.
+      if (o.cores !== undefined && o.jobs === undefined) o.jobs = o.cores;
       if (o.head) {
         setExit(await headMain(o.head, Boolean(o.retryFailed), o.jobs, false, Boolean(o.json)));
         return;
@@ -55,6 +57,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
           project,
           args,
           ...(forcerun.length ? { forcerun } : {}),
+          ...(o.forceall ? { forceall: true } : {}),
           ...(o.until ? { until: o.until } : {}),
           rerunIncomplete: Boolean(o.rerunIncomplete),
           keepGoing: Boolean(o.keepGoing),
