@@ -12,6 +12,7 @@ import { containerWrap, type ContainerSpec } from "../plan/container.js";
 import { stableStringify } from "../plan/configpath.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { multinodeWrap } from "../plan/multinode.js";
+import { hydraRunArgs, usesHydra } from "../plan/hydra-app.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
@@ -45,6 +46,8 @@ export interface RunRequest extends SettingFlags {
 export interface PreparedSweep {
   request: RunRequest;
   command: string[];
+  /** `hydra`: the command is a Hydra app (project `app`, or detected). */
+  app?: "hydra";
   plan: RunPlan;
   settings: LaunchSettings;
 }
@@ -76,7 +79,27 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   });
   const settings = resolveSettings(cfg, req);
   checkMultinode(settings, req.project.file);
-  return { request: req, command, plan, settings };
+  const app = appOf(cfg.app, command, req.project.dir, plan);
+  return { request: req, command, plan, settings, ...(app ? { app } : {}) };
+}
+
+/**
+ * Is `command` a Hydra app? `app: hydra|plain` says; `auto` looks at the Python file the command
+ * runs (the first argument ending in `.py`) for Hydra's entry point. A command that interpolates
+ * the config (`--lr ${lr}`) is never handed Hydra overrides.
+ */
+function appOf(setting: "auto" | "hydra" | "plain" | undefined, command: string[], projectDir: string, plan: RunPlan): "hydra" | undefined {
+  if (setting === "plain" || plan.size === 0 || plan.run(0).argv) return undefined;
+  if (setting === "hydra") return "hydra";
+  const script = command.find((a) => a.endsWith(".py"));
+  if (!script) return undefined;
+  try {
+    const file = path.resolve(projectDir, script);
+    if (statSync(file).size > 4 * 1024 * 1024) return undefined;
+    return usesHydra(readFileSync(file, "utf8")) ? "hydra" : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -124,6 +147,7 @@ function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepMa
     projectDir: project.dir,
     command: p.command,
     ...(req.command?.length ? { commandFrom: "command line" as const } : {}),
+    ...(p.app ? { app: p.app } : {}),
     overrides: req.overrides,
     launcher: settings.type,
     ...(req.profile || project.profiles.length ? { profile: req.profile ?? project.profiles.join(",") } : {}),
@@ -295,7 +319,7 @@ export interface RunResources {
 export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
   const dir = path.join(m.dir, e.dir);
   // A command that interpolates the config (`--lr ${lr}`) was filled in at planning; else Hydra style.
-  const argv = e.argv ?? [...m.command, ...e.overrides];
+  const argv = e.argv ?? [...m.command, ...e.overrides, ...(m.app === "hydra" ? hydraRunArgs({ index: e.index, id: e.id, dir }) : [])];
   const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
   // Multi-node outermost (srun from the batch node), the container inside each node's process.
   const settings = m.settings?.type === "slurm" ? m.settings : undefined;

@@ -626,6 +626,14 @@ export const projectSchema = z.strictObject(
      * @default undefined (required by `corral run`, not by `corral flow`)
      */
     command: command().optional(),
+    /**
+     * What kind of program `command` runs. `hydra`: a Hydra app; each run also gets
+     * `hydra.run.dir` (its own run folder, so Hydra's outputs, `.hydra/` and the job log land
+     * there), `hydra.job.num` (the run's index) and `hydra.job.id` (its id), as a Hydra multirun
+     * sets them. `plain`: only the overrides. `auto`: `hydra` when the command runs a Python file
+     * that uses Hydra (`@hydra.main`, `hydra.main(` or `from hydra`), else `plain`. @default auto
+     */
+    app: z.enum(["auto", "hydra", "plain"], { error: te("must be auto, hydra or plain") }).optional(),
     /** Inline base config (the primary config). @default {} or `<config_dir>/config.yaml` */
     config: configMap().optional(),
     /** Folder of config groups, relative to the project file. @default undefined (no groups) */

@@ -134,6 +134,8 @@ export interface SweepManifest {
   command: string[];
   /** `command line`: the command came after `--`, not from the project (resume keeps it then). */
   commandFrom?: "command line";
+  /** `hydra`: the command is a Hydra app; each run also gets its Hydra output folder, job num and id (project `app`). */
+  app?: "hydra";
   overrides: string[];
   launcher: string;
   profile?: string;
