@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(slurm-wlm munge charliecloud-runtime busybox-static parallel graphviz chromium python3 procps util-linux strace)
+PACKAGES=(slurm-wlm munge charliecloud-runtime busybox-static parallel graphviz chromium python3 python3-yaml procps util-linux strace)
 
 if [ "$(id -u)" != 0 ]; then
   echo "ci-setup: not root (uid $(id -u)): cannot apt-get install or start slurmctld/slurmd;" >&2
