@@ -42,6 +42,7 @@ export interface TableOpts {
   forcerun?: string[];
   forceall?: boolean;
   cores?: number;
+  list?: boolean;
   until?: string;
   rerunIncomplete?: boolean;
   keepGoing?: boolean;
@@ -175,6 +176,13 @@ export const OPTIONS: readonly OptionSpec[] = [
       env: "Show the settings for this launcher instead of the project's `launcher.type`.",
       doctor: "Check for this launcher instead of the project's `launcher.type`.",
     },
+  },
+  {
+    key: "list",
+    flags: "--list",
+    commands: ["flow"],
+    help: "list the rules (and what each makes); start nothing",
+    doc: "list the project's rules, one a line, each with its outputs (Snakemake's `--list`); starts nothing",
   },
   {
     key: "cores",

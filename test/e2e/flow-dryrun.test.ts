@@ -19,7 +19,7 @@ describe("corral flow -n validates every planned job's command", () => {
   });
 });
 
-describe("Snakemake's spellings: -F, -R, --cores", () => {
+describe("Snakemake's spellings: -F, -R, --cores, --list", () => {
   const pipeline = (): string =>
     makeProject({
       "corral.yaml": [
@@ -49,5 +49,13 @@ describe("Snakemake's spellings: -F, -R, --cores", () => {
     expect(one.stdout).not.toMatch(/^\s+a\s/m);
     expect(corral(["flow", "-F"], { cwd: dir }).code).toBe(0);
     expect(lines(path.join(dir, "ran.txt"))).toEqual(["a", "b", "a", "b"]);
+  });
+
+  it("--list prints each rule with its outputs and starts nothing", () => {
+    const dir = pipeline();
+    const r = corral(["flow", "--list"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("a  -> a.txt\nb  -> b.txt\n");
+    expect(lines(path.join(dir, "ran.txt"))).toEqual([]);
   });
 });

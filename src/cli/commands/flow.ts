@@ -25,7 +25,7 @@ import { dim, makeTerminalReporter, printFailureSummary } from "../reporter.js";
 
 type FlowFlags = Pick<
   TableOpts,
-  "dryRun" | "dag" | "forcerun" | "forceall" | "cores" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
+  "dryRun" | "dag" | "forcerun" | "forceall" | "cores" | "list" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
 >;
 
 const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "main.js");
@@ -51,6 +51,15 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
       // Profiles as for `corral run`: -P names exactly those; none: the automatic `when:` choice.
       const profiles = (o.profile ?? "").split(",").filter(Boolean);
       const project = await openProject({ ...projectLocation(g).open, allowMissing: false, ...(profiles.length ? { profiles } : {}) });
+      if (o.list) {
+        // Snakemake's --list: the rules, one a line, with what each makes.
+        for (const [name, rule] of Object.entries(project.config.rules ?? {})) {
+          const out = (rule as { output?: unknown }).output;
+          const outs = Array.isArray(out) ? out.map(String) : out && typeof out === "object" ? Object.values(out).map(String) : [];
+          process.stdout.write(`${name}${outs.length ? `  -> ${outs.join(" ")}` : ""}\n`);
+        }
+        return;
+      }
       const forcerun = (o.forcerun ?? []).flatMap((r) => r.split(",")).filter(Boolean);
       const plan = await planFlow(
         {
