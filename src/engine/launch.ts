@@ -319,7 +319,7 @@ export interface RunResources {
 export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
   const dir = path.join(m.dir, e.dir);
   // A command that interpolates the config (`--lr ${lr}`) was filled in at planning; else Hydra style.
-  const argv = e.argv ?? [...m.command, ...e.overrides, ...(m.app === "hydra" ? hydraRunArgs({ index: e.index, id: e.id, dir }) : [])];
+  const argv = e.argv ?? [...m.command, ...e.overrides, ...(m.app === "hydra" ? hydraRunArgs({ index: e.index, id: e.id, dir }, e.overrides) : [])];
   const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
   // Multi-node outermost (srun from the batch node), the container inside each node's process.
   const settings = m.settings?.type === "slurm" ? m.settings : undefined;

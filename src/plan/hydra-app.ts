@@ -13,13 +13,23 @@ export function hydraValue(s: string): string {
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
+/** `hydra.*` overrides are Hydra's own settings: handed to the app, never composed into the job config. */
+export const isHydraKey = (key: string): boolean => key === "hydra" || key.startsWith("hydra.");
+
 /**
  * The Hydra overrides of one run: its output folder is its Corral run folder (`.hydra/`, the job
  * log, and with `hydra.job.chdir=true` its working directory), its job number its index, its job
  * id its Corral id.
  */
-export function hydraRunArgs(run: { index: number; id: string; dir: string }): string[] {
-  return [`hydra.run.dir=${hydraValue(run.dir)}`, `hydra.job.num=${run.index}`, `hydra.job.id=${hydraValue(run.id)}`];
+export function hydraRunArgs(run: { index: number; id: string; dir: string }, given: readonly string[] = []): string[] {
+  // What the user set on the command line wins (theirs then places the outputs).
+  const set = new Set(given.map((o) => o.replace(/^\+{1,2}/, "").split("=")[0]));
+  const mine: Array<[string, string]> = [
+    ["hydra.run.dir", hydraValue(run.dir)],
+    ["hydra.job.num", String(run.index)],
+    ["hydra.job.id", hydraValue(run.id)],
+  ];
+  return mine.filter(([k]) => !set.has(k)).map(([k, v]) => `${k}=${v}`);
 }
 
 /** Does this Python source use Hydra (`@hydra.main`, `hydra.main(`, `from hydra`, `import hydra`)? */

@@ -2,6 +2,7 @@
  * Plan the runs of a sweep: expand the sweep, compose and resolve each run's config, hash it
  * into the run id. PURE: the project, the environment and the clock come in as data.
  */
+import { isHydraKey } from "./hydra-app.js";
 import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
 import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
@@ -97,7 +98,8 @@ export function planRuns(input: PlanInput): RunPlan {
     sweep,
     size: sweep.size,
     run(i: number): PlannedRun {
-      const ovs = freeForm(sweep.run(i));
+      // `hydra.*` overrides are the app's Hydra settings: on its command line, not in its config.
+      const ovs = freeForm(sweep.run(i)).filter((o) => !isHydraKey(o.key));
       const composed = composeConfig({
         repo: input.repo,
         ...(input.primary ? { primary: input.primary } : {}),

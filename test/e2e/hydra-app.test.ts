@@ -40,6 +40,18 @@ describe("a Hydra app's outputs, each in its own run folder", () => {
     expect(readdirSync(dir)).not.toContain("outputs");
   });
 
+  it("hydra.* overrides go to the app, not into the recorded config: hydra.job.chdir=true puts the app's own files in its run folder", () => {
+    const dir = hydraProject();
+    const r = corral(["run", "-m", "x=1,2", "hydra.job.chdir=true"], { cwd: dir, timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    for (const i of [0, 1]) {
+      expect(readFileSync(path.join(sweep, String(i), "result.txt"), "utf8")).toContain(`'x': '${i + 1}'`);
+      expect(readFileSync(path.join(sweep, String(i), "config.yaml"), "utf8")).not.toContain("hydra");
+    }
+    expect(readdirSync(dir)).not.toContain("result.txt");
+  });
+
   it("app: plain hands the command only the overrides (an argparse-style program is not given hydra.* arguments)", () => {
     const dir = hydraProject("plain");
     expect(corral(["run", "x=2", "y=b"], { cwd: dir, timeoutMs: 30_000 }).code).toBe(0);

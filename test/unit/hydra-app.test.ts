@@ -10,6 +10,10 @@ describe("what a Hydra app is handed besides its overrides", () => {
     ]);
   });
 
+  it("leaves out what the user set on the command line (theirs wins)", () => {
+    expect(hydraRunArgs({ index: 1, id: "x", dir: "/r/1" }, ["lr=0.1", "hydra.run.dir=mine", "+hydra.job.id=7"])).toEqual(["hydra.job.num=1"]);
+  });
+
   it("quotes a path Hydra's grammar would split or retype (spaces, commas, =, quotes), escaping as its quoted strings do", () => {
     expect(hydraValue("/a b/c,d=e")).toBe("'/a b/c,d=e'");
     expect(hydraValue("/it's\\here")).toBe("'/it\\'s\\\\here'");
