@@ -9,6 +9,19 @@ import { CorralError } from "../src/errors.js";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = path.join(ROOT, "dist/cli/main.js");
 export const TASKS = path.join(ROOT, "test/fixtures/tasks");
+/** The built worker entry, for tests that start a worker on a batch file by hand. */
+export const WORKER = path.join(ROOT, "dist/worker/worker-main.js");
+
+/** Start a worker on `batchFile` as a launcher would; resolves with its exit code and its output. */
+export function runWorker(batchFile: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [WORKER, batchFile], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
 
 export interface CliResult {
   code: number | null;

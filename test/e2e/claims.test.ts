@@ -3,15 +3,13 @@
  * workers (a crash between spawn and record, two commands at once, a stale batch, a requeued job),
  * each attempt of a run is started by exactly one worker. Counted by the runs themselves.
  */
-import { spawn } from "node:child_process";
 import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BatchSpec, RunStatusRecord, WorkerIdentity } from "../../src/store/protocol.js";
-import { lines, makeProject, readJson, ROOT, sleep, TASKS } from "../helpers.js";
+import { TASKS, lines, makeProject, readJson, runWorker, sleep } from "../helpers.js";
 
-const WORKER = path.join(ROOT, "dist/worker/worker-main.js");
 
 interface Setup {
   dir: string;
@@ -45,15 +43,6 @@ function setup(n: number): Setup {
   return { dir, count, runDir, batch };
 }
 
-function runWorker(batchFile: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WORKER, batchFile], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 /** Starts per run id, from the runs' own lines. */
 function starts(count: string): Map<string, number> {

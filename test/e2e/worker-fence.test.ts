@@ -3,14 +3,12 @@
  * is still finishing on the lost node. The new worker must not start a run whose record says
  * another worker is running it (fresh heartbeat), and must not run it at all if that copy succeeds.
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BatchSpec, RunStatusRecord } from "../../src/store/protocol.js";
-import { lines, makeProject, readJson, ROOT, sleep, TASKS } from "../helpers.js";
+import { TASKS, lines, makeProject, readJson, runWorker, sleep } from "../helpers.js";
 
-const WORKER = path.join(ROOT, "dist/worker/worker-main.js");
 
 function setup(): { dir: string; batchFile: string; runDir: (i: number) => string; count: string } {
   const dir = makeProject({});
@@ -39,15 +37,6 @@ const otherCopy = (i: number, state: "running" | "succeeded", updatedAt: number)
   history: [{ state: "running", at: updatedAt, attempt: 1 }],
 });
 
-function runWorker(batchFile: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WORKER, batchFile], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 describe("worker fencing", () => {
   it("holds a run another live worker is running, and never runs it when that copy succeeds", async () => {
