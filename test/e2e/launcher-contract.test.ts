@@ -365,7 +365,8 @@ const CASES: Case[] = [
     name: "resume adopts a detached sweep's running runs: nothing runs twice, all succeed",
     timeoutMs: 90_000,
     async run(h) {
-      const s = new Sweep(h, { slots: 2, runs: 2 }, { sleepS: 3 });
+      // Long enough that the resume finds them still running on a loaded machine (it starts a CLI).
+      const s = new Sweep(h, { slots: 2, runs: 2 }, { sleepS: 8 });
       if (h.cli) s.startCli();
       else await (await s.start(true)).done;
       await s.waitRunning(2);
