@@ -51,6 +51,9 @@ def reap():
             pid, st = os.waitpid(-1, 0)
         except ChildProcessError:
             continue
+        # When it was reaped (ms, the clock the worker reads): it had ended by then, so a stop the
+        # worker asked for later did not end it.
+        at = int(time.time() * 1000)
         with lock:
             i = pids.pop(pid, None)
             if i is None:
@@ -63,11 +66,11 @@ def reap():
                 try:
                     t = f + ".tmp." + str(os.getpid())
                     with open(t, "w") as h:
-                        h.write(json.dumps({"pid": pid, "code": code, "signal": sig, "orphaned": pid in orphaned, "at": int(time.time() * 1000)}) + "\n")
+                        h.write(json.dumps({"pid": pid, "code": code, "signal": sig, "orphaned": pid in orphaned, "at": at}) + "\n")
                     os.replace(t, f)
                 except OSError:
                     pass
-            say({"t": "exit", "id": i, "code": code, "signal": sig})
+            say({"t": "exit", "id": i, "code": code, "signal": sig, "at": at})
 threading.Thread(target=reap, daemon=True).start()
 say({"t": "ready"})
 where = {}
@@ -156,7 +159,8 @@ export interface HelperRun {
 export interface HelperCallbacks {
   /** The run's pid (its process group id), or a spawn error. */
   started(pid: number | undefined, error?: string): void;
-  exited(exit: { code: number | null; signal: NodeJS.Signals | null }): void;
+  /** `at`: when the helper reaped it (ms since the epoch): it had ended by then. */
+  exited(exit: { code: number | null; signal: NodeJS.Signals | null; at?: number }): void;
   /**
    * The helper died before reporting this run's exit. `maybeStarted` false: it never started
    * (start it another way); true: it may be running, unwatched.
@@ -224,7 +228,7 @@ export class SpawnHelper {
   }
 
   private onLine(line: string): void {
-    let m: { t: string; id?: number; pid?: number | null; error?: string; code?: number | null; signal?: NodeJS.Signals | null };
+    let m: { t: string; id?: number; pid?: number | null; error?: string; code?: number | null; signal?: NodeJS.Signals | null; at?: number };
     try {
       m = JSON.parse(line) as typeof m;
     } catch {
@@ -246,7 +250,7 @@ export class SpawnHelper {
       }
     } else if (m.t === "exit") {
       this.waiting.delete(m.id!);
-      w.cb.exited({ code: m.code ?? null, signal: m.signal ?? null });
+      w.cb.exited({ code: m.code ?? null, signal: m.signal ?? null, ...(typeof m.at === "number" ? { at: m.at } : {}) });
     }
   }
 

@@ -19,6 +19,8 @@ export interface RunExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started at all (ENOENT, EACCES). */
   spawnError?: string;
+  /** When the spawn helper reaped it (ms since the epoch): it had ended by then. */
+  at?: number;
 }
 
 export interface Supervised {
@@ -33,6 +35,8 @@ export interface Supervised {
   signal(sig: NodeJS.Signals): void;
   /** SIGKILL the whole group now. */
   kill(): void;
+  /** When the first signal was sent to its group (ms since the epoch), if one was. */
+  readonly signalledAt: number | undefined;
   /** True once stop() had to fall back to SIGKILL (set before the exit is reported). */
   readonly forced: boolean;
 }
@@ -150,8 +154,10 @@ function control(): { proc: Supervised; started: (pid: number | undefined) => vo
   let resolveStarted!: (pid: number | undefined) => void;
   const exited = new Promise<RunExit>((r) => (resolveExit = r));
   const startedP = new Promise<number | undefined>((r) => (resolveStarted = r));
+  let signalledAt: number | undefined;
   const send = (sig: NodeJS.Signals): void => {
     if (pid === undefined) return;
+    signalledAt ??= Date.now();
     try {
       process.kill(-pid, sig);
     } catch {
@@ -172,6 +178,9 @@ function control(): { proc: Supervised; started: (pid: number | undefined) => vo
     exited,
     get forced() {
       return forcedKill;
+    },
+    get signalledAt() {
+      return signalledAt;
     },
     signal: signalGroup,
     kill: () => signalGroup("SIGKILL"),

@@ -4,12 +4,12 @@
  * signal, ENOENT, SIGTERM grace then SIGKILL, CPU pinning, env, cwd, logs appended).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SpawnHelper } from "../../src/worker/spawn-helper.js";
-import { startRun, type StartOptions } from "../../src/worker/supervise.js";
+import { startRun, type RunExit, type StartOptions } from "../../src/worker/supervise.js";
 
 const hasPython = spawnSync("python3", ["-c", "import os; os.posix_spawn"]).status === 0;
 const helper = hasPython ? SpawnHelper.start({ ...process.env }) : undefined;
@@ -30,11 +30,18 @@ describe.each(variants)("startRun via %s", (_name, h) => {
     helper: h,
     ...extra,
   });
+  /** The exit without the helper's reap time (which only the helper reports, checked here). */
+  const exitOf = async (p: { exited: Promise<RunExit> }): Promise<Omit<RunExit, "at">> => {
+    const { at, ...rest } = await p.exited;
+    if (h) expect(at).toEqual(expect.any(Number));
+    else expect(at).toBeUndefined();
+    return rest;
+  };
 
   it("runs in cwd with env, appends logs, reports the exit code; the pid leads its own group", async () => {
     const p = startRun(opts(["sh", "-c", 'echo "$FROM_RUN $(pwd)"; echo err >&2; ps -o pgid= -p $$; exit 3']));
     const pid = await p.started;
-    expect(await p.exited).toEqual({ code: 3, signal: null });
+    expect(await exitOf(p)).toEqual({ code: 3, signal: null });
     const out = readFileSync(path.join(dir, `${_name}.out`), "utf8").trim().split("\n");
     expect(out[0]).toBe(`r1 ${dir}`);
     expect(Number(out[1])).toBe(pid);
@@ -50,18 +57,18 @@ describe.each(variants)("startRun via %s", (_name, h) => {
 
   it("reports death by signal; stop() sends SIGTERM to the group, then SIGKILL after the grace", async () => {
     const k = startRun(opts(["sh", "-c", "kill -SEGV $$"]));
-    expect(await k.exited).toEqual({ code: null, signal: "SIGSEGV" });
+    expect(await exitOf(k)).toEqual({ code: null, signal: "SIGSEGV" });
     writeFileSync(path.join(dir, "stubborn.sh"), "trap '' TERM\nsleep 30 & wait\n");
     const p = startRun(opts(["sh", path.join(dir, "stubborn.sh")]));
     await p.started;
     await new Promise((r) => setTimeout(r, 200));
     expect(await p.stop(300)).toBe(true);
     expect(p.forced).toBe(true);
-    expect(await p.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await exitOf(p)).toEqual({ code: null, signal: "SIGKILL" });
     const q = startRun(opts(["sleep", "30"]));
     // a stop before the pid is known still reaches the run
     expect(await q.stop(5000)).toBe(false);
-    expect(await q.exited).toEqual({ code: null, signal: "SIGTERM" });
+    expect(await exitOf(q)).toEqual({ code: null, signal: "SIGTERM" });
   });
 
   it("pins to the given CPUs; the run ignores no signal", async () => {
@@ -83,5 +90,21 @@ describe("spawn helper fallback", () => {
     expect(await p.exited).toEqual({ code: 4, signal: null });
     expect(dead.usable).toBe(false);
     expect(SpawnHelper.start({ CORRAL_SPAWN_HELPER: "0" })).toBeUndefined();
+  });
+});
+
+describe.skipIf(!helper)("a run that ended before a stop reached it", () => {
+  it("its reap time is before the stop's first signal, so the worker keeps its own outcome", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "corral-spawn-"));
+    const exitFile = path.join(dir, "exit-1.json");
+    const p = startRun({ argv: ["true"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper, exitFile });
+    await p.started;
+    // Reaped and recorded by the helper, its report not yet read: a stop now reaches no run.
+    while (!existsSync(exitFile)) spawnSync("sleep", ["0.01"]);
+    void p.stop(1000);
+    const exit = await p.exited;
+    expect(exit.code).toBe(0);
+    expect(p.signalledAt).toEqual(expect.any(Number));
+    expect(exit.at!).toBeLessThan(p.signalledAt!);
   });
 });
