@@ -13,6 +13,7 @@ import { stableStringify } from "../plan/configpath.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { multinodeWrap } from "../plan/multinode.js";
 import { hydraRunArgs, usesHydra } from "../plan/hydra-app.js";
+import { commandInterpolates } from "../plan/command.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
@@ -79,7 +80,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   });
   const settings = resolveSettings(cfg, req);
   checkMultinode(settings, req.project.file);
-  const app = appOf(cfg.app, command, req.project.dir, plan);
+  const app = appOf(cfg.app, command, req.project.dir);
   return { request: req, command, plan, settings, ...(app ? { app } : {}) };
 }
 
@@ -88,8 +89,8 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
  * runs (the first argument ending in `.py`) for Hydra's entry point. A command that interpolates
  * the config (`--lr ${lr}`) is never handed Hydra overrides.
  */
-function appOf(setting: "auto" | "hydra" | "plain" | undefined, command: string[], projectDir: string, plan: RunPlan): "hydra" | undefined {
-  if (setting === "plain" || plan.size === 0 || plan.run(0).argv) return undefined;
+function appOf(setting: "auto" | "hydra" | "plain" | undefined, command: string[], projectDir: string): "hydra" | undefined {
+  if (setting === "plain" || commandInterpolates(command)) return undefined;
   if (setting === "hydra") return "hydra";
   const script = command.find((a) => a.endsWith(".py"));
   if (!script) return undefined;

@@ -3,10 +3,10 @@
  * batch file and start a detached worker on it. Used by the local launcher and SLURM's debug mode.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { pidAlive, readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
+import { cmdlineOf, pidAlive, readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { WORKER_PID_SUFFIX, type BatchSpec, type WorkerRegistration } from "../store/protocol.js";
 import { hostname } from "node:os";
 import { renderSetup, shellQuote } from "../plan/sbatch.js";
@@ -36,12 +36,10 @@ export interface SpawnedWorker {
 export function liveWorkerOf(batchFile: string): WorkerRegistration | undefined {
   const reg = readJsonSync<WorkerRegistration>(batchFile + WORKER_PID_SUFFIX);
   if (!reg || typeof reg.pid !== "number" || reg.host !== hostname() || !pidAlive(reg.pid)) return undefined;
-  try {
-    // (While setup lines run, the worker is still the bash that will exec it, named in its script.)
-    if (!readFileSync(`/proc/${reg.pid}/cmdline`, "utf8").split("\0").some((arg) => arg === batchFile || arg.includes(` ${batchFile}`) || arg.includes(`'${batchFile}'`))) return undefined;
-  } catch {
-    /* no /proc (not Linux): trust the live pid */
-  }
+  // (While setup lines run, the worker is still the bash that will exec it, named in its script.)
+  // No /proc (not Linux): trust the live pid.
+  const args = cmdlineOf(reg.pid);
+  if (args && !args.some((arg) => arg === batchFile || arg.includes(` ${batchFile}`) || arg.includes(`'${batchFile}'`))) return undefined;
   return reg;
 }
 

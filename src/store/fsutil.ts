@@ -113,6 +113,18 @@ export function readJsonSync<T>(file: string): T | undefined {
   }
 }
 
+/**
+ * The arguments of a live process on this host (Linux `/proc/<pid>/cmdline`), to tell a worker
+ * from a process that reused its pid; undefined where they cannot be read (no /proc, gone).
+ */
+export function cmdlineOf(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Is a process with this pid alive on this host? (EPERM means alive but not ours.) */
 export function pidAlive(pid: number): boolean {
   try {

@@ -5,10 +5,10 @@
  * `corral` process that started it.
  */
 import { countOf } from "../errors.js";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
-import { Ballast, isDiskFull, pidAlive } from "../store/fsutil.js";
+import { Ballast, cmdlineOf, isDiskFull, pidAlive } from "../store/fsutil.js";
 import { ClaimIdentity, sameWorker, type Claim, type ClaimVerdict } from "../store/claim.js";
 import { readRunStatus, writeRunStatus } from "../store/store.js";
 import { SpawnHelper } from "./spawn-helper.js";
@@ -512,11 +512,8 @@ const ownerName = (c: Claim): string => (c.owner ? `worker ${c.owner.pid}@${c.ow
 /** Is `pid` on this host a live corral worker (not a recycled pid)? */
 function workerAlive(pid: number): boolean {
   if (!pidAlive(pid)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main");
-  } catch {
-    return true; // no /proc: trust the live pid
-  }
+  // No /proc: trust the live pid.
+  return cmdlineOf(pid)?.some((arg) => arg.includes("worker-main")) ?? true;
 }
 
 /** The record this worker writes for one run: its identity, the state, the history so far. */

@@ -5,7 +5,9 @@
  * (rendered into the batch script). Then `corral resume`; every run counts itself: exactly once.
  */
 import { describe, expect, it } from "vitest";
-import { makeProject, slurmProblem } from "../helpers.js";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { makeProject, slurmProblem, sweepDirs } from "../helpers.js";
 import { countCalls, countEnv, expectExactlyOnce, killAt, RUNS, runUnder, straceProblem } from "../inject.js";
 
 const problem = straceProblem ?? slurmProblem();
@@ -39,6 +41,13 @@ describe.skipIf(problem !== undefined)("fault injection on the real SLURM: a sam
       const dir = slurmSweep();
       const r = await runUnder([], dir, ["run", "-m"], countEnv(dir, { CORRAL_WORKER_PREFIX: killAt(call, n).join(" ") }));
       expect(r.killed).toBe(false);
+      // The kill was aimed: every batch script starts the worker under strace's injection...
+      const sweep = sweepDirs(dir)[0]!;
+      const scripts = readdirSync(path.join(sweep, ".slurm")).filter((f) => f.endsWith(".sbatch"));
+      expect(scripts.length).toBeGreaterThan(0);
+      for (const f of scripts) expect(readFileSync(path.join(sweep, ".slurm", f), "utf8")).toContain(`'inject=${call}:signal=KILL:when=${n}'`);
+      // ...and it landed: a worker that dies at its first rename or claim never finishes a run.
+      if (n === 1) expect(r.code).toBe(1);
       await expectExactlyOnce(dir, `slurm worker ${call} #${n}`);
     }
   }, 600_000);
