@@ -67,6 +67,8 @@ def load_config():
                 continue
             indent = len(line) - len(line.lstrip())
             key, _, value = line.strip().partition(":")
+            # A key YAML would read as something else is quoted ("n": 3, "on": true).
+            key = key.strip().strip("'\\"")
             while stack[-1][0] >= indent:
                 stack.pop()
             parent = stack[-1][1]
