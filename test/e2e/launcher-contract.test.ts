@@ -421,7 +421,9 @@ const CASES: Case[] = [
  * must complete each exactly once, counting what ran, including anything the kill left behind.
  */
 async function killedCase(h: Harness, what: "worker" | "job"): Promise<void> {
-  const s = new Sweep(h, { slots: 2, runs: 2 }, { sleepS: 3 });
+  // 8 s of work: on a loaded machine a kill can land seconds after both runs are seen running,
+  // and a run that finished first is rightly succeeded, which is not the window under test.
+  const s = new Sweep(h, { slots: 2, runs: 2 }, { sleepS: 8 });
   await (await s.start(true)).done;
   await s.waitRunning(2);
   await (what === "worker" ? h.killWorker : h.killJob)(s.manifest());
