@@ -275,10 +275,12 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       rec.signal = exit.signal;
       if (message) rec.message = message;
       rec.history.push({ state, at: t, attempt: spec.attempt });
-      writeRunStatus(spec.dir, rec);
       bump(state);
-      vlog(`run ${spec.index}: ${state}${message ? ` (${message})` : ""}`);
+      // Refill first: the outcome is on disk already (the helper's exit file), and nothing the
+      // next run does depends on this record, so its write no longer delays the next start.
       pump();
+      writeRunStatus(spec.dir, rec);
+      vlog(`run ${spec.index}: ${state}${message ? ` (${message})` : ""}`);
     });
   };
 

@@ -173,10 +173,13 @@ export class SpawnHelper {
   private ready = false;
   private dead = false;
   private closed = false;
+  /** The helper's own environment, to which each request's differences are added. */
+  private readonly baseEnv: NodeJS.ProcessEnv;
 
   private constructor(python: string, baseEnv: NodeJS.ProcessEnv) {
+    this.baseEnv = { ...baseEnv };
     // -I: no user site, no PYTHON* variables (a run's PYTHONPATH must not break the helper); -S: faster start.
-    this.child = spawn(python, ["-I", "-S", "-c", HELPER_PY], { stdio: ["pipe", "pipe", "inherit"], env: baseEnv });
+    this.child = spawn(python, ["-I", "-S", "-c", HELPER_PY], { stdio: ["pipe", "pipe", "inherit"], env: this.baseEnv });
     this.child.on("error", () => this.lose());
     this.child.on("exit", () => this.lose());
     this.child.stdin!.on("error", () => this.lose());
@@ -203,8 +206,10 @@ export class SpawnHelper {
     if (this.dead || this.closed) return cb.lost(false);
     const id = this.next++;
     this.waiting.set(id, { cb });
+    // Only what differs from the helper's own environment (the batch's base): the helper adds it
+    // to that base, and a request stays a few hundred bytes instead of the whole environment.
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.env)) if (v !== undefined) env[k] = v;
+    for (const [k, v] of Object.entries(req.env)) if (v !== undefined && this.baseEnv[k] !== v) env[k] = v;
     const msg = { id, argv: req.argv, cwd: req.cwd, env, out: req.stdoutFile, err: req.stderrFile, ...(req.cpus?.length ? { cpus: req.cpus } : {}), ...(req.exitFile ? { exit: req.exitFile } : {}) };
     this.child.stdin!.write(JSON.stringify(msg) + "\n");
   }
