@@ -171,7 +171,9 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const active = new Map<number, Active>();
   // One small process starts every run of the batch (see spawn-helper.ts); none for an empty batch.
   // Also for one run: the helper records exits and stops the runs if this worker dies.
-  const helper = todo.length > 0 ? SpawnHelper.start(baseEnv) : undefined;
+  // It keeps `parallel` slots: runs handed over while all are busy start the moment one frees.
+  const helper = todo.length > 0 ? SpawnHelper.start(baseEnv, undefined, { slots: batch.parallel, marker: ctx.cancelRequested ? undefined : cancelMarkerOf(batch.sweepDir) }) : undefined;
+  sched.lookahead = () => (helper?.queues ? batch.parallel : 0);
   let stopping: StopMode | undefined;
   let cancelReason = "not started: the batch was stopped";
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -181,7 +183,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   const baseRecord = (spec: RunSpec, state: RunState): RunStatusRecord => workerRecord(batch, ctx, spec, state, prev.get(spec.index), now());
 
-  const start = (grant: Grant): void => {
+  const start = (grant: Grant, queued = false): void => {
     const spec = specs.get(grant.index)!;
     const env: NodeJS.ProcessEnv = { ...baseEnv, ...spec.env };
     env.CORRAL_ATTEMPT = String(spec.attempt);
@@ -204,7 +206,10 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       ...(grant.pinned && grant.cpuIds.length ? { cpus: grant.cpuIds } : {}),
       helper,
       exitFile: runExitFile(spec.dir, spec.attempt),
+      queued,
     });
+    const a: Active = { spec, grant, proc, record };
+    active.set(spec.index, a);
     // The "running" record is written once the run has lived RUNNING_WRITE_DELAY_MS since its
     // process started (its pid known: it names the process group a later command checks): a run
     // that ends sooner gets only its final record, which halves the writes of sweeps of tiny runs.
@@ -212,21 +217,36 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     void proc.started.then((pid) => {
       if (pid === undefined) return;
       record.pid = pid;
+      // A queued run starts when a slot frees: its clock starts then.
+      if (queued) record.startedAt = record.updatedAt = record.history[record.history.length - 1]!.at = now();
       runningTimer = setTimeout(() => {
         if (active.has(spec.index)) writeRunStatus(spec.dir, record);
       }, RUNNING_WRITE_DELAY_MS);
+      // Its own time limit counts from its start.
+      if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
+        a.timer = setTimeout(() => {
+          a.stopReason = "run-timeout";
+          vlog(`run ${spec.index}: timeout ${spec.timeoutS}s reached, stopping`);
+          void proc.stop(batch.killGraceS * 1000);
+        }, spec.timeoutS * 1000);
+      }
     });
-    vlog(`run ${spec.index}: start${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
-    const a: Active = { spec, grant, proc, record };
-    active.set(spec.index, a);
-    if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
-      a.timer = setTimeout(() => {
-        a.stopReason = "run-timeout";
-        vlog(`run ${spec.index}: timeout ${spec.timeoutS}s reached, stopping`);
-        void proc.stop(batch.killGraceS * 1000);
-      }, spec.timeoutS * 1000);
-    }
+    vlog(`run ${spec.index}: ${queued ? "queued for the next free slot" : "start"}${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
     void proc.exited.then(async (exit) => {
+      if (exit.notStarted) {
+        // A queued start withdrawn before it began: the batch is stopping, or the helper found the
+        // cancel marker first. Recorded as stop() records the runs it never started.
+        active.delete(spec.index);
+        sched.finished(grant);
+        if (stopping === undefined) cancelReason = "not started: the sweep was cancelled";
+        if (stopping === undefined || stopping === "cancel") {
+          writeRunStatus(spec.dir, { ...baseRecord(spec, "cancelled"), message: cancelReason });
+          bump("cancelled");
+        }
+        if (stopping === undefined) stop("cancel");
+        else pump();
+        return;
+      }
       // Killed by a signal we did not send: a scheduler signals the job's processes one by one,
       // so the run may die of it an instant before this worker gets its own SIGTERM. Wait a
       // moment (the run stays active meanwhile) so a preemption or cancel is recorded as such.
@@ -320,7 +340,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     for (;;) {
       const d = sched.next(now());
       if (d.kind === "start") {
-        start(d.grant);
+        start(d.grant, d.queued);
         continue;
       }
       if (d.kind === "done") return finish();
@@ -333,6 +353,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   // one whose worker died with its node.
   const heartbeat = setInterval(() => {
     for (const a of active.values()) {
+      // Not yet started (queued for a slot): nothing runs, nothing to record.
+      if (a.record.pid === undefined) continue;
       a.record.updatedAt = now();
       writeRunStatus(a.spec.dir, a.record);
     }
@@ -340,6 +362,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   heartbeat.unref();
 
   const stop = (mode: StopMode): void => {
+    // Queued starts that have not begun never will; each comes back `notStarted`.
+    helper?.dropQueued();
     if (mode === "immediate") {
       stopping = stopping === "timeout" ? "timeout" : "cancel";
       for (const a of active.values()) {

@@ -4,7 +4,7 @@
  * signal, ENOENT, SIGTERM grace then SIGKILL, CPU pinning, env, cwd, logs appended).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -83,5 +83,60 @@ describe("spawn helper fallback", () => {
     expect(await p.exited).toEqual({ code: 4, signal: null });
     expect(dead.usable).toBe(false);
     expect(SpawnHelper.start({ CORRAL_SPAWN_HELPER: "0" })).toBeUndefined();
+  });
+});
+
+describe.skipIf(!hasPython)("spawn helper slots (queued starts)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "corral-slots-"));
+  const req = (name: string, argv: string[], extra: Partial<StartOptions> = {}): StartOptions => ({
+    argv,
+    cwd: dir,
+    env: { ...process.env },
+    stdoutFile: path.join(dir, `${name}.out`),
+    stderrFile: path.join(dir, `${name}.err`),
+    ...extra,
+  });
+
+  it("starts queued runs as slots free, never more than `slots` at once, in order", async () => {
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 2 })!;
+    const log = path.join(dir, "conc.log");
+    const script = `echo "s $(date +%s%N)" >> ${log}; sleep 0.05; echo "e $(date +%s%N)" >> ${log}`;
+    // Queued before the helper is ready too: nothing starts until a slot is free.
+    const runs = Array.from({ length: 8 }, (_, i) => startRun({ ...req(`q${i}`, ["sh", "-c", script]), helper: h, queued: true }));
+    const exits = await Promise.all(runs.map((r) => r.exited));
+    expect(exits.every((e) => e.code === 0)).toBe(true);
+    let now = 0;
+    let most = 0;
+    const events = readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" ")).sort((a, b) => Number(BigInt(a[1]!) - BigInt(b[1]!)));
+    for (const [k] of events) {
+      now += k === "s" ? 1 : -1;
+      most = Math.max(most, now);
+    }
+    expect(most).toBe(2);
+    h.close();
+  });
+
+  it("dropQueued withdraws what has not started (reported notStarted, no logs left); running runs go on", async () => {
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 1 })!;
+    const first = startRun({ ...req("d0", ["sleep", "0.3"]), helper: h, queued: true });
+    await first.started;
+    const queued = [1, 2].map((i) => startRun({ ...req(`d${i}`, ["true"]), helper: h, queued: true }));
+    h.dropQueued();
+    for (const q of queued) expect(await q.exited).toEqual({ code: null, signal: null, notStarted: true });
+    expect(existsSync(path.join(dir, "d1.out"))).toBe(false);
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    h.close();
+  });
+
+  it("starts no queued run once the cancel marker exists", async () => {
+    const marker = path.join(dir, "cancel-requested");
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 1, marker })!;
+    const first = startRun({ ...req("m0", ["sleep", "0.3"]), helper: h, queued: true });
+    await first.started;
+    const next = startRun({ ...req("m1", ["true"]), helper: h, queued: true });
+    writeFileSync(marker, "");
+    expect(await next.exited).toMatchObject({ notStarted: true });
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    h.close();
   });
 });
