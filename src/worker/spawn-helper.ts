@@ -18,9 +18,11 @@
  * When the worker dies (stdin closes without the goodbye line) the helper starts nothing more and
  * stops every run it started, so no run outlives its worker. Where no usable `python3` (>= 3.8) is
  * found, or the helper dies, runs start through `child_process.spawn` as before (then without
- * those two guarantees).
+ * those two guarantees). The helper runs on the system's python3 where there is one: a shim in
+ * front of python3 on PATH (pyenv's) costs a shell and more before the first run can start.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import { createInterface } from "node:readline";
 
 /**
@@ -283,41 +285,78 @@ export interface HelperCallbacks {
  * helper was lost (it died, or could never run: then nothing had started).
  */
 export class SpawnHelper {
-  private readonly child: ChildProcess;
+  private child!: ChildProcess;
   private next = 0;
   private readonly waiting = new Map<number, { cb: HelperCallbacks; pid?: number }>();
   private ready = false;
   private dead = false;
   private closed = false;
+  /** Lines sent before the helper said ready: handed to the next interpreter if this one cannot run. */
+  private early: string[] = [];
+
   /** The helper's own environment, to which each request's differences are added. */
   private readonly baseEnv: NodeJS.ProcessEnv;
 
   private constructor(
-    python: string,
+    private readonly pythons: string[],
     baseEnv: NodeJS.ProcessEnv,
     private readonly slots: number,
-    marker: string | undefined,
+    private readonly marker: string | undefined,
   ) {
     this.baseEnv = { ...baseEnv };
+    this.launch();
+  }
+
+  /** Start the next interpreter; its requests are whatever was sent so far (nothing ran yet). */
+  private launch(): void {
+    const python = this.pythons.shift()!;
     // -I: no user site, no PYTHON* variables (a run's PYTHONPATH must not break the helper); -S: faster start.
-    this.child = spawn(python, ["-I", "-S", "-c", HELPER_PY, String(slots), marker ?? ""], { stdio: ["pipe", "pipe", "inherit"], env: this.baseEnv });
-    this.child.on("error", () => this.lose());
-    this.child.on("exit", () => this.lose());
-    this.child.stdin!.on("error", () => this.lose());
-    const rl = createInterface({ input: this.child.stdout! });
-    rl.on("line", (line) => this.onLine(line));
+    const child = spawn(python, ["-I", "-S", "-c", HELPER_PY, String(this.slots), this.marker ?? ""], { stdio: ["pipe", "pipe", "inherit"], env: this.baseEnv });
+    this.child = child;
+    const gone = (): void => {
+      if (child === this.child) this.gone();
+    };
+    child.on("error", gone);
+    // "close", not "exit": every line it wrote has been read by then, so a run it reported
+    // started is known as such (a helper that said ready and died is never replaced).
+    child.on("close", gone);
+    // A write to a helper that died fails here; its "close" says what to do.
+    child.stdin!.on("error", () => undefined);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (child === this.child) this.onLine(line);
+    });
+    for (const line of this.early) child.stdin!.write(line);
+    if (this.closed) child.stdin!.end();
   }
 
   /**
-   * A helper, or undefined where none can run (no python3 on PATH: checked once, cheaply). With
-   * `queue.slots` > 0 it takes queued starts and keeps at most that many of its runs alive; with
-   * `queue.marker` it starts no queued run once that file exists (the sweep's cancel marker).
+   * Interpreters tried in turn until one says ready: the system's own python3 first (a shim in
+   * front of python3 on PATH, such as pyenv's, costs a shell and more on every start, a good part
+   * of a second on a busy machine), then python3 on PATH.
    */
-  static start(baseEnv: NodeJS.ProcessEnv, python = "python3", queue: { slots: number; marker?: string | undefined } = { slots: 0 }): SpawnHelper | undefined {
+  static pythons(): string[] {
+    const system = "/usr/bin/python3";
+    let usable = false;
+    try {
+      accessSync(system, constants.X_OK);
+      usable = true;
+    } catch {
+      /* none there */
+    }
+    return usable ? [system, "python3"] : ["python3"];
+  }
+
+  /**
+   * A helper, or undefined where none can run. `python`: the interpreter, or interpreters tried in
+   * turn (default: pythons()). With `queue.slots` > 0 it takes queued starts and keeps at most that many of its
+   * runs alive; with `queue.marker` it starts no queued run once that file exists (the sweep's
+   * cancel marker).
+   */
+  static start(baseEnv: NodeJS.ProcessEnv, python?: string | string[], queue: { slots: number; marker?: string | undefined } = { slots: 0 }): SpawnHelper | undefined {
     // CORRAL_SPAWN_HELPER=0: always child_process.spawn (debugging, or a site whose python3 misbehaves).
     if (baseEnv.CORRAL_SPAWN_HELPER === "0") return undefined;
     try {
-      return new SpawnHelper(python, baseEnv, Math.max(0, Math.floor(queue.slots)), queue.marker);
+      return new SpawnHelper(python === undefined ? SpawnHelper.pythons() : typeof python === "string" ? [python] : [...python], baseEnv, Math.max(0, Math.floor(queue.slots)), queue.marker);
     } catch {
       return undefined;
     }
@@ -344,7 +383,12 @@ export class SpawnHelper {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.env)) if (v !== undefined && this.baseEnv[k] !== v) env[k] = v;
     const msg = { id, argv: req.argv, cwd: req.cwd, env, out: req.stdoutFile, err: req.stderrFile, ...(req.cpus?.length ? { cpus: req.cpus } : {}), ...(req.exitFile ? { exit: req.exitFile } : {}), ...(req.queued && this.slots > 0 ? { q: 1 } : {}) };
-    this.child.stdin!.write(JSON.stringify(msg) + "\n");
+    this.send(JSON.stringify(msg) + "\n");
+  }
+
+  private send(line: string): void {
+    if (!this.ready) this.early.push(line);
+    this.child.stdin!.write(line);
   }
 
   /**
@@ -353,7 +397,7 @@ export class SpawnHelper {
    */
   dropQueued(): void {
     if (this.dead || this.closed || this.slots === 0) return;
-    this.child.stdin!.write(JSON.stringify({ t: "drop" }) + "\n");
+    this.send(JSON.stringify({ t: "drop" }) + "\n");
   }
 
   /**
@@ -364,7 +408,7 @@ export class SpawnHelper {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.dead) this.child.stdin!.write(JSON.stringify({ t: "close" }) + "\n");
+    if (!this.dead) this.send(JSON.stringify({ t: "close" }) + "\n");
     this.child.stdin!.end();
   }
 
@@ -377,6 +421,7 @@ export class SpawnHelper {
     }
     if (m.t === "ready") {
       this.ready = true;
+      this.early = [];
       return;
     }
     const w = m.id === undefined ? undefined : this.waiting.get(m.id);
@@ -394,6 +439,12 @@ export class SpawnHelper {
       this.waiting.delete(m.id!);
       w.cb.exited({ code: m.code ?? null, signal: m.signal ?? null });
     }
+  }
+
+  /** The helper process ended or could not start. Before it said ready it started nothing: the next interpreter, if any, takes over. */
+  private gone(): void {
+    if (!this.ready && !this.dead && this.pythons.length > 0) this.launch();
+    else this.lose();
   }
 
   /** The helper is gone: hand back every run it can no longer report. */

@@ -139,4 +139,12 @@ describe.skipIf(!hasPython)("spawn helper slots (queued starts)", () => {
     expect(await first.exited).toEqual({ code: 0, signal: null });
     h.close();
   });
+
+  it("an interpreter that cannot run the helper hands its requests to the next", async () => {
+    const h = SpawnHelper.start({ ...process.env }, ["/bin/false", "python3"], { slots: 1 })!;
+    const p = startRun({ ...req("f0", ["sh", "-c", "exit 5"]), helper: h, queued: true });
+    expect(await p.exited).toEqual({ code: 5, signal: null });
+    expect(h.usable).toBe(true);
+    h.close();
+  });
 });
