@@ -293,6 +293,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     for (const i of unknown) finalState.set(i, "unknown");
     // Last view of each open run that was read running (for the live view and the frontier).
     const seenRunning = new Map<number, RunView>();
+    // The view of each run that succeeded, as it was reported: the outcome's list reuses it
+    // instead of reading every final record again at the end.
+    const succeededView: Array<RunView | undefined> = [];
 
     // Local CPU pinning by the head: each submission gets the CPU ids of its runs when -j fits the machine.
     const physical = settings.cpuIds ?? detectCpus();
@@ -414,7 +417,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         hooks.succeeded?.(i);
         sched.succeeded(i);
         finalState.set(i, "succeeded");
-        reporter.emit({ type: "run-ended", run: viewOf(i, state, undefined, rec) });
+        const v = viewOf(i, state, undefined, rec);
+        succeededView[i] = v;
+        reporter.emit({ type: "run-ended", run: v });
         return true;
       }
       const again = stopping || state === "cancelled" ? [] : planResubmissions([{ index: i, state, attempt: attempt[i]!, runTimeout }], { ...policy, retries: nodes[i]!.retries });
@@ -614,7 +619,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     flush(true);
     progress(true);
     const runs: RunView[] = [];
-    for (let i = 0; i < n; i++) runs.push(viewOf(i, finalState.get(i) ?? "cancelled"));
+    for (let i = 0; i < n; i++) runs.push(succeededView[i] ?? viewOf(i, finalState.get(i) ?? "cancelled"));
     return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: stopRequested, detached: false, found };
   }
 }
