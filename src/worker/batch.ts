@@ -49,6 +49,11 @@ export interface WorkerContext {
 
 /** See start(): how long a run lives before its "running" record is written. */
 const RUNNING_WRITE_DELAY_MS = 100;
+/**
+ * Runs handed to the spawn helper beyond the busy slots (at least `parallel`): enough that its
+ * queue does not run dry while this worker waits for a CPU on a busy machine.
+ */
+const LOOKAHEAD = 16;
 /** How long a run killed from outside waits for the worker's own stop signal before it counts as failed. */
 const OUTSIDE_KILL_SETTLE_MS = 1000;
 
@@ -173,7 +178,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   // Also for one run: the helper records exits and stops the runs if this worker dies.
   // It keeps `parallel` slots: runs handed over while all are busy start the moment one frees.
   const helper = todo.length > 0 ? SpawnHelper.start(baseEnv, undefined, { slots: batch.parallel, marker: ctx.cancelRequested ? undefined : cancelMarkerOf(batch.sweepDir) }) : undefined;
-  sched.lookahead = () => (helper?.queues ? batch.parallel : 0);
+  sched.lookahead = () => (helper?.queues ? Math.max(batch.parallel, LOOKAHEAD) : 0);
   let stopping: StopMode | undefined;
   let cancelReason = "not started: the batch was stopped";
   let wakeTimer: NodeJS.Timeout | undefined;
