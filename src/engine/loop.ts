@@ -156,6 +156,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const settings: LaunchSettings = { ...(manifest.settings as LaunchSettings) };
     if (opts.jobs !== undefined) settings.parallel = opts.jobs;
     const launcher: Launcher = makeLauncher(settings);
+    // A job that ends (a local worker exits) wakes the wait below: its last records are on disk.
+    launcher.onJobEnd?.(() => wake?.());
     const local = settings.type === "local";
     const headPacks = opts.packing === "head" && local;
     const policy: RetryPolicy = policyOf(settings);

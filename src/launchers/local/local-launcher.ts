@@ -17,6 +17,11 @@ import { sweepWorkDir } from "../../store/layout.js";
 
 export class LocalLauncher implements Launcher {
   readonly type = "local";
+  private readonly jobEnded: Array<() => void> = [];
+
+  onJobEnd(cb: () => void): void {
+    this.jobEnded.push(cb);
+  }
 
   /** GPUs this machine cannot give are refused up front (a run waiting for them would wait for ever). */
   validate(req: ValidateRequest): Promise<void> {
@@ -57,6 +62,10 @@ export class LocalLauncher implements Launcher {
       pinCpus: false,
     };
     const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.slurm.setup, cwd: sweep.projectDir });
+    // The last records are on disk when the worker exits: a waiting loop need not sleep out its poll.
+    void w.exited.then(() => {
+      for (const cb of this.jobEnded) cb();
+    });
     return [
       {
         jobId: `local-${w.pid}`,
