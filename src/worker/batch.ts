@@ -265,9 +265,15 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       const t = now();
       let state: RunState;
       let message: string | undefined;
+      // Reaped before any stop signal was sent: it ended on its own (its work done), whatever was
+      // asked since; recorded cancelled it would run again on resume.
+      const endedFirst = exit.at !== undefined && a.proc.signalledAt !== undefined && exit.at < a.proc.signalledAt;
       if (exit.spawnError) {
         state = "failed";
         message = exit.spawnError;
+      } else if (endedFirst && exit.code === 0) {
+        state = "succeeded";
+        if (rec.startedAt !== undefined) durations.push(t - rec.startedAt);
       } else if (a.stopReason === "run-timeout") {
         state = "timeout";
         message = `exceeded its timeout of ${spec.timeoutS}s`;

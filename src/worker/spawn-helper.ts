@@ -159,22 +159,25 @@ def reap():
             while not pids:
                 more.wait()
         try:
-            ended = [os.waitpid(-1, 0)]
+            pid, st = os.waitpid(-1, 0)
         except ChildProcessError:
             continue
+        # When it was reaped (ms, the clock the worker reads): it had ended by then, so a stop the
+        # worker asked for later did not end it.
+        ended = [(pid, st, int(time.time() * 1000))]
         with lock:
             # Whatever else ended meanwhile too: every free slot is refilled before any exit is written.
             while True:
                 try:
-                    e = os.waitpid(-1, os.WNOHANG)
+                    pid, st = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
                     break
-                if e[0] == 0:
+                if pid == 0:
                     break
-                ended.append(e)
-            ended = [(pid, st, pids.pop(pid)) for pid, st in ended if pid in pids]
+                ended.append((pid, st, int(time.time() * 1000)))
+            ended = [(pid, st, at, pids.pop(pid)) for pid, st, at in ended if pid in pids]
             kick()
-            for pid, st, i in ended:
+            for pid, st, at, i in ended:
                 sig = signal.Signals(os.WTERMSIG(st)).name if os.WIFSIGNALED(st) else None
                 code = None if sig else os.WEXITSTATUS(st)
                 # The exit is on disk before anyone is told: a worker that dies now loses no outcome.
@@ -183,11 +186,11 @@ def reap():
                     try:
                         t = f + ".tmp." + str(os.getpid())
                         with open(t, "w") as h:
-                            h.write(json.dumps({"pid": pid, "code": code, "signal": sig, "orphaned": pid in orphaned, "at": int(time.time() * 1000)}) + "\n")
+                            h.write(json.dumps({"pid": pid, "code": code, "signal": sig, "orphaned": pid in orphaned, "at": at}) + "\n")
                         os.replace(t, f)
                     except OSError:
                         pass
-                say({"t": "exit", "id": i, "code": code, "signal": sig})
+                say({"t": "exit", "id": i, "code": code, "signal": sig, "at": at})
 threading.Thread(target=reap, daemon=True).start()
 say({"t": "ready"})
 closing = False
@@ -269,7 +272,8 @@ export interface HelperRun {
 export interface HelperCallbacks {
   /** The run's pid (its process group id), or a spawn error. */
   started(pid: number | undefined, error?: string): void;
-  exited(exit: { code: number | null; signal: NodeJS.Signals | null }): void;
+  /** `at`: when the helper reaped it (ms since the epoch): it had ended by then. */
+  exited(exit: { code: number | null; signal: NodeJS.Signals | null; at?: number }): void;
   /**
    * The helper died before reporting this run's exit. `maybeStarted` false: it never started
    * (start it another way); true: it may be running, unwatched.
@@ -413,7 +417,7 @@ export class SpawnHelper {
   }
 
   private onLine(line: string): void {
-    let m: { t: string; id?: number; pid?: number | null; error?: string; dropped?: boolean; code?: number | null; signal?: NodeJS.Signals | null };
+    let m: { t: string; id?: number; pid?: number | null; error?: string; dropped?: boolean; code?: number | null; signal?: NodeJS.Signals | null; at?: number };
     try {
       m = JSON.parse(line) as typeof m;
     } catch {
@@ -437,7 +441,7 @@ export class SpawnHelper {
       }
     } else if (m.t === "exit") {
       this.waiting.delete(m.id!);
-      w.cb.exited({ code: m.code ?? null, signal: m.signal ?? null });
+      w.cb.exited({ code: m.code ?? null, signal: m.signal ?? null, ...(typeof m.at === "number" ? { at: m.at } : {}) });
     }
   }
 

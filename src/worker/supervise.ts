@@ -21,6 +21,8 @@ export interface RunExit {
   spawnError?: string;
   /** A queued start withdrawn before it began (the batch is stopping): nothing ran. */
   notStarted?: boolean;
+  /** When the spawn helper reaped it (ms since the epoch): it had ended by then. */
+  at?: number;
 }
 
 export interface Supervised {
@@ -37,6 +39,8 @@ export interface Supervised {
   kill(): void;
   /** True once stop() had to fall back to SIGKILL (set before the exit is reported). */
   readonly forced: boolean;
+  /** When the first signal was sent to its group (ms since the epoch), if one was. */
+  readonly signalledAt: number | undefined;
 }
 
 /** 128 + signal number, the shell's convention for "killed by signal". */
@@ -110,8 +114,10 @@ function control(): { proc: Supervised; started: (pid: number | undefined) => vo
   let resolveStarted!: (pid: number | undefined) => void;
   const exited = new Promise<RunExit>((r) => (resolveExit = r));
   const startedP = new Promise<number | undefined>((r) => (resolveStarted = r));
+  let signalledAt: number | undefined;
   const send = (sig: NodeJS.Signals): void => {
     if (pid === undefined) return;
+    signalledAt ??= Date.now();
     try {
       process.kill(-pid, sig);
     } catch {
@@ -132,6 +138,9 @@ function control(): { proc: Supervised; started: (pid: number | undefined) => vo
     exited,
     get forced() {
       return forcedKill;
+    },
+    get signalledAt() {
+      return signalledAt;
     },
     signal: signalGroup,
     kill: () => signalGroup("SIGKILL"),

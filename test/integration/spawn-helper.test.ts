@@ -34,7 +34,7 @@ describe.each(variants)("startRun via %s", (_name, h) => {
   it("runs in cwd with env, appends logs, reports the exit code; the pid leads its own group", async () => {
     const p = startRun(opts(["sh", "-c", 'echo "$FROM_RUN $(pwd)"; echo err >&2; ps -o pgid= -p $$; exit 3']));
     const pid = await p.started;
-    expect(await p.exited).toEqual({ code: 3, signal: null });
+    expect(await p.exited).toMatchObject({ code: 3, signal: null });
     const out = readFileSync(path.join(dir, `${_name}.out`), "utf8").trim().split("\n");
     expect(out[0]).toBe(`r1 ${dir}`);
     expect(Number(out[1])).toBe(pid);
@@ -50,18 +50,18 @@ describe.each(variants)("startRun via %s", (_name, h) => {
 
   it("reports death by signal; stop() sends SIGTERM to the group, then SIGKILL after the grace", async () => {
     const k = startRun(opts(["sh", "-c", "kill -SEGV $$"]));
-    expect(await k.exited).toEqual({ code: null, signal: "SIGSEGV" });
+    expect(await k.exited).toMatchObject({ code: null, signal: "SIGSEGV" });
     writeFileSync(path.join(dir, "stubborn.sh"), "trap '' TERM\nsleep 30 & wait\n");
     const p = startRun(opts(["sh", path.join(dir, "stubborn.sh")]));
     await p.started;
     await new Promise((r) => setTimeout(r, 200));
     expect(await p.stop(300)).toBe(true);
     expect(p.forced).toBe(true);
-    expect(await p.exited).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await p.exited).toMatchObject({ code: null, signal: "SIGKILL" });
     const q = startRun(opts(["sleep", "30"]));
     // a stop before the pid is known still reaches the run
     expect(await q.stop(5000)).toBe(false);
-    expect(await q.exited).toEqual({ code: null, signal: "SIGTERM" });
+    expect(await q.exited).toMatchObject({ code: null, signal: "SIGTERM" });
   });
 
   it("pins to the given CPUs; the run ignores no signal", async () => {
@@ -80,7 +80,7 @@ describe("spawn helper fallback", () => {
     const dead = SpawnHelper.start({ ...process.env }, "/nonexistent/python3")!;
     const dir = mkdtempSync(path.join(tmpdir(), "corral-spawn-"));
     const p = startRun({ argv: ["sh", "-c", "exit 4"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper: dead });
-    expect(await p.exited).toEqual({ code: 4, signal: null });
+    expect(await p.exited).toMatchObject({ code: 4, signal: null });
     expect(dead.usable).toBe(false);
     expect(SpawnHelper.start({ CORRAL_SPAWN_HELPER: "0" })).toBeUndefined();
   });
@@ -122,9 +122,9 @@ describe.skipIf(!hasPython)("spawn helper slots (queued starts)", () => {
     await first.started;
     const queued = [1, 2].map((i) => startRun({ ...req(`d${i}`, ["true"]), helper: h, queued: true }));
     h.dropQueued();
-    for (const q of queued) expect(await q.exited).toEqual({ code: null, signal: null, notStarted: true });
+    for (const q of queued) expect(await q.exited).toMatchObject({ code: null, signal: null, notStarted: true });
     expect(existsSync(path.join(dir, "d1.out"))).toBe(false);
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(await first.exited).toMatchObject({ code: 0, signal: null });
     h.close();
   });
 
@@ -136,14 +136,30 @@ describe.skipIf(!hasPython)("spawn helper slots (queued starts)", () => {
     const next = startRun({ ...req("m1", ["true"]), helper: h, queued: true });
     writeFileSync(marker, "");
     expect(await next.exited).toMatchObject({ notStarted: true });
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(await first.exited).toMatchObject({ code: 0, signal: null });
+    h.close();
+  });
+
+  it("says when it reaped a run, so a stop asked for afterwards is known not to have ended it", async () => {
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 1 })!;
+    const exitFile = path.join(dir, "r0.exit.json");
+    const p = startRun({ ...req("r0", ["sh", "-c", "exit 0"]), helper: h, exitFile });
+    await p.started;
+    // Blocked until the helper has reaped it and written its exit, the worker has not read the exit yet.
+    const until = Date.now() + 10_000;
+    while (!existsSync(exitFile) && Date.now() < until) spawnSync("sleep", ["0.01"]);
+    while (Date.now() === JSON.parse(readFileSync(exitFile, "utf8")).at) spawnSync("sleep", ["0.001"]);
+    p.signal("SIGTERM");
+    const e = await p.exited;
+    expect(e).toMatchObject({ code: 0, signal: null });
+    expect(e.at).toBeLessThan(p.signalledAt!);
     h.close();
   });
 
   it("an interpreter that cannot run the helper hands its requests to the next", async () => {
     const h = SpawnHelper.start({ ...process.env }, ["/bin/false", "python3"], { slots: 1 })!;
     const p = startRun({ ...req("f0", ["sh", "-c", "exit 5"]), helper: h, queued: true });
-    expect(await p.exited).toEqual({ code: 5, signal: null });
+    expect(await p.exited).toMatchObject({ code: 5, signal: null });
     expect(h.usable).toBe(true);
     h.close();
   });
