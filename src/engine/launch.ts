@@ -22,6 +22,7 @@ import type { ProjectContext } from "../project/open.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, writeManifest } from "../store/store.js";
+import { backgroundFileWriter } from "../store/file-writer.js";
 import type { Reporter } from "./events.js";
 import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
 import { runSpecOf } from "./spec.js";
@@ -191,11 +192,25 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
   try {
-    for (const r of runs) {
-      const rd = path.join(dir, String(r.index));
-      mkdirSync(rd, { recursive: true });
-      writeFileSync(path.join(rd, RUN_CONFIG), configToYaml(r.config));
-      writeFileSync(path.join(rd, RUN_OVERRIDES), toYaml(r.overrides));
+    // The files go to a second thread while this one renders the next and creates its folder.
+    const files = runs.length >= 256 ? backgroundFileWriter() : undefined;
+    try {
+      for (const r of runs) {
+        const rd = path.join(dir, String(r.index));
+        mkdirSync(rd, { recursive: true });
+        const config = configToYaml(r.config);
+        const overrides = toYaml(r.overrides);
+        if (files) {
+          files.write(path.join(rd, RUN_CONFIG), config);
+          files.write(path.join(rd, RUN_OVERRIDES), overrides);
+        } else {
+          writeFileSync(path.join(rd, RUN_CONFIG), config);
+          writeFileSync(path.join(rd, RUN_OVERRIDES), overrides);
+        }
+      }
+      await files?.done();
+    } finally {
+      files?.close();
     }
     // Index first: a crash between the two leaves an index entry without a manifest (skipped by
     // readers), never a recorded sweep that `corral resume` cannot find.

@@ -158,6 +158,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const settings: LaunchSettings = { ...manifest.settings };
     if (opts.jobs !== undefined) settings.parallel = opts.jobs;
     const launcher: Launcher = makeLauncher(settings);
+    // A job that ends (a local worker exits) wakes the wait below: its last records are on disk.
+    launcher.onJobEnd?.(() => wake?.());
     const local = settings.type === "local";
     const headPacks = opts.packing === "head" && local;
     const policy: RetryPolicy = policyOf(settings);
@@ -297,6 +299,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     for (const i of unknown) finalState.set(i, "unknown");
     // Last view of each open run that was read running (for the live view and the frontier).
     const seenRunning = new Map<number, RunView>();
+    // The view of each run that succeeded, as it was reported: the outcome's list reuses it
+    // instead of reading every final record again at the end.
+    const succeededView: Array<RunView | undefined> = [];
 
     // Local CPU pinning by the head: each submission gets the CPU ids of its runs when -j fits the machine.
     const physical = settings.cpuIds ?? detectCpus();
@@ -418,7 +423,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         hooks.succeeded?.(i);
         sched.succeeded(i);
         finalState.set(i, "succeeded");
-        reporter.emit({ type: "run-ended", run: viewOf(i, state, undefined, rec) });
+        const v = viewOf(i, state, undefined, rec);
+        succeededView[i] = v;
+        reporter.emit({ type: "run-ended", run: v });
         return true;
       }
       const again = stopping || state === "cancelled" ? [] : planResubmissions([{ index: i, state, attempt: attempt[i]!, runTimeout }], { ...policy, retries: nodes[i]!.retries });
@@ -620,7 +627,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     flush(true);
     progress(true);
     const runs: RunView[] = [];
-    for (let i = 0; i < n; i++) runs.push(viewOf(i, finalState.get(i) ?? "cancelled"));
+    for (let i = 0; i < n; i++) runs.push(succeededView[i] ?? viewOf(i, finalState.get(i) ?? "cancelled"));
     return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: stopRequested, detached: false, found };
   }
 }

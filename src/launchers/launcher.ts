@@ -135,4 +135,10 @@ export interface Launcher {
   doctor?(settings: LaunchSettings, ctx: DoctorContext): Promise<DoctorCheck[]>;
   /** Stop the sweep's jobs (gracefully; `force` kills at once). */
   cancel(sweep: SweepManifest, force: boolean): Promise<void>;
+  /**
+   * Call `cb` whenever a job this process started ends (a local worker exits), so a waiting loop
+   * looks at the status files at once instead of at its next poll. Optional: a scheduler's jobs
+   * end elsewhere.
+   */
+  onJobEnd?(cb: () => void): void;
 }

@@ -27,6 +27,8 @@ export function workerPrefix(env: NodeJS.ProcessEnv = process.env): string[] {
 export interface SpawnedWorker {
   pid: number;
   log: string;
+  /** Settles when the worker process exits (while this process lives to see it). */
+  exited: Promise<void>;
 }
 
 /**
@@ -80,6 +82,7 @@ export function spawnWorker(batch: BatchSpec, dir: string, name: string, opts: S
   });
   closeSync(fd);
   child.unref();
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   if (child.pid === undefined) throw new Error(`could not start the corral worker (${workerArgv.join(" ")})`);
   // Registered at once (the worker writes the same as it starts): recover() finds it even if
   // this process dies before the manifest records the job.
@@ -89,6 +92,6 @@ export function spawnWorker(batch: BatchSpec, dir: string, name: string, opts: S
   } catch {
     /* the worker registers itself too */
   }
-  return { pid: child.pid, log };
+  return { pid: child.pid, log, exited };
 }
 

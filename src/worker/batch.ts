@@ -51,6 +51,11 @@ export interface WorkerContext {
 
 /** See start(): how long a run lives before its "running" record is written. */
 const RUNNING_WRITE_DELAY_MS = 100;
+/**
+ * Runs handed to the spawn helper beyond the busy slots (at least `parallel`): enough that its
+ * queue does not run dry while this worker waits for a CPU on a busy machine.
+ */
+const LOOKAHEAD = 16;
 /** How long a run killed from outside waits for the worker's own stop signal before it counts as failed. */
 const OUTSIDE_KILL_SETTLE_MS = 1000;
 
@@ -240,7 +245,9 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const active = new Map<number, Active>();
   // One small process starts every run of the batch (see spawn-helper.ts); none for an empty batch.
   // Also for one run: the helper records exits and stops the runs if this worker dies.
-  const helper = todo.length > 0 ? SpawnHelper.start(baseEnv) : undefined;
+  // It keeps `parallel` slots: runs handed over while all are busy start the moment one frees.
+  const helper = todo.length > 0 ? SpawnHelper.start(baseEnv, undefined, { slots: batch.parallel, marker: ctx.cancelRequested ? undefined : cancelMarkerOf(batch.sweepDir) }) : undefined;
+  sched.lookahead = () => (helper?.queues ? Math.max(batch.parallel, LOOKAHEAD) : 0);
   let stopping: StopMode | undefined;
   let cancelReason = "not started: the batch was stopped";
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -287,7 +294,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   const baseRecord = (spec: RunSpec, state: RunState): RunStatusRecord => workerRecord(batch, ctx, spec, state, prev.get(spec.index), now());
 
-  const start = (grant: Grant): void => {
+  const start = (grant: Grant, queued = false): void => {
     const spec = specs.get(grant.index)!;
     const env: NodeJS.ProcessEnv = { ...baseEnv, ...spec.env };
     env.CORRAL_ATTEMPT = String(spec.attempt);
@@ -310,7 +317,10 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       ...(grant.pinned && grant.cpuIds.length ? { cpus: grant.cpuIds } : {}),
       helper,
       exitFile: runExitFile(spec.dir, spec.attempt),
+      queued,
     });
+    const a: Active = { spec, grant, proc, record: runningRecord };
+    active.set(spec.index, a);
     // The "running" record is written once the run has lived RUNNING_WRITE_DELAY_MS since its
     // process started (its pid known: it names the process group a later command checks): a run
     // that ends sooner gets only its final record, which halves the writes of sweeps of tiny runs.
@@ -318,21 +328,38 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     void proc.started.then((pid) => {
       if (pid === undefined) return;
       runningRecord.pid = pid;
+      // A queued run starts when a slot frees: its clock starts then.
+      if (queued) runningRecord.startedAt = runningRecord.updatedAt = runningRecord.history[runningRecord.history.length - 1]!.at = now();
       runningTimer = setTimeout(() => {
         if (active.has(spec.index)) record(spec.dir, runningRecord);
       }, RUNNING_WRITE_DELAY_MS);
+      // Its own time limit counts from its start.
+      if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
+        a.timer = setTimeout(() => {
+          a.stopReason = "run-timeout";
+          vlog(`run ${spec.index}: timeout ${spec.timeoutS}s reached, stopping`);
+          void proc.stop(batch.killGraceS * 1000);
+        }, spec.timeoutS * 1000);
+      }
     });
-    vlog(`run ${spec.index}: start${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
-    const a: Active = { spec, grant, proc, record: runningRecord };
-    active.set(spec.index, a);
-    if (spec.timeoutS !== undefined && spec.timeoutS > 0) {
-      a.timer = setTimeout(() => {
-        a.stopReason = "run-timeout";
-        vlog(`run ${spec.index}: timeout ${spec.timeoutS}s reached, stopping`);
-        void proc.stop(batch.killGraceS * 1000);
-      }, spec.timeoutS * 1000);
-    }
+    vlog(`run ${spec.index}: ${queued ? "queued for the next free slot" : "start"}${proc.pid !== undefined ? ` pid ${proc.pid}` : ""} cpus [${grant.cpuIds.join(",")}]${grant.pinned ? " pinned" : " shared"} gpus [${grant.gpuIds.join(",")}]${grant.gpuShare > 0 && grant.gpuShare < 1 ? ` share ${grant.gpuShare}` : ""}`);
     void proc.exited.then(async (exit) => {
+      if (exit.notStarted) {
+        // A queued start withdrawn before it began: the batch is stopping, or the helper found the
+        // cancel marker first. Recorded as stop() records the runs it never started.
+        active.delete(spec.index);
+        sched.finished(grant);
+        if (stopping === undefined) cancelReason = "not started: the sweep was cancelled";
+        if (stopping === undefined || stopping === "cancel") {
+          record(spec.dir, { ...baseRecord(spec, "cancelled"), message: cancelReason });
+          bump("cancelled");
+        }
+        // Never started here: its claim goes (a cancelled record ends it anyway).
+        releaseClaim(spec.index);
+        if (stopping === undefined) stop("cancel");
+        else pump();
+        return;
+      }
       // Killed by a signal we did not send: a scheduler signals the job's processes one by one,
       // so the run may die of it an instant before this worker gets its own SIGTERM. Wait a
       // moment (the run stays active meanwhile) so a preemption or cancel is recorded as such.
@@ -387,10 +414,12 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       rec.signal = exit.signal;
       if (message) rec.message = message;
       rec.history.push({ state, at: t, attempt: spec.attempt });
-      record(spec.dir, rec);
       bump(state);
-      vlog(`run ${spec.index}: ${state}${message ? ` (${message})` : ""}`);
+      // Refill first: the outcome is on disk already (the helper's exit file), and nothing the
+      // next run does depends on this record, so its write no longer delays the next start.
       pump();
+      record(spec.dir, rec);
+      vlog(`run ${spec.index}: ${state}${message ? ` (${message})` : ""}`);
     });
   };
 
@@ -433,7 +462,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     for (;;) {
       const d = sched.next(now());
       if (d.kind === "start") {
-        start(d.grant);
+        start(d.grant, d.queued);
         continue;
       }
       if (d.kind === "done") return finish();
@@ -447,6 +476,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   const heartbeat = setInterval(() => {
     ident.heartbeat(now());
     for (const a of active.values()) {
+      // Not yet started (queued for a slot): nothing runs, nothing to record.
+      if (a.record.pid === undefined) continue;
       a.record.updatedAt = now();
       // A missed heartbeat on a full disk makes the record look older, never wrong.
       if (!diskFull) record(a.spec.dir, a.record);
@@ -455,6 +486,8 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   heartbeat.unref();
 
   const stop = (mode: StopMode): void => {
+    // Queued starts that have not begun never will; each comes back `notStarted`.
+    helper?.dropQueued();
     if (mode === "immediate") {
       stopping = stopping === "timeout" ? "timeout" : "cancel";
       for (const a of active.values()) {

@@ -160,9 +160,12 @@ export function medianMs(durations: readonly number[]): number | undefined {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** One decision of the scheduler. */
+/**
+ * One decision of the scheduler. `queued`: every slot is busy; the run is handed over now to start
+ * the moment one frees (lookahead, see SlotScheduler.lookahead).
+ */
 export type Decision =
-  | { kind: "start"; grant: Grant }
+  | { kind: "start"; grant: Grant; queued?: boolean }
   | { kind: "wait"; untilMs?: number; reason: string }
   | { kind: "done" };
 
@@ -177,6 +180,13 @@ export class SlotScheduler {
   private stopped = false;
   private readonly deferredReqs: SlotRequest[] = [];
   private readonly held = new Set<number>();
+  /**
+   * How many runs may be handed over beyond the busy slots, to be started by whoever sees a slot
+   * free first (the spawn helper refills a slot without a round trip through the worker). Only
+   * runs that take nothing but a slot (no pinned CPUs, no GPUs), and never with a stagger or an
+   * allocation deadline, which are decided at the moment of the start. 0: none.
+   */
+  lookahead: () => number = () => 0;
 
   constructor(
     private readonly pool: ResourcePool,
@@ -242,18 +252,24 @@ export class SlotScheduler {
       this.queue.splice(0, this.queue.length, ...keep);
     }
     if (this.stopped || this.queue.length === 0) return this.running === 0 ? { kind: "done" } : { kind: "wait", reason: "runs still running" };
-    if (this.running >= this.pool.parallel) return { kind: "wait", reason: `all ${this.pool.parallel} slots busy` };
+    const busy = this.running >= this.pool.parallel;
+    if (busy && (this.staggerMs > 0 || this.deadline !== undefined || this.running >= this.pool.parallel + this.lookahead())) return { kind: "wait", reason: `all ${this.pool.parallel} slots busy` };
     if (now - this.lastStart < this.staggerMs) return { kind: "wait", untilMs: this.lastStart + this.staggerMs, reason: "stagger" };
     // First run in queue order that fits: a big request does not block small ones behind it.
     for (let i = 0; i < this.queue.length; i++) {
       const req = this.queue[i]!;
       if (this.held.has(req.index)) continue;
       const grant = this.pool.tryAcquire(req);
+      if (grant && busy && (grant.pinned || grant.gpuIds.length > 0)) {
+        // Resources are held from the decision: lookahead only for runs that hold none.
+        this.pool.release(grant);
+        return { kind: "wait", reason: `all ${this.pool.parallel} slots busy` };
+      }
       if (grant) {
         this.queue.splice(i, 1);
         this.running++;
         this.lastStart = now;
-        return { kind: "start", grant };
+        return busy ? { kind: "start", grant, queued: true } : { kind: "start", grant };
       }
     }
     if (this.queue.every((r) => this.held.has(r.index))) return { kind: "wait", reason: "waiting for runs another worker may still be running" };

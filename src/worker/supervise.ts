@@ -19,6 +19,8 @@ export interface RunExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started at all (ENOENT, EACCES). */
   spawnError?: string;
+  /** A queued start withdrawn before it began (the batch is stopping): nothing ran. */
+  notStarted?: boolean;
   /** When the spawn helper reaped it (ms since the epoch): it had ended by then. */
   at?: number;
 }
@@ -62,6 +64,7 @@ export function startRun(opts: StartOptions): Supervised {
       {
         started: (pid, error) => (pid === undefined ? ctl.exit({ code: 127, signal: null, spawnError: spawnErrorText(opts.argv[0] ?? "", error) }) : ctl.started(pid)),
         exited: ctl.exit,
+        dropped: () => ctl.exit({ code: null, signal: null, notStarted: true }),
         lost: (maybeStarted) => {
           if (!maybeStarted) return direct();
           // The helper died: this run's exit can no longer be seen. Do not leave it running unwatched.

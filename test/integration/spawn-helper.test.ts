@@ -87,7 +87,7 @@ describe("spawn helper fallback", () => {
     const dead = SpawnHelper.start({ ...process.env }, "/nonexistent/python3")!;
     const dir = mkdtempSync(path.join(tmpdir(), "corral-spawn-"));
     const p = startRun({ argv: ["sh", "-c", "exit 4"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper: dead });
-    expect(await p.exited).toEqual({ code: 4, signal: null });
+    expect(await p.exited).toMatchObject({ code: 4, signal: null });
     expect(dead.usable).toBe(false);
     expect(SpawnHelper.start({ CORRAL_SPAWN_HELPER: "0" })).toBeUndefined();
   });
@@ -97,14 +97,80 @@ describe.skipIf(!helper)("a run that ended before a stop reached it", () => {
   it("its reap time is before the stop's first signal, so the worker keeps its own outcome", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "corral-spawn-"));
     const exitFile = path.join(dir, "exit-1.json");
-    const p = startRun({ argv: ["true"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper, exitFile });
+    // Ends a moment after its start is reported, so the start is read alone.
+    const p = startRun({ argv: ["sleep", "0.2"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper, exitFile });
     await p.started;
     // Reaped and recorded by the helper, its report not yet read: a stop now reaches no run.
     while (!existsSync(exitFile)) spawnSync("sleep", ["0.01"]);
+    // Not in the millisecond it was reaped (the clocks agree to the millisecond).
+    while (Date.now() <= JSON.parse(readFileSync(exitFile, "utf8")).at) spawnSync("sleep", ["0.001"]);
     void p.stop(1000);
     const exit = await p.exited;
     expect(exit.code).toBe(0);
     expect(p.signalledAt).toEqual(expect.any(Number));
     expect(exit.at!).toBeLessThan(p.signalledAt!);
+  });
+});
+
+describe.skipIf(!hasPython)("spawn helper slots (queued starts)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "corral-slots-"));
+  const req = (name: string, argv: string[], extra: Partial<StartOptions> = {}): StartOptions => ({
+    argv,
+    cwd: dir,
+    env: { ...process.env },
+    stdoutFile: path.join(dir, `${name}.out`),
+    stderrFile: path.join(dir, `${name}.err`),
+    ...extra,
+  });
+
+  it("starts queued runs as slots free, never more than `slots` at once, in order", async () => {
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 2 })!;
+    const log = path.join(dir, "conc.log");
+    const script = `echo "s $(date +%s%N)" >> ${log}; sleep 0.05; echo "e $(date +%s%N)" >> ${log}`;
+    // Queued before the helper is ready too: nothing starts until a slot is free.
+    const runs = Array.from({ length: 8 }, (_, i) => startRun({ ...req(`q${i}`, ["sh", "-c", script]), helper: h, queued: true }));
+    const exits = await Promise.all(runs.map((r) => r.exited));
+    expect(exits.every((e) => e.code === 0)).toBe(true);
+    let now = 0;
+    let most = 0;
+    const events = readFileSync(log, "utf8").trim().split("\n").map((l) => l.split(" ")).sort((a, b) => Number(BigInt(a[1]!) - BigInt(b[1]!)));
+    for (const [k] of events) {
+      now += k === "s" ? 1 : -1;
+      most = Math.max(most, now);
+    }
+    expect(most).toBe(2);
+    h.close();
+  });
+
+  it("dropQueued withdraws what has not started (reported notStarted, no logs left); running runs go on", async () => {
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 1 })!;
+    const first = startRun({ ...req("d0", ["sleep", "0.3"]), helper: h, queued: true });
+    await first.started;
+    const queued = [1, 2].map((i) => startRun({ ...req(`d${i}`, ["true"]), helper: h, queued: true }));
+    h.dropQueued();
+    for (const q of queued) expect(await q.exited).toMatchObject({ code: null, signal: null, notStarted: true });
+    expect(existsSync(path.join(dir, "d1.out"))).toBe(false);
+    expect(await first.exited).toMatchObject({ code: 0, signal: null });
+    h.close();
+  });
+
+  it("starts no queued run once the cancel marker exists", async () => {
+    const marker = path.join(dir, "cancel-requested");
+    const h = SpawnHelper.start({ ...process.env }, undefined, { slots: 1, marker })!;
+    const first = startRun({ ...req("m0", ["sleep", "0.3"]), helper: h, queued: true });
+    await first.started;
+    const next = startRun({ ...req("m1", ["true"]), helper: h, queued: true });
+    writeFileSync(marker, "");
+    expect(await next.exited).toMatchObject({ notStarted: true });
+    expect(await first.exited).toMatchObject({ code: 0, signal: null });
+    h.close();
+  });
+
+  it("an interpreter that cannot run the helper hands its requests to the next", async () => {
+    const h = SpawnHelper.start({ ...process.env }, ["/bin/false", "python3"], { slots: 1 })!;
+    const p = startRun({ ...req("f0", ["sh", "-c", "exit 5"]), helper: h, queued: true });
+    expect(await p.exited).toMatchObject({ code: 5, signal: null });
+    expect(h.usable).toBe(true);
+    h.close();
   });
 });

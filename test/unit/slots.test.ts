@@ -47,4 +47,29 @@ describe("SlotScheduler", () => {
     if (d.kind === "start") s.finished(d.grant);
     expect(s.next(0).kind).toBe("done");
   });
+
+  it("hands over `lookahead` runs beyond the busy slots (queued), only runs that hold nothing but a slot", () => {
+    const shared = new ResourcePool({ cpuIds: [0, 1, 2, 3], gpuIds: [], parallel: 2, pinByDefault: false });
+    const s = new SlotScheduler(shared, [0, 1, 2, 3, 4].map((index) => ({ index, cpus: 0, gpus: undefined })), 0);
+    s.lookahead = () => 2;
+    const d = [0, 1, 2, 3].map(() => s.next(0));
+    expect(d.map((x) => (x.kind === "start" ? [x.grant.index, x.queued ?? false] : x.kind))).toEqual([
+      [0, false],
+      [1, false],
+      [2, true],
+      [3, true],
+    ]);
+    expect(s.next(0)).toMatchObject({ kind: "wait", reason: "all 2 slots busy" });
+    if (d[0]!.kind === "start") s.finished(d[0]!.grant);
+    expect(s.next(0)).toMatchObject({ kind: "start", grant: { index: 4 }, queued: true });
+    // Pinned CPUs, GPUs, a stagger or an allocation deadline: decided at the start itself, never ahead.
+    const pinned = new SlotScheduler(pool(2), [0, 1, 2].map((index) => ({ index, cpus: 0, gpus: undefined })), 0);
+    pinned.lookahead = () => 2;
+    expect([pinned.next(0).kind, pinned.next(0).kind, pinned.next(0).kind]).toEqual(["start", "start", "wait"]);
+    const staggered = new SlotScheduler(shared, [5, 6, 7].map((index) => ({ index, cpus: 0, gpus: undefined })), 1000);
+    staggered.lookahead = () => 2;
+    expect(staggered.next(0).kind).toBe("start");
+    expect(staggered.next(1000).kind).toBe("start");
+    expect(staggered.next(5000)).toMatchObject({ kind: "wait", reason: "all 2 slots busy" });
+  });
 });

@@ -20,6 +20,11 @@ import { sweepWorkDir } from "../../store/layout.js";
 
 export class LocalLauncher implements Launcher {
   readonly type = "local";
+  private readonly jobEnded: Array<() => void> = [];
+
+  onJobEnd(cb: () => void): void {
+    this.jobEnded.push(cb);
+  }
 
   /**
    * @param allocationOf the scheduler allocation this machine's runs would share, if any (a local
@@ -97,6 +102,10 @@ export class LocalLauncher implements Launcher {
       pinCpus: false,
     };
     const w = spawnWorker(batch, sweepWorkDir(sweep.dir), `batch-${batchId}`, { setup: settings.setup, cwd: sweep.projectDir, env: settings.env ?? {} });
+    // The last records are on disk when the worker exits: a waiting loop need not sleep out its poll.
+    void w.exited.then(() => {
+      for (const cb of this.jobEnded) cb();
+    });
     return [
       {
         jobId: `local-${w.pid}`,
