@@ -164,7 +164,9 @@ const RUN_SH = `#!/bin/sh
 echo "$CORRAL_RUN_ID $CORRAL_ATTEMPT" >> "$START_FILE"
 if [ "\${TERM_EXIT0:-0}" = 1 ]; then trap 'echo "$CORRAL_RUN_ID" >> "$COUNT_FILE"; exit 0' TERM; fi
 sleep "\${SLEEP:-0}" &
-wait $!
+# Its work killed is its death: slurmstepd signals a job's processes one at a time, and on a loaded
+# machine the shell could otherwise outlive its killed sleep and exit 0.
+wait $! || exit $?
 echo "$CORRAL_RUN_ID" >> "$COUNT_FILE"
 `;
 
@@ -421,9 +423,7 @@ const CASES: Case[] = [
  * must complete each exactly once, counting what ran, including anything the kill left behind.
  */
 async function killedCase(h: Harness, what: "worker" | "job"): Promise<void> {
-  // 8 s of work: on a loaded machine a kill can land seconds after both runs are seen running,
-  // and a run that finished first is rightly succeeded, which is not the window under test.
-  const s = new Sweep(h, { slots: 2, runs: 2 }, { sleepS: 8 });
+  const s = new Sweep(h, { slots: 2, runs: 2 }, { sleepS: 3 });
   await (await s.start(true)).done;
   await s.waitRunning(2);
   await (what === "worker" ? h.killWorker : h.killJob)(s.manifest());
