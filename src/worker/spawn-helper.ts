@@ -185,11 +185,15 @@ def reap():
                 # The exit is on disk before anyone is told: a worker that dies now loses no outcome.
                 f = exits.pop(i, None)
                 if f:
+                    # One write to a name no one else writes (one per attempt): no temporary file
+                    # and rename, which cost a file creation per run. A helper killed mid-write
+                    # leaves a record readers cannot parse and take as missing, as a missing one.
                     try:
-                        t = f + ".tmp." + str(os.getpid())
-                        with open(t, "w") as h:
-                            h.write(json.dumps({"pid": pid, "code": code, "signal": sig, "orphaned": pid in orphaned, "at": at}) + "\n")
-                        os.replace(t, f)
+                        fd = os.open(f, W | os.O_TRUNC, 0o644)
+                        try:
+                            os.write(fd, (json.dumps({"pid": pid, "code": code, "signal": sig, "orphaned": pid in orphaned, "at": at}) + "\n").encode())
+                        finally:
+                            os.close(fd)
                     except OSError:
                         pass
                 say({"t": "exit", "id": i, "code": code, "signal": sig, "at": at})

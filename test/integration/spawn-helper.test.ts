@@ -101,9 +101,16 @@ describe.skipIf(!helper)("a run that ended before a stop reached it", () => {
     const p = startRun({ argv: ["sleep", "0.2"], cwd: dir, env: process.env, stdoutFile: path.join(dir, "o"), stderrFile: path.join(dir, "e"), helper, exitFile });
     await p.started;
     // Reaped and recorded by the helper, its report not yet read: a stop now reaches no run.
-    while (!existsSync(exitFile)) spawnSync("sleep", ["0.01"]);
+    const reapedAt = (): number | undefined => {
+      try {
+        return (JSON.parse(readFileSync(exitFile, "utf8")) as { at: number }).at;
+      } catch {
+        return undefined;
+      }
+    };
+    while (reapedAt() === undefined) spawnSync("sleep", ["0.01"]);
     // Not in the millisecond it was reaped (the clocks agree to the millisecond).
-    while (Date.now() <= JSON.parse(readFileSync(exitFile, "utf8")).at) spawnSync("sleep", ["0.001"]);
+    while (Date.now() <= reapedAt()!) spawnSync("sleep", ["0.001"]);
     void p.stop(1000);
     const exit = await p.exited;
     expect(exit.code).toBe(0);
