@@ -52,7 +52,7 @@ if (want("sweep")) {
 // 2. 2,000 runs of `true`, 2 at a time: corral's local launcher vs GNU parallel, both with their
 // files in the same folder tree. Twice: in memory (tmpfs, /dev/shm), where what is measured is
 // the per-run work of each tool (the target of issue 10), and in the default temporary folder
-// on disk, reported. Corral keeps 9 files per run (folder, config, overrides, two logs, exit
+// on disk, reported. Corral keeps a folder and 7 files per run (config, overrides, two logs, exit
 // and status records, a claim link); GNU parallel keeps none and creates 2 temporary files per
 // job. On a disk, file creation can dominate: ext4 without a journal scans past every inode
 // deleted in the last minutes for each file it creates (`recently_deleted`), so a run soon after
