@@ -59,7 +59,7 @@ export interface TableOpts {
   verbose?: boolean;
   singleAllocation?: boolean;
   head?: string;
-  cfg?: "job" | "all";
+  cfg?: "job" | "hydra" | "all";
   package?: string;
 }
 
@@ -254,9 +254,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: "cfg",
     flags: "--cfg <what>",
     commands: ["config"],
-    choices: ["job", "all"],
-    help: "job: the run's config (default); all: with the corral settings in force",
-    doc: "`job` (default): the run's config, exactly what `CORRAL_CONFIG` will hold (profiles' `overrides` included). `all`: that plus a `corral:` section with the settings in force: command, launcher settings (spelled as in corral.yaml, defaults filled in), resources, sweep folder template, paths, applied and available profiles.",
+    choices: ["job", "hydra", "all"],
+    help: "job: the run's config (default); hydra: Hydra's settings; all: both, with the corral settings in force",
+    doc: "`job` (default): the run's config, exactly what `CORRAL_CONFIG` will hold (profiles' `overrides` included), without the `hydra` node, as Hydra's `--cfg job`. `hydra`: Hydra's settings as the configs and the `hydra.*` overrides write them, with `runtime.choices` (Hydra's own groups included); what Hydra itself provides is composed by the app. `all`: the job config, `hydra:`, and a `corral:` section with the settings in force: command, launcher settings (spelled as in corral.yaml, defaults filled in), resources, sweep folder template, paths, applied and available profiles.",
   },
   {
     key: "package",

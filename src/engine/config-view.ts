@@ -9,7 +9,7 @@ import { resolveSettings, settingsAsWritten } from "../launchers/settings.js";
 export function composeForDisplay(
   project: ProjectContext,
   overrides: string[],
-  opts: { cfg: "job" | "all"; key?: string; env: Record<string, string | undefined>; now: Date },
+  opts: { cfg: "job" | "hydra" | "all"; key?: string; env: Record<string, string | undefined>; now: Date },
 ): ConfigValue {
   const plan = planRuns({
     command: project.config.command ?? [],
@@ -26,13 +26,17 @@ export function composeForDisplay(
     now: opts.now,
     sourceFile: project.file,
   });
-  const job = plan.run(0).config;
+  const run = plan.run(0);
+  const job = run.config;
   const cfg = project.config;
   const value: ConfigValue =
     opts.cfg === "job"
       ? job
-      : ({
+      : opts.cfg === "hydra"
+        ? { hydra: run.hydra }
+        : ({
           ...job,
+          hydra: run.hydra,
           corral: {
             command: cfg.command ?? null,
             launcher: JSON.parse(JSON.stringify(settingsAsWritten(resolveSettings(cfg, {})))) as ConfigValue,
@@ -46,6 +50,9 @@ export function composeForDisplay(
   if (!opts.key) return value;
   // `-p launcher` also finds the corral settings, as Hydra's `-p hydra.launcher` does.
   const hit = getPath(value, opts.key) ?? (opts.cfg === "all" ? getPath(value, `corral.${opts.key}`) : undefined);
-  if (hit === undefined) throw new CorralError("E_USAGE", `no key '${opts.key}' in the ${opts.cfg === "job" ? "run's config" : "config"}`, { hint: opts.cfg === "job" ? "use --cfg all to include the corral settings" : undefined });
+  if (hit === undefined) {
+    const hint = opts.cfg === "job" ? (opts.key === "hydra" || opts.key.startsWith("hydra.") ? "Hydra's settings are not part of the job config: use --cfg hydra (or --cfg all)" : "use --cfg all to include the corral settings") : undefined;
+    throw new CorralError("E_USAGE", `no key '${opts.key}' in the ${opts.cfg === "job" ? "run's config" : opts.cfg === "hydra" ? "Hydra settings" : "config"}`, hint ? { hint } : {});
+  }
   return hit;
 }

@@ -79,7 +79,33 @@ export interface ComposeResult {
    * `db@backup`); null for a placeholder left unset. Several options of one group read `[a,b]`.
    */
   choices: Record<string, string | null>;
+  /**
+   * The `hydra` node: what the configs set under `hydra:` (and options of `hydra/<group>` found in
+   * the config dir), empty maps pruned. Hydra's settings, never part of the job config.
+   */
+  hydra: ConfigMap;
+  /** The options chosen for Hydra's own groups (`hydra/launcher: basic`), as `choices`. */
+  hydraChoices: Record<string, string | null>;
 }
+
+/**
+ * Hydra's own defaults list (`hydra/config` in Hydra 1.3's `HydraConf`): the groups a config may
+ * `override hydra/<group>: <option>` without providing a file, since Hydra or its plugins do
+ * (`override hydra/job_logging: disabled`, `override hydra/launcher: submitit_slurm`). Their
+ * content is Hydra's: composed by the app itself, so an option without a file here is empty.
+ */
+export const HYDRA_DEFAULTS: ReadonlyArray<[string, string | null]> = [
+  ["output", "default"],
+  ["launcher", "basic"],
+  ["sweeper", "basic"],
+  ["help", "default"],
+  ["hydra_help", "default"],
+  ["hydra_logging", "default"],
+  ["job_logging", "default"],
+  ["callbacks", null],
+  ["env", "default"],
+];
+const HYDRA_DEFAULTS_FILE = "Hydra's defaults (hydra/config)";
 
 // ---------------------------------------------------------------------------------------------
 // Defaults list parsing (YAML shape -> DefaultsEntry)
@@ -368,6 +394,8 @@ class Composer {
     const loaded = n.loaded!;
     const own = loaded.defaults ?? (loaded.config.defaults !== undefined ? parseDefaultsList(loaded.config.defaults, loaded.file) : []);
     const defaults: Array<TreeNode | "self"> = [];
+    // Hydra's own groups come first, as its `hydra/config` does before the primary config.
+    if (isRoot) for (const [g, o] of HYDRA_DEFAULTS) defaults.push(newNode({ kind: "group", group: `/hydra/${g}`, option: o }, HYDRA_DEFAULTS_FILE));
     for (const e of own) defaults.push(e.kind === "self" ? "self" : newNode(e, loaded.file));
     if (defaults.length > 0 || (isRoot && this.appends.length > 0)) this.validateSelf(defaults, loaded.file);
     if (isRoot) defaults.push(...this.appends);
@@ -483,6 +511,8 @@ class Composer {
     const found = opts?.get(name);
     if (found) return found;
     if (n.optional) return undefined;
+    // Options of Hydra's groups that Hydra or a plugin provides: the app composes them.
+    if (group.startsWith("hydra/")) return { config: {}, file: `${group}/${name} (provided by Hydra or a plugin)` };
     const fromCli = n.kind === "group" && (this.overrideChoices.get(overrideKey(n))?.external === true || n.externalAppend);
     const code: ErrorCode = fromCli ? "E_OVERRIDE" : "E_CONFIG";
     const file = fromCli ? this.overridesFile : n.containerFile;
@@ -509,6 +539,10 @@ class Composer {
       let msg = `Could not override '${key}': no match in the defaults list`;
       let hint: string | undefined;
       if (sameGroup.length > 0) hint = `did you mean to override ${sameGroup.sort().join(" or ")}?`;
+      else {
+        const near = didYouMean(key, [...this.knownChoices.keys()]);
+        if (near) hint = `did you mean '${near}'?`;
+      }
       if (oc.external) {
         msg += `. To append to your defaults list use +${oc.input}`;
       } else {
@@ -703,5 +737,24 @@ export function composeConfig(input: ComposeInput): ComposeResult {
   c.ensureUsed();
   const config = c.merge(c.flatten(root));
   for (const o of c.configOverrides) c.applyValueOverride(config, o);
-  return { config, choices: c.choices() };
+  const hydra = isConfigMap(config.hydra) ? pruneEmpty(config.hydra) : {};
+  delete config.hydra;
+  const all = c.choices();
+  const choices: Record<string, string | null> = {};
+  const hydraChoices: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(all)) (k.startsWith("hydra/") ? hydraChoices : choices)[k] = v;
+  return { config, choices, hydra, hydraChoices };
+}
+
+/** `m` without the maps left empty (the groups Hydra provides add one each). */
+function pruneEmpty(m: ConfigMap): ConfigMap {
+  const out: ConfigMap = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (!isConfigMap(v)) out[k] = v;
+    else {
+      const inner = pruneEmpty(v);
+      if (Object.keys(inner).length > 0) out[k] = inner;
+    }
+  }
+  return out;
 }

@@ -6,6 +6,10 @@
  * system"). PURE.
  */
 
+import { deepClone, deletePath, isConfigMap, setPath, splitPath } from "./configpath.js";
+import { toConfigValue } from "./overrides.js";
+import type { ConfigMap, ElementValue, Override } from "./types.js";
+
 /** A value as Hydra's override grammar reads it back unchanged: plain when safe, else quoted. */
 export function hydraValue(s: string): string {
   if (/^[A-Za-z0-9_/.\-+]+$/.test(s)) return s;
@@ -13,8 +17,11 @@ export function hydraValue(s: string): string {
   return `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
-/** `hydra.*` overrides are Hydra's own settings: handed to the app, never composed into the job config. */
-export const isHydraKey = (key: string): boolean => key === "hydra" || key.startsWith("hydra.");
+/**
+ * `hydra.*` overrides and `hydra/<group>=<option>` choices are Hydra's own settings: handed to the
+ * app, never composed into the job config.
+ */
+export const isHydraKey = (key: string): boolean => key === "hydra" || key.startsWith("hydra.") || key.startsWith("hydra/") || key.startsWith("/hydra/");
 
 /**
  * The Hydra overrides of one run: its output folder is its Corral run folder (`.hydra/`, the job
@@ -35,4 +42,32 @@ export function hydraRunArgs(run: { index: number; id: string; dir: string }, gi
 /** Does this Python source use Hydra (`@hydra.main`, `hydra.main(`, `from hydra`, `import hydra`)? */
 export function usesHydra(source: string): boolean {
   return /@hydra\.main|hydra\.main\(|^\s*from hydra\b|^\s*import hydra\b/m.test(source);
+}
+
+/**
+ * Hydra's settings of one run, as `corral config --cfg hydra` shows them: the `hydra:` node the
+ * configs composed, the run's `hydra.*` overrides applied, and `runtime.choices` (every group's
+ * option, Hydra's `hydra/<group>` ones included, as Hydra records them).
+ */
+export function hydraSettings(node: ConfigMap, choices: Record<string, string | null>, overrides: readonly Override[]): ConfigMap {
+  const out = deepClone(node);
+  const chosen: Record<string, string | null> = { ...choices };
+  for (const o of overrides) {
+    const key = o.key.replace(/^\//, "");
+    if (key.startsWith("hydra/")) {
+      const v = o.value;
+      if (o.type === "delete") delete chosen[key];
+      else if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") chosen[key] = v === null ? null : String(v);
+      else if (v !== undefined && !Array.isArray(v) && v.kind === "quoted") chosen[key] = v.text;
+      continue;
+    }
+    if (!key.startsWith("hydra.")) continue;
+    const segs = splitPath(key.slice("hydra.".length));
+    if (o.type === "delete") deletePath(out, segs);
+    else if (o.value !== undefined && !o.isSweep) setPath(out, segs, toConfigValue(o.value as ElementValue));
+  }
+  const runtime = isConfigMap(out.runtime) ? out.runtime : {};
+  runtime.choices = Object.fromEntries(Object.entries(chosen).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  out.runtime = runtime;
+  return out;
 }

@@ -9,7 +9,8 @@
  *   not Python's `None`/`True`;
  * - `oc.env` always yields a string (or null for a `null` default): an unquoted default such as
  *   `8080` is taken as the text `8080` instead of being a type error; wrap in `oc.decode` for a number;
- * - `${now:...}` formats `ctx.now` in the local time zone of the process that resolves the config.
+ * - `${now:...}` formats `ctx.now` in the local time zone of the process that resolves the config;
+ * - `${hydra:...}` is kept as written: only the Hydra app knows its runtime values.
  */
 import { parse as parseYaml } from "yaml";
 import { CorralError } from "../errors.js";
@@ -318,8 +319,12 @@ class Resolver {
         const fmt = ip.args.map((a) => toText(this.evalArg(a, segs, path))).join(",");
         return strftime(fmt || "%Y-%m-%d_%H-%M-%S", this.ctx.now);
       }
+      case "hydra":
+        // Hydra's runtime values (`${hydra:runtime.cwd}`, `${hydra:job.num}`) exist only inside the
+        // app: kept as written, as Hydra keeps them in .hydra/config.yaml, for the app to resolve.
+        return ip.text;
       default:
-        throw this.error(path, `Unsupported interpolation resolver '${ip.name}' in '${ip.text}'`, "known resolvers: oc.env, oc.select, oc.decode, now");
+        throw this.error(path, `Unsupported interpolation resolver '${ip.name}' in '${ip.text}'`, "known resolvers: oc.env, oc.select, oc.decode, now, hydra (kept for the Hydra app)");
     }
   }
 

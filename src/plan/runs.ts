@@ -2,7 +2,7 @@
  * Plan the runs of a sweep: expand the sweep, compose and resolve each run's config, hash it
  * into the run id. PURE: the project, the environment and the clock come in as data.
  */
-import { isHydraKey } from "./hydra-app.js";
+import { hydraSettings, isHydraKey } from "./hydra-app.js";
 import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
 import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
@@ -56,6 +56,12 @@ export interface PlannedRun {
   argv?: string[];
   params: ConfigMap;
   config: ConfigMap;
+  /**
+   * Hydra's settings for this run as the configs write them (`hydra:` blocks, options of
+   * `hydra/<group>` files), with `runtime.choices` (every group's chosen option, Hydra's groups
+   * included). Not part of the job config; the app composes Hydra's own defaults itself.
+   */
+  hydra: ConfigMap;
 }
 
 export interface RunPlan {
@@ -99,7 +105,8 @@ export function planRuns(input: PlanInput): RunPlan {
     size: sweep.size,
     run(i: number): PlannedRun {
       // `hydra.*` overrides are the app's Hydra settings: on its command line, not in its config.
-      const ovs = freeForm(sweep.run(i)).filter((o) => !isHydraKey(o.key));
+      const given = freeForm(sweep.run(i));
+      const ovs = given.filter((o) => !isHydraKey(o.key));
       const composed = composeConfig({
         repo: input.repo,
         ...(input.primary ? { primary: input.primary } : {}),
@@ -114,13 +121,14 @@ export function planRuns(input: PlanInput): RunPlan {
       const overrides = sweep.spelled(i);
       const id = runId(input.command, config);
       const params = sweep.params(i);
+      const hydra = hydraSettings(composed.hydra, { ...composed.choices, ...composed.hydraChoices }, given.filter((o) => isHydraKey(o.key)));
       if (templated) {
         const argv = renderCommand(input.command, config, commandSource);
         checkArgv(argv, envBytes(input.env) + 4096, limits, () => commandSource.file, (j) => `command argument ${j + 1}`);
-        return { index: i, id, overrides, argv, params, config };
+        return { index: i, id, overrides, argv, params, config, hydra };
       }
       checkArgv(overrides, baseBytes, limits, (key) => (cliKeys.has(key) ? "<command line>" : input.sourceFile));
-      return { index: i, id, overrides, params, config };
+      return { index: i, id, overrides, params, config, hydra };
     },
   };
 }

@@ -61,3 +61,71 @@ describe("a Hydra app's outputs, each in its own run folder", () => {
     expect(readdirSync(dir)).toContain("outputs");
   });
 });
+
+/**
+ * An app's own conf/ tree using Hydra's namespace (issue 12, point 2): Hydra's docs override its
+ * groups from the defaults list (`override hydra/job_logging: disabled`, "Customizing logging"),
+ * keep `hydra:` settings beside the job's, and read runtime values through `${hydra:...}`
+ * ("Hydra's config": the hydra resolver). None of it is the job config.
+ */
+describe("a conf/ tree that uses Hydra's namespace", () => {
+  const project = (): string => {
+    const dir = makeProject({
+      "corral.yaml": "command: python3 app.py\nconfig_dir: conf\n",
+      "conf/config.yaml": [
+        "defaults:",
+        "  - model: small",
+        "  - override hydra/job_logging: disabled",
+        "  - override hydra/launcher: mine",
+        "  - _self_",
+        "lr: 0.1",
+        "data_dir: ${hydra:runtime.cwd}/data",
+        "hydra:",
+        "  job:",
+        "    chdir: true",
+        "",
+      ].join("\n"),
+      "conf/model/small.yaml": "hidden: 8\n",
+      "conf/model/big.yaml": "hidden: 64\n",
+      "conf/hydra/launcher/mine.yaml": "partition: gpu\ntimeout_min: 10\n",
+    });
+    cpSync(FIXTURE, dir, { recursive: true });
+    return dir;
+  };
+
+  it("runs: the job config has no hydra node and keeps ${hydra:...} for the app; a hydra/<group> choice on the command line goes to the app only", () => {
+    const dir = project();
+    const r = corral(["run", "-m", "model=small,big", "hydra/job_logging=none"], { cwd: dir, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    // Handed to the app as typed (the hydra/ choice too), recorded in the config only when the job's.
+    expect(m.runs.map((e) => e.overrides)).toEqual([["model=small", "hydra/job_logging=none"], ["model=big", "hydra/job_logging=none"]]);
+    for (const [i, hidden] of [[0, 8], [1, 64]] as const) {
+      const recorded = readFileSync(path.join(sweep, String(i), "config.yaml"), "utf8");
+      expect(recorded).toBe(`model:\n  hidden: ${hidden}\nlr: 0.1\ndata_dir: \${hydra:runtime.cwd}/data\n`);
+      const job = readJson<{ choices: Record<string, string> }>(path.join(sweep, String(i), "job.json"));
+      expect(job.choices).toEqual({ "hydra/job_logging": "none" });
+      expect(readFileSync(path.join(sweep, String(i), ".hydra", "overrides.yaml"), "utf8")).toBe(`- model=${hidden === 8 ? "small" : "big"}\n`);
+    }
+  });
+
+  it("corral config: --cfg job leaves hydra out (and says where it is), --cfg hydra shows it with the choices, -p hydra.launcher finds the user's launcher file", () => {
+    const dir = project();
+    const job = corral(["config"], { cwd: dir });
+    expect(job.code, job.stderr).toBe(0);
+    expect(job.stdout).not.toMatch(/^hydra:/m);
+    expect(job.stdout).toContain("data_dir: ${hydra:runtime.cwd}/data");
+    const miss = corral(["config", "-p", "hydra.launcher"], { cwd: dir });
+    expect(miss.code).toBe(2);
+    expect(miss.stderr).toContain("use --cfg hydra");
+    const h = corral(["config", "--cfg", "hydra", "--json", "hydra/sweeper=optuna", "hydra.job.name=train"], { cwd: dir });
+    expect(h.code, h.stderr).toBe(0);
+    const hydra = (JSON.parse(h.stdout) as { hydra: Record<string, unknown> }).hydra;
+    expect(hydra.job).toEqual({ chdir: true, name: "train" });
+    expect(hydra.launcher).toEqual({ partition: "gpu", timeout_min: 10 });
+    expect((hydra.runtime as { choices: Record<string, unknown> }).choices).toMatchObject({ model: "small", "hydra/job_logging": "disabled", "hydra/launcher": "mine", "hydra/sweeper": "optuna" });
+    const p = corral(["config", "--cfg", "all", "-p", "hydra.launcher.partition"], { cwd: dir });
+    expect(p.stdout.trim()).toBe("gpu");
+  });
+});

@@ -463,3 +463,55 @@ describe("configpath", () => {
     expect(stableStringify([NaN, Infinity, null])).toBe("[NaN,Infinity,null]");
   });
 });
+
+// Hydra 1.3's own defaults list (hydra/conf/__init__.py, HydraConf.defaults): output, launcher,
+// sweeper, help, hydra_help, hydra_logging, job_logging (all `default`/`basic`), callbacks (null),
+// env. Hydra's docs ("Customizing logging": `override hydra/job_logging: disabled`) override them
+// from the primary config's defaults list without any file of the user's.
+describe("composeConfig: Hydra's own groups and the hydra node", () => {
+  it("`override hydra/<group>: <option>` needs no file (Hydra or a plugin provides it); the choice is recorded", () => {
+    const r = composeConfig({ repo: dbRepo, primary: { seed: 1 }, defaults: [g("db", "mysql"), g("hydra/job_logging", "disabled", { override: true }), g("hydra/launcher", "submitit_slurm", { override: true })], overrides: [] });
+    expect(r.config).toEqual({ db: { driver: "mysql", port: 3306, opts: { pool: 5, ssl: false } }, seed: 1 });
+    expect(r.choices).toEqual({ db: "mysql" });
+    expect(r.hydraChoices).toEqual({
+      "hydra/output": "default",
+      "hydra/launcher": "submitit_slurm",
+      "hydra/sweeper": "basic",
+      "hydra/help": "default",
+      "hydra/hydra_help": "default",
+      "hydra/hydra_logging": "default",
+      "hydra/job_logging": "disabled",
+      "hydra/callbacks": null,
+      "hydra/env": "default",
+    });
+    expect(r.hydra).toEqual({});
+  });
+
+  it("a misspelt Hydra group is still an error, as in Hydra (no match in the defaults list)", () => {
+    const e = thrown(() => composeConfig({ repo: dbRepo, primary: {}, defaults: [g("hydra/job_loging", "disabled", { override: true })], overrides: [] }));
+    expect(e.code).toBe("E_CONFIG");
+    expect(e.message).toContain("Could not override 'hydra/job_loging'");
+    expect(e.hint).toContain("hydra/job_logging");
+  });
+
+  it("the primary's `hydra:` block and a hydra/<group> option the user wrote form the hydra node, never the job config", () => {
+    const rp = repo({ "hydra/launcher/mine": { partition: "gpu", timeout_min: 10 }, "model/small": { hidden: 8 } });
+    const r = composeConfig({
+      repo: rp,
+      primary: { lr: 0.1, hydra: { job: { chdir: true } } },
+      defaults: [g("model", "small"), g("hydra/launcher", "mine", { override: true })],
+      overrides: [],
+    });
+    expect(r.config).toEqual({ model: { hidden: 8 }, lr: 0.1 });
+    expect(r.hydra).toEqual({ launcher: { partition: "gpu", timeout_min: 10 }, job: { chdir: true } });
+    expect(r.hydraChoices["hydra/launcher"]).toBe("mine");
+  });
+
+  it("a group file packaged _global_ may set hydra.* (a clusterduck-style +platform preset)", () => {
+    const rp = repo({ "platform/horeka": [{ hydra: { launcher: { partition: "accelerated", timeout_min: 60 } } }, undefined, "_global_"] });
+    const r = composeConfig({ repo: rp, primary: { lr: 0.1 }, defaults: [], overrides: [add("platform", "horeka")] });
+    expect(r.config).toEqual({ lr: 0.1 });
+    expect(r.choices).toEqual({ platform: "horeka" });
+    expect(r.hydra).toEqual({ launcher: { partition: "accelerated", timeout_min: 60 } });
+  });
+});

@@ -189,3 +189,10 @@ describe("interpolation limits (issue 11)", () => {
     expect(e.message.length).toBeLessThan(400);
   });
 });
+
+describe("${hydra:...}: Hydra's runtime values", () => {
+  it("are kept as written for the app to resolve (as Hydra keeps them in .hydra/config.yaml), alone or in a longer string", () => {
+    const out = resolveInterpolations({ cwd: "${hydra:runtime.cwd}", data: "${hydra:runtime.cwd}/data", tag: "run_${hydra:job.num}", ref: "${data}" }, ctx);
+    expect(out).toEqual({ cwd: "${hydra:runtime.cwd}", data: "${hydra:runtime.cwd}/data", tag: "run_${hydra:job.num}", ref: "${hydra:runtime.cwd}/data" });
+  });
+});
