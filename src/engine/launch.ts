@@ -79,7 +79,9 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     sourceFile: req.project.file,
     commandSource: req.command && req.command.length ? { file: "<command line>" } : { file: req.project.file, ...(req.project.commandAt ? { line: req.project.commandAt.line, column: req.project.commandAt.column } : {}) },
   });
-  const settings = resolveSettings(cfg, req);
+  let settings = resolveSettings(cfg, req);
+  // clusterduck without total_runs_per_node: every run of the sweep in one job.
+  if (req.project.allRunsInOneJob && settings.type === "slurm" && cfg.launcher.per_job === undefined) settings = { ...settings, perJob: Math.max(1, plan.size) };
   checkMultinode(settings, req.project.file);
   const app = appOf(cfg.app, command, req.project.dir);
   return { request: req, command, plan, settings, ...(app ? { app } : {}) };

@@ -8,6 +8,7 @@
 
 import { deepClone, deletePath, isConfigMap, setPath, splitPath } from "./configpath.js";
 import { toConfigValue } from "./overrides.js";
+import type { ConfigRepo, GroupOption } from "./compose.js";
 import type { ConfigMap, ElementValue, Override } from "./types.js";
 
 /** A value as Hydra's override grammar reads it back unchanged: plain when safe, else quoted. */
@@ -70,4 +71,35 @@ export function hydraSettings(node: ConfigMap, choices: Record<string, string | 
   runtime.choices = Object.fromEntries(Object.entries(chosen).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   out.runtime = runtime;
   return out;
+}
+
+/** `corral.*` overrides are Corral's own settings (`corral.launcher.parallel=2`), never the job's. */
+export const isCorralKey = (key: string): boolean => key.replace(/^\+{1,2}/, "").startsWith("corral.");
+
+/**
+ * A config group option that only sets Hydra's settings: packaged `_global_`, its content a
+ * `hydra:` block (a clusterduck `+platform=...` or submitit `+setup=...` launcher preset).
+ */
+export function isHydraOnlyOption(opt: GroupOption): boolean {
+  const pkg = opt.package;
+  if (pkg !== "_global_" && pkg !== "") return false;
+  const keys = Object.keys(opt.config).filter((k) => k !== "defaults");
+  if (keys.length === 0 || keys.some((k) => k !== "hydra")) return false;
+  return (opt.defaults ?? []).every((d) => d.kind === "self" || (d.kind === "group" && d.group.replace(/^\//, "").startsWith("hydra/")));
+}
+
+/**
+ * Overrides that only choose launcher or sweep settings, never handed to the command: Corral's
+ * `corral.*`, Hydra's `hydra.launcher.*`, `hydra.sweeper.*`, `hydra/launcher=`, `hydra/sweeper=`,
+ * and a group choice whose option only sets Hydra's settings (`+platform=horeka`). `spelled` is
+ * one override as handed to the command (`+platform=horeka`).
+ */
+export function isSettingsOnly(spelled: string, repo: ConfigRepo): boolean {
+  const m = /^[+~]{0,2}([^=@]+)(?:@[^=]*)?(?:=(.*))?$/s.exec(spelled);
+  if (!m) return false;
+  const key = m[1]!.replace(/^\//, "");
+  if (key.startsWith("corral.")) return true;
+  if (/^hydra[./](launcher|sweeper)([./]|$)/.test(key)) return true;
+  const opt = m[2] !== undefined ? repo.groups.get(key)?.get(m[2]) : undefined;
+  return opt !== undefined && isHydraOnlyOption(opt);
 }

@@ -2,7 +2,7 @@
  * Plan the runs of a sweep: expand the sweep, compose and resolve each run's config, hash it
  * into the run id. PURE: the project, the environment and the clock come in as data.
  */
-import { hydraSettings, isHydraKey } from "./hydra-app.js";
+import { hydraSettings, isCorralKey, isHydraKey, isSettingsOnly } from "./hydra-app.js";
 import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
 import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
@@ -79,7 +79,8 @@ export function runId(command: string[], config: ConfigValue): string {
 export function planRuns(input: PlanInput): RunPlan {
   const base = parseOverrides(input.baseOverrides);
   const cli = parseOverrides(input.overrides);
-  const all = [...base, ...cli];
+  // `corral.*` overrides are Corral's settings, read where the project is opened.
+  const all = [...base, ...cli].filter((o) => !isCorralKey(o.key));
   const sweepy = all.filter((o) => o.isSweep);
   if (!input.multirun && sweepy.length > 0) {
     throw new CorralError("E_OVERRIDE", `'${sweepy[0]!.input}' is a sweep, but this is a single run`, {
@@ -118,7 +119,8 @@ export function planRuns(input: PlanInput): RunPlan {
       // Files and override values are held to MAX_NESTING_DEPTH when read; composing them at a
       // package or a dotted key, or oc.decode, can go deeper, before config.yaml is written.
       checkDepth(config, input.sourceFile);
-      const overrides = sweep.spelled(i);
+      // Launcher and sweep settings never reach the command (the app composes the same job config without them).
+      const overrides = sweep.spelled(i).filter((o) => !isSettingsOnly(o, input.repo));
       const id = runId(input.command, config);
       const params = sweep.params(i);
       const hydra = hydraSettings(composed.hydra, { ...composed.choices, ...composed.hydraChoices }, given.filter((o) => isHydraKey(o.key)));

@@ -8,7 +8,7 @@ import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
 import { findProjectFile, loadProject, loadProjectText } from "./load.js";
 import type { Position } from "./yaml-source.js";
-import { applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "./profiles.js";
+import { applyHydraLauncher, applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "./profiles.js";
 import type { ProjectConfig } from "./schema.js";
 
 export interface ProjectContext {
@@ -28,6 +28,10 @@ export interface ProjectContext {
   profileOverrides: string[];
   /** Where `command:` is written in the project file (YAML), for messages. */
   commandAt?: Position;
+  /** A launcher preset's `wait_for_completion: false` (clusterduck): submit and return. */
+  detach?: boolean;
+  /** clusterduck without `total_runs_per_node`: every run of the sweep in one SLURM job. */
+  allRunsInOneJob?: boolean;
 }
 
 /**
@@ -59,12 +63,14 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
   const presets = selectPresets(loaded.repo, loaded.config.defaults, opts.overrides ?? []);
   const chosen = applyProfiles({ ...loaded.config, profiles: { ...loaded.config.profiles, ...fromFiles } }, [...(opts.profiles ?? []), ...presets.profiles], facts);
   const preset = applyPresets(chosen.config, presets);
-  const cfg = applyPaths(preset.config, resolvePaths(preset.config.paths, loaded.dir, facts.env, loaded.file), loaded.file);
+  // Hydra launcher presets (hydra.launcher, submitit and clusterduck spelling) and corral.launcher.* overrides.
+  const hl = applyHydraLauncher(preset.config, presets.repo, [...chosen.overrides, ...preset.overrides, ...(opts.overrides ?? [])], loaded.file);
+  const cfg = applyPaths(hl.config, resolvePaths(hl.config.paths, loaded.dir, facts.env, loaded.file), loaded.file);
   // The loader has already chosen the primary config (inline, or <config_dir>/config.yaml) and
   // parsed the defaults list into composition form.
   const primary = cfg.config as ConfigMap | undefined;
   const defaults = cfg.defaults as DefaultsEntry[];
-  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons], profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
+  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons, ...hl.reasons], ...(hl.detach ? { detach: true } : {}), ...(hl.allRunsInOneJob ? { allRunsInOneJob: true } : {}), profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
 }
 
 const noFacts: HostFacts = { hostname: "", env: {}, onPath: () => false };

@@ -13,8 +13,13 @@ import path from "node:path";
 import picomatch from "picomatch";
 import { z } from "zod";
 import { CorralError, didYouMean } from "../errors.js";
-import type { ConfigRepo, DefaultsEntry, GroupOption } from "../plan/compose.js";
+import { composeConfig, type ConfigRepo, type DefaultsEntry, type GroupOption } from "../plan/compose.js";
+import { isConfigMap } from "../plan/configpath.js";
 import { withoutFloats } from "../plan/float.js";
+import { hydraSettings, isCorralKey, isHydraKey } from "../plan/hydra-app.js";
+import { parseOverrides, toConfigValue } from "../plan/overrides.js";
+import type { ConfigMap, ElementValue, Override } from "../plan/types.js";
+import { CORRAL_LAUNCHER_PREFIX, launcherFromHydra } from "./hydra-launcher.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { containerSchema, describeIssues, issueMessages, profileSchema } from "./schema.js";
 import type { ContainerConfig, ProfileConfig, ProjectConfig, RuleConfig } from "./schema.js";
@@ -361,4 +366,76 @@ export function applyPresets(cfg: ProjectConfig, presets: SelectedPresets): { co
     overrides.push(...(p.profile.overrides ?? []));
   }
   return { config, overrides, reasons: presets.patches.map((p) => `${p.name}: corral settings of the config group option`) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hydra habit: launcher presets under `hydra.launcher`, and `corral.launcher.*` overrides
+
+/**
+ * The launcher settings a Hydra user wrote under `hydra.launcher` (the composed node of the
+ * invocation: primary config, chosen group options such as `+platform=horeka`, the
+ * `hydra.launcher.*` overrides; sweep overrides do not choose a launcher, as in Hydra), then
+ * `corral.launcher.<key>=<value>` overrides, applied over the project's `launcher:` as a profile is.
+ * @throws CorralError E_CONFIG / E_OVERRIDE naming the key of a setting Corral cannot use.
+ */
+export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrides: string[], file: string): { config: ProjectConfig; reasons: string[]; detach?: boolean; allRunsInOneJob?: boolean } {
+  let parsed: Override[];
+  try {
+    parsed = parseOverrides(overrides);
+  } catch {
+    return { config: cfg, reasons: [] }; // reported, with its column, when the runs are planned
+  }
+  const fixed = parsed.filter((o) => !o.isSweep);
+  const reasons: string[] = [];
+  let config = cfg;
+  let detach: boolean | undefined;
+  let allRunsInOneJob: boolean | undefined;
+  let node: ConfigMap | undefined;
+  let choice: string | null | undefined;
+  try {
+    const composed = composeConfig({ repo, ...(cfg.config ? { primary: cfg.config as ConfigMap } : {}), defaults: cfg.defaults as DefaultsEntry[], overrides: fixed.filter((o) => !isHydraKey(o.key) && !isCorralKey(o.key)), sourceFile: file });
+    const hydra = hydraSettings(composed.hydra, composed.hydraChoices, fixed.filter((o) => isHydraKey(o.key)));
+    node = isConfigMap(hydra.launcher) ? hydra.launcher : undefined;
+    const choices = (hydra.runtime as ConfigMap).choices as Record<string, string | null>;
+    choice = choices["hydra/launcher"];
+  } catch {
+    // A config that cannot be composed is reported when the runs are planned, naming its key.
+  }
+  const plan = launcherFromHydra(node ?? {}, choice, file);
+  if (plan) {
+    config = patchLauncher(config, plan.launcher, "hydra.launcher", file);
+    // clusterduck's cuda resource: each parallel run gets its share of the job's GPUs, unless the project says.
+    if (plan.gpusPerRun !== undefined && config.resources.gpus === undefined) config = { ...config, resources: { ...config.resources, gpus: plan.gpusPerRun } };
+    reasons.push(`hydra.launcher${plan.plugin ? ` (${plan.plugin})` : ""}: launcher settings`);
+    detach = plan.detach;
+    allRunsInOneJob = plan.allRunsInOneJob;
+  }
+  const own: Record<string, unknown> = {};
+  for (const o of fixed) {
+    if (!isCorralKey(o.key)) continue;
+    const key = o.key.replace(/^\+{1,2}/, "");
+    if (!key.startsWith(CORRAL_LAUNCHER_PREFIX) || o.type === "delete" || o.value === undefined) {
+      throw new CorralError("E_OVERRIDE", `'${o.input}': only corral.launcher.<key>=<value> sets Corral's settings from the command line`, {
+        location: { file: "<command line>", key: o.key },
+        hint: "corral.launcher.<key> takes the launcher keys of corral.yaml (corral.launcher.parallel=2); other settings belong in corral.yaml or a profile (-P)",
+      });
+    }
+    own[key.slice(CORRAL_LAUNCHER_PREFIX.length)] = withoutFloats(toConfigValue(o.value as ElementValue));
+  }
+  if (Object.keys(own).length) {
+    config = patchLauncher(config, own, "corral.launcher", "<command line>");
+    reasons.push("corral.launcher.* overrides: launcher settings");
+  }
+  return { config, reasons, ...(detach ? { detach } : {}), ...(allRunsInOneJob ? { allRunsInOneJob } : {}) };
+}
+
+/** Validate `launcher` keys (corral.yaml spelling) and merge them over the project's, as a profile's. */
+function patchLauncher(cfg: ProjectConfig, raw: Record<string, unknown>, prefix: string, file: string): ProjectConfig {
+  const parsed = presetSchema.safeParse({ launcher: raw }, { reportInput: true, error: issueMessages });
+  if (!parsed.success) {
+    const first = describeIssues(parsed.error.issues, [])[0]!;
+    const key = first.key.replace(/^launcher/, prefix);
+    throw new CorralError(file === "<command line>" ? "E_OVERRIDE" : "E_CONFIG", first.message.replace(/^launcher/, prefix), { location: { file, key } });
+  }
+  return mergeProfile(cfg, parsed.data, prefix);
 }

@@ -129,3 +129,24 @@ describe("a conf/ tree that uses Hydra's namespace", () => {
     expect(p.stdout.trim()).toBe("gpu");
   });
 });
+
+describe("corral.launcher.<key>=<value>: Corral's launcher settings from the command line", () => {
+  it("sets a launcher key for this invocation (never handed to the command); other corral.* keys and bad values are exit 2 naming the key", () => {
+    const dir = makeProject({ "corral.yaml": "command: echo\nconfig:\n  i: 0\nlauncher:\n  jobs: 4\n" });
+    const dry = corral(["run", "-m", "i=range(3)", "corral.launcher.jobs=1", "--dry-run", "--json"], { cwd: dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect((JSON.parse(dry.stdout) as Array<{ overrides: string[] }>).map((r) => r.overrides)).toEqual([["i=0"], ["i=1"], ["i=2"]]);
+    const r = corral(["run", "-m", "i=range(3)", "+corral.launcher.jobs=1"], { cwd: dir, timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readJson<SweepManifest>(path.join(sweepDirs(dir)[0]!, "sweep.json")).settings.parallel).toBe(1);
+    for (const [arg, text] of [
+      ["corral.foo=1", "only corral.launcher.<key>=<value>"],
+      ["corral.launcher.jobs=x", "corral.launcher.jobs must be a positive integer"],
+    ]) {
+      const bad = corral(["run", arg], { cwd: dir });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(text);
+    }
+    expect(sweepDirs(dir)).toHaveLength(1);
+  });
+});

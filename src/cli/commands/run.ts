@@ -50,8 +50,10 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       return;
     }
     const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
-    const started = await startSweep(prepared, runs, reporter, { ...(o.detach ? { detach: true } : {}) });
-    if (o.detach) {
+    // A launcher preset's `wait_for_completion: false` (clusterduck) detaches as --detach does.
+    const detach = Boolean(o.detach) || prepared.request.project.detach === true;
+    const started = await startSweep(prepared, runs, reporter, { ...(detach ? { detach: true } : {}) });
+    if (detach) {
       await started.done;
       reporter.close();
       process.stdout.write(`${started.manifest.dir}\n`);
