@@ -40,12 +40,12 @@ export async function writeParts(parts: Iterable<string>, out: NodeJS.WritableSt
 export const writeLines = (lines: Iterable<string>, out?: NodeJS.WritableStream): Promise<void> => writeParts(each(lines, (l) => `${l}\n`), out);
 
 /** Exactly `JSON.stringify(items, null, 2) + "\n"`, written item by item. */
-export function writeJsonArray(items: Iterable<unknown>, out?: NodeJS.WritableStream): Promise<void> {
+export function writeJsonArray(items: Iterable<unknown>, out?: NodeJS.WritableStream, toJson: (item: unknown) => string = (it) => JSON.stringify(it, null, 2)): Promise<void> {
   function* parts(): Generator<string> {
     let first = true;
     for (const it of items) {
       // JSON strings hold no raw newline, so indenting every line nests the item exactly.
-      yield (first ? "[\n" : ",\n") + JSON.stringify(it, null, 2).replace(/^/gm, "  ");
+      yield (first ? "[\n" : ",\n") + toJson(it).replace(/^/gm, "  ");
       first = false;
     }
     yield first ? "[]\n" : "\n]\n";

@@ -38,7 +38,7 @@ describe("examples/clusterduck", () => {
     expect(r.code, r.stderr).toBe(0);
     const sweep = sweepDirs(dir)[0]!;
     const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
-    expect(m.settings.type).toBe("local");
+    expect(m.settings?.type).toBe("local");
     expect(m.runs.map((e) => e.overrides)).toEqual([
       ["model=convnet", "+iteration=0"],
       ["model=convnet", "+iteration=1"],

@@ -138,11 +138,12 @@ describe("corral.launcher.<key>=<value>: Corral's launcher settings from the com
     expect((JSON.parse(dry.stdout) as Array<{ overrides: string[] }>).map((r) => r.overrides)).toEqual([["i=0"], ["i=1"], ["i=2"]]);
     const r = corral(["run", "-m", "i=range(3)", "+corral.launcher.jobs=1"], { cwd: dir, timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(readJson<SweepManifest>(path.join(sweepDirs(dir)[0]!, "sweep.json")).settings.parallel).toBe(1);
-    for (const [arg, text] of [
+    expect(readJson<SweepManifest>(path.join(sweepDirs(dir)[0]!, "sweep.json")).settings?.parallel).toBe(1);
+    const refused: Array<[string, string]> = [
       ["corral.foo=1", "only corral.launcher.<key>=<value>"],
       ["corral.launcher.jobs=x", "corral.launcher.jobs must be a positive integer"],
-    ]) {
+    ];
+    for (const [arg, text] of refused) {
       const bad = corral(["run", arg], { cwd: dir });
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain(text);

@@ -58,6 +58,11 @@ describe.skipIf(!hasPyYaml)("floats stay floats, dates stay strings (python3 wit
     const j = corral(["config", "lr=1.0", "--json"], { cwd: dir });
     const py = spawnSync("python3", ["-c", "import json,sys; d=json.load(sys.stdin); print(repr(d['lr']), repr(d['steps']), repr(d['epochs']), repr(d['day']))"], { input: j.stdout, encoding: "utf8" });
     expect(py.stdout.trim()).toBe("1.0 1000.0 3 '2024-01-01'");
+    // `corral run --dry-run --json`: each run's config, floats kept.
+    const d = corral(["run", "-m", "lr=0.0,1.0", "--dry-run", "--json"], { cwd: dir });
+    expect(d.code, d.stderr).toBe(0);
+    const dpy = spawnSync("python3", ["-c", "import json,sys; print(' '.join(repr(r['config']['lr']) + '/' + repr(r['config']['steps']) for r in json.load(sys.stdin)))"], { input: d.stdout, encoding: "utf8" });
+    expect(dpy.stdout.trim()).toBe("0.0/1000.0 1.0/1000.0");
   });
 
   it("results print metrics at full precision (table and CSV)", () => {

@@ -1,5 +1,7 @@
 /** `corral run`: one run, or a sweep with -m; plan (and print it with --dry-run) or start and follow. */
 import type { Command } from "commander";
+import { configToJson } from "../../plan/serialize.js";
+import type { ConfigValue } from "../../plan/types.js";
 import path from "node:path";
 import { planAll, prepareSweep, previewSweep, startSweep } from "../../engine/launch.js";
 import { shellQuote } from "../../plan/dag.js";
@@ -40,7 +42,8 @@ export function registerRun(program: Command, ctx: CommandContext): void {
     if (o.dryRun) {
       // Written run by run: a million-run plan is never one string.
       if (o.json) {
-        await writeJsonArray(each(runs, (r) => ({ index: r.index, id: r.id, overrides: r.overrides, ...(r.argv ? { argv: r.argv } : {}), config: r.config })));
+        // Floats stay floats (`1.0`), as in each run's config.yaml.
+        await writeJsonArray(each(runs, (r) => ({ index: r.index, id: r.id, overrides: r.overrides, ...(r.argv ? { argv: r.argv } : {}), config: r.config })), undefined, (it) => configToJson(it as ConfigValue));
       } else {
         process.stdout.write(`${runs.length} run${runs.length === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)\n`);
         await writeLines(each(runs, (r) => `  ${String(r.index).padStart(4)}  ${r.id}  ${r.argv ? r.argv.map(shellQuote).join(" ") : r.overrides.join(" ")}`));
