@@ -19,6 +19,7 @@ import { sweepNameProblem } from "../plan/names.js";
 import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import { configToYaml } from "../plan/serialize.js";
 import type { ProjectContext } from "../project/open.js";
+import { DEFAULT_SWEEP_DIR } from "../project/schema.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, writeManifest } from "../store/store.js";
@@ -171,7 +172,7 @@ function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepMa
 export async function previewSweep(p: PreparedSweep, runs: PlannedRun[]): Promise<LaunchPreview[]> {
   const launcher = makeLauncher(p.settings);
   if (!launcher.preview) return [];
-  const manifest = newManifest(p, runs, chooseSweepDir(p.request.project, p.request.now, p.request.env, p.request.name));
+  const manifest = newManifest(p, runs, chooseSweepDir(p.request.project, p.request.now, p.request.env, p.request.name, p.request.multirun));
   const specs = manifest.runs.map((e) => runSpec(manifest, e, manifest.resources ?? {}, 1, false));
   // Sized as the engine sizes the real submission (one submission of every run).
   const node = gridNode(manifest);
@@ -187,7 +188,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   const launcher = makeLauncher(settings);
   // A request that can never run here is bad input: say so before anything is created or queued.
   await launcher.validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
-  const dir = chooseSweepDir(project, req.now, req.env, req.name);
+  const dir = chooseSweepDir(project, req.now, req.env, req.name, req.multirun);
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
   const manifest = newManifest(p, runs, dir);
@@ -271,11 +272,17 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
 }
 
 /** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */
-export function chooseSweepDir(project: Pick<ProjectContext, "dir" | "file" | "config">, now: Date, env: Record<string, string | undefined>, name?: string): string {
+export function chooseSweepDir(project: Pick<ProjectContext, "dir" | "file" | "config" | "hydraDirs">, now: Date, env: Record<string, string | undefined>, name?: string, multirun = true): string {
   // The name becomes part of one folder name: `--name ../../x` must not place the sweep anywhere.
   const bad = name === undefined ? undefined : sweepNameProblem(name);
   if (bad) throw new CorralError("E_USAGE", `--name must be one folder name: '${name}' ${bad}`, { hint: "use letters, digits and . _ - + = , @, e.g. --name lr-sweep_v2" });
-  const template = resolveInterpolations({ dir: project.config.sweep_dir }, { env, now }, project.file).dir as string;
+  // A Hydra user's hydra.sweep.dir (multirun) or hydra.run.dir (one run) places the sweep folder,
+  // unless corral.yaml sets sweep_dir (the command line's hydra.*.dir wins over both).
+  const h = project.hydraDirs;
+  const hydraDir = multirun ? h?.sweep : h?.run;
+  const useHydra = hydraDir !== undefined && (h!.fromCommandLine || project.config.sweep_dir === DEFAULT_SWEEP_DIR);
+  const key = useHydra ? (multirun ? "hydra.sweep.dir" : "hydra.run.dir") : "sweep_dir";
+  const template = resolveInterpolations({ [key]: useHydra ? hydraDir : project.config.sweep_dir }, { env, now }, project.file)[key] as string;
   const base = template + (name ? `-${name}` : "");
   let dir = path.resolve(project.dir, base);
   // Two sweeps in the same millisecond still get their own folders.

@@ -91,6 +91,7 @@ export function isHydraOnlyOption(opt: GroupOption): boolean {
 /**
  * Overrides that only choose launcher or sweep settings, never handed to the command: Corral's
  * `corral.*`, Hydra's `hydra.launcher.*`, `hydra.sweeper.*`, `hydra/launcher=`, `hydra/sweeper=`,
+ * `hydra.run.dir`, `hydra.sweep.dir`, `hydra.sweep.subdir` (they place the sweep folder),
  * and a group choice whose option only sets Hydra's settings (`+platform=horeka`). `spelled` is
  * one override as handed to the command (`+platform=horeka`).
  */
@@ -100,6 +101,8 @@ export function isSettingsOnly(spelled: string, repo: ConfigRepo): boolean {
   const key = m[1]!.replace(/^\//, "");
   if (key.startsWith("corral.")) return true;
   if (/^hydra[./](launcher|sweeper)([./]|$)/.test(key)) return true;
+  // They place Corral's sweep folder; the app is handed its run folder as hydra.run.dir.
+  if (/^hydra\.(run\.dir|sweep\.dir|sweep\.subdir)$/.test(key)) return true;
   const opt = m[2] !== undefined ? repo.groups.get(key)?.get(m[2]) : undefined;
   return opt !== undefined && isHydraOnlyOption(opt);
 }

@@ -8,7 +8,7 @@ import type { ConfigRepo, DefaultsEntry } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
 import { findProjectFile, loadProject, loadProjectText } from "./load.js";
 import type { Position } from "./yaml-source.js";
-import { applyHydraLauncher, applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts } from "./profiles.js";
+import { applyHydraLauncher, applyPaths, applyPresets, applyProfiles, hostFacts, loadProfileFiles, resolvePaths, selectPresets, type HostFacts, type HydraDirs } from "./profiles.js";
 import type { ProjectConfig } from "./schema.js";
 
 export interface ProjectContext {
@@ -32,6 +32,8 @@ export interface ProjectContext {
   detach?: boolean;
   /** clusterduck without `total_runs_per_node`: every run of the sweep in one SLURM job. */
   allRunsInOneJob?: boolean;
+  /** A Hydra user's `hydra.run.dir` / `hydra.sweep.dir`: where the sweep folder goes. */
+  hydraDirs?: HydraDirs;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
   // parsed the defaults list into composition form.
   const primary = cfg.config as ConfigMap | undefined;
   const defaults = cfg.defaults as DefaultsEntry[];
-  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons, ...hl.reasons], ...(hl.detach ? { detach: true } : {}), ...(hl.allRunsInOneJob ? { allRunsInOneJob: true } : {}), profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
+  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons, ...hl.reasons], ...(hl.detach ? { detach: true } : {}), ...(hl.allRunsInOneJob ? { allRunsInOneJob: true } : {}), ...(hl.hydraDirs ? { hydraDirs: hl.hydraDirs } : {}), profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
 }
 
 const noFacts: HostFacts = { hostname: "", env: {}, onPath: () => false };

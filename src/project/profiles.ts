@@ -378,7 +378,7 @@ export function applyPresets(cfg: ProjectConfig, presets: SelectedPresets): { co
  * `corral.launcher.<key>=<value>` overrides, applied over the project's `launcher:` as a profile is.
  * @throws CorralError E_CONFIG / E_OVERRIDE naming the key of a setting Corral cannot use.
  */
-export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrides: string[], file: string): { config: ProjectConfig; reasons: string[]; detach?: boolean; allRunsInOneJob?: boolean } {
+export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrides: string[], file: string): { config: ProjectConfig; reasons: string[]; detach?: boolean; allRunsInOneJob?: boolean; hydraDirs?: HydraDirs } {
   let parsed: Override[];
   try {
     parsed = parseOverrides(overrides);
@@ -392,15 +392,18 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
   let allRunsInOneJob: boolean | undefined;
   let node: ConfigMap | undefined;
   let choice: string | null | undefined;
+  let hydraNode: ConfigMap | undefined;
   try {
     const composed = composeConfig({ repo, ...(cfg.config ? { primary: cfg.config as ConfigMap } : {}), defaults: cfg.defaults as DefaultsEntry[], overrides: fixed.filter((o) => !isHydraKey(o.key) && !isCorralKey(o.key)), sourceFile: file });
     const hydra = hydraSettings(composed.hydra, composed.hydraChoices, fixed.filter((o) => isHydraKey(o.key)));
     node = isConfigMap(hydra.launcher) ? hydra.launcher : undefined;
+    hydraNode = hydra;
     const choices = (hydra.runtime as ConfigMap).choices as Record<string, string | null>;
     choice = choices["hydra/launcher"];
   } catch {
     // A config that cannot be composed is reported when the runs are planned, naming its key.
   }
+  const hydraDirs = hydraNode ? hydraDirsOf(hydraNode, fixed, cfg.command ?? [], file) : undefined;
   const plan = launcherFromHydra(node ?? {}, choice, file);
   if (plan) {
     config = patchLauncher(config, plan.launcher, "hydra.launcher", file);
@@ -426,7 +429,44 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
     config = patchLauncher(config, own, "corral.launcher", "<command line>");
     reasons.push("corral.launcher.* overrides: launcher settings");
   }
-  return { config, reasons, ...(detach ? { detach } : {}), ...(allRunsInOneJob ? { allRunsInOneJob } : {}) };
+  return { config, reasons, ...(detach ? { detach } : {}), ...(allRunsInOneJob ? { allRunsInOneJob } : {}), ...(hydraDirs ? { hydraDirs } : {}) };
+}
+
+/**
+ * Where a Hydra user's `hydra.run.dir` (a single run) and `hydra.sweep.dir` (a multirun) put
+ * Corral's sweep folder: templates with Hydra's `${hydra.job.name}` and
+ * `${hydra.job.override_dirname}` filled in (`${now:...}` is left to the sweep folder's resolver).
+ */
+export interface HydraDirs {
+  run?: string;
+  sweep?: string;
+  /** Set on the command line (`hydra.sweep.dir=...`): wins over corral.yaml's `sweep_dir`. */
+  fromCommandLine: boolean;
+}
+
+function hydraDirsOf(hydra: ConfigMap, fixed: Override[], command: string[], file: string): HydraDirs | undefined {
+  const run = isConfigMap(hydra.run) && typeof hydra.run.dir === "string" ? hydra.run.dir : undefined;
+  const sweep = isConfigMap(hydra.sweep) && typeof hydra.sweep.dir === "string" ? hydra.sweep.dir : undefined;
+  if (run === undefined && sweep === undefined) return undefined;
+  // Hydra's job name: the app's script without .py (hydra.job.name when set).
+  const job = isConfigMap(hydra.job) ? hydra.job : {};
+  const script = command.find((a) => a.endsWith(".py")) ?? command[0] ?? "app";
+  const name = typeof job.name === "string" ? job.name : path.basename(script).replace(/\.py$/, "");
+  // Hydra's override_dirname: the task overrides as typed, sorted, joined (hydra.job.config.override_dirname).
+  const od = isConfigMap(job.config) && isConfigMap(job.config.override_dirname) ? job.config.override_dirname : {};
+  const exclude = new Set(Array.isArray(od.exclude_keys) ? od.exclude_keys.map(String) : []);
+  const kvSep = typeof od.kv_sep === "string" ? od.kv_sep : "=";
+  const itemSep = typeof od.item_sep === "string" ? od.item_sep : ",";
+  const task = fixed.filter((o) => !isHydraKey(o.key) && !isCorralKey(o.key) && !exclude.has(o.key.replace(/^[+~]+/, ""))).map((o) => o.input);
+  const dirname = task.sort().join(itemSep).replace(/=/g, kvSep);
+  const fill = (t: string, key: string): string =>
+    t.replace(/\$\{hydra[.:]([A-Za-z0-9_.]+)\}/g, (all, ref: string) => {
+      if (ref === "job.name") return name;
+      if (ref === "job.override_dirname") return dirname;
+      throw new CorralError("E_CONFIG", `${key}: '${all}' is not known before the runs start (Corral fills in \${hydra.job.name} and \${hydra.job.override_dirname})`, { location: { file, key } });
+    });
+  const fromCommandLine = fixed.some((o) => /^\+{0,2}hydra\.(run|sweep)\.dir$/.test(o.key));
+  return { ...(run !== undefined ? { run: fill(run, "hydra.run.dir") } : {}), ...(sweep !== undefined ? { sweep: fill(sweep, "hydra.sweep.dir") } : {}), fromCommandLine };
 }
 
 /** Validate `launcher` keys (corral.yaml spelling) and merge them over the project's, as a profile's. */

@@ -151,3 +151,42 @@ describe("corral.launcher.<key>=<value>: Corral's launcher settings from the com
     expect(sweepDirs(dir)).toHaveLength(1);
   });
 });
+
+describe("hydra.sweep.dir and hydra.run.dir place the sweep folder (Hydra's 'Customizing working directory pattern')", () => {
+  const project = (sweepDir?: string): string => {
+    const dir = makeProject({
+      "corral.yaml": `command: python3 app.py\nconfig_dir: conf\n${sweepDir ? `sweep_dir: ${sweepDir}\n` : ""}`,
+      "conf/config.yaml": "lr: 0.1\nmodel: small\nhydra:\n  sweep:\n    dir: sweeps/${hydra.job.name}/${now:%Y}\n",
+    });
+    cpSync(FIXTURE, dir, { recursive: true });
+    return dir;
+  };
+  const year = String(new Date().getFullYear());
+
+  it("conf's hydra.sweep.dir holds a multirun; hydra.run.dir=runs/${hydra.job.override_dirname} on the command line holds one run; each run is handed its own folder", () => {
+    const dir = project();
+    const m = corral(["run", "-m", "lr=0.1,0.2"], { cwd: dir, timeoutMs: 60_000 });
+    expect(m.code, m.stderr).toBe(0);
+    const sweep = path.join(dir, "sweeps", "app", year);
+    expect(readdirSync(sweep).sort()).toEqual([".corral", "0", "1", "sweep.json"].sort());
+    expect(readJson<SweepManifest>(path.join(sweep, "sweep.json")).runs.map((e) => e.overrides)).toEqual([["lr=0.1"], ["lr=0.2"]]);
+    expect(existsSync(path.join(sweep, "1", ".hydra", "overrides.yaml"))).toBe(true);
+    const one = corral(["run", "model=big", "lr=0.5", "hydra.run.dir=runs/${hydra.job.override_dirname}"], { cwd: dir, timeoutMs: 30_000 });
+    expect(one.code, one.stderr).toBe(0);
+    const run = path.join(dir, "runs", "lr=0.5,model=big");
+    // Corral's run folder inside, handed to the app; the user's hydra.run.dir is not passed on.
+    expect(readJson<SweepManifest>(path.join(run, "sweep.json")).runs[0]!.overrides).toEqual(["model=big", "lr=0.5"]);
+    expect(readFileSync(path.join(run, "0", ".hydra", "overrides.yaml"), "utf8")).toBe("- model=big\n- lr=0.5\n");
+    expect(readdirSync(dir)).not.toContain("outputs");
+  });
+
+  it("corral.yaml's sweep_dir wins over conf's hydra.sweep.dir; a hydra ref Corral cannot know before the runs start is exit 2 naming the key", () => {
+    const dir = project("mine/${now:%Y}");
+    expect(corral(["run", "-m", "lr=0.1,0.2"], { cwd: dir, timeoutMs: 60_000 }).code).toBe(0);
+    expect(existsSync(path.join(dir, "mine", year, "sweep.json"))).toBe(true);
+    expect(existsSync(path.join(dir, "sweeps"))).toBe(false);
+    const bad = corral(["run", "-m", "lr=0.1,0.2", "hydra.sweep.dir=x/${hydra:runtime.cwd}"], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("hydra.sweep.dir");
+  });
+});
