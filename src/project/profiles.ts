@@ -21,7 +21,7 @@ import { parseOverrides, toConfigValue } from "../plan/overrides.js";
 import type { ConfigMap, ElementValue, Override } from "../plan/types.js";
 import { CORRAL_LAUNCHER_PREFIX, launcherFromHydra } from "./hydra-launcher.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
-import { containerSchema, describeIssues, issueMessages, profileSchema } from "./schema.js";
+import { containerSchema, describeIssues, issueMessages, profileSchema, sweepSchema } from "./schema.js";
 import type { ContainerConfig, ProfileConfig, ProjectConfig, RuleConfig } from "./schema.js";
 import { locate, parseYamlSource } from "./yaml-source.js";
 
@@ -404,6 +404,18 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
     // A config that cannot be composed is reported when the runs are planned, naming its key.
   }
   const hydraDirs = hydraNode ? hydraDirsOf(hydraNode, fixed, cfg.command ?? [], file) : undefined;
+  // Hydra's basic sweeper: hydra.sweeper.params is the sweep of `-m` (in the override grammar, as
+  // corral.yaml's `sweep:`), unless corral.yaml has one; sweep overrides on the command line still win per key.
+  const params = hydraNode && isConfigMap(hydraNode.sweeper) && isConfigMap(hydraNode.sweeper.params) ? hydraNode.sweeper.params : undefined;
+  if (params && Object.keys(params).length > 0 && cfg.sweep.length === 0) {
+    const grid = sweepSchema.safeParse(withoutFloats(params), { reportInput: true, error: issueMessages });
+    if (!grid.success) {
+      const first = describeIssues(grid.error.issues, ["hydra", "sweeper", "params"])[0]!;
+      throw new CorralError("E_CONFIG", first.message, { location: { file, key: first.key } });
+    }
+    config = { ...config, sweep: grid.data };
+    reasons.push("hydra.sweeper.params: the sweep");
+  }
   const plan = launcherFromHydra(node ?? {}, choice, file);
   if (plan) {
     config = patchLauncher(config, plan.launcher, "hydra.launcher", file);

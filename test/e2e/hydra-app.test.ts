@@ -190,3 +190,25 @@ describe("hydra.sweep.dir and hydra.run.dir place the sweep folder (Hydra's 'Cus
     expect(bad.stderr).toContain("hydra.sweep.dir");
   });
 });
+
+describe("hydra.sweeper.params (Hydra's basic sweeper: the sweep of a multirun)", () => {
+  it("is the sweep of -m (4 runs where Hydra runs 4), a command-line sweep override of the same key replaces its values; without -m one run", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: python3 app.py\nconfig_dir: conf\n",
+      "conf/config.yaml": "lr: 0.1\nmodel: small\nhydra:\n  sweeper:\n    params:\n      lr: 0.1,0.01\n      model: small,big\n",
+    });
+    cpSync(FIXTURE, dir, { recursive: true });
+    const plan = (args: string[]): string[][] => (JSON.parse(corral(["run", ...args, "--dry-run", "--json"], { cwd: dir }).stdout) as Array<{ overrides: string[] }>).map((r) => r.overrides);
+    expect(plan(["-m"])).toEqual([
+      ["lr=0.1", "model=small"],
+      ["lr=0.1", "model=big"],
+      ["lr=0.01", "model=small"],
+      ["lr=0.01", "model=big"],
+    ]);
+    expect(plan(["-m", "lr=0.5"]).map((o) => [...o].sort())).toEqual([
+      ["lr=0.5", "model=small"],
+      ["lr=0.5", "model=big"],
+    ]);
+    expect(plan([])).toEqual([[]]);
+  });
+});
