@@ -66,7 +66,7 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
   const chosen = applyProfiles({ ...loaded.config, profiles: { ...loaded.config.profiles, ...fromFiles } }, [...(opts.profiles ?? []), ...presets.profiles], facts);
   const preset = applyPresets(chosen.config, presets);
   // Hydra launcher presets (hydra.launcher, submitit and clusterduck spelling) and corral.launcher.* overrides.
-  const hl = applyHydraLauncher(preset.config, presets.repo, [...chosen.overrides, ...preset.overrides, ...(opts.overrides ?? [])], loaded.file);
+  const hl = applyHydraLauncher(preset.config, presets.repo, [...chosen.overrides, ...preset.overrides, ...(opts.overrides ?? [])], loaded.file, facts.env);
   const cfg = applyPaths(hl.config, resolvePaths(hl.config.paths, loaded.dir, facts.env, loaded.file), loaded.file);
   // The loader has already chosen the primary config (inline, or <config_dir>/config.yaml) and
   // parsed the defaults list into composition form.

@@ -378,7 +378,7 @@ export function applyPresets(cfg: ProjectConfig, presets: SelectedPresets): { co
  * `corral.launcher.<key>=<value>` overrides, applied over the project's `launcher:` as a profile is.
  * @throws CorralError E_CONFIG / E_OVERRIDE naming the key of a setting Corral cannot use.
  */
-export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrides: string[], file: string): { config: ProjectConfig; reasons: string[]; detach?: boolean; allRunsInOneJob?: boolean; hydraDirs?: HydraDirs } {
+export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrides: string[], file: string, env: Record<string, string | undefined> = {}): { config: ProjectConfig; reasons: string[]; detach?: boolean; allRunsInOneJob?: boolean; hydraDirs?: HydraDirs } {
   let parsed: Override[];
   try {
     parsed = parseOverrides(overrides);
@@ -396,7 +396,7 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
   try {
     const composed = composeConfig({ repo, ...(cfg.config ? { primary: cfg.config as ConfigMap } : {}), defaults: cfg.defaults as DefaultsEntry[], overrides: fixed.filter((o) => !isHydraKey(o.key) && !isCorralKey(o.key)), sourceFile: file });
     const hydra = hydraSettings(composed.hydra, composed.hydraChoices, fixed.filter((o) => isHydraKey(o.key)));
-    node = isConfigMap(hydra.launcher) ? hydra.launcher : undefined;
+    node = isConfigMap(hydra.launcher) ? resolvedLauncher(hydra.launcher, composed.config, hydra, env) : undefined;
     hydraNode = hydra;
     const choices = (hydra.runtime as ConfigMap).choices as Record<string, string | null>;
     choice = choices["hydra/launcher"];
@@ -479,6 +479,25 @@ function hydraDirsOf(hydra: ConfigMap, fixed: Override[], command: string[], fil
     });
   const fromCommandLine = fixed.some((o) => /^\+{0,2}hydra\.(run|sweep)\.dir$/.test(o.key));
   return { ...(run !== undefined ? { run: fill(run, "hydra.run.dir") } : {}), ...(sweep !== undefined ? { sweep: fill(sweep, "hydra.sweep.dir") } : {}), fromCommandLine };
+}
+
+/**
+ * `hydra.launcher` values that interpolate the config (`tasks_per_node: ${trainer.devices}`), each
+ * resolved as Hydra would, against the job config and the hydra node; a value that refers to what
+ * only Hydra knows at run time (`${hydra.job.name}`) is left as written.
+ */
+function resolvedLauncher(launcher: ConfigMap, job: ConfigMap, hydra: ConfigMap, env: Record<string, string | undefined>): ConfigMap {
+  const out: ConfigMap = { ...launcher };
+  for (const [k, v] of Object.entries(launcher)) {
+    if (typeof v !== "string" || !v.includes("${")) continue;
+    try {
+      const r = resolveInterpolations({ ...job, hydra: { ...hydra, launcher: { [k]: v } } }, { env, now: new Date() }, "hydra.launcher");
+      out[k] = ((r.hydra as ConfigMap).launcher as ConfigMap)[k]!;
+    } catch {
+      /* kept as written */
+    }
+  }
+  return out;
 }
 
 /** Validate `launcher` keys (corral.yaml spelling) and merge them over the project's, as a profile's. */

@@ -1,6 +1,7 @@
 /**
- * examples/clusterduck (issue 12, point 3): clusterduck's example app and conf/ tree, its launcher
- * presets written as clusterduck users write them, run unchanged. The app imports `hydra`: a real
+ * examples/clusterduck and examples/submitit (issue 12, point 3): Hydra apps and conf/ trees whose
+ * launcher presets are written as clusterduck and hydra-submitit-launcher users write them, run
+ * unchanged. The app imports `hydra`: a real
  * Hydra where the user has one, here the Hydra-like stand-in (test/fixtures/hydra-like, same argv
  * contract) on PYTHONPATH. The SLURM case runs on the real local cluster (skipped, saying why,
  * where none answers).
@@ -14,9 +15,9 @@ import { corral, makeProject, readJson, ROOT, slurmProblem, sweepDirs, waitFor }
 const STAND_IN = path.join(ROOT, "test/fixtures/hydra-like");
 const env = { PYTHONPATH: STAND_IN };
 
-function example(): string {
-  const dir = makeProject({}, "corral-clusterduck-");
-  cpSync(path.join(ROOT, "examples/clusterduck"), dir, { recursive: true });
+function example(name = "clusterduck"): string {
+  const dir = makeProject({}, `corral-${name}-`);
+  cpSync(path.join(ROOT, "examples", name), dir, { recursive: true });
   return dir;
 }
 
@@ -96,5 +97,40 @@ describe.skipIf(problem !== undefined)("examples/clusterduck on the real local S
       for (const b of outs) if (a !== b && b.start <= a.start && a.start < b.end) expect(a.gpus).not.toBe(b.gpus);
     }
     for (const e of m().runs) expect(e.overrides.join(" ")).not.toMatch(/platform|hydra\.launcher/);
+  });
+});
+
+interface SubmititOut extends Out {
+  on: string;
+  job: string;
+}
+
+describe("examples/submitit", () => {
+  it("corral config --cfg all -p hydra.launcher shows the +setup=hpc_gpu preset as written; -p launcher as Corral reads it", () => {
+    const dir = example("submitit");
+    const h = corral(["config", "--cfg", "all", "-p", "hydra.launcher", "+setup=hpc_gpu", "--json"], { cwd: dir });
+    expect(h.code, h.stderr).toBe(0);
+    expect(JSON.parse(h.stdout)).toEqual({ timeout_min: 60, cpus_per_task: 1, gpus_per_node: 1, mem_gb: 1, partition: "gpu", setup: ["export TRAINING_ON=gpu"] });
+    const l = corral(["config", "--cfg", "all", "-p", "launcher", "+setup=hpc_batch", "--json"], { cwd: dir });
+    expect(JSON.parse(l.stdout)).toMatchObject({ type: "slurm", time: 1800, cpus_per_task: 1, mem: "1G", partition: "batch", array_throttle: 1, sbatch_args: ["--nice=10"] });
+  });
+});
+
+describe.skipIf(problem !== undefined)("examples/submitit on the real local SLURM", () => {
+  it("+setup=hpc_gpu: one array task per run, as submitit, each with the one GPU gpus_per_node gives it and the preset's setup line; the preset never reaches the app", () => {
+    const dir = example("submitit");
+    const r = corral(["run", "-m", "seed=1,2", "+setup=hpc_gpu", "hydra.launcher.partition=debug"], { cwd: dir, env, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    expect(m.settings).toMatchObject({ type: "slurm", slurm: { partition: "debug", gpus: 1, time: 3600, mem: "1G" } });
+    expect(m.runs.map((e) => e.overrides)).toEqual([["seed=1"], ["seed=2"]]);
+    const outs = Array.from({ length: 2 }, (_, i) => JSON.parse(readFileSync(path.join(sweep, String(i), "stdout.log"), "utf8")) as SubmititOut);
+    expect(new Set(outs.map((o) => o.job)).size).toBe(2);
+    for (const o of outs) {
+      expect(o.gpus.split(",")).toHaveLength(1);
+      expect(o.on).toBe("gpu");
+      expect(o.config).not.toContain("setup");
+    }
   });
 });

@@ -212,3 +212,15 @@ describe("hydra.sweeper.params (Hydra's basic sweeper: the sweep of a multirun)"
     expect(plan([])).toEqual([[]]);
   });
 });
+
+describe("a hydra.launcher value that interpolates the job config (as HaMeR's slurm preset: gpus_per_node: ${trainer.devices})", () => {
+  it("is resolved as Hydra resolves it; submitit's default name (${hydra.job.name}) leaves the job name to Corral", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: python3 app.py\nconfig_dir: conf\nname: exp\n",
+      "conf/config.yaml": "trainer:\n  devices: 4\nhydra:\n  launcher:\n    gpus_per_node: ${trainer.devices}\n    name: ${hydra.job.name}\n",
+    });
+    const r = corral(["config", "--cfg", "all", "-p", "launcher", "--json", "hydra/launcher=submitit_slurm", "trainer.devices=2"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ type: "slurm", gpus: 2, job_name: "exp" });
+  });
+});
