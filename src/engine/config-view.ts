@@ -25,6 +25,7 @@ export function composeForDisplay(
     env: opts.env,
     now: opts.now,
     sourceFile: project.file,
+    ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}),
   });
   const run = plan.run(0);
   const job = run.config;

@@ -78,6 +78,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     env: req.env,
     now: req.now,
     sourceFile: req.project.file,
+    ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}),
     commandSource: req.command && req.command.length ? { file: "<command line>" } : { file: req.project.file, ...(req.project.commandAt ? { line: req.project.commandAt.line, column: req.project.commandAt.column } : {}) },
   });
   let settings = resolveSettings(cfg, req);
@@ -431,7 +432,7 @@ export function projectDrift(m: SweepManifest, project: ProjectContext, runs: nu
     const e = m.runs[i]!;
     let config: ConfigMap;
     try {
-      config = planRuns({ command, repo: project.repo, primary: project.primary, defaults: project.defaults, grids: [], baseOverrides: [], overrides: e.overrides, multirun: false, freeForm: project.synthetic, env, now: new Date(m.createdAt), sourceFile: project.file }).run(0).config;
+      config = planRuns({ command, repo: project.repo, primary: project.primary, defaults: project.defaults, grids: [], baseOverrides: [], overrides: e.overrides, multirun: false, freeForm: project.synthetic, env, now: new Date(m.createdAt), sourceFile: project.file, ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}) }).run(0).config;
     } catch (err) {
       if (err instanceof CorralError) throw new CorralError(err.code, `run ${e.index} [${e.overrides.join(" ")}] cannot be composed with the current project: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), ...(err.location ? { location: err.location } : {}) });
       throw err;

@@ -66,6 +66,8 @@ export interface ComposeInput {
   overrides: Override[];
   /** The primary config's file, for messages. @default "config" */
   sourceFile?: string;
+  /** Where the primary config was read from when not the project file (`conf/config.yaml`). */
+  primaryFile?: string;
   /** Where the overrides came from, for messages. @default "command line" */
   overridesSource?: string;
 }
@@ -303,7 +305,7 @@ class Composer {
     readonly primaryContent: ConfigMap,
     readonly primaryDefaults: DefaultsEntry[],
   ) {
-    this.primaryFile = input.sourceFile ?? "config";
+    this.primaryFile = input.primaryFile ?? input.sourceFile ?? "config";
     this.overridesFile = input.overridesSource ?? OVERRIDES_FILE;
   }
 
@@ -584,11 +586,12 @@ class Composer {
     return out;
   }
 
-  merge(items: Array<{ node: TreeNode }>): ConfigMap {
+  merge(items: Array<{ node: TreeNode }>, origins?: Map<string, string>): ConfigMap {
     const config: ConfigMap = {};
     for (const { node } of items) {
       const content = node.loaded!.config;
       const pkg = finalPackage(node);
+      if (origins) recordOrigins(origins, pkg, content, node.loaded!.file);
       let target: ConfigMap = config;
       for (const seg of pkg === "" ? [] : pkg.split(".")) {
         const cur = target[seg];
@@ -727,6 +730,42 @@ export function sweepGroupOptions(repo: ConfigRepo, group: string): string[] {
  * Interpolations are left as they are (see `resolveInterpolations`). Throws `CorralError`
  * (`E_OVERRIDE` for a bad override, `E_CONFIG` for a bad config) with file and key.
  */
+/** Every leaf key of `content` (placed at `pkg`) as written in `file`: later files win, as in the merge. */
+function recordOrigins(origins: Map<string, string>, pkg: string, content: ConfigMap, file: string): void {
+  for (const [k, v] of Object.entries(content)) {
+    if (k === "defaults" && pkg === "") continue;
+    const key = pkg === "" ? k : `${pkg}.${k}`;
+    origins.set(key, file);
+    if (isConfigMap(v)) recordOrigins(origins, key, v, file);
+  }
+}
+
+/**
+ * The file that set each key of the composed config (`model.hidden` -> `conf/model/big.yaml`;
+ * value overrides -> "command line"), for messages about a value: composition run again, with
+ * its bookkeeping, only when a message needs it.
+ */
+export function configOrigins(input: ComposeInput): Map<string, string> {
+  const primary = input.primary ?? {};
+  const defaults = input.defaults ?? parseDefaultsList(primary.defaults, input.sourceFile ?? "config");
+  const c = new Composer(input, primary, defaults);
+  c.classify();
+  const root = c.buildRoot();
+  const origins = new Map<string, string>();
+  c.merge(c.flatten(root), origins);
+  for (const o of c.configOverrides) origins.set(o.key.replace(/^[+~]+/, ""), OVERRIDES_FILE);
+  return origins;
+}
+
+/** The file a dotted key (or its nearest parent) came from, per {@link configOrigins}. */
+export function originOf(origins: Map<string, string>, key: string): string | undefined {
+  for (let k = key; k !== ""; k = k.includes(".") ? k.slice(0, k.lastIndexOf(".")) : "") {
+    const f = origins.get(k);
+    if (f !== undefined) return f;
+  }
+  return undefined;
+}
+
 export function composeConfig(input: ComposeInput): ComposeResult {
   const primary = input.primary ?? {};
   let defaults = input.defaults;

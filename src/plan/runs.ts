@@ -6,7 +6,7 @@ import { hydraSettings, isCorralKey, isHydraKey, isSettingsOnly } from "./hydra-
 import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
 import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
-import { composeConfig, sweepGroupOptions, type ConfigRepo, type DefaultsEntry } from "./compose.js";
+import { composeConfig, configOrigins, originOf, sweepGroupOptions, type ConfigRepo, type DefaultsEntry } from "./compose.js";
 import { stableStringify } from "./configpath.js";
 import { resolveInterpolations } from "./interpolate.js";
 import { DEFAULT_ARG_LIMITS, envBytes, execBytes, findTooDeep, MAX_NESTING_DEPTH, shortPath, utf8Bytes, type ArgLimits } from "./limits.js";
@@ -31,6 +31,8 @@ export interface PlanInput {
   env: Record<string, string | undefined>;
   now: Date;
   sourceFile: string;
+  /** Where the primary config was read from (`conf/config.yaml`), when not the project file. */
+  primaryFile?: string;
   /**
    * Where `command` was written (the project file and the line of `command:`, or the command
    * line), for messages about its `${key}` placeholders. @default {file: sourceFile, key: "command"}
@@ -108,14 +110,28 @@ export function planRuns(input: PlanInput): RunPlan {
       // `hydra.*` overrides are the app's Hydra settings: on its command line, not in its config.
       const given = freeForm(sweep.run(i));
       const ovs = given.filter((o) => !isHydraKey(o.key));
-      const composed = composeConfig({
+      const composeInput = {
         repo: input.repo,
         ...(input.primary ? { primary: input.primary } : {}),
         defaults: input.defaults,
         overrides: ovs,
         sourceFile: input.sourceFile,
-      });
-      const config = resolveInterpolations(composed.config, { env: input.env, now: input.now }, input.sourceFile);
+        ...(input.primaryFile ? { primaryFile: input.primaryFile } : {}),
+      };
+      const composed = composeConfig(composeInput);
+      let config: ConfigMap;
+      try {
+        config = resolveInterpolations(composed.config, { env: input.env, now: input.now }, input.sourceFile);
+      } catch (e) {
+        // Name the file that wrote the value (conf/model/big.yaml, the command line), not the project file.
+        if (e instanceof CorralError && e.location?.key) {
+          const file = originOf(configOrigins(composeInput), e.location.key);
+          if (file && file !== e.location.file) {
+            throw new CorralError(e.code, e.message, { location: { key: e.location.key, file }, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode, cause: e });
+          }
+        }
+        throw e;
+      }
       // Files and override values are held to MAX_NESTING_DEPTH when read; composing them at a
       // package or a dotted key, or oc.decode, can go deeper, before config.yaml is written.
       checkDepth(config, input.sourceFile);

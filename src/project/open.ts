@@ -32,6 +32,8 @@ export interface ProjectContext {
   detach?: boolean;
   /** clusterduck without `total_runs_per_node`: every run of the sweep in one SLURM job. */
   allRunsInOneJob?: boolean;
+  /** Where the primary config was read from when it is `<config_dir>/config.yaml`. */
+  primaryFile?: string;
   /** A Hydra user's `hydra.run.dir` / `hydra.sweep.dir`: where the sweep folder goes. */
   hydraDirs?: HydraDirs;
 }
@@ -72,7 +74,7 @@ export async function openProject(opts: { cwd: string; file?: string; allowMissi
   // parsed the defaults list into composition form.
   const primary = cfg.config as ConfigMap | undefined;
   const defaults = cfg.defaults as DefaultsEntry[];
-  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons, ...hl.reasons], ...(hl.detach ? { detach: true } : {}), ...(hl.allRunsInOneJob ? { allRunsInOneJob: true } : {}), ...(hl.hydraDirs ? { hydraDirs: hl.hydraDirs } : {}), profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
+  return { file: loaded.file, dir: loaded.dir, config: cfg, repo: presets.repo, primary, defaults, synthetic: false, profiles: [...chosen.applied, ...presets.patches.map((p) => p.name)], profileReasons: [...chosen.reasons, ...preset.reasons, ...hl.reasons], ...(hl.detach ? { detach: true } : {}), ...(hl.allRunsInOneJob ? { allRunsInOneJob: true } : {}), ...(hl.hydraDirs ? { hydraDirs: hl.hydraDirs } : {}), ...(loaded.primaryFile ? { primaryFile: loaded.primaryFile } : {}), profileOverrides: [...chosen.overrides, ...preset.overrides], ...(loaded.commandAt ? { commandAt: loaded.commandAt } : {}) };
 }
 
 const noFacts: HostFacts = { hostname: "", env: {}, onPath: () => false };

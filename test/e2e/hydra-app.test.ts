@@ -224,3 +224,21 @@ describe("a hydra.launcher value that interpolates the job config (as HaMeR's sl
     expect(JSON.parse(r.stdout)).toMatchObject({ type: "slurm", gpus: 2, job_name: "exp" });
   });
 });
+
+describe("an error about a value names the file that wrote it", () => {
+  it("a bad interpolation in conf/model/bad.yaml or conf/config.yaml names that file, not corral.yaml (exit 2, nothing started)", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: echo\nconfig_dir: conf\n",
+      "conf/config.yaml": "defaults:\n  - model: ok\n  - _self_\nlr: 0.1\n",
+      "conf/model/ok.yaml": "hidden: 8\n",
+      "conf/model/bad.yaml": "hidden: ${nosuch}\n",
+    });
+    const r = corral(["run", "model=bad"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/conf[/\\]model[/\\]bad\.yaml: model\.hidden: Interpolation key 'nosuch' not found/);
+    const c = corral(["run", "lr=${nope}"], { cwd: dir });
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain("command line: lr:");
+    expect(sweepDirs(dir)).toEqual([]);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { composeConfig, isConfigGroup, parseDefaultsList, sweepGroupOptions } from "../../src/plan/compose.js";
+import { composeConfig, configOrigins, isConfigGroup, originOf, parseDefaultsList, sweepGroupOptions } from "../../src/plan/compose.js";
 import type { ConfigRepo, DefaultsEntry, GroupOption } from "../../src/plan/compose.js";
 import { ConfigFloat } from "../../src/plan/float.js";
 import { parseOverrides } from "../../src/plan/overrides.js";
@@ -513,5 +513,16 @@ describe("composeConfig: Hydra's own groups and the hydra node", () => {
     expect(r.config).toEqual({ lr: 0.1 });
     expect(r.choices).toEqual({ platform: "horeka" });
     expect(r.hydra).toEqual({ launcher: { partition: "accelerated", timeout_min: 60 } });
+  });
+});
+
+describe("configOrigins: which file set each key (for messages about a value)", () => {
+  it("names the group option, the primary config and the command line, later writers winning", () => {
+    const rp = repo({ "model/big": { hidden: 64, act: "relu" } });
+    const o = configOrigins({ repo: rp, primary: { lr: 0.1, model: { act: "gelu" } }, defaults: [g("model", "big")], overrides: [change("lr", 0.5)], sourceFile: "corral.yaml", primaryFile: "conf/config.yaml" });
+    expect(originOf(o, "model.hidden")).toBe("conf/model/big.yaml");
+    expect(originOf(o, "model.act")).toBe("conf/config.yaml");
+    expect(originOf(o, "lr")).toBe("command line");
+    expect(originOf(o, "nosuch")).toBeUndefined();
   });
 });
