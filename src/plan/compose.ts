@@ -322,6 +322,10 @@ class Composer {
       const value = o.value as ElementValue | undefined;
       const isDict = typeof value === "object" && value !== null && !Array.isArray(value) && "kind" in value && value.kind === "dict";
       if (isDict || !isConfigGroup(this.input.repo, o.key)) {
+        // `key@pkg=value` moves a config group's option; a plain key has no package (Hydra refuses it too).
+        if (o.pkg !== undefined) {
+          throw this.err("E_OVERRIDE", `Override '${o.input}' looks like a config group override, but config group '${o.key}' does not exist`, this.overridesFile, o.key, "a value override has no @package: drop it, or name a config group");
+        }
         this.configOverrides.push(o);
         continue;
       }
@@ -631,16 +635,30 @@ class Composer {
       else this.set(config, segs, value ?? null, o);
     };
     switch (o.type) {
-      case "change":
+      case "change": {
         if (!exists) {
           const hint = this.didYouMeanKey(config, segs);
           throw this.err("E_OVERRIDE", `Could not override '${o.key}': key not in config. To append to your config use +${o.input}`, file, o.key, hint);
         }
+        // Hydra composes in struct mode: a map merged into a map may change its keys, not add new ones.
+        const cur = getPath(config, segs);
+        const extra = isConfigMap(cur) && isConfigMap(value) ? newKey(cur, value) : undefined;
+        if (extra !== undefined) {
+          throw this.err("E_OVERRIDE", `Could not override '${o.key}': key '${o.key}.${extra}' is not in the config. To append to your config use +${o.input}`, file, `${o.key}.${extra}`);
+        }
         setOrMerge();
         return;
+      }
       case "add":
         if (exists) {
-          throw this.err("E_OVERRIDE", `Could not append to config: '${o.key}' is already in the config (value ${JSON.stringify(getPath(config, segs))}); use ++${o.input.replace(/^\+/, "")} to force`, file, o.key);
+          const cur = getPath(config, segs);
+          // As Hydra: `+key={...}` or `+key=[...]` on an existing key merges (its keys may be new).
+          if (value !== null && value !== undefined && typeof value === "object" && (isConfigMap(value) || Array.isArray(value))) {
+            if (isConfigMap(cur) && isConfigMap(value)) mergeInto(cur, value);
+            else this.set(config, segs, value, o);
+            return;
+          }
+          throw this.err("E_OVERRIDE", `Could not append to config: '${o.key}' is already in the config (value ${JSON.stringify(cur)}); use ++${o.input.replace(/^\+/, "")} to force, or ${o.input.replace(/^\+/, "")} to change it`, file, o.key);
         }
         this.set(config, segs, value ?? null, o);
         return;
@@ -730,6 +748,19 @@ export function sweepGroupOptions(repo: ConfigRepo, group: string): string[] {
  * Interpolations are left as they are (see `resolveInterpolations`). Throws `CorralError`
  * (`E_OVERRIDE` for a bad override, `E_CONFIG` for a bad config) with file and key.
  */
+/** The first key path of `value` that `cur` lacks (nested maps followed), if any. */
+function newKey(cur: ConfigMap, value: ConfigMap): string | undefined {
+  for (const [k, v] of Object.entries(value)) {
+    if (!Object.prototype.hasOwnProperty.call(cur, k)) return k;
+    const c = cur[k];
+    if (isConfigMap(c) && isConfigMap(v)) {
+      const deeper = newKey(c, v);
+      if (deeper !== undefined) return `${k}.${deeper}`;
+    }
+  }
+  return undefined;
+}
+
 /** Every leaf key of `content` (placed at `pkg`) as written in `file`: later files win, as in the merge. */
 function recordOrigins(origins: Map<string, string>, pkg: string, content: ConfigMap, file: string): void {
   for (const [k, v] of Object.entries(content)) {

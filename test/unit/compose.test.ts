@@ -526,3 +526,32 @@ describe("configOrigins: which file set each key (for messages about a value)", 
     expect(originOf(o, "nosuch")).toBeUndefined();
   });
 });
+
+// Hydra 1.3 composes in struct mode (config_loader_impl.py, _apply_overrides_to_config): a plain
+// override merges with OmegaConf.update(merge=True), which refuses keys a struct node lacks ("Could
+// not override ... To append to your config use +..."); `+key=<dict or list>` on an existing key
+// merges with force_add; a `key@pkg=value` on a key that is no config group is refused.
+describe("composeConfig: struct-mode semantics of dict-valued and package overrides (Hydra 1.3)", () => {
+  const compose = (...texts: string[]) =>
+    composeConfig({ repo: dbRepo, primary: { data: { crop: 64, aug: { flip: true } }, x: 1 }, defaults: [SELF], overrides: parseOverrides(texts) });
+
+  it("key={...} may change keys of an existing map, not add new ones (naming the new key)", () => {
+    expect(compose("data={crop: 128}").config.data).toEqual({ crop: 128, aug: { flip: true } });
+    const e = thrown(() => compose("data={crop: 128, jitter: 0.4}"));
+    expect(e.message).toBe("Could not override 'data': key 'data.jitter' is not in the config. To append to your config use +data={crop: 128, jitter: 0.4}");
+    expect(e.location?.key).toBe("data.jitter");
+    expect(thrown(() => compose("data={aug: {rotate: 5}}")).location?.key).toBe("data.aug.rotate");
+  });
+
+  it("+key={...} on an existing map merges, new keys included; ++key={...} too; +key=value on an existing key is refused", () => {
+    expect(compose("+data={jitter: 0.4}").config.data).toEqual({ crop: 64, aug: { flip: true }, jitter: 0.4 });
+    expect(compose("++data={jitter: 0.4}").config.data).toEqual({ crop: 64, aug: { flip: true }, jitter: 0.4 });
+    expect(thrown(() => compose("+x=2")).message).toContain("'x' is already in the config");
+  });
+
+  it("x@pkg=10 on a plain key is refused: only a config group has a package", () => {
+    const e = thrown(() => compose("x@foo=10"));
+    expect(e.code).toBe("E_OVERRIDE");
+    expect(e.message).toContain("config group 'x' does not exist");
+  });
+});
