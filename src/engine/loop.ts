@@ -30,6 +30,9 @@ import type { Reporter, RunView } from "./events.js";
 import { runView } from "./inspect.js";
 import { sweepWorkDir } from "../store/layout.js";
 
+/** How long a run with a dead worker, no record and no process waits for its helper's exit file. */
+const EXIT_FILE_GRACE_MS = 1500;
+
 /** One node of the DAG as the loop schedules it. */
 export interface EngineNode {
   /** Indexes of the nodes it needs (nodes that do not run are not listed). */
@@ -299,6 +302,13 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     for (const i of unknown) finalState.set(i, "unknown");
     // Last view of each open run that was read running (for the live view and the frontier).
     const seenRunning = new Map<number, RunView>();
+    /**
+     * When each run was first found with a dead worker, no final record, no exit file and no live
+     * process: its spawn helper may be writing the exit file that very moment (the worker died an
+     * instant before the run ended, and its exit wakes this loop at once). Lost only once that
+     * lasts EXIT_FILE_GRACE_MS.
+     */
+    const unsettledSince = new Map<number, number>();
     // The view of each run that succeeded, as it was reported: the outcome's list reuses it
     // instead of reading every final record again at the end.
     const succeededView: Array<RunView | undefined> = [];
@@ -583,7 +593,14 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
           const settled = settleFromExit(i, attempt[i]!, current);
           if (settled === "running") continue;
           if (settled) {
+            unsettledSince.delete(i);
             if (endRun(i, settled.state, undefined, false, false, settled)) closeRun(i);
+            continue;
+          }
+          const since = unsettledSince.get(i) ?? now;
+          unsettledSince.set(i, since);
+          if (now - since < EXIT_FILE_GRACE_MS) {
+            changed = true; // look again soon
             continue;
           }
         }
