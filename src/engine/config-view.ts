@@ -5,14 +5,20 @@ import { planRuns } from "../plan/runs.js";
 import type { ConfigValue } from "../plan/types.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings, settingsAsWritten } from "../launchers/settings.js";
+import { appComposer } from "./app-compose.js";
+import { appOf, hasNoYaml, withAppLauncher } from "./launch.js";
 
 export function composeForDisplay(
   project: ProjectContext,
   overrides: string[],
   opts: { cfg: "job" | "hydra" | "all"; key?: string; env: Record<string, string | undefined>; now: Date },
 ): ConfigValue {
+  const command = project.config.command ?? [];
+  // A Hydra app whose configs live in Python: the app composes, as for `corral run`.
+  const fromApp = appOf(project.config.app, command, project.dir) === "hydra" && hasNoYaml(project) ? appComposer(command, project.dir, opts.env) : undefined;
   const plan = planRuns({
-    command: project.config.command ?? [],
+    ...(fromApp ? { appCompose: fromApp } : {}),
+    command,
     repo: project.repo,
     primary: project.primary,
     defaults: project.defaults,
@@ -29,7 +35,7 @@ export function composeForDisplay(
   });
   const run = plan.run(0);
   const job = run.config;
-  const cfg = project.config;
+  const cfg = (fromApp ? withAppLauncher(project, run, overrides, opts.env) : project).config;
   const value: ConfigValue =
     opts.cfg === "job"
       ? job

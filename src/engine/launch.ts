@@ -20,6 +20,10 @@ import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import { configToYaml } from "../plan/serialize.js";
 import type { ProjectContext } from "../project/open.js";
 import { DEFAULT_SWEEP_DIR } from "../project/schema.js";
+import { corralLauncherOverrides, hydraLauncherPatch, resolvedLauncher } from "../project/profiles.js";
+import { isConfigMap } from "../plan/configpath.js";
+import { parseOverrides } from "../plan/overrides.js";
+import { appComposer } from "./app-compose.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, writeManifest } from "../store/store.js";
@@ -65,7 +69,11 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
       location: { file: req.project.file, key: "command" },
     });
   }
+  const app = appOf(cfg.app, command, req.project.dir);
+  // A Hydra app whose configs live in Python (no YAML here to compose): ask the app for each run's config.
+  const fromApp = app === "hydra" && hasNoYaml(req.project) ? appComposer(command, req.project.dir, req.env) : undefined;
   const plan = planRuns({
+    ...(fromApp ? { appCompose: fromApp } : {}),
     command,
     repo: req.project.repo,
     primary: req.project.primary,
@@ -81,12 +89,37 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}),
     commandSource: req.command && req.command.length ? { file: "<command line>" } : { file: req.project.file, ...(req.project.commandAt ? { line: req.project.commandAt.line, column: req.project.commandAt.column } : {}) },
   });
-  let settings = resolveSettings(cfg, req);
+  // The app's own hydra.launcher (its +setup=... presets, submitit's defaults) as launcher settings,
+  // composed for the first run, as Hydra composes its launcher once; corral.launcher.* still wins.
+  const project = fromApp && plan.size > 0 ? withAppLauncher(req.project, plan.run(0), req.overrides, req.env) : req.project;
+  const pcfg = project.config;
+  let settings = resolveSettings(pcfg, req);
   // clusterduck without total_runs_per_node: every run of the sweep in one job.
-  if (req.project.allRunsInOneJob && settings.type === "slurm" && cfg.launcher.per_job === undefined) settings = { ...settings, perJob: Math.max(1, plan.size) };
-  checkMultinode(settings, req.project.file);
-  const app = appOf(cfg.app, command, req.project.dir);
-  return { request: req, command, plan, settings, ...(app ? { app } : {}) };
+  if (project.allRunsInOneJob && settings.type === "slurm" && pcfg.launcher.per_job === undefined) settings = { ...settings, perJob: Math.max(1, plan.size) };
+  checkMultinode(settings, project.file);
+  return { request: project === req.project ? req : { ...req, project }, command, plan, settings, ...(app ? { app } : {}) };
+}
+
+/** A project with no config to compose here: no `config:`, no config_dir groups, no defaults list. */
+export function hasNoYaml(p: ProjectContext): boolean {
+  const own = p.primary ? Object.keys(p.primary).filter((k) => k !== "defaults") : [];
+  return own.length === 0 && p.repo.groups.size === 0 && p.defaults.length === 0;
+}
+
+export function withAppLauncher(project: ProjectContext, run0: PlannedRun, overrides: string[], env: Record<string, string | undefined>): ProjectContext {
+  const h = run0.hydra;
+  const node = isConfigMap(h.launcher) ? resolvedLauncher(h.launcher, run0.config, h, env) : undefined;
+  const choices = isConfigMap(h.runtime) && isConfigMap(h.runtime.choices) ? h.runtime.choices : {};
+  const choice = choices["hydra/launcher"];
+  const patched = hydraLauncherPatch(project.config, node, typeof choice === "string" ? choice : null, "the app's hydra.launcher");
+  const own = corralLauncherOverrides(patched.config, parseOverrides(overrides));
+  return {
+    ...project,
+    config: own.config,
+    profileReasons: [...project.profileReasons, ...patched.reasons],
+    ...(patched.detach ? { detach: true } : {}),
+    ...(patched.allRunsInOneJob ? { allRunsInOneJob: true } : {}),
+  };
 }
 
 /**
@@ -94,7 +127,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
  * runs (the first argument ending in `.py`) for Hydra's entry point. A command that interpolates
  * the config (`--lr ${lr}`) is never handed Hydra overrides.
  */
-function appOf(setting: "auto" | "hydra" | "plain" | undefined, command: string[], projectDir: string): "hydra" | undefined {
+export function appOf(setting: "auto" | "hydra" | "plain" | undefined, command: string[], projectDir: string): "hydra" | undefined {
   if (setting === "plain" || commandInterpolates(command)) return undefined;
   if (setting === "hydra") return "hydra";
   const script = command.find((a) => a.endsWith(".py"));

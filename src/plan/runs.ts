@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
 import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
 import { composeConfig, configOrigins, originOf, sweepGroupOptions, type ConfigRepo, type DefaultsEntry } from "./compose.js";
-import { stableStringify } from "./configpath.js";
+import { isConfigMap, stableStringify } from "./configpath.js";
 import { resolveInterpolations } from "./interpolate.js";
 import { DEFAULT_ARG_LIMITS, envBytes, execBytes, findTooDeep, MAX_NESTING_DEPTH, shortPath, utf8Bytes, type ArgLimits } from "./limits.js";
 import { parseOverrides } from "./overrides.js";
@@ -33,6 +33,12 @@ export interface PlanInput {
   sourceFile: string;
   /** Where the primary config was read from (`conf/config.yaml`), when not the project file. */
   primaryFile?: string;
+  /**
+   * Ask the app for each run's composed config (a Hydra app whose configs live in Python): given
+   * the run's overrides as handed to the command, its job config and `hydra` node. The engine
+   * provides it; composition from the project's YAML is then skipped.
+   */
+  appCompose?: (overrides: readonly string[]) => AppComposed;
   /**
    * Where `command` was written (the project file and the line of `command:`, or the command
    * line), for messages about its `${key}` placeholders. @default {file: sourceFile, key: "command"}
@@ -63,6 +69,14 @@ export interface PlannedRun {
    * `hydra/<group>` files), with `runtime.choices` (every group's chosen option, Hydra's groups
    * included). Not part of the job config; the app composes Hydra's own defaults itself.
    */
+  hydra: ConfigMap;
+}
+
+/** A run's config as the app itself composed it (see PlanInput.appCompose). */
+export interface AppComposed {
+  /** The job config. */
+  config: ConfigMap;
+  /** The `hydra` node, Hydra's defaults included, with `runtime.choices`. */
   hydra: ConfigMap;
 }
 
@@ -107,6 +121,25 @@ export function planRuns(input: PlanInput): RunPlan {
     sweep,
     size: sweep.size,
     run(i: number): PlannedRun {
+      if (input.appCompose) {
+        const spelled = sweep.spelled(i).filter((o) => !isCorralKey(o.replace(/[=@].*$/s, "")));
+        const got = input.appCompose(spelled);
+        const config = got.config;
+        checkDepth(config, input.sourceFile);
+        const choices = isConfigMap(got.hydra.runtime) && isConfigMap(got.hydra.runtime.choices) ? got.hydra.runtime.choices : {};
+        // A group choice that put nothing in the job config only chose Hydra's settings (`+setup=hpc_gpu`).
+        const settingsOnly = (o: string): boolean => {
+          if (isSettingsOnly(o, input.repo)) return true;
+          const key = o.replace(/^[+~]{0,2}/, "").replace(/[=@].*$/s, "");
+          return key in choices && !(key.split("/")[0]! in config);
+        };
+        const overrides = spelled.filter((o) => !settingsOnly(o));
+        const id = runId(input.command, config);
+        const params = sweep.params(i);
+        if (templated) return { index: i, id, overrides, argv: renderCommand(input.command, config, commandSource), params, config, hydra: got.hydra };
+        checkArgv(overrides, baseBytes, limits, (key) => (cliKeys.has(key) ? "<command line>" : input.sourceFile));
+        return { index: i, id, overrides, params, config, hydra: got.hydra };
+      }
       // `hydra.*` overrides are the app's Hydra settings: on its command line, not in its config.
       const given = freeForm(sweep.run(i));
       const ovs = given.filter((o) => !isHydraKey(o.key));

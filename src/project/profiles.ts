@@ -388,8 +388,6 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
   const fixed = parsed.filter((o) => !o.isSweep);
   const reasons: string[] = [];
   let config = cfg;
-  let detach: boolean | undefined;
-  let allRunsInOneJob: boolean | undefined;
   let node: ConfigMap | undefined;
   let choice: string | null | undefined;
   let hydraNode: ConfigMap | undefined;
@@ -416,18 +414,33 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
     config = { ...config, sweep: grid.data };
     reasons.push("hydra.sweeper.params: the sweep");
   }
+  const fromHydra = hydraLauncherPatch(config, node, choice, file);
+  config = fromHydra.config;
+  reasons.push(...fromHydra.reasons);
+  const own = corralLauncherOverrides(config, fixed);
+  config = own.config;
+  reasons.push(...own.reasons);
+  return { config, reasons, ...(fromHydra.detach ? { detach: true } : {}), ...(fromHydra.allRunsInOneJob ? { allRunsInOneJob: true } : {}), ...(hydraDirs ? { hydraDirs } : {}) };
+}
+
+/**
+ * A composed `hydra.launcher` node (and the `hydra/launcher` choice) as launcher settings over the
+ * project's, as a profile's: submitit's and clusterduck's keys (project/hydra-launcher.ts).
+ */
+export function hydraLauncherPatch(cfg: ProjectConfig, node: ConfigMap | undefined, choice: string | null | undefined, file: string): { config: ProjectConfig; reasons: string[]; detach?: boolean; allRunsInOneJob?: boolean } {
   const plan = launcherFromHydra(node ?? {}, choice, file);
-  if (plan) {
-    config = patchLauncher(config, plan.launcher, "hydra.launcher", file);
-    // clusterduck's cuda resource: each parallel run gets its share of the job's GPUs, unless the project says.
-    if (plan.gpusPerRun !== undefined && config.resources.gpus === undefined) config = { ...config, resources: { ...config.resources, gpus: plan.gpusPerRun } };
-    reasons.push(`hydra.launcher${plan.plugin ? ` (${plan.plugin})` : ""}: launcher settings`);
-    detach = plan.detach;
-    allRunsInOneJob = plan.allRunsInOneJob;
-  }
+  if (!plan) return { config: cfg, reasons: [] };
+  let config = patchLauncher(cfg, plan.launcher, "hydra.launcher", file);
+  // clusterduck's cuda resource: each parallel run gets its share of the job's GPUs, unless the project says.
+  if (plan.gpusPerRun !== undefined && config.resources.gpus === undefined) config = { ...config, resources: { ...config.resources, gpus: plan.gpusPerRun } };
+  return { config, reasons: [`hydra.launcher${plan.plugin ? ` (${plan.plugin})` : ""}: launcher settings`], ...(plan.detach ? { detach: true } : {}), ...(plan.allRunsInOneJob ? { allRunsInOneJob: true } : {}) };
+}
+
+/** `corral.launcher.<key>=<value>` overrides (Corral's reserved namespace) over the launcher settings. */
+export function corralLauncherOverrides(cfg: ProjectConfig, overrides: Override[]): { config: ProjectConfig; reasons: string[] } {
   const own: Record<string, unknown> = {};
-  for (const o of fixed) {
-    if (!isCorralKey(o.key)) continue;
+  for (const o of overrides) {
+    if (!isCorralKey(o.key) || o.isSweep) continue;
     const key = o.key.replace(/^\+{1,2}/, "");
     if (!key.startsWith(CORRAL_LAUNCHER_PREFIX) || o.type === "delete" || o.value === undefined) {
       throw new CorralError("E_OVERRIDE", `'${o.input}': only corral.launcher.<key>=<value> sets Corral's settings from the command line`, {
@@ -437,11 +450,8 @@ export function applyHydraLauncher(cfg: ProjectConfig, repo: ConfigRepo, overrid
     }
     own[key.slice(CORRAL_LAUNCHER_PREFIX.length)] = withoutFloats(toConfigValue(o.value as ElementValue));
   }
-  if (Object.keys(own).length) {
-    config = patchLauncher(config, own, "corral.launcher", "<command line>");
-    reasons.push("corral.launcher.* overrides: launcher settings");
-  }
-  return { config, reasons, ...(detach ? { detach } : {}), ...(allRunsInOneJob ? { allRunsInOneJob } : {}), ...(hydraDirs ? { hydraDirs } : {}) };
+  if (Object.keys(own).length === 0) return { config: cfg, reasons: [] };
+  return { config: patchLauncher(cfg, own, "corral.launcher", "<command line>"), reasons: ["corral.launcher.* overrides: launcher settings"] };
 }
 
 /**
@@ -486,7 +496,7 @@ function hydraDirsOf(hydra: ConfigMap, fixed: Override[], command: string[], fil
  * resolved as Hydra would, against the job config and the hydra node; a value that refers to what
  * only Hydra knows at run time (`${hydra.job.name}`) is left as written.
  */
-function resolvedLauncher(launcher: ConfigMap, job: ConfigMap, hydra: ConfigMap, env: Record<string, string | undefined>): ConfigMap {
+export function resolvedLauncher(launcher: ConfigMap, job: ConfigMap, hydra: ConfigMap, env: Record<string, string | undefined>): ConfigMap {
   const out: ConfigMap = { ...launcher };
   for (const [k, v] of Object.entries(launcher)) {
     if (typeof v !== "string" || !v.includes("${")) continue;

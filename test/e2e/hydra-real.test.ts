@@ -4,7 +4,10 @@
  * why. Hydra is on neither Debian nor npm, and its code is never part of this repository.
  * Checks: 8 runs, 8 distinct Hydra output folders inside the run folders, each app's composed
  * config equal to Corral's recorded config, floats included, with `override hydra/job_logging`,
- * `hydra:` settings and `${hydra:...}` in the app's conf/.
+ * `hydra:` settings and `${hydra:...}` in the app's conf/. A second app keeps its configs and its
+ * `+setup=` launcher presets only in Hydra's ConfigStore (no YAML): Corral asks the app for each
+ * run's config (it needs the hydra-submitit-launcher plugin in the same folder, for the presets'
+ * `override /hydra/launcher: submitit_slurm`).
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync } from "node:fs";
@@ -49,5 +52,30 @@ describe.skipIf(skip !== undefined)("a real Hydra 1.3.2 app under Corral", () =>
     }
     expect(outs.size).toBe(8);
     expect(readdirSync(dir)).not.toContain("outputs");
+  });
+});
+
+const noPlugin = skip ?? (spawnSync("python3", ["-c", "import hydra_plugins.hydra_submitit_launcher"], { env: { ...process.env, ...env } }).status === 0 ? undefined : `no hydra-submitit-launcher plugin in ${tree}`);
+if (noPlugin && !skip) console.warn(`SKIPPED real-Hydra ConfigStore test: ${noPlugin}`);
+
+describe.skipIf(noPlugin !== undefined)("a real Hydra 1.3.2 app whose configs live only in its ConfigStore", () => {
+  it("Corral asks the app for each run's config; the +setup=hpc_gpu preset is the launcher settings and never reaches the app's argv", () => {
+    const dir = makeProject({ "corral.yaml": "command: python3 my_app.py\n" });
+    cpSync(path.join(ROOT, "test/fixtures/hydra-store"), dir, { recursive: true });
+    const c = corral(["config", "--cfg", "all", "-p", "launcher", "--json", "+setup=hpc_gpu"], { cwd: dir, env, timeoutMs: 60_000 });
+    expect(c.code, c.stderr).toBe(0);
+    expect(JSON.parse(c.stdout)).toMatchObject({ type: "slurm", partition: "gpu", gpus: 1, cpus_per_task: 1, mem: "1G", time: 3600, signal_grace: 120, array_throttle: 256, setup: ["export TRAINING_ON=gpu"] });
+    const r = corral(["run", "-m", "seed=1,2", "+setup=hpc_gpu", "corral.launcher.type=local"], { cwd: dir, env, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    expect(m.runs.map((e) => e.overrides)).toEqual([["seed=1"], ["seed=2"]]);
+    for (const e of m.runs) {
+      const runDir = path.join(sweep, e.dir);
+      const composed = path.join(runDir, "composed.json");
+      expect(readJson<{ on: string }>(composed).on).toBe("gpu");
+      const same = spawnSync("python3", ["-c", "import json,sys,yaml; a=yaml.safe_load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))['config']; t=lambda x: {k: t(v) for k, v in x.items()} if isinstance(x, dict) else (type(x).__name__, x); print(t(a) == t(b), t(a), t(b))", path.join(runDir, "config.yaml"), composed], { encoding: "utf8" });
+      expect(same.stdout.startsWith("True"), same.stdout + same.stderr).toBe(true);
+    }
   });
 });
