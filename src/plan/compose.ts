@@ -624,7 +624,8 @@ class Composer {
   }
 
   applyValueOverride(config: ConfigMap, o: Override): void {
-    const file = this.overridesFile;
+    // A `sweep:` grid entry is named where the project file writes it, not as the command line.
+    const file = o.source?.file ?? this.overridesFile;
     const segs = splitPath(o.key);
     if (o.key === "" || segs.some((s) => s === "")) throw this.err("E_OVERRIDE", `Invalid key '${o.key}' in '${o.input}'`, file, o.key);
     const exists = getPath(config, segs) !== undefined;
@@ -638,7 +639,7 @@ class Composer {
       case "change": {
         if (!exists) {
           const hint = this.didYouMeanKey(config, segs);
-          throw this.err("E_OVERRIDE", `Could not override '${o.key}': key not in config. To append to your config use +${o.input}`, file, o.key, hint);
+          throw this.err("E_OVERRIDE", `Could not override '${o.key}': key not in config. To append to your config use +${o.input}`, file, o.source?.key ?? o.key, o.source ? (hint ?? `in ${o.source.key.replace(/\.[^.]*$/, "")}, write the key as '+${o.key}' to add it`) : hint);
         }
         // Hydra composes in struct mode: a map merged into a map may change its keys, not add new ones.
         const cur = getPath(config, segs);

@@ -379,9 +379,14 @@ function gridAxes(ctx: Ctx, grid: Record<string, unknown>, path: string, cliName
       axis = axisFromValues(keyOv, [fromYaml(v)], false);
     }
     axis.fromGrid = true;
-    axes.push(axis);
+    axes.push(withSource(axis, { file: ctx.src.file, key: here }));
   }
   return axes;
+}
+
+/** The axis's overrides, each saying where in the project file it was written. */
+function withSource(axis: Axis, source: { file: string; key: string }): Axis {
+  return { ...axis, points: axis.points.map((p) => ({ ...p, overrides: p.overrides.map((o) => freeze<Override>({ ...o, source })) })) };
 }
 
 /** `zip: {a: [..], b: [..]}`: equal-length lists that vary together as one axis. */

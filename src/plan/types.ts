@@ -67,4 +67,6 @@ export interface Override {
   isSweep: boolean;
   /** The original text, for messages. */
   input: string;
+  /** Where it was written when not on the command line (a `sweep:` grid of the project file). */
+  source?: { file: string; key: string };
 }

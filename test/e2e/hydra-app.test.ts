@@ -242,3 +242,14 @@ describe("an error about a value names the file that wrote it", () => {
     expect(sweepDirs(dir)).toEqual([]);
   });
 });
+
+describe("a sweep: key that needs + in corral.yaml", () => {
+  it("is named where corral.yaml writes it, not blamed on the command line (exit 2, with the spelling that adds it)", () => {
+    const dir = makeProject({ "corral.yaml": "command: echo\nconfig:\n  lr: 0.1\nsweep:\n  newkey: 1,2\n" });
+    const r = corral(["run", "-m"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/corral\.yaml: sweep(\[0\])?\.newkey: Could not override 'newkey'/);
+    expect(r.stderr).toContain("write the key as '+newkey'");
+    expect(r.stderr).not.toContain("command line");
+  });
+});
