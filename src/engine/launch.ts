@@ -12,7 +12,7 @@ import { containerWrap, type ContainerSpec } from "../plan/container.js";
 import { stableStringify } from "../plan/configpath.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { multinodeWrap } from "../plan/multinode.js";
-import { hydraRunArgs, usesHydra } from "../plan/hydra-app.js";
+import { fillHydraRefs, hydraRunArgs, overrideDirname, usesHydra } from "../plan/hydra-app.js";
 import { commandInterpolates } from "../plan/command.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
@@ -100,6 +100,30 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   return { request: project === req.project ? req : { ...req, project }, command, plan, settings, ...(app ? { app } : {}) };
 }
 
+/**
+ * Run folder names: the index, or a Hydra user's `hydra.sweep.subdir` in a multirun
+ * (`${hydra.job.num}` the index, `${hydra.job.id}` the run id, `${hydra.job.override_dirname}` the
+ * run's overrides as Hydra joins them). Always inside the sweep folder; a name two runs would share
+ * gets `_<index>`.
+ */
+function runFolders(p: PreparedSweep, runs: PlannedRun[]): string[] {
+  const h = p.request.project.hydraDirs;
+  if (!p.request.multirun || h?.subdir === undefined) return runs.map((r) => String(r.index));
+  const used = new Set<string>();
+  return runs.map((r) => {
+    const filled = fillHydraRefs(h.subdir!, { "job.num": String(r.index), "job.id": r.id, "job.name": h.jobName ?? "app", "job.override_dirname": overrideDirname(r.overrides, h.rule) }, () => {
+      throw new CorralError("E_CONFIG", "hydra.sweep.subdir: unknown reference", { location: { file: p.request.project.file, key: "hydra.sweep.subdir" } });
+    });
+    let name = path.normalize(filled === "" ? String(r.index) : filled).replace(/^(\.\/)+/, "");
+    if (path.isAbsolute(name) || name === "." || name.split(path.sep).includes("..") || name.startsWith(".corral")) {
+      throw new CorralError("E_CONFIG", `hydra.sweep.subdir gives run ${r.index} the folder '${filled}', which is not inside the sweep folder`, { location: { file: p.request.project.file, key: "hydra.sweep.subdir" }, hint: "use a relative name such as ${hydra.job.num} or ${hydra.job.override_dirname}" });
+    }
+    if (used.has(name)) name = `${name}_${r.index}`;
+    used.add(name);
+    return name;
+  });
+}
+
 /** A project with no config to compose here: no `config:`, no config_dir groups, no defaults list. */
 export function hasNoYaml(p: ProjectContext): boolean {
   const own = p.primary ? Object.keys(p.primary).filter((k) => k !== "defaults") : [];
@@ -170,11 +194,11 @@ export interface DriveOptions {
 }
 
 /** The manifest of a new sweep in `dir` (in memory; `startSweep` writes it, `previewSweep` only reads it). */
-function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string): SweepManifest {
+function newManifest(p: PreparedSweep, runs: PlannedRun[], dir: string, folders: string[] = runFolders(p, runs)): SweepManifest {
   const { request: req, settings } = p;
   const project = req.project;
   const cfg = project.config;
-  const entries: RunEntry[] = runs.map((r) => ({ index: r.index, id: r.id, dir: String(r.index), overrides: r.overrides, ...(r.argv ? { argv: r.argv } : {}), params: r.params }));
+  const entries: RunEntry[] = runs.map((r, k) => ({ index: r.index, id: r.id, dir: folders[k]!, overrides: r.overrides, ...(r.argv ? { argv: r.argv } : {}), params: r.params }));
   return {
     type: "sweep",
     version: 1,
@@ -222,10 +246,12 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   const launcher = makeLauncher(settings);
   // A request that can never run here is bad input: say so before anything is created or queued.
   await launcher.validate({ settings, env: req.env, asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }] });
+  // Run folder names (hydra.sweep.subdir) are checked before anything is created.
+  const folders = runFolders(p, runs);
   const dir = chooseSweepDir(project, req.now, req.env, req.name, req.multirun);
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
-  const manifest = newManifest(p, runs, dir);
+  const manifest = newManifest(p, runs, dir, folders);
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
   try {
@@ -233,7 +259,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     const files = runs.length >= 256 ? backgroundFileWriter() : undefined;
     try {
       for (const r of runs) {
-        const rd = path.join(dir, String(r.index));
+        const rd = path.join(dir, manifest.runs[r.index]!.dir);
         mkdirSync(rd, { recursive: true });
         const config = configToYaml(r.config);
         const overrides = toYaml(r.overrides);

@@ -106,3 +106,32 @@ export function isSettingsOnly(spelled: string, repo: ConfigRepo): boolean {
   const opt = m[2] !== undefined ? repo.groups.get(key)?.get(m[2]) : undefined;
   return opt !== undefined && isHydraOnlyOption(opt);
 }
+
+/** Hydra's `hydra.job.config.override_dirname` settings. */
+export interface OverrideDirnameRule {
+  kvSep: string;
+  itemSep: string;
+  exclude: string[];
+}
+
+/**
+ * Hydra's `hydra.job.override_dirname` of a job: its task overrides as typed, those of excluded
+ * keys left out, sorted, joined by `itemSep`, `=` written as `kvSep` (Hydra's default rule:
+ * `lr=0.1,model=big`).
+ */
+export function overrideDirname(overrides: readonly string[], rule: OverrideDirnameRule = { kvSep: "=", itemSep: ",", exclude: [] }): string {
+  const keyOf = (o: string): string => o.replace(/^[+~]{0,2}/, "").replace(/[=@].*$/s, "");
+  return overrides
+    .filter((o) => !isHydraKey(keyOf(o)) && !rule.exclude.includes(keyOf(o)))
+    .sort()
+    .join(rule.itemSep)
+    .replace(/=/g, rule.kvSep);
+}
+
+/**
+ * Fill `${hydra.<ref>}` / `${hydra:<ref>}` in a folder template from `values` (`job.name`,
+ * `job.num`, ...); `unknown` is called for any other reference (and must throw).
+ */
+export function fillHydraRefs(template: string, values: Record<string, string>, unknown: (ref: string, written: string) => never): string {
+  return template.replace(/\$\{hydra[.:]([A-Za-z0-9_.]+)\}/g, (all, ref: string) => (ref in values ? values[ref]! : unknown(ref, all)));
+}

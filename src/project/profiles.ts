@@ -16,7 +16,7 @@ import { CorralError, didYouMean } from "../errors.js";
 import { composeConfig, type ConfigRepo, type DefaultsEntry, type GroupOption } from "../plan/compose.js";
 import { isConfigMap } from "../plan/configpath.js";
 import { withoutFloats } from "../plan/float.js";
-import { hydraSettings, isCorralKey, isHydraKey } from "../plan/hydra-app.js";
+import { fillHydraRefs, hydraSettings, isCorralKey, isHydraKey, overrideDirname, type OverrideDirnameRule } from "../plan/hydra-app.js";
 import { parseOverrides, toConfigValue } from "../plan/overrides.js";
 import type { ConfigMap, ElementValue, Override } from "../plan/types.js";
 import { CORRAL_LAUNCHER_PREFIX, launcherFromHydra } from "./hydra-launcher.js";
@@ -464,31 +464,46 @@ export interface HydraDirs {
   sweep?: string;
   /** Set on the command line (`hydra.sweep.dir=...`): wins over corral.yaml's `sweep_dir`. */
   fromCommandLine: boolean;
+  /** `hydra.sweep.subdir`: each run's folder name, filled per run (`${hydra.job.num}` is the index). */
+  subdir?: string;
+  jobName?: string;
+  rule?: OverrideDirnameRule;
 }
 
 function hydraDirsOf(hydra: ConfigMap, fixed: Override[], command: string[], file: string): HydraDirs | undefined {
   const run = isConfigMap(hydra.run) && typeof hydra.run.dir === "string" ? hydra.run.dir : undefined;
   const sweep = isConfigMap(hydra.sweep) && typeof hydra.sweep.dir === "string" ? hydra.sweep.dir : undefined;
-  if (run === undefined && sweep === undefined) return undefined;
+  if (run === undefined && sweep === undefined && !(isConfigMap(hydra.sweep) && typeof hydra.sweep.subdir === "string")) return undefined;
   // Hydra's job name: the app's script without .py (hydra.job.name when set).
   const job = isConfigMap(hydra.job) ? hydra.job : {};
   const script = command.find((a) => a.endsWith(".py")) ?? command[0] ?? "app";
   const name = typeof job.name === "string" ? job.name : path.basename(script).replace(/\.py$/, "");
   // Hydra's override_dirname: the task overrides as typed, sorted, joined (hydra.job.config.override_dirname).
   const od = isConfigMap(job.config) && isConfigMap(job.config.override_dirname) ? job.config.override_dirname : {};
-  const exclude = new Set(Array.isArray(od.exclude_keys) ? od.exclude_keys.map(String) : []);
-  const kvSep = typeof od.kv_sep === "string" ? od.kv_sep : "=";
-  const itemSep = typeof od.item_sep === "string" ? od.item_sep : ",";
-  const task = fixed.filter((o) => !isHydraKey(o.key) && !isCorralKey(o.key) && !exclude.has(o.key.replace(/^[+~]+/, ""))).map((o) => o.input);
-  const dirname = task.sort().join(itemSep).replace(/=/g, kvSep);
+  const rule = {
+    kvSep: typeof od.kv_sep === "string" ? od.kv_sep : "=",
+    itemSep: typeof od.item_sep === "string" ? od.item_sep : ",",
+    exclude: Array.isArray(od.exclude_keys) ? od.exclude_keys.map(String) : [],
+  };
+  const dirname = overrideDirname(fixed.filter((o) => !isCorralKey(o.key)).map((o) => o.input), rule);
   const fill = (t: string, key: string): string =>
-    t.replace(/\$\{hydra[.:]([A-Za-z0-9_.]+)\}/g, (all, ref: string) => {
-      if (ref === "job.name") return name;
-      if (ref === "job.override_dirname") return dirname;
+    fillHydraRefs(t, { "job.name": name, "job.override_dirname": dirname }, (_ref, all) => {
       throw new CorralError("E_CONFIG", `${key}: '${all}' is not known before the runs start (Corral fills in \${hydra.job.name} and \${hydra.job.override_dirname})`, { location: { file, key } });
     });
+  // The run folders' names (hydra.sweep.subdir), checked now; filled per run when the sweep is created.
+  const subdir = isConfigMap(hydra.sweep) && typeof hydra.sweep.subdir === "string" ? hydra.sweep.subdir : undefined;
+  if (subdir !== undefined) {
+    fillHydraRefs(subdir, { "job.name": "", "job.num": "", "job.id": "", "job.override_dirname": "" }, (_ref, all) => {
+      throw new CorralError("E_CONFIG", `hydra.sweep.subdir: '${all}' is not known before the runs start (Corral fills in \${hydra.job.num}, \${hydra.job.id}, \${hydra.job.name} and \${hydra.job.override_dirname})`, { location: { file, key: "hydra.sweep.subdir" } });
+    });
+  }
   const fromCommandLine = fixed.some((o) => /^\+{0,2}hydra\.(run|sweep)\.dir$/.test(o.key));
-  return { ...(run !== undefined ? { run: fill(run, "hydra.run.dir") } : {}), ...(sweep !== undefined ? { sweep: fill(sweep, "hydra.sweep.dir") } : {}), fromCommandLine };
+  return {
+    ...(run !== undefined ? { run: fill(run, "hydra.run.dir") } : {}),
+    ...(sweep !== undefined ? { sweep: fill(sweep, "hydra.sweep.dir") } : {}),
+    ...(subdir !== undefined ? { subdir, jobName: name, rule } : {}),
+    fromCommandLine,
+  };
 }
 
 /**

@@ -253,3 +253,26 @@ describe("a sweep: key that needs + in corral.yaml", () => {
     expect(r.stderr).not.toContain("command line");
   });
 });
+
+describe("hydra.sweep.subdir names the run folders (Hydra's default is ${hydra.job.num}, Corral's index)", () => {
+  it("subdir: ${hydra.job.override_dirname} gives each run the folder Hydra would; status, results and resume read them", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: python3 app.py\nconfig_dir: conf\n",
+      "conf/config.yaml": "lr: 0.1\nmodel: a\nhydra:\n  sweep:\n    dir: sw\n    subdir: ${hydra.job.override_dirname}\n",
+    });
+    cpSync(FIXTURE, dir, { recursive: true });
+    const r = corral(["run", "-m", "lr=0.1,0.2", "model=a,b"], { cwd: dir, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = path.join(dir, "sw");
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    expect(m.runs.map((e) => e.dir)).toEqual(["lr=0.1,model=a", "lr=0.1,model=b", "lr=0.2,model=a", "lr=0.2,model=b"]);
+    for (const e of m.runs) expect(readFileSync(path.join(sweep, e.dir, ".hydra", "overrides.yaml"), "utf8")).toBe(e.overrides.map((o) => `- ${o}\n`).join(""));
+    expect(corral(["status", "sw"], { cwd: dir }).stdout).toContain("4 succeeded");
+    expect(corral(["resume", "sw"], { cwd: dir, timeoutMs: 30_000 }).code).toBe(0);
+    const bad = makeProject({ "corral.yaml": "command: echo\nconfig:\n  lr: 0.1\n  hydra:\n    sweep:\n      subdir: ../${hydra.job.num}\n" });
+    const b = corral(["run", "-m", "lr=0.1,0.2"], { cwd: bad });
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain("not inside the sweep folder");
+    expect(sweepDirs(bad)).toEqual([]);
+  });
+});
