@@ -34,7 +34,7 @@ import { runSpecOf } from "./spec.js";
 import { gitInfo } from "../project/git.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { checkMultinode, resolveSettings, type SettingFlags } from "../launchers/settings.js";
-import { RUN_CONFIG, RUN_OVERRIDES } from "../store/layout.js";
+import { RUN_CONFIG, RUN_OVERRIDES, SWEEP_WORK_DIR } from "../store/layout.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -115,7 +115,7 @@ function runFolders(p: PreparedSweep, runs: PlannedRun[]): string[] {
       throw new CorralError("E_CONFIG", "hydra.sweep.subdir: unknown reference", { location: { file: p.request.project.file, key: "hydra.sweep.subdir" } });
     });
     let name = path.normalize(filled === "" ? String(r.index) : filled).replace(/^(\.\/)+/, "");
-    if (path.isAbsolute(name) || name === "." || name.split(path.sep).includes("..") || name.startsWith(".corral")) {
+    if (path.isAbsolute(name) || name === "." || name.split(path.sep).includes("..") || name.split(path.sep)[0] === SWEEP_WORK_DIR) {
       throw new CorralError("E_CONFIG", `hydra.sweep.subdir gives run ${r.index} the folder '${filled}', which is not inside the sweep folder`, { location: { file: p.request.project.file, key: "hydra.sweep.subdir" }, hint: "use a relative name such as ${hydra.job.num} or ${hydra.job.override_dirname}" });
     }
     if (used.has(name)) name = `${name}_${r.index}`;
