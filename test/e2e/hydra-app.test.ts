@@ -5,6 +5,7 @@
  * `outputs/` tree. Detected from the app's `@hydra.main` (project `app: auto`). It runs a
  * Hydra-like fixture (test/fixtures/hydra-like: the same argv contract, not Hydra).
  */
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -274,5 +275,35 @@ describe("hydra.sweep.subdir names the run folders (Hydra's default is ${hydra.j
     expect(b.code).toBe(2);
     expect(b.stderr).toContain("not inside the sweep folder");
     expect(sweepDirs(bad)).toEqual([]);
+  });
+});
+
+const hasPyYaml = spawnSync("python3", ["-c", "import yaml"]).status === 0;
+if (!hasPyYaml) console.warn("SKIPPED the ConfigStore stand-in test: python3 has no PyYAML (apt-get install python3-yaml)");
+
+/**
+ * An app whose configs live only in the ConfigStore (issue 12, point 7), through the stand-in's
+ * `--cfg all` (test/fixtures/hydra-like): the same argv contract as a real Hydra app (the real one
+ * is test/e2e/hydra-real.test.ts, with CORRAL_TEST_HYDRA).
+ */
+describe.skipIf(!hasPyYaml)("a Hydra app whose configs live only in its ConfigStore (stand-in)", () => {
+  it("Corral asks the app for each run's config; the +setup=hpc_gpu preset is the launcher settings and never reaches the runs' argv", () => {
+    const dir = makeProject({ "corral.yaml": "command: python3 store_app.py\n" });
+    cpSync(FIXTURE, dir, { recursive: true });
+    const c = corral(["config", "--cfg", "all", "-p", "launcher", "--json", "+setup=hpc_gpu"], { cwd: dir });
+    expect(c.code, c.stderr).toBe(0);
+    expect(JSON.parse(c.stdout)).toMatchObject({ type: "slurm", partition: "gpu", gpus: 1, time: 3600, setup: ["export TRAINING_ON=gpu"] });
+    const r = corral(["run", "-m", "seed=1,2", "+setup=hpc_gpu", "corral.launcher.type=local"], { cwd: dir, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    expect(m.runs.map((e) => e.overrides)).toEqual([["seed=1"], ["seed=2"]]);
+    expect(readFileSync(path.join(sweep, "1", "config.yaml"), "utf8")).toBe("lr: 1.0\nwidth: 64\nseed: 2\n");
+    expect((JSON.parse(readFileSync(path.join(sweep, "1", "stdout.log"), "utf8")) as { on: string }).on).toBe("gpu");
+    // The app's own composition error is named, exit 2, nothing created.
+    const bad = corral(["run", "-m", "seed=3,4", "+setup=nosuch"], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("the app could not compose a run's config: In 'config': Could not find 'setup/nosuch'");
+    expect(sweepDirs(dir)).toHaveLength(1);
   });
 });
