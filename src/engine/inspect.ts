@@ -3,6 +3,8 @@
  * status files come first, the launcher only explains what they cannot.
  */
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
+import { ConfigFloat, pyFloatRepr } from "../plan/float.js";
+import { configToJson } from "../plan/serialize.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
@@ -82,8 +84,11 @@ export interface ResultsTable {
   rows: Array<Record<string, ConfigValue>>;
 }
 
-/** Parameters x last value of each metric, one row per run. */
-export function resultsTable(status: SweepStatus, best?: { metric: string; mode: "min" | "max" }): ResultsTable {
+/**
+ * Parameters x last value of each metric, one row per run. `keepFloats`: parameters written as
+ * floats (`lr=1.0`) are ConfigFloat, for printing (`corral results`); the library gets numbers.
+ */
+export function resultsTable(status: SweepStatus, best?: { metric: string; mode: "min" | "max" }, opts: { keepFloats?: boolean } = {}): ResultsTable {
   const paramCols = new Set<string>();
   const metricCols = new Set<string>();
   const rows: Array<Record<string, ConfigValue>> = [];
@@ -94,7 +99,7 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
     const metrics: ConfigMap = readLastMetrics(run.dir);
     for (const k of Object.keys(entry.params)) paramCols.add(k);
     for (const k of Object.keys(metrics)) metricCols.add(k);
-    rows.push({ run: run.index, ...(entry.job ? { job: entry.job } : {}), ...entry.params, state: run.state, ...metrics });
+    rows.push({ run: run.index, ...(entry.job ? { job: entry.job } : {}), ...(opts.keepFloats ? paramsAsWritten(entry) : entry.params), state: run.state, ...metrics });
   }
   let sorted = rows;
   if (best) {
@@ -109,9 +114,25 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
   return { columns, paramColumns: [...paramCols], metricColumns: [...metricCols], rows: sorted };
 }
 
+/**
+ * A run's parameters with floats kept floats: the manifest stores plain numbers (`lr: 1`), its
+ * spelled overrides say which were floats (`lr=1.0`), as the run's config.yaml does.
+ */
+function paramsAsWritten(entry: RunEntry): ConfigMap {
+  const out: ConfigMap = { ...entry.params };
+  for (const o of entry.overrides) {
+    const m = /^[+~]{0,2}([^=@]+)(?:@[^=]*)?=(.*)$/s.exec(o);
+    if (!m) continue;
+    const v = out[m[1]!];
+    if (typeof v === "number" && /^[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$/.test(m[2]!)) out[m[1]!] = new ConfigFloat(v);
+  }
+  return out;
+}
+
 const cell = (v: ConfigValue | undefined): string => {
   if (v === undefined) return "";
   if (v === null) return "null";
+  if (v instanceof ConfigFloat) return pyFloatRepr(v.value);
   // Full precision: the shortest text that reads back as the same number (1796131535.22, 0.1).
   if (typeof v === "number") return String(v);
   if (typeof v === "object") return JSON.stringify(v);
@@ -121,7 +142,8 @@ const cell = (v: ConfigValue | undefined): string => {
 const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 export function formatResults(t: ResultsTable, format: "csv" | "json" | "md" | "table"): string {
-  if (format === "json") return JSON.stringify(t.rows, null, 2) + "\n";
+  // Floats stay floats (`1.0`), as in each run's config.yaml.
+  if (format === "json") return configToJson(t.rows as ConfigValue) + "\n";
   const grid = t.rows.map((r) => t.columns.map((c) => cell(r[c])));
   if (format === "csv") return [t.columns, ...grid].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
   if (format === "md") {

@@ -77,6 +77,19 @@ describe.skipIf(!hasPyYaml)("floats stay floats, dates stay strings (python3 wit
     expect(table.stdout).toContain("1796131535.22");
     expect(table.stdout).toContain("0.123456789");
   });
+
+  it("results print a float parameter as a float (lr=1.0, not 1), in the table, CSV and JSON", () => {
+    const dir = makeProject({
+      "corral.yaml": "command: python3 m.py\nconfig: {lr: 0.1, n: 1}\n",
+      "m.py": 'import json, os\nopen(os.path.join(os.environ["CORRAL_RUN_DIR"], "metrics.jsonl"), "a").write(json.dumps({"acc": 0.5}) + "\\n")\n',
+    });
+    expect(corral(["run", "-m", "lr=1.0,2.5", "n=3,4"], { cwd: dir }).code).toBe(0);
+    expect(corral(["results", "--format", "csv"], { cwd: dir }).stdout).toBe("run,lr,n,state,acc\n0,1.0,3,succeeded,0.5\n1,1.0,4,succeeded,0.5\n2,2.5,3,succeeded,0.5\n3,2.5,4,succeeded,0.5\n");
+    expect(corral(["results"], { cwd: dir }).stdout).toMatch(/^0 +1\.0 +3 +succeeded/m);
+    const j = corral(["results", "--format", "json"], { cwd: dir });
+    const py = spawnSync("python3", ["-c", "import json,sys; print([(repr(r['lr']), repr(r['n'])) for r in json.load(sys.stdin)])"], { input: j.stdout, encoding: "utf8" });
+    expect(py.stdout.trim()).toBe("[('1.0', '3'), ('1.0', '4'), ('2.5', '3'), ('2.5', '4')]");
+  });
 });
 
 describe("a command that interpolates the run's config (an argparse script, unchanged)", () => {

@@ -24,7 +24,7 @@ export function registerResults(program: Command, ctx: CommandContext): void {
         if (!metric || (mode !== "min" && mode !== "max")) throw new CorralError("E_USAGE", `--best takes metric[:min|max], got '${o.best}'`);
         best = { metric, mode };
       }
-      const table = resultsTable(st, best);
+      const table = resultsTable(st, best, { keepFloats: true });
       // Any numeric column sorts: a metric, or a swept parameter (`--best lr:min`).
       if (best && !table.metricColumns.includes(best.metric) && !table.paramColumns.includes(best.metric)) {
         const known = table.metricColumns;
