@@ -486,9 +486,11 @@ function hydraDirsOf(hydra: ConfigMap, fixed: Override[], command: string[], fil
     exclude: Array.isArray(od.exclude_keys) ? od.exclude_keys.map(String) : [],
   };
   const dirname = overrideDirname(fixed.filter((o) => !isCorralKey(o.key)).map((o) => o.input), rule);
+  // Named where it was written: the command line (`hydra.sweep.dir=...`) or the project's configs.
+  const given = (key: string): boolean => fixed.some((o) => o.key.replace(/^\+{1,2}/, "") === key);
   const fill = (t: string, key: string): string =>
     fillHydraRefs(t, { "job.name": name, "job.override_dirname": dirname }, (_ref, all) => {
-      throw new CorralError("E_CONFIG", `${key}: '${all}' is not known before the runs start (Corral fills in \${hydra.job.name} and \${hydra.job.override_dirname})`, { location: { file, key } });
+      throw new CorralError(given(key) ? "E_OVERRIDE" : "E_CONFIG", `${key}: '${all}' is not known before the runs start (Corral fills in \${hydra.job.name} and \${hydra.job.override_dirname})`, { location: { file: given(key) ? "<command line>" : file, key } });
     });
   // The run folders' names (hydra.sweep.subdir), checked now; filled per run when the sweep is created.
   const subdir = isConfigMap(hydra.sweep) && typeof hydra.sweep.subdir === "string" ? hydra.sweep.subdir : undefined;

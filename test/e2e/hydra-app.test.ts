@@ -188,7 +188,7 @@ describe("hydra.sweep.dir and hydra.run.dir place the sweep folder (Hydra's 'Cus
     expect(existsSync(path.join(dir, "sweeps"))).toBe(false);
     const bad = corral(["run", "-m", "lr=0.1,0.2", "hydra.sweep.dir=x/${hydra:runtime.cwd}"], { cwd: dir });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("hydra.sweep.dir");
+    expect(bad.stderr).toContain("<command line>: hydra.sweep.dir: '${hydra:runtime.cwd}' is not known");
   });
 });
 
