@@ -79,3 +79,23 @@ describe.skipIf(noPlugin !== undefined)("a real Hydra 1.3.2 app whose configs li
     }
   });
 });
+
+describe.skipIf(skip !== undefined)("corral config composes as the real Hydra 1.3.2 composes (python app.py ... --cfg job)", () => {
+  // Each case: the same overrides to both; the same job config (values and types), or both refuse.
+  const CASES = [
+    ["model=big"], ["+extra=1"], ["~lr"], ["lr=1e-3"], ["lr=1.0"], ["model.hidden=16"], ["+model={x:1}"], ["model={hidden:3}"], ["++lr=2"],
+    ["lr=[1,2]"], ["+a.b.c=1.5"], ["model=big", "model.hidden=2"], ["lr=null"], ["lr=true"], ["lr='007'"], ["+d={a:[1,2]}"],
+    ["model={hidden:3,new:1}"], ["lr@x=1"], ["model=huge"], ["nosuch=1"], ["hydra/job_logging=none", "lr=0.5"],
+  ];
+  it.each(CASES.map((c) => [c.join(" "), c]))("%s", (_name, c) => {
+    const dir = makeProject({ "corral.yaml": "command: python3 app.py\nconfig_dir: conf\n" });
+    cpSync(path.join(ROOT, "test/fixtures/hydra-real"), dir, { recursive: true });
+    const h = spawnSync("python3", ["app.py", ...(c as string[]), "--cfg", "job"], { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8" });
+    const r = corral(["config", ...(c as string[])], { cwd: dir });
+    expect(r.code === 0, `hydra: exit ${h.status} ${h.stderr}\ncorral: exit ${r.code} ${r.stderr}`).toBe(h.status === 0);
+    if (h.status !== 0) return;
+    const t = "import sys,yaml; t=lambda x: {k: t(v) for k, v in x.items()} if isinstance(x, dict) else [t(v) for v in x] if isinstance(x, list) else (type(x).__name__, x); print(repr(t(yaml.safe_load(sys.stdin))))";
+    const typed = (yaml: string): string => spawnSync("python3", ["-c", t], { input: yaml, encoding: "utf8" }).stdout;
+    expect(typed(r.stdout)).toBe(typed(h.stdout));
+  });
+});
