@@ -99,3 +99,21 @@ describe.skipIf(skip !== undefined)("corral config composes as the real Hydra 1.
     expect(typed(r.stdout)).toBe(typed(h.stdout));
   });
 });
+
+describe.skipIf(skip !== undefined)("corral run -m expands a sweep as Hydra's basic sweeper does", () => {
+  it("the same jobs in the same order (job num = run index), configs equal", () => {
+    const dir = makeProject({ "corral.yaml": "command: python3 app.py\nconfig_dir: conf\n" });
+    cpSync(path.join(ROOT, "test/fixtures/hydra-real"), dir, { recursive: true });
+    const sweep = ["lr=0.1,1.0", "model=small,big", "+seed=range(2)"];
+    const h = spawnSync("python3", ["app.py", "-m", ...sweep, "hydra.sweep.dir=hydra-multirun"], { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8" });
+    expect(h.status, h.stderr).toBe(0);
+    const jobs = readdirSync(path.join(dir, "hydra-multirun"))
+      .filter((d) => /^\d+$/.test(d))
+      .map((d) => readJson<{ num: number; config: unknown }>(path.join(dir, "hydra-multirun", d, "composed.json")))
+      .sort((a, b) => a.num - b.num)
+      .map((j) => j.config);
+    const r = corral(["run", "-m", ...sweep, "--dry-run", "--json"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Array<{ config: unknown }>).map((x) => x.config)).toEqual(jobs);
+  });
+});
