@@ -106,8 +106,8 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
     const key = best.metric;
     const sign = best.mode === "min" ? 1 : -1;
     sorted = rows
-      .filter((r) => typeof r[key] === "number" && Number.isFinite(r[key]))
-      .sort((a, b) => sign * ((a[key] as number) - (b[key] as number)));
+      .filter((r) => (typeof r[key] === "number" || r[key] instanceof ConfigFloat) && Number.isFinite(Number(r[key])))
+      .sort((a, b) => sign * (Number(a[key]) - Number(b[key])));
   }
   const hasJob = status.manifest.kind === "flow";
   const columns = ["run", ...(hasJob ? ["job"] : []), ...paramCols, "state", ...metricCols];
@@ -124,7 +124,8 @@ function paramsAsWritten(entry: RunEntry): ConfigMap {
     const m = /^[+~]{0,2}([^=@]+)(?:@[^=]*)?=(.*)$/s.exec(o);
     if (!m) continue;
     const v = out[m[1]!];
-    if (typeof v === "number" && /^[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$/.test(m[2]!)) out[m[1]!] = new ConfigFloat(v);
+    // Only whole values need it: 0.1 prints as a float anyway.
+    if (typeof v === "number" && Number.isInteger(v) && /^[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)$/.test(m[2]!)) out[m[1]!] = new ConfigFloat(v);
   }
   return out;
 }

@@ -111,13 +111,30 @@ export function expandSweep(input: SweepInput): SweepPlan {
   }
 
   const grids = normalizeGrids(ctx, input.grids);
-  const gridAxesList: Axis[][] = grids.length === 0 ? [[]] : grids.map((g, gi) => gridAxes(ctx, g, Array.isArray(input.grids) ? `${src.key ?? "sweep"}[${gi}]` : (src.key ?? "sweep"), cliNames));
+  const gridAxesList: Array<Array<Axis | { replacedBy: string }>> = grids.length === 0 ? [[]] : grids.map((g, gi) => gridAxes(ctx, g, Array.isArray(input.grids) ? `${src.key ?? "sweep"}[${gi}]` : (src.key ?? "sweep"), cliNames));
 
-  const segments: Segment[] = gridAxesList.map((gAxes) => {
-    const axes = [...gAxes, ...cliAxes];
+  const segments: Segment[] = gridAxesList.map((entries) => {
+    // As Hydra's basic sweeper: a command-line override of a grid key takes the grid key's place
+    // (its values, at its position); the others follow the grid, in command-line order.
+    const taken = new Set<number>();
+    const gAxes: Axis[] = entries.map((e) => {
+      if (!("replacedBy" in e)) return e;
+      const j = cli.findIndex((o) => paramName(o) === e.replacedBy);
+      taken.add(j);
+      const s = cliSlots[j]!;
+      return "cliAxis" in s ? cliAxes[s.cliAxis]! : fixedAxis(s.fixed, s.spelled);
+    });
+    const restAxes: Axis[] = [];
     const slots: Slot[] = [];
     gAxes.forEach((a, ai) => a.keys.forEach((_, m) => slots.push({ axis: ai, member: m })));
-    for (const s of cliSlots) slots.push("cliAxis" in s ? { axis: gAxes.length + s.cliAxis, member: 0 } : s);
+    cliSlots.forEach((s, j) => {
+      if (taken.has(j)) return;
+      if ("cliAxis" in s) {
+        slots.push({ axis: gAxes.length + restAxes.length, member: 0 });
+        restAxes.push(cliAxes[s.cliAxis]!);
+      } else slots.push(s);
+    });
+    const axes = [...gAxes, ...restAxes];
     const lens = axes.map((a) => a.points.length);
     const gridSize = product(lens.slice(0, gAxes.length), src);
     const cliSize = product(lens.slice(gAxes.length), src);
@@ -298,6 +315,12 @@ function axisFromSweep(ctx: Ctx, o: Override, s: SweepValue, where: string | und
   return axisFromValues(o, values, true);
 }
 
+/** A fixed command-line override standing in a grid key's place: one point, not a parameter. */
+function fixedAxis(o: Override, spelled: string): Axis {
+  const point: AxisPoint = { overrides: [o], spelled: [spelled], params: [o.value === undefined ? null : paramValue(o.value as ElementValue)], id: spelled };
+  return { keys: [keyElement(o)], names: [paramName(o)], points: [point], swept: false, fromGrid: false };
+}
+
 function axisFromValues(o: Pick<Override, "type" | "key" | "pkg">, values: ElementValue[], swept: boolean): Axis {
   const k = keyElement(o);
   const seen = new Set<string>();
@@ -356,8 +379,8 @@ function gridKey(ctx: Ctx, path: string, k: string, text?: string): Override {
   }
 }
 
-function gridAxes(ctx: Ctx, grid: Record<string, unknown>, path: string, cliNames: Set<string>): Axis[] {
-  const axes: Axis[] = [];
+function gridAxes(ctx: Ctx, grid: Record<string, unknown>, path: string, cliNames: Set<string>): Array<Axis | { replacedBy: string }> {
+  const axes: Array<Axis | { replacedBy: string }> = [];
   for (const [k, v] of Object.entries(grid)) {
     const here = `${path}.${k}`;
     if (k === "zip") {
@@ -366,8 +389,11 @@ function gridAxes(ctx: Ctx, grid: Record<string, unknown>, path: string, cliName
       continue;
     }
     const keyOv = gridKey(ctx, here, k);
-    // A key given on the command line (swept or fixed) replaces it in every grid.
-    if (cliNames.has(paramName(keyOv))) continue;
+    // A key given on the command line (swept or fixed) replaces it in every grid, in its place.
+    if (cliNames.has(paramName(keyOv))) {
+      axes.push({ replacedBy: paramName(keyOv) });
+      continue;
+    }
     let axis: Axis;
     if (Array.isArray(v)) {
       if (v.length === 0) throw gridError(ctx, here, "an empty list sweeps over nothing");

@@ -10,7 +10,7 @@
  * `override /hydra/launcher: submitit_slurm`).
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, readdirSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { SweepManifest } from "../../src/store/protocol.js";
@@ -101,10 +101,12 @@ describe.skipIf(skip !== undefined)("corral config composes as the real Hydra 1.
 });
 
 describe.skipIf(skip !== undefined)("corral run -m expands a sweep as Hydra's basic sweeper does", () => {
-  it("the same jobs in the same order (job num = run index), configs equal", () => {
+  it("the same jobs in the same order (job num = run index), configs equal, with hydra.sweeper.params and a command-line key replacing one of them", () => {
     const dir = makeProject({ "corral.yaml": "command: python3 app.py\nconfig_dir: conf\n" });
     cpSync(path.join(ROOT, "test/fixtures/hydra-real"), dir, { recursive: true });
-    const sweep = ["lr=0.1,1.0", "model=small,big", "+seed=range(2)"];
+    // hydra.sweeper.params first, a command-line value of one of its keys in that key's place.
+    writeFileSync(path.join(dir, "conf", "config.yaml"), readFileSync(path.join(dir, "conf", "config.yaml"), "utf8") + "  sweeper:\n    params:\n      wd: 0.0,0.5\n      model: small,big\n");
+    const sweep = ["lr=0.1,1.0", "model=big,small", "+seed=range(2)"];
     const h = spawnSync("python3", ["app.py", "-m", ...sweep, "hydra.sweep.dir=hydra-multirun"], { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8" });
     expect(h.status, h.stderr).toBe(0);
     const jobs = readdirSync(path.join(dir, "hydra-multirun"))

@@ -101,17 +101,28 @@ describe("project-file grids", () => {
     expect(p.params(7)).toEqual({ lr: 0.01, seed: 1, opt: "sgd" });
   });
 
-  it("a key given on the command line replaces it in every grid", () => {
+  // Hydra's BasicSweeper puts hydra.sweeper.params first and the command line after, and a later
+  // override of the same key keeps the first one's place (an ordered dict): with Hydra 1.3.2,
+  // `-m lr=0.5` over params {lr, model} runs `lr=0.5 model=small`, then `lr=0.5 model=big`.
+  it("a key given on the command line replaces it in every grid, in its place (as Hydra's params)", () => {
     const grids = [{ lr: [0.1, 0.01], seed: [1, 2] }, { lr: "0.5", seed: [3] }];
     const p = plan(["lr=1e-3,1e-4"], { grids });
     expect(all(p)).toEqual([
-      ["seed=1", "lr=0.001"],
-      ["seed=1", "lr=0.0001"],
-      ["seed=2", "lr=0.001"],
-      ["seed=2", "lr=0.0001"],
-      ["seed=3", "lr=0.001"],
-      ["seed=3", "lr=0.0001"],
+      ["lr=0.001", "seed=1"],
+      ["lr=0.001", "seed=2"],
+      ["lr=0.0001", "seed=1"],
+      ["lr=0.0001", "seed=2"],
+      ["lr=0.001", "seed=3"],
+      ["lr=0.0001", "seed=3"],
     ]);
+    expect(p.params(2)).toEqual({ lr: 0.0001, seed: 1 });
+    // A fixed value takes the place too, and is no parameter.
+    const f = plan(["lr=5"], { grids: { lr: [0.1, 0.01], seed: [1, 2] } });
+    expect(all(f)).toEqual([
+      ["lr=5", "seed=1"],
+      ["lr=5", "seed=2"],
+    ]);
+    expect(f.params(1)).toEqual({ seed: 2 });
     expect(all(plan(["seed=9"], { grids })).map((r) => r.join(" "))).toEqual(["lr=0.1 seed=9", "lr=0.01 seed=9", "lr=0.5 seed=9"]);
   });
 
