@@ -5,7 +5,7 @@ import { planRuns } from "../plan/runs.js";
 import type { ConfigValue } from "../plan/types.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings, settingsAsWritten } from "../launchers/settings.js";
-import { appComposer } from "./app-compose.js";
+import { appComposer, configLineOf } from "./app-compose.js";
 import { appOf, hasNoYaml, withAppLauncher } from "./launch.js";
 
 export function composeForDisplay(
@@ -18,6 +18,7 @@ export function composeForDisplay(
   const fromApp = appOf(project.config.app, command, project.dir) === "hydra" && hasNoYaml(project) ? appComposer(command, project.dir, opts.env) : undefined;
   const plan = planRuns({
     ...(fromApp ? { appCompose: fromApp } : {}),
+    lineOf: configLineOf(),
     command,
     repo: project.repo,
     primary: project.primary,

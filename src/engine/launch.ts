@@ -23,7 +23,7 @@ import { DEFAULT_SWEEP_DIR } from "../project/schema.js";
 import { corralLauncherOverrides, hydraLauncherPatch, resolvedLauncher } from "../project/profiles.js";
 import { isConfigMap } from "../plan/configpath.js";
 import { parseOverrides } from "../plan/overrides.js";
-import { appComposer } from "./app-compose.js";
+import { appComposer, configLineOf } from "./app-compose.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, writeManifest } from "../store/store.js";
@@ -74,6 +74,7 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   const fromApp = app === "hydra" && hasNoYaml(req.project) ? appComposer(command, req.project.dir, req.env) : undefined;
   const plan = planRuns({
     ...(fromApp ? { appCompose: fromApp } : {}),
+    lineOf: configLineOf(),
     command,
     repo: req.project.repo,
     primary: req.project.primary,

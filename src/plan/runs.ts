@@ -39,6 +39,8 @@ export interface PlanInput {
    * provides it; composition from the project's YAML is then skipped.
    */
   appCompose?: (overrides: readonly string[]) => AppComposed;
+  /** The line of a dotted key in a config file, for messages (the engine reads the file). */
+  lineOf?: (file: string, key: string) => number | undefined;
   /**
    * Where `command` was written (the project file and the line of `command:`, or the command
    * line), for messages about its `${key}` placeholders. @default {file: sourceFile, key: "command"}
@@ -160,7 +162,8 @@ export function planRuns(input: PlanInput): RunPlan {
         if (e instanceof CorralError && e.location?.key) {
           const file = originOf(configOrigins(composeInput), e.location.key);
           if (file && file !== e.location.file) {
-            throw new CorralError(e.code, e.message, { location: { key: e.location.key, file }, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode, cause: e });
+            const line = input.lineOf?.(file, e.location.key);
+            throw new CorralError(e.code, e.message, { location: { key: e.location.key, file, ...(line !== undefined ? { line } : {}) }, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode, cause: e });
           }
         }
         throw e;

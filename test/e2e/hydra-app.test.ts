@@ -231,7 +231,7 @@ describe("a hydra.launcher value that interpolates the job config (as HaMeR's sl
 });
 
 describe("an error about a value names the file that wrote it", () => {
-  it("a bad interpolation in conf/model/bad.yaml or conf/config.yaml names that file, not corral.yaml (exit 2, nothing started)", () => {
+  it("a bad interpolation in conf/model/bad.yaml names that file and line, not corral.yaml (exit 2, nothing started)", () => {
     const dir = makeProject({
       "corral.yaml": "command: echo\nconfig_dir: conf\n",
       "conf/config.yaml": "defaults:\n  - model: ok\n  - _self_\nlr: 0.1\n",
@@ -240,7 +240,11 @@ describe("an error about a value names the file that wrote it", () => {
     });
     const r = corral(["run", "model=bad"], { cwd: dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/conf[/\\]model[/\\]bad\.yaml: model\.hidden: Interpolation key 'nosuch' not found/);
+    expect(r.stderr).toMatch(/conf[/\\]model[/\\]bad\.yaml:1: model\.hidden: Interpolation key 'nosuch' not found/);
+    const p = makeProject({ "corral.yaml": "command: echo\nconfig_dir: conf\n", "conf/config.yaml": "a: 1\nb:\n  c: 2\n  d: ${nosuch}\n" });
+    const pr = corral(["run"], { cwd: p });
+    expect(pr.code).toBe(2);
+    expect(pr.stderr).toMatch(/conf[/\\]config\.yaml:4: b\.d: Interpolation key 'nosuch' not found/);
     const c = corral(["run", "lr=${nope}"], { cwd: dir });
     expect(c.code).toBe(2);
     expect(c.stderr).toContain("command line: lr:");
