@@ -65,6 +65,13 @@ export function configLineOf(): (file: string, key: string) => number | undefine
       const tail = segs.slice(k);
       if (getPath(src.value as ConfigMap, tail) !== undefined) return locate(src, tail)?.line;
     }
+    // A group of its defaults list (`- model: huge`, `- override hydra/job_logging: x`).
+    const defaults = isConfigMap(src.value) ? src.value.defaults : undefined;
+    if (Array.isArray(defaults)) {
+      const group = (entry: string): string => entry.replace(/^(override|optional)\s+/, "").replace(/^\//, "").split("@")[0]!.trim();
+      const i = defaults.findIndex((d) => (isConfigMap(d) ? Object.keys(d).some((k) => group(k) === key) : typeof d === "string" && group(d).split("/")[0] === key));
+      if (i >= 0) return locate(src, ["defaults", i])?.line;
+    }
     return undefined;
   };
 }

@@ -153,7 +153,17 @@ export function planRuns(input: PlanInput): RunPlan {
         sourceFile: input.sourceFile,
         ...(input.primaryFile ? { primaryFile: input.primaryFile } : {}),
       };
-      const composed = composeConfig(composeInput);
+      let composed: ReturnType<typeof composeConfig>;
+      try {
+        composed = composeConfig(composeInput);
+      } catch (e) {
+        // A problem in a config file's defaults list or content: name its line too.
+        const loc = e instanceof CorralError ? e.location : undefined;
+        const line = loc?.file && loc.key && loc.line === undefined ? input.lineOf?.(loc.file, loc.key) : undefined;
+        if (line === undefined) throw e;
+        const ce = e as CorralError;
+        throw new CorralError(ce.code, ce.message, { location: { ...loc!, line }, ...(ce.hint ? { hint: ce.hint } : {}), exitCode: ce.exitCode, cause: e });
+      }
       let config: ConfigMap;
       try {
         config = resolveInterpolations(composed.config, { env: input.env, now: input.now }, input.sourceFile);

@@ -245,6 +245,12 @@ describe("an error about a value names the file that wrote it", () => {
     const pr = corral(["run"], { cwd: p });
     expect(pr.code).toBe(2);
     expect(pr.stderr).toMatch(/conf[/\\]config\.yaml:4: b\.d: Interpolation key 'nosuch' not found/);
+    // A defaults-list entry: the line of the entry.
+    const q = makeProject({ "corral.yaml": "command: echo\nconfig_dir: conf\n", "conf/config.yaml": "defaults:\n  - model: ok\n  - override hydra/job_loging: disabled\n  - _self_\n", "conf/model/ok.yaml": "h: 1\n" });
+    const qr = corral(["run"], { cwd: q });
+    expect(qr.code).toBe(2);
+    expect(qr.stderr).toMatch(/conf[/\\]config\.yaml:3: .*Could not override 'hydra\/job_loging'/);
+    expect(qr.stderr).toContain("did you mean 'hydra/job_logging'?");
     const c = corral(["run", "lr=${nope}"], { cwd: dir });
     expect(c.code).toBe(2);
     expect(c.stderr).toContain("command line: lr:");
