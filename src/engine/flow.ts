@@ -68,6 +68,7 @@ export interface FlowPlan {
 
 export type { FlowFile, FlowJobSpec } from "../store/protocol.js";
 import type { FlowFile, FlowJobSpec } from "../store/protocol.js";
+import { detectCpus } from "../worker/resources.js";
 export { FLOW_FILE };
 
 // ---------------------------------------------------------------------------------------------
@@ -332,6 +333,25 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
 export interface CreatedFlow {
   manifest: SweepManifest;
   flow: FlowFile;
+  /** What was adjusted to fit this machine (a rule's CPUs scaled down), one line each. */
+  warnings: string[];
+}
+
+/**
+ * The local launcher, as Snakemake scales a rule's threads down to the cores it has: a job asking
+ * more CPUs than this machine offers (or than `--cores`) runs with what there is. One line per rule.
+ */
+export function scaleDownCpus(plan: FlowPlan, jobs: FlowJobSpec[]): string[] {
+  if (plan.settings.type !== "local") return [];
+  const machine = plan.settings.cpuIds?.length ?? detectCpus().length;
+  const cap = Math.max(1, Math.min(machine, plan.settings.parallel));
+  const said = new Map<string, number>();
+  for (const j of jobs) {
+    if (j.cpus <= cap) continue;
+    if (!said.has(j.rule)) said.set(j.rule, j.cpus);
+    j.cpus = cap;
+  }
+  return [...said].map(([rule, asked]) => `rule '${rule}' asks for ${asked} CPUs; this machine offers ${cap}${cap < machine ? " (--cores)" : ""}: its jobs run with ${cap}`);
 }
 
 /**
@@ -342,6 +362,7 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
   const req = plan.request;
   const project = req.project;
   const jobs = flowJobs(plan);
+  const warnings = scaleDownCpus(plan, jobs);
   // Each distinct ask once: a 100,000-job DAG has a handful of resource shapes.
   const asks = new Map<string, ResourceAsk>();
   for (const j of jobs) asks.set(`${j.cpus}|${j.gpus}|${j.memMB}`, { cpus: j.cpus, gpus: j.gpus, memMB: j.memMB, who: `rule '${j.rule}'`, location: { file: project.file, key: `rules.${j.rule}.resources` } });
@@ -400,7 +421,7 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
     writeJsonAtomicSync(path.join(dir, FLOW_FILE), flow);
     indexSweep(project.dir, manifest);
     writeManifest(manifest);
-    return { manifest, flow };
+    return { manifest, flow, warnings };
   } finally {
     lock.release();
   }

@@ -99,6 +99,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         return;
       }
       const created = await createFlowSweep(plan);
+      for (const w of created.warnings) process.stderr.write(`corral: warning: ${w}\n`);
       const dir = created.manifest.dir;
       process.stderr.write(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})\n`);
       if (o.detach) {
