@@ -5,7 +5,8 @@ import { planRuns } from "../plan/runs.js";
 import type { ConfigValue } from "../plan/types.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings, settingsAsWritten } from "../launchers/settings.js";
-import { appComposer, configLineOf } from "./app-compose.js";
+import { appComposer } from "./app-compose.js";
+import { configLineOf } from "../project/yaml-source.js";
 import { appOf, hasNoYaml, withAppLauncher } from "./launch.js";
 
 export function composeForDisplay(

@@ -73,6 +73,9 @@ export function hydraSettings(node: ConfigMap, choices: Record<string, string | 
   return out;
 }
 
+/** The key of an override as spelled for the command (`+setup=hpc_gpu` -> `setup`, `db@pkg=x` -> `db`). */
+export const spelledKey = (o: string): string => o.replace(/^[+~]{0,2}/, "").replace(/[=@].*$/s, "");
+
 /** `corral.*` overrides are Corral's own settings (`corral.launcher.parallel=2`), never the job's. */
 export const isCorralKey = (key: string): boolean => key.replace(/^\+{1,2}/, "").startsWith("corral.");
 
@@ -120,9 +123,8 @@ export interface OverrideDirnameRule {
  * `lr=0.1,model=big`).
  */
 export function overrideDirname(overrides: readonly string[], rule: OverrideDirnameRule = { kvSep: "=", itemSep: ",", exclude: [] }): string {
-  const keyOf = (o: string): string => o.replace(/^[+~]{0,2}/, "").replace(/[=@].*$/s, "");
   return overrides
-    .filter((o) => !isHydraKey(keyOf(o)) && !rule.exclude.includes(keyOf(o)))
+    .filter((o) => !isHydraKey(spelledKey(o)) && !rule.exclude.includes(spelledKey(o)))
     .sort()
     .join(rule.itemSep)
     .replace(/=/g, rule.kvSep);

@@ -2,7 +2,7 @@
  * Plan the runs of a sweep: expand the sweep, compose and resolve each run's config, hash it
  * into the run id. PURE: the project, the environment and the clock come in as data.
  */
-import { hydraSettings, isCorralKey, isHydraKey, isSettingsOnly } from "./hydra-app.js";
+import { hydraSettings, isCorralKey, isHydraKey, isSettingsOnly, spelledKey } from "./hydra-app.js";
 import { createHash } from "node:crypto";
 import { CorralError } from "../errors.js";
 import { commandInterpolates, renderCommand, type CommandSource } from "./command.js";
@@ -118,13 +118,28 @@ export function planRuns(input: PlanInput): RunPlan {
   const templated = commandInterpolates(input.command);
   const commandSource = input.commandSource ?? { file: input.sourceFile };
   const cliKeys = new Set(cli.map((o) => o.key));
+  /**
+   * A composition error, placed where the offending value is written: the file `fileOf` names for
+   * its key (when it knows), and that file's line (when the engine can read it).
+   */
+  const placed = (e: unknown, fileOf: ((key: string) => string | undefined) | undefined): unknown => {
+    if (!(e instanceof CorralError) || !e.location?.key) return e;
+    const { key, file: written, line: at } = e.location;
+    const file = fileOf ? fileOf(key) : written;
+    // Another file: its own line. The same file: a line only where none was given.
+    if (!file || (fileOf ? file === written : at !== undefined)) return e;
+    const line = input.lineOf?.(file, key);
+    if (!fileOf && line === undefined) return e;
+    const location = fileOf ? { key, file } : { ...e.location };
+    return new CorralError(e.code, e.message, { location: { ...location, ...(line !== undefined ? { line } : {}) }, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode, cause: e });
+  };
   const freeForm = (ovs: Override[]): Override[] => (input.freeForm ? ovs.map((o) => (o.type === "change" ? { ...o, type: "force_add" as const } : o)) : ovs);
   return {
     sweep,
     size: sweep.size,
     run(i: number): PlannedRun {
       if (input.appCompose) {
-        const spelled = sweep.spelled(i).filter((o) => !isCorralKey(o.replace(/[=@].*$/s, "")));
+        const spelled = sweep.spelled(i).filter((o) => !isCorralKey(spelledKey(o)));
         const got = input.appCompose(spelled);
         const config = got.config;
         checkDepth(config, input.sourceFile);
@@ -132,7 +147,7 @@ export function planRuns(input: PlanInput): RunPlan {
         // A group choice that put nothing in the job config only chose Hydra's settings (`+setup=hpc_gpu`).
         const settingsOnly = (o: string): boolean => {
           if (isSettingsOnly(o, input.repo)) return true;
-          const key = o.replace(/^[+~]{0,2}/, "").replace(/[=@].*$/s, "");
+          const key = spelledKey(o);
           return key in choices && !(key.split("/")[0]! in config);
         };
         const overrides = spelled.filter((o) => !settingsOnly(o));
@@ -158,25 +173,14 @@ export function planRuns(input: PlanInput): RunPlan {
         composed = composeConfig(composeInput);
       } catch (e) {
         // A problem in a config file's defaults list or content: name its line too.
-        const loc = e instanceof CorralError ? e.location : undefined;
-        const line = loc?.file && loc.key && loc.line === undefined ? input.lineOf?.(loc.file, loc.key) : undefined;
-        if (line === undefined) throw e;
-        const ce = e as CorralError;
-        throw new CorralError(ce.code, ce.message, { location: { ...loc!, line }, ...(ce.hint ? { hint: ce.hint } : {}), exitCode: ce.exitCode, cause: e });
+        throw placed(e, undefined);
       }
       let config: ConfigMap;
       try {
         config = resolveInterpolations(composed.config, { env: input.env, now: input.now }, input.sourceFile);
       } catch (e) {
         // Name the file that wrote the value (conf/model/big.yaml, the command line), not the project file.
-        if (e instanceof CorralError && e.location?.key) {
-          const file = originOf(configOrigins(composeInput), e.location.key);
-          if (file && file !== e.location.file) {
-            const line = input.lineOf?.(file, e.location.key);
-            throw new CorralError(e.code, e.message, { location: { key: e.location.key, file, ...(line !== undefined ? { line } : {}) }, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode, cause: e });
-          }
-        }
-        throw e;
+        throw placed(e, (key) => originOf(configOrigins(composeInput), key));
       }
       // Files and override values are held to MAX_NESTING_DEPTH when read; composing them at a
       // package or a dotted key, or oc.decode, can go deeper, before config.yaml is written.

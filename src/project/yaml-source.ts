@@ -7,6 +7,9 @@ import type { Document, Node } from "yaml";
 import { CorralError } from "../errors.js";
 import { findTooDeep, MAX_NESTING_DEPTH, shortPath } from "../plan/limits.js";
 import { floatTags } from "../plan/serialize.js";
+import { getPath, isConfigMap, splitPath } from "../plan/configpath.js";
+import type { ConfigMap } from "../plan/types.js";
+import { readFileSync } from "node:fs";
 
 /** A parsed YAML file that remembers where everything came from. */
 export interface YamlSource {
@@ -135,4 +138,40 @@ export function packageHeader(text: string): string | undefined {
     if (m) return m[1];
   }
   return undefined;
+}
+
+/**
+ * The line where a config file writes a dotted key (`model.hidden` in conf/model/big.yaml, whose
+ * content sits at the package `model`: its own `hidden`), for messages. Undefined when the file
+ * cannot be read or does not write the key.
+ */
+export function configLineOf(): (file: string, key: string) => number | undefined {
+  const cache = new Map<string, YamlSource | null>();
+  return (file, key) => {
+    if (file === "<command line>" || file === "command line") return undefined;
+    let src = cache.get(file);
+    if (src === undefined) {
+      try {
+        src = parseYamlSource(readFileSync(file, "utf8"), file);
+      } catch {
+        src = null;
+      }
+      cache.set(file, src);
+    }
+    if (!src) return undefined;
+    const segs = splitPath(key);
+    // The longest tail of the key that the file writes in full.
+    for (let k = 0; k < segs.length; k++) {
+      const tail = segs.slice(k);
+      if (getPath(src.value as ConfigMap, tail) !== undefined) return locate(src, tail)?.line;
+    }
+    // A group of its defaults list (`- model: huge`, `- override hydra/job_logging: x`).
+    const defaults = isConfigMap(src.value) ? src.value.defaults : undefined;
+    if (Array.isArray(defaults)) {
+      const group = (entry: string): string => entry.replace(/^(override|optional)\s+/, "").replace(/^\//, "").split("@")[0]!.trim();
+      const i = defaults.findIndex((d) => (isConfigMap(d) ? Object.keys(d).some((k) => group(k) === key) : typeof d === "string" && group(d).split("/")[0] === key));
+      if (i >= 0) return locate(src, ["defaults", i])?.line;
+    }
+    return undefined;
+  };
 }
