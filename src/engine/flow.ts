@@ -126,7 +126,9 @@ export function rulesOf(cfg: ProjectConfig, extra: ResourceProfiles = { defaults
       ...stripUndefined(r.resources ?? {}),
       ...(extra.perRule[name] ?? {}),
     };
-    return { ...r, name, input: r.input ?? [], resources } as RuleSpec;
+    // Global constraints fill in what the rule does not constrain itself (Snakemake's order).
+    const constraints = cfg.wildcard_constraints ? { ...cfg.wildcard_constraints, ...(r.wildcard_constraints ?? {}) } : r.wildcard_constraints;
+    return { ...r, name, input: r.input ?? [], resources, ...(constraints ? { wildcard_constraints: constraints } : {}) } as RuleSpec;
   });
 }
 

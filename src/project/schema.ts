@@ -667,6 +667,11 @@ export const projectSchema = z.strictObject(
         { error: te("must be a map of rule names to rules") },
       )
       .default(() => ({})),
+    /**
+     * `corral flow`: regular expressions for wildcards of every rule (Snakemake's global
+     * `wildcard_constraints:`); a rule's own `wildcard_constraints` and inline `{w,regex}` win. @default {}
+     */
+    wildcard_constraints: z.record(z.string(), regexString(), { error: te("must be a map of wildcard names to regular expressions") }).optional(),
     /** Files `corral flow` builds when no target is given on the command line. @default [] */
     targets: z.array(targetSchema, { error: te("must be a list of file paths or {expand: ...} maps") }).default(() => []),
     /** Extra environment variables for every run. @default {} */
