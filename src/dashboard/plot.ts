@@ -8,8 +8,10 @@ import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { BrowserType } from "playwright-core";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
-import type { MetricsLine, SweepManifest } from "../store/protocol.js";
-import { readMetricSeries } from "../store/store.js";
+import type { MetricsLine, RunState, SweepManifest } from "../store/protocol.js";
+import { TERMINAL_STATES } from "../store/protocol.js";
+import { deriveStatus } from "../store/status.js";
+import { readMetricSeries, readRunStatus } from "../store/store.js";
 
 /** How one run's metric series becomes one number: its last, smallest or largest value. */
 export type PlotAgg = "last" | "min" | "max";
@@ -19,7 +21,12 @@ export interface PlotPoint {
   run: number;
   params: ConfigMap;
   value: number;
+  /** The run's state; a final state other than `succeeded` is drawn as a cross, off the lines. */
+  state?: RunState;
 }
+
+/** A run that ended without succeeding (failed, timeout, preempted, cancelled, lost). */
+export const isUnsuccessful = (state: RunState | undefined): boolean => state !== undefined && state !== "succeeded" && TERMINAL_STATES.has(state);
 
 export interface PlotOptions {
   metric: string;
@@ -37,7 +44,7 @@ export interface PlotOptions {
 /** Points grouped into series: one per combination of the other parameters that vary. */
 export interface PlotSeries {
   label: string;
-  points: Array<{ x: number; y: number; run: number }>;
+  points: Array<{ x: number; y: number; run: number; state?: RunState }>;
 }
 
 export interface PlotData {
@@ -64,12 +71,13 @@ export function aggregateMetric(lines: readonly MetricsLine[], metric: string, a
   return out;
 }
 
-/** Read every run's metrics.jsonl and aggregate `metric`; runs without it are left out. */
-export function collectPlotPoints(manifest: SweepManifest, metric: string, agg: PlotAgg): PlotPoint[] {
+/** Read every run's metrics.jsonl and aggregate `metric`, with the run's state; runs without it are left out. */
+export function collectPlotPoints(manifest: SweepManifest, metric: string, agg: PlotAgg, now = Date.now()): PlotPoint[] {
   const points: PlotPoint[] = [];
   for (const r of manifest.runs) {
-    const v = aggregateMetric(readMetricSeries(path.join(manifest.dir, r.dir)), metric, agg);
-    if (v !== undefined) points.push({ run: r.index, params: r.params, value: v });
+    const dir = path.join(manifest.dir, r.dir);
+    const v = aggregateMetric(readMetricSeries(dir), metric, agg);
+    if (v !== undefined) points.push({ run: r.index, params: r.params, value: v, state: deriveStatus(readRunStatus(dir), now) });
   }
   return points;
 }
@@ -94,7 +102,7 @@ export function groupPlotSeries(points: readonly PlotPoint[], param: string): Pl
     let s = byLabel.get(label);
     if (!s) byLabel.set(label, (s = { label, points: [] }));
     const x = numeric ? (p.params[param] as number) : categories!.indexOf(show(p.params[param]));
-    s.points.push({ x, y: p.value, run: p.run });
+    s.points.push({ x, y: p.value, run: p.run, ...(p.state ? { state: p.state } : {}) });
   }
   for (const s of byLabel.values()) s.points.sort((a, b) => a.x - b.x || a.run - b.run);
   const data: PlotData = { series: [...byLabel.values()], groupKeys };
@@ -126,8 +134,10 @@ const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;"
 
 /**
  * The chart as a standalone SVG document: axes with round-number ticks, axis labels, a title,
- * one coloured line per series (a scatter beyond MAX_LINES series) and a legend.
- * Throws E_USAGE when there is nothing to draw.
+ * one coloured line per series (a scatter beyond MAX_LINES series) and a legend. A categorical
+ * parameter is drawn as points at evenly spaced positions, never joined by lines (series side by
+ * side within a category). Runs that ended without succeeding are crosses, left out of the lines,
+ * with a legend entry naming their states. Throws E_USAGE when there is nothing to draw.
  */
 export function renderPlotSvg(points: readonly PlotPoint[], opts: PlotOptions): string {
   const data = groupPlotSeries(points, opts.param);
@@ -141,7 +151,8 @@ export function renderPlotSvg(points: readonly PlotPoint[], opts: PlotOptions): 
   const H = opts.height ?? 440;
   const scatter = data.series.length > MAX_LINES;
   const legend = !scatter && data.series.length > 1;
-  const m = { left: 70, right: legend ? 190 : 24, top: 40, bottom: 56 };
+  const bad = all.filter((p) => isUnsuccessful(p.state));
+  const m = { left: 70, right: legend || bad.length ? 190 : 24, top: 40, bottom: 56 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
 
@@ -197,31 +208,59 @@ export function renderPlotSvg(points: readonly PlotPoint[], opts: PlotOptions): 
   out.push(`<text class="x-axis-label" x="${m.left + pw / 2}" y="${H - 14}" text-anchor="middle" font-size="13">${esc(opts.param)}${logX ? " (log scale)" : ""}</text>`);
   out.push(`<text class="y-axis-label" transform="translate(18 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle" font-size="13">${esc(opts.metric)}</text>`);
 
-  // Data: lines (one per series) or a scatter.
+  // Data: lines (one per series; never across categories) or a scatter.
+  // Series of a categorical chart stand side by side within their category.
+  const dodge = (i: number): number => (cats && !scatter && data.series.length > 1 ? (i - (data.series.length - 1) / 2) * Math.min(0.15, 0.6 / data.series.length) : 0);
   data.series.forEach((s, i) => {
     const color = scatter ? "#1f77b4" : PALETTE[i % PALETTE.length]!;
+    const px = (p: { x: number }): number => (cats ? sxRaw(p.x + dodge(i)) : sx(p.x));
     out.push(`<g class="series" data-label="${esc(s.label)}" fill="${color}" stroke="${color}">`);
-    if (!scatter && s.points.length > 1) {
-      out.push(`<polyline fill="none" stroke-width="2" points="${s.points.map((p) => `${r2(cats ? sxRaw(p.x) : sx(p.x))},${r2(sy(p.y))}`).join(" ")}"/>`);
+    const joined = s.points.filter((p) => !isUnsuccessful(p.state));
+    if (!scatter && !cats && joined.length > 1) {
+      out.push(`<polyline fill="none" stroke-width="2" points="${joined.map((p) => `${r2(px(p))},${r2(sy(p.y))}`).join(" ")}"/>`);
     }
     for (const p of s.points) {
-      out.push(`<circle class="pt" cx="${r2(cats ? sxRaw(p.x) : sx(p.x))}" cy="${r2(sy(p.y))}" r="3.5" stroke="none"${scatter ? ' fill-opacity="0.6"' : ""}><title>run ${p.run}: ${esc(s.label)}; ${esc(opts.metric)}=${esc(fmt(p.y))}</title></circle>`);
+      const tip = `<title>run ${p.run}${p.state && p.state !== "succeeded" ? ` (${p.state})` : ""}: ${esc(s.label)}; ${esc(opts.metric)}=${esc(fmt(p.y))}</title>`;
+      const [cx, cy] = [px(p), sy(p.y)];
+      if (isUnsuccessful(p.state)) {
+        const d = 4.5;
+        out.push(`<g class="pt failed" data-state="${p.state}" stroke-width="2.2"><line x1="${r2(cx - d)}" y1="${r2(cy - d)}" x2="${r2(cx + d)}" y2="${r2(cy + d)}"/><line x1="${r2(cx - d)}" y1="${r2(cy + d)}" x2="${r2(cx + d)}" y2="${r2(cy - d)}"/>${tip}</g>`);
+      } else {
+        out.push(`<circle class="pt" cx="${r2(cx)}" cy="${r2(cy)}" r="3.5" stroke="none"${scatter ? ' fill-opacity="0.6"' : ""}>${tip}</circle>`);
+      }
     }
     out.push(`</g>`);
   });
 
+  const lx = m.left + pw + 16;
   if (legend) {
     out.push(`<g class="legend" font-size="11">`);
-    const lx = m.left + pw + 16;
     data.series.forEach((s, i) => {
       const y = m.top + 8 + i * 18;
       const color = PALETTE[i % PALETTE.length]!;
-      out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"/><circle cx="${lx + 9}" cy="${y}" r="3" fill="${color}"/>`);
-      out.push(`<text x="${lx + 24}" y="${y + 4}">${esc(s.label.length > 26 ? s.label.slice(0, 25) + "…" : s.label)}</text>`);
+      if (!cats) out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"/>`);
+      out.push(`<circle cx="${lx + 9}" cy="${y}" r="3" fill="${color}"/>`);
+      // A shortened label keeps the full one as its tooltip.
+      const short = s.label.length > 26 ? `${esc(s.label.slice(0, 25))}…<title>${esc(s.label)}</title>` : esc(s.label);
+      out.push(`<text x="${lx + 24}" y="${y + 4}">${short}</text>`);
     });
     out.push(`</g>`);
   } else if (scatter) {
     out.push(`<text class="legend" x="${m.left + pw - 4}" y="${m.top + 14}" text-anchor="end" font-size="11" fill="#555">${all.length} runs (${data.series.length} combinations of ${esc(data.groupKeys.join(", "))})</text>`);
+  }
+  if (bad.length) {
+    // A cross for the runs that ended without succeeding: one row per state, with how many.
+    const byState = new Map<string, number>();
+    for (const p of bad) byState.set(p.state!, (byState.get(p.state!) ?? 0) + 1);
+    const top = m.top + 8 + (legend ? data.series.length * 18 + 6 : 0);
+    const d = 4;
+    out.push(`<g class="legend-failed" font-size="11">`);
+    [...byState].forEach(([state, n], k) => {
+      const y = top + k * 18;
+      out.push(`<g stroke="#333" stroke-width="2"><line x1="${lx + 9 - d}" y1="${y - d}" x2="${lx + 9 + d}" y2="${y + d}"/><line x1="${lx + 9 - d}" y1="${y + d}" x2="${lx + 9 + d}" y2="${y - d}"/></g>`);
+      out.push(`<text x="${lx + 24}" y="${y + 4}">${n} ${state}</text>`);
+    });
+    out.push(`</g>`);
   }
   out.push(`</svg>`);
   return out.join("\n") + "\n";

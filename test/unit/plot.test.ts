@@ -121,6 +121,82 @@ describe("renderPlotSvg", () => {
     expect(count(svg, /<circle class="pt"/g)).toBe(1);
   });
 
+  it("draws a categorical parameter as points at evenly spaced categories, never joined", () => {
+    const pts: PlotPoint[] = [];
+    for (const model of ["mlp", "cnn", "vit"]) for (const seed of [0, 1]) pts.push({ run: pts.length, params: { model, seed }, value: model.length + seed });
+    const svg = renderPlotSvg(pts, { metric: "acc", param: "model" });
+    // Nothing joins the categories: no polyline, no path, no line inside a series.
+    expect(count(svg, /<polyline /g)).toBe(0);
+    expect(count(svg, /<path /g)).toBe(0);
+    for (const g of svg.match(/<g class="series"[\s\S]*?<\/g>/g) ?? []) expect(g).not.toContain("<line");
+    expect(count(svg, /<circle class="pt"/g)).toBe(pts.length);
+    // One tick label per category, in sweep order, at evenly spaced positions.
+    const ticks = [...svg.matchAll(/<text x="([\d.]+)" y="[\d.]+">(mlp|cnn|vit)<\/text>/g)].map((mm) => [Number(mm[1]), mm[2]] as const);
+    expect(ticks.map((t) => t[1])).toEqual(["mlp", "cnn", "vit"]);
+    expect(ticks[1]![0] - ticks[0]![0]).toBeCloseTo(ticks[2]![0] - ticks[1]![0], 1);
+    // The two seeds stand side by side around their category's tick.
+    const xs = [...svg.matchAll(/<circle class="pt" cx="([\d.]+)"/g)].map((mm) => Number(mm[1]));
+    const seeds = xs.slice(0, 3).map((x, i) => [x, xs[3 + i]!]);
+    seeds.forEach(([a, b], i) => {
+      expect(a).toBeLessThan(ticks[i]![0]);
+      expect(b).toBeGreaterThan(ticks[i]![0]);
+    });
+    // Legend: markers only, no line samples.
+    expect(svg).toMatch(/class="legend"[\s\S]*>seed=0<[\s\S]*>seed=1</);
+    expect(svg.slice(svg.indexOf('class="legend"'))).not.toMatch(/<line /);
+  });
+
+  it("true/false values are categories too", () => {
+    const svg = renderPlotSvg(
+      [
+        { run: 0, params: { aug: true }, value: 1 },
+        { run: 1, params: { aug: false }, value: 2 },
+      ],
+      { metric: "m", param: "aug" },
+    );
+    expect(count(svg, /<polyline /g)).toBe(0);
+    expect(svg).toMatch(/>true<\/text>[\s\S]*>false<\/text>/);
+  });
+
+  it("marks runs that ended without succeeding with a cross and a legend entry, off the lines", () => {
+    const pts = grid().map((p) => ({ ...p, state: "succeeded" as const }));
+    pts[2] = { ...pts[2]!, state: "failed" };
+    pts[5] = { ...pts[5]!, state: "timeout" };
+    const svg = renderPlotSvg(pts, { metric: "loss", param: "lr" });
+    expect(count(svg, /<circle class="pt"/g)).toBe(4);
+    const marks = [...svg.matchAll(/<g class="pt failed" data-state="(\w+)"[^>]*>((?:<line [^>]*\/>){2})<title>([^<]*)<\/title><\/g>/g)];
+    expect(marks.map((mm) => mm[1])).toEqual(["failed", "timeout"]);
+    expect(marks[0]![3]).toMatch(/^run 2 \(failed\): seed=0; loss=/);
+    expect(svg).toMatch(/class="legend-failed"[\s\S]*>1 failed<[\s\S]*>1 timeout</);
+    // Each line joins only the two runs that did not fail.
+    const lines = [...svg.matchAll(/<polyline [^>]*points="([^"]+)"/g)].map((mm) => mm[1]!.split(" ").length);
+    expect(lines).toEqual([2, 2]);
+    // The cross sits where the point would be: its centre is inside the frame.
+    const [x1, , x2] = [...marks[0]![2]!.matchAll(/x1="([\d.]+)" y1="([\d.]+)" x2="([\d.]+)"/g)][0]!.slice(1).map(Number);
+    expect((x1! + x2!) / 2).toBeGreaterThan(70);
+  });
+
+  it("succeeded, running and unknown-state runs are plain points, and no failed legend without failures", () => {
+    const pts = grid().map((p, i) => ({ ...p, state: (["succeeded", "running", "pending"] as const)[i % 3] }));
+    const svg = renderPlotSvg(pts, { metric: "loss", param: "lr" });
+    expect(count(svg, /<circle class="pt"/g)).toBe(pts.length);
+    expect(svg).not.toContain("legend-failed");
+    expect(svg).not.toContain('class="pt failed"');
+  });
+
+  it("a single series with a failed run still gets the failed legend", () => {
+    const svg = renderPlotSvg(
+      [
+        { run: 0, params: { x: 1 }, value: 1, state: "succeeded" },
+        { run: 1, params: { x: 2 }, value: 2, state: "cancelled" },
+      ],
+      { metric: "m", param: "x" },
+    );
+    expect(svg).not.toContain('class="legend"');
+    expect(svg).toMatch(/class="legend-failed"[\s\S]*>1 cancelled</);
+    expect(count(svg, /<polyline /g)).toBe(0);
+  });
+
   it("refuses to draw nothing, naming the metric and parameter", () => {
     const run = (): string => renderPlotSvg(grid(), { metric: "m", param: "nope" });
     expect(run).toThrow(CorralError);
