@@ -2,10 +2,16 @@
 // it is put into the page with textContent / attributes, never parsed as HTML.
 /* global uPlot */
 
-const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "lost"];
-const FINAL = new Set(STATES.slice(2));
+const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "lost", "unknown"];
+const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);
+/** Ended without succeeding: marked wherever runs are drawn. */
+const UNSUCCESSFUL = new Set(["failed", "timeout", "preempted", "cancelled", "lost"]);
+/** Progress bars and count chips, left to right: done well, done badly, still to come. */
+const BAR_ORDER = ["succeeded", "failed", "timeout", "preempted", "lost", "cancelled", "unknown", "running", "pending"];
 const COLORS = ["#2f6fdf", "#e6850e", "#2ca25f", "#d7301f", "#9c6ade", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-const STATE_COLOR = { pending: "#a0a7b5", running: "#2f6fdf", succeeded: "#2ca25f", failed: "#d7301f", timeout: "#e6850e", preempted: "#9c6ade", cancelled: "#7a7f8a", lost: "#b03060" };
+// One set of state colours: style.css's custom properties (--failed, ...), read once for canvas and SVG.
+const rootStyle = getComputedStyle(document.documentElement);
+const STATE_COLOR = Object.fromEntries(STATES.map((k) => [k, rootStyle.getPropertyValue(`--${k}`).trim() || "#7f7f7f"]));
 
 // The token arrived in the URL once; the server set a cookie. Drop it from the address bar/history.
 if (location.search.includes("token=")) history.replaceState(null, "", location.pathname + location.hash);
@@ -52,12 +58,16 @@ async function api(path) {
   return r.json();
 }
 
+// Succeeded on the left, then the unsuccessful final states, then running, then pending; each
+// segment names its count on hover, the count chips next to it are the legend (same colours).
 function progressBar(s) {
-  const bar = h("div", { class: "progress", title: STATES.filter((k) => s.counts[k]).map((k) => `${s.counts[k]} ${k}`).join(", ") });
-  for (const k of STATES) if (s.counts[k]) bar.append(h("div", { style: `width:${(100 * s.counts[k]) / Math.max(1, s.total)}%;background:${STATE_COLOR[k]}` }));
+  const bar = h("div", { class: "progress", title: BAR_ORDER.filter((k) => s.counts[k]).map((k) => `${s.counts[k]} ${k}`).join(", ") });
+  for (const k of BAR_ORDER) {
+    if (s.counts[k]) bar.append(h("div", { class: `s-${k}`, "data-state": k, title: `${s.counts[k]} ${k}`, style: `width:${(100 * s.counts[k]) / Math.max(1, s.total)}%` }));
+  }
   return bar;
 }
-const countChips = (counts) => h("div", { class: "counts" }, STATES.filter((k) => counts[k]).map((k) => h("span", { class: `state s-${k}`, "data-state": k }, `${counts[k]} ${k}`)));
+const countChips = (counts) => h("div", { class: "counts" }, BAR_ORDER.filter((k) => counts[k]).map((k) => h("span", { class: `state s-${k}`, "data-state": k }, `${counts[k]} ${k}`)));
 
 // ---------- routing ----------
 function route() {
@@ -345,14 +355,16 @@ async function showCompare(view, id, query) {
     location.hash = `#/compare/${enc(s.id)}?${q}`;
   } }, options.map((o) => h("option", { value: o, selected: o === value }, o)));
   const holder = h("div", { class: "chart", id: "compare-chart" });
+  const table = h("div", { class: "card", id: "compare-table", style: "padding:0;overflow:auto;max-height:50vh" });
   view.replaceChildren(
     h("h1", {}, `${metric || "?"} vs ${param || "?"}`),
     h("div", { class: "toolbar" }, "metric ", pick("metric", d.metricColumns, metric), " parameter ", pick("param", d.paramColumns, param),
-      h("span", { class: "muted" }, "latest value of each run; one line per combination of the other parameters")),
+      h("span", { class: "muted" }, "latest value of each run; one line per combination of the other parameters (points only for a categorical parameter); ✕ a run that ended without succeeding, not in the lines")),
     holder,
+    table,
   );
   if (!metric || !param) return;
-  drawCompare(holder, d, metric, param);
+  table.replaceChildren(drawCompare(holder, d, metric, param));
 }
 
 function drawCompare(holder, d, metric, param) {
@@ -361,26 +373,69 @@ function drawCompare(holder, d, metric, param) {
   const cats = numeric ? null : [...new Set(pts.map((r) => fmt(r.params[param])))];
   const xOf = (r) => (numeric ? r.params[param] : cats.indexOf(fmt(r.params[param])));
   const others = d.paramColumns.filter((k) => k !== param && new Set(pts.map((r) => fmt(r.params[k]))).size > 1);
+  const groupOf = (r) => others.map((k) => `${k}=${fmt(r.params[k])}`).join(", ") || "all runs";
   const groups = new Map();
   for (const r of pts) {
-    const label = others.map((k) => `${k}=${fmt(r.params[k])}`).join(", ") || "all runs";
+    const label = groupOf(r);
     if (!groups.has(label)) groups.set(label, []);
     groups.get(label).push(r);
   }
   const xs = [...new Set(pts.map(xOf))].sort((a, b) => a - b);
   const series = [...groups.entries()].slice(0, 20);
-  const data = [xs, ...series.map(([, rs]) => xs.map((x) => {
+  // Lines average the runs that did not end badly; those are crosses of their own (drawn below).
+  const avg = (rs, x) => {
     const hit = rs.filter((r) => xOf(r) === x).map((r) => r.metrics[metric]);
     return hit.length ? hit.reduce((a, b) => a + b, 0) / hit.length : null;
-  }))];
+  };
+  const bad = pts.filter((r) => UNSUCCESSFUL.has(r.state));
+  const data = [xs, ...series.map(([, rs]) => xs.map((x) => avg(rs.filter((r) => !UNSUCCESSFUL.has(r.state)), x)))];
+  if (bad.length) data.push(xs.map((x) => avg(bad, x)));
   const logX = numeric && xs.length > 1 && xs[0] > 0 && xs[xs.length - 1] / xs[0] >= 100;
+  const noLine = () => null; // categories are points, never joined
+  const marks = [];
+  state.compare = { categorical: !!cats, failed: marks };
+  const crosses = (u) => {
+    const ctx = u.ctx;
+    const r = 5 * devicePixelRatio;
+    marks.length = 0;
+    ctx.save();
+    ctx.lineWidth = 2.5 * devicePixelRatio;
+    for (const run of bad) {
+      const cx = u.valToPos(xOf(run), "x", true);
+      const cy = u.valToPos(run.metrics[metric], "y", true);
+      ctx.strokeStyle = STATE_COLOR[run.state];
+      ctx.beginPath();
+      ctx.moveTo(cx - r, cy - r); ctx.lineTo(cx + r, cy + r);
+      ctx.moveTo(cx - r, cy + r); ctx.lineTo(cx + r, cy - r);
+      ctx.stroke();
+      marks.push({ index: run.index, state: run.state, x: cx / devicePixelRatio, y: cy / devicePixelRatio });
+    }
+    ctx.restore();
+  };
+  const states = [...new Set(bad.map((r) => r.state))];
   const u = new uPlot({
     width: Math.min(1100, window.innerWidth - 60), height: 420,
-    scales: { x: { time: false, ...(logX ? { distr: 3 } : {}) } },
-    axes: [{ label: param + (logX ? " (log)" : ""), ...(cats ? { values: (_u, ticks) => ticks.map((t) => cats[t] ?? "") } : {}) }, { label: metric }],
-    series: [{ label: param }, ...series.map(([label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: { show: true, size: 7 } }))],
+    scales: { x: { time: false, ...(logX ? { distr: 3 } : {}), ...(cats ? { range: () => [-0.5, cats.length - 0.5] } : {}) } },
+    axes: [{ label: param + (logX ? " (log)" : ""), ...(cats ? { splits: () => cats.map((_c, i) => i), values: (_u, ticks) => ticks.map((t) => cats[t] ?? "") } : {}) }, { label: metric }],
+    series: [
+      { label: param, ...(cats ? { value: (_u, v) => (v === null ? "" : cats[v] ?? "") } : {}) },
+      ...series.map(([label], i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, points: { show: true, size: cats ? 9 : 7, ...(cats ? { fill: COLORS[i % COLORS.length] } : {}) }, ...(cats ? { paths: noLine } : {}) })),
+      ...(bad.length ? [{ label: `✕ ${states.join(", ")} (${bad.length})`, stroke: STATE_COLOR[states.length === 1 ? states[0] : "failed"], width: 2, paths: noLine, points: { show: false } }] : []),
+    ],
+    hooks: { draw: [crosses] },
   }, data, holder);
   state.charts.push(u);
+
+  // Every run in the chart, with its state: the table says what each mark is.
+  const rows = [...pts].sort((a, b) => xOf(a) - xOf(b) || a.index - b.index).slice(0, 2000);
+  return h("table", { id: "compare-runs" },
+    h("thead", {}, h("tr", {}, ["run", param, ...others, "state", metric].map((c) => h("th", {}, c)))),
+    h("tbody", {}, rows.map((r) => h("tr", { class: `link${UNSUCCESSFUL.has(r.state) ? " bad" : ""}`, "data-index": r.index, "data-state": r.state, onclick: () => (location.hash = `#/run/${enc(d.sweep.id)}/${r.index}`) },
+      h("td", { class: "num" }, r.index),
+      h("td", {}, fmt(r.params[param])),
+      others.map((k) => h("td", {}, fmt(r.params[k]))),
+      h("td", {}, UNSUCCESSFUL.has(r.state) ? "✕ " : "", stateBadge(r.state)),
+      h("td", { class: "num" }, fmt(r.metrics[metric]))))));
 }
 
 // ---------- pipeline DAG ----------
@@ -388,7 +443,43 @@ async function showDag(view, id) {
   const d = await loadDetail(id);
   const s = d.sweep;
   crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["DAG"]);
-  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar" }, countChips(s.counts)), dagPicture(d));
+  if (dagView.sweep !== s.id) Object.assign(dagView, { sweep: s.id, selected: undefined });
+  renderDag(view, d);
+}
+
+const dagView = { sweep: undefined, selected: undefined };
+
+function renderDag(view, d) {
+  const s = d.sweep;
+  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar" }, countChips(s.counts)),
+    h("div", { class: "dag-layout" }, dagPicture(d), dagPanel(d)));
+}
+
+/** Everything about one job, shown when its node is clicked: nothing is cut here. */
+function dagPanel(d) {
+  const r = d.runs.find((x) => x.index === dagView.selected);
+  if (!r) return h("aside", { class: "card dag-panel", id: "dag-panel", hidden: true });
+  const wild = Object.entries(r.params || {});
+  return h("aside", { class: "card dag-panel", id: "dag-panel" },
+    h("button", { class: "close", title: "close", onclick: () => {
+      dagView.selected = undefined;
+      renderDag(document.getElementById("view"), state.detail);
+    } }, "×"),
+    h("h2", { style: "margin-top:0" }, "Job"),
+    h("dl", { class: "facts" },
+      h("dt", {}, "job"), h("dd", { "data-fact": "job" }, h("code", { class: "key" }, r.job || `run ${r.index}`)),
+      h("dt", {}, "rule"), h("dd", { "data-fact": "rule" }, r.rule || ""),
+      h("dt", {}, "wildcards"), h("dd", { "data-fact": "wildcards" }, wild.length ? h("ul", { class: "wildcards" }, wild.map(([k, v]) => h("li", {}, h("code", {}, `${k}=${fmt(v)}`)))) : "none"),
+      h("dt", {}, "state"), h("dd", { "data-fact": "state" }, stateBadge(r.state)),
+      r.message ? [h("dt", {}, "message"), h("dd", { "data-fact": "message" }, r.message)] : null,
+      h("dt", {}, "run"), h("dd", { "data-fact": "run" }, h("a", { href: `#/run/${enc(d.sweep.id)}/${r.index}`, id: "dag-run-link" }, `open run ${r.index}`))));
+}
+
+/** At most `n` characters; a cut label keeps its start and its end (the wildcards) around "…". */
+function shorten(label, n) {
+  if (label.length <= n) return label;
+  const tail = Math.floor((n - 1) / 2);
+  return label.slice(0, n - 1 - tail) + "…" + label.slice(label.length - tail);
 }
 
 function dagPicture(d) {
@@ -404,7 +495,7 @@ function dagPicture(d) {
     }
     return h("div", { class: "card", id: "dag" }, h("p", { class: "muted" }, "This pipeline's manifest records no edges; jobs grouped by rule."),
       [...byRule.entries()].map(([rule, rs]) => h("div", { class: "rule" }, h("h2", {}, `${rule} (${rs.length})`),
-        h("div", { class: "chips" }, rs.map((r) => h("a", { class: "chip", href: link(r), style: `background:${STATE_COLOR[r.state]}`, title: r.state }, r.job || `run ${r.index}`))))));
+        h("div", { class: "chips" }, rs.map((r) => h("a", { class: `chip s-${r.state}`, "data-state": r.state, href: link(r), title: `${r.job || `run ${r.index}`}: ${r.state}` }, UNSUCCESSFUL.has(r.state) ? "✕ " : "", r.job || `run ${r.index}`))))));
   }
   // Layered layout: each job one layer right of its deepest input.
   const byIndex = new Map(d.runs.map((r) => [r.index, r]));
@@ -423,7 +514,12 @@ function dagPicture(d) {
   const layers = [];
   for (const r of d.runs) (layers[layer.get(r.index)] ||= []).push(r);
   for (const l of layers) l?.sort((a, b) => String(a.rule).localeCompare(String(b.rule)) || a.index - b.index);
-  const W = 170, GAP = 60, H = 26, VG = 10;
+  // Boxes as wide as the longest label needs, within bounds; longer labels are shortened in the
+  // box only: the full key is the node's tooltip and is in the side panel on click.
+  const CH = 7; // px per character of the 11px label font, rounded up
+  const longest = Math.max(0, ...d.runs.map((r) => (r.job || `run ${r.index}`).length));
+  const W = Math.round(Math.min(320, Math.max(170, longest * CH + 20))), GAP = 60, H = 26, VG = 10;
+  const fits = Math.floor((W - 16) / CH);
   const pos = new Map();
   layers.forEach((l, li) => l?.forEach((r, k) => pos.set(r.index, { x: 10 + li * (W + GAP), y: 10 + k * (H + VG) })));
   const width = 20 + layers.length * (W + GAP);
@@ -437,15 +533,23 @@ function dagPicture(d) {
   }
   for (const r of d.runs) {
     const p = pos.get(r.index);
-    const g = svgEl("g", { "data-index": r.index, "data-state": r.state });
+    const label = r.job || `run ${r.index}`;
+    const mark = UNSUCCESSFUL.has(r.state) ? "✕ " : "";
+    const shown = shorten(label, fits - mark.length);
+    const g = svgEl("g", { class: `node${r.index === dagView.selected ? " selected" : ""}`, "data-index": r.index, "data-state": r.state, "data-key": label, tabindex: 0 });
     const rect = svgEl("rect", { x: p.x, y: p.y, width: W, height: H, fill: STATE_COLOR[r.state] });
     const title = svgEl("title", {});
-    title.textContent = `${r.job || `run ${r.index}`}: ${r.state}`;
+    title.textContent = `${label}\nrule ${r.rule || "?"} · ${r.state}`;
     const text = svgEl("text", { x: p.x + 8, y: p.y + 17 });
-    const label = r.job || `run ${r.index}`;
-    text.textContent = label.length > 26 ? label.slice(0, 25) + "…" : label;
-    g.append(rect, title, text);
-    g.addEventListener("click", () => (location.hash = link(r)));
+    text.textContent = mark + shown;
+    if (shown !== label) text.setAttribute("data-shortened", "");
+    g.append(title, rect, text);
+    const pick = () => {
+      dagView.selected = r.index;
+      renderDag(document.getElementById("view"), state.detail);
+    };
+    g.addEventListener("click", pick);
+    g.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
     svg.append(g);
   }
   return h("div", { class: "card", id: "dag", style: "overflow:auto" }, svg);
@@ -461,7 +565,7 @@ function queueRender() {
     const view = document.getElementById("view");
     if (!parts.length) showList(view);
     else if (parts[0] === "sweep" && state.detail) renderSweep(view, state.detail);
-    else if (parts[0] === "dag" && state.detail) view.replaceChildren(h("h1", {}, `${state.detail.sweep.name || state.detail.sweep.id}: pipeline`), h("div", { class: "toolbar" }, countChips(state.detail.sweep.counts)), dagPicture(state.detail));
+    else if (parts[0] === "dag" && state.detail) renderDag(view, state.detail);
   }, 250);
 }
 
