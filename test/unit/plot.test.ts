@@ -159,7 +159,7 @@ describe("renderPlotSvg", () => {
   });
 
   it("marks runs that ended without succeeding with a cross and a legend entry, off the lines", () => {
-    const pts = grid().map((p) => ({ ...p, state: "succeeded" as const }));
+    const pts: PlotPoint[] = grid().map((p) => ({ ...p, state: "succeeded" }));
     pts[2] = { ...pts[2]!, state: "failed" };
     pts[5] = { ...pts[5]!, state: "timeout" };
     const svg = renderPlotSvg(pts, { metric: "loss", param: "lr" });
