@@ -237,7 +237,7 @@ export function makeWatchReporter(opts: WatchViewOptions = {}): Reporter & { clo
         if (line) tailMap.set(r.index, line);
       }
     }
-    const lines = renderWatchFrame({ ...last, eta, ...(tailMap ? { tails: tailMap } : {}) }, t, { color, width: Math.max(20, (out.columns ?? 100) - 1), ...(opts.maxRunning ? { maxRunning: opts.maxRunning } : {}) });
+    const lines = renderWatchFrame({ ...last, eta, ...(tailMap ? { tails: tailMap } : {}) }, t, { color, width: Math.max(20, (out.columns || 120) - 1), ...(opts.maxRunning ? { maxRunning: opts.maxRunning } : {}) });
     erase();
     out.write(lines.join("\n") + "\n");
     drawn = lines.length;
