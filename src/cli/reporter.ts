@@ -60,7 +60,7 @@ export function makeTerminalReporter(opts: TerminalReporterOptions): Reporter & 
 /** One line to stderr as the view would write it: `[HH:MM:SS]`-stamped when stderr is not a terminal. */
 export function say(line: string): void {
   const stamp = process.stderr.isTTY ? "" : timeStamp(Date.now());
-  process.stderr.write(line.split("\n").map((l) => stamp + l).join("\n") + "\n");
+  process.stderr.write(line.split("\n").map((l) => (l ? stamp + l : l)).join("\n") + "\n");
 }
 
 /**

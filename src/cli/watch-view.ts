@@ -9,6 +9,7 @@
  * bar, and a progress line prints at most every few seconds.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import type { CorralEvent, Reporter, RunView } from "../engine/events.js";
 import type { RunState } from "../store/protocol.js";
@@ -107,11 +108,11 @@ function cutVisible(s: string, width: number): string {
   return out;
 }
 
-/** A failure line, printed once and kept above the live block. */
-export function failureLine(r: RunView, color = false): string {
+/** A failure line, printed once and kept above the live block; `on HOST` unless HOST is `localHost`. */
+export function failureLine(r: RunView, color = false, localHost?: string): string {
   const red = (s: string): string => (color ? `\u001b[31m${s}\u001b[0m` : s);
   const saysCode = r.message !== undefined && r.exitCode != null && (r.message.includes(`code ${r.exitCode}`) || r.message.startsWith("cannot start") || r.message.startsWith("killed by"));
-  return `${red("✗")} run ${r.index}${r.job ? ` ${r.job}` : ""}${r.overrides.length ? ` [${r.overrides.join(" ")}]` : ""} ${r.state}${r.exitCode != null && !saysCode ? ` (exit ${r.exitCode})` : ""}${r.host ? ` on ${r.host}` : ""}${r.message ? `: ${r.message}` : ""}`;
+  return `${red("✗")} run ${r.index}${r.job ? ` ${r.job}` : ""}${r.overrides.length ? ` [${r.overrides.join(" ")}]` : ""} ${r.state}${r.exitCode != null && !saysCode ? ` (exit ${r.exitCode})` : ""}${r.host && r.host !== localHost ? ` on ${r.host}` : ""}${r.message ? `: ${r.message}` : ""}`;
 }
 
 /** `[HH:MM:SS] ` of a time, local clock: the prefix of every plain-mode line. */
@@ -207,6 +208,7 @@ export function makeWatchReporter(opts: WatchViewOptions = {}): Reporter & { clo
   const every = opts.progressEveryMs ?? 10_000;
   const tails = opts.tails ?? true;
   const since = now();
+  const here = hostname(); // a failure names its node only when it ran elsewhere
   let drawn = 0; // lines of the live block now on screen
   let last: WatchFrameInput | undefined;
   let firstDone: number | undefined; // done at the first frame: the ETA counts this view's pace only
@@ -243,7 +245,7 @@ export function makeWatchReporter(opts: WatchViewOptions = {}): Reporter & { clo
     drawn = lines.length;
   };
   const plain = (line: string): void => {
-    out.write(line.split("\n").map((l) => (stamps ? timeStamp(now()) : "") + l).join("\n") + "\n");
+    out.write(line.split("\n").map((l) => (stamps && l ? timeStamp(now()) : "") + l).join("\n") + "\n");
   };
   /** Print a permanent line (or lines) above the live block. */
   const above = (line: string): void => {
@@ -286,7 +288,7 @@ export function makeWatchReporter(opts: WatchViewOptions = {}): Reporter & { clo
           break;
         case "run-ended":
           announce(e.run);
-          if (e.run.state !== "succeeded") above(failureLine(e.run, color));
+          if (e.run.state !== "succeeded") above(failureLine(e.run, color, here));
           break;
         case "progress": {
           for (const r of e.running) announce(r);
