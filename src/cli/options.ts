@@ -43,6 +43,10 @@ export interface TableOpts {
   forceall?: boolean;
   cores?: number;
   list?: boolean;
+  printshellcmds?: boolean;
+  rulegraph?: "dot" | "mermaid" | "json";
+  unlock?: boolean;
+  summary?: boolean;
   until?: string;
   rerunIncomplete?: boolean;
   keepGoing?: boolean;
@@ -183,6 +187,35 @@ export const OPTIONS: readonly OptionSpec[] = [
     commands: ["flow"],
     help: "list the rules (and what each makes); start nothing",
     doc: "list the project's rules, one a line, each with its outputs (Snakemake's `--list`); starts nothing",
+  },
+  {
+    key: "rulegraph",
+    flags: "--rulegraph <format>",
+    commands: ["flow"],
+    choices: ["dot", "mermaid", "json"],
+    help: "print the rule graph (one node per rule) instead of running",
+    doc: "print the rule graph as `dot`, `mermaid` or `json`: one node per rule of the DAG (with its job count and how many will run), an edge per rule dependency (Snakemake's `--rulegraph`). Starts nothing",
+  },
+  {
+    key: "summary",
+    flags: "--summary",
+    commands: ["flow"],
+    help: "one line per output file: file, date, rule, status, why; start nothing",
+    doc: "print one line per output file of the planned DAG: `file date rule status why` (see [--summary](#what-is-built-and-why---summary)); tab-separated when piped, aligned on a terminal; starts nothing, exit 0",
+  },
+  {
+    key: "unlock",
+    flags: "--unlock",
+    commands: ["flow"],
+    help: "remove the project's flow lock left by a head that is gone",
+    doc: "remove the project's flow lock when the head holding it is gone (Snakemake's `--unlock`; see [One flow at a time](#one-flow-at-a-time-per-project)); a head alive on this host is exit 2 naming it; starts nothing",
+  },
+  {
+    key: "printshellcmds",
+    flags: "-p, --printshellcmds",
+    commands: ["flow"],
+    help: "print each job's command when it starts (with -n: each planned job's)",
+    doc: "print each job's command (the rendered shell, or the argv quoted) when it starts; with `-n`, under each planned job, all of them (Snakemake's `-p`)",
   },
   {
     key: "cores",

@@ -1,10 +1,11 @@
 /**
- * Terminal reporters: a live progress bar on a TTY, plain lines otherwise (CI logs, pipes).
+ * Terminal reporters and the end-of-command summary: a live view on a TTY, stamped lines otherwise
+ * (CI logs, pipes).
  */
-import cliProgress from "cli-progress";
 import path from "node:path";
 import { tailLines } from "../store/store.js";
-import type { CorralEvent, Reporter, RunView } from "../engine/events.js";
+import type { Reporter, RunView } from "../engine/events.js";
+import { makeWatchReporter, timeStamp } from "./watch-view.js";
 import type { RunState } from "../store/protocol.js";
 import { STDERR } from "../store/layout.js";
 
@@ -38,66 +39,28 @@ export function outcomeText(r: Pick<RunView, "state" | "exitCode" | "message">):
   return `${r.state}${code}${msg ? `: ${msg}` : ""}`;
 }
 
-export function makeTerminalReporter(opts: { json: boolean; quiet: boolean }): Reporter & { close(): void } {
-  if (opts.json) {
-    return {
-      emit: (e: CorralEvent) => {
-        if (e.type !== "progress") process.stdout.write(JSON.stringify(e) + "\n");
-      },
-      close: () => undefined,
-    };
-  }
-  const tty = Boolean(process.stderr.isTTY);
-  let bar: cliProgress.SingleBar | undefined;
-  let lastLine = "";
-  return {
-    emit(e: CorralEvent) {
-      switch (e.type) {
-        case "sweep-created":
-          process.stderr.write(`corral: ${e.runs} run${e.runs === 1 ? "" : "s"} in ${e.dir} (${e.launcher})\n`);
-          break;
-        case "submitted":
-          process.stderr.write(`corral: submitted ${e.runs} run${e.runs === 1 ? "" : "s"} as ${e.jobs.join(", ")}\n`);
-          break;
-        case "info":
-          bar?.stop();
-          bar = undefined;
-          process.stderr.write(`corral: ${e.message}\n`);
-          break;
-        case "warning":
-          process.stderr.write(yellow(`corral: warning: ${e.message}`) + "\n");
-          break;
-        case "run-ended":
-          if (e.run.state !== "succeeded" && !opts.quiet) {
-            const line = `${red("✗")} ${describeRun(e.run)} ${outcomeText(e.run)}`;
-            if (bar) bar.stop();
-            process.stderr.write(line + "\n");
-            bar = undefined;
-          }
-          break;
-        case "progress": {
-          const done = e.total - e.counts.pending - e.counts.running;
-          if (tty && !opts.quiet) {
-            if (!bar) {
-              bar = new cliProgress.SingleBar(
-                { format: "{bar} {value}/{total} | {counts}", hideCursor: true, clearOnComplete: false, stream: process.stderr, barsize: 30 },
-                cliProgress.Presets.shades_classic,
-              );
-              bar.start(e.total, done, { counts: formatCounts(e.counts) });
-            } else bar.update(done, { counts: formatCounts(e.counts) });
-          } else if (!opts.quiet) {
-            const line = `${done}/${e.total} done (${formatCounts(e.counts)})`;
-            if (line !== lastLine) process.stderr.write(`corral: ${line}\n`);
-            lastLine = line;
-          }
-          break;
-        }
-      }
-    },
-    close() {
-      bar?.stop();
-    },
-  };
+/** Options of {@link makeTerminalReporter}. */
+export interface TerminalReporterOptions {
+  json: boolean;
+  /** Events only, no progress (a single run that streams its own output). */
+  quiet: boolean;
+  /** `-p`: the line to print when a run starts (its command). */
+  startLine?: (r: RunView) => string | undefined;
+}
+
+/**
+ * The view of `corral run`, `corral resume` and `corral flow` (see watch-view.ts): on a TTY a
+ * redrawn block under whole event lines, elsewhere `[HH:MM:SS]`-stamped lines; `--json` gives
+ * JSON event lines on stdout.
+ */
+export function makeTerminalReporter(opts: TerminalReporterOptions): Reporter & { close(): void } {
+  return makeWatchReporter({ json: opts.json, ...(opts.quiet ? { eventsOnly: true } : {}), ...(opts.startLine ? { startLine: opts.startLine } : {}) });
+}
+
+/** One line to stderr as the view would write it: `[HH:MM:SS]`-stamped when stderr is not a terminal. */
+export function say(line: string): void {
+  const stamp = process.stderr.isTTY ? "" : timeStamp(Date.now());
+  process.stderr.write(line.split("\n").map((l) => (l ? stamp + l : l)).join("\n") + "\n");
 }
 
 /**
@@ -110,18 +73,21 @@ export function printFailureSummary(runs: RunView[], dir: string, opts: { depend
   for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const bad = runs.filter((r) => r.state !== "succeeded");
   const line = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "no runs";
-  process.stderr.write(`corral: ${bad.length ? red(line) : green(line)} — ${dir}\n`);
-  if (!bad.length) return;
+  const out: string[] = [];
+  const flush = (): void => say(out.join("\n"));
+  out.push(`corral: ${bad.length ? red(line) : green(line)} — ${dir}`);
+  if (!bad.length) return flush();
   const listed = opts.dependents ? bad.filter((r) => r.state !== "cancelled") : bad;
-  if (listed.length) process.stderr.write(`\nFailures (${listed.length}):\n`);
+  if (listed.length) out.push("", `Failures (${listed.length}):`);
   for (const r of listed.slice(0, 20)) {
     const who = r.job ?? describeRun(r);
-    process.stderr.write(`  ${who}: ${outcomeText(r)}\n`);
-    for (const l of tailLines(path.join(r.dir, STDERR))) process.stderr.write(dim(`      | ${l}`) + "\n");
+    out.push(`  ${who}: ${outcomeText(r)}`);
+    for (const l of tailLines(path.join(r.dir, STDERR))) out.push(dim(`      | ${l}`));
   }
-  if (listed.length > 20) process.stderr.write(`  ... and ${listed.length - 20} more (corral status)\n`);
+  if (listed.length > 20) out.push(`  ... and ${listed.length - 20} more (corral status)`);
   const cancelled = bad.length - listed.length;
-  if (cancelled > 0) process.stderr.write(`${cancelled} job${cancelled === 1 ? "" : "s"} not started because of the failures${listed.length ? "" : " or the stop"}\n`);
+  if (cancelled > 0) out.push(`${cancelled} job${cancelled === 1 ? "" : "s"} not started because of the failures${listed.length ? "" : " or the stop"}`);
   const rel = path.relative(process.cwd(), dir) || ".";
-  process.stderr.write(`rerun ${opts.dependents ? "with" : "them with"}: corral resume ${bad.some((r) => r.state === "failed") ? "--retry-failed " : ""}${rel}${opts.dependents ? "  (or corral flow again)" : ""}\n`);
+  out.push(`rerun ${opts.dependents ? "with" : "them with"}: corral resume ${bad.some((r) => r.state === "failed") ? "--retry-failed " : ""}${rel}${opts.dependents ? "  (or corral flow again)" : ""}`);
+  flush();
 }

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { closeSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError, didYouMean } from "../errors.js";
@@ -452,6 +452,40 @@ export function acquireFlowLock(projectDir: string, what: string): SweepLock {
       exitCode: 2,
     });
   }
+}
+
+/** What `corral flow --unlock` found: no lock, or the lock it removed and who held it. */
+export type FlowUnlock = { removed: false } | { removed: true; file: string; held?: { pid: number; host: string; what: string }; otherHost: boolean };
+
+/**
+ * `corral flow --unlock` (Snakemake's `--unlock`): remove the project's flow lock when its holder
+ * is gone. A holder alive on this host is refused; one on another host cannot be checked from
+ * here, and removing it is what the user asks for.
+ * @throws CorralError E_LOCKED (exit 2) naming a head that is alive on this host.
+ */
+export function unlockFlow(projectDir: string): FlowUnlock {
+  const file = path.join(projectDir, FLOW_STATE_DIR, LOCK);
+  let held: { pid: number; host: string; what: string } | undefined;
+  try {
+    held = readJsonSync<{ pid: number; host: string; what: string }>(file);
+  } catch {
+    held = undefined; // unreadable (cut short): nobody can be holding it
+  }
+  if (held === undefined && !existsSync(file)) return { removed: false };
+  const valid = held !== undefined && typeof held.pid === "number" && typeof held.host === "string";
+  if (valid && held!.host === thisHost() && pidAlive(held!.pid)) {
+    throw new CorralError("E_LOCKED", `the flow lock of ${projectDir} is held by a running head (pid ${held!.pid} on ${held!.host}: ${held!.what})`, {
+      hint: `wait for it to finish (corral status), or stop it (corral cancel, or kill ${held!.pid}); --unlock removes only a lock whose process is gone`,
+      exitCode: 2,
+    });
+  }
+  try {
+    unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    return { removed: false };
+  }
+  return { removed: true, file, ...(valid ? { held: held! } : {}), otherHost: valid && held!.host !== thisHost() };
 }
 
 /**

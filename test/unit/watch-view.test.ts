@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { RunView } from "../../src/engine/events.js";
-import { formatElapsed, makeWatchReporter, progressBar, renderWatchFrame } from "../../src/cli/watch-view.js";
+import type { RunState } from "../../src/store/protocol.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { formatElapsed, lastLineOf, makeWatchReporter, progressBar, renderWatchFrame, runTail, timeStamp } from "../../src/cli/watch-view.js";
 import { countStates } from "../../src/store/status.js";
 
 const T = 1_000_000;
@@ -46,7 +50,7 @@ describe("makeWatchReporter", () => {
 
   it("plain mode: a line per change, failures as they happen", () => {
     const out: string[] = [];
-    const rep = makeWatchReporter({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => T });
+    const rep = makeWatchReporter({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => T, stamps: false, progressEveryMs: 0 });
     rep.emit(progress([run(0)], ["running", "pending", "pending"]));
     rep.emit(progress([run(0)], ["running", "pending", "pending"]));
     rep.emit({ type: "run-ended", run: run(1, { state: "failed", exitCode: 3, host: "n1", message: "boom" }) });
@@ -60,7 +64,7 @@ describe("makeWatchReporter", () => {
 
   it("TTY mode: redraws the block in place and keeps failures above it", () => {
     let screen = "";
-    const rep = makeWatchReporter({ stream: { write: (s: string) => (screen += s), columns: 200 }, tty: true, color: false, now: () => T });
+    const rep = makeWatchReporter({ stream: { write: (s: string) => (screen += s), columns: 200 }, tty: true, color: false, now: () => T, clearOnClose: false });
     rep.emit(progress([run(0, { startedAt: T })], ["running", "pending", "pending"]));
     const firstBlock = screen;
     expect(firstBlock.split("\n")).toHaveLength(3); // bar, one running run, trailing newline
@@ -70,5 +74,99 @@ describe("makeWatchReporter", () => {
     const rest = screen.slice(firstBlock.length);
     expect(rest.startsWith("\u001b[2F\u001b[J✗ run 1 [lr=1] timeout\n")).toBe(true);
     expect(rest).toContain("  ▶ run 0");
+  });
+});
+
+describe("the view of run -m, resume and flow", () => {
+  const progress = (running: RunView[], states: RunState[], total = states.length) => ({ type: "progress" as const, counts: countStates(states), total, running });
+
+  it("plain mode stamps every line [HH:MM:SS] and prints progress at most every N ms (the last one at close)", () => {
+    let t = T;
+    const out: string[] = [];
+    const rep = makeWatchReporter({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => t, progressEveryMs: 10_000 });
+    rep.emit(progress([run(0)], ["running", "pending", "pending"]));
+    t += 1000;
+    rep.emit(progress([run(1)], ["succeeded", "running", "pending"])); // held back: within 10s
+    rep.emit({ type: "submitted", jobs: ["local-1"], runs: 1 });
+    rep.emit({ type: "info", message: "two\nlines" });
+    t += 10_000;
+    rep.emit(progress([run(2)], ["succeeded", "succeeded", "running"])); // 11s after the first: printed
+    rep.emit(progress([], ["succeeded", "succeeded", "succeeded"])); // held back, printed at close
+    rep.close();
+    rep.close();
+    const text = out.join("");
+    const lines = text.split("\n").filter(Boolean);
+    for (const l of lines) expect(l).toMatch(/^\[\d\d:\d\d:\d\d\] /);
+    expect(lines.map((l) => l.slice(11))).toEqual([
+      "corral: 0/3 done (1 running, 2 pending)",
+      "corral: submitted 1 run as local-1",
+      "corral: two",
+      "lines",
+      "corral: 2/3 done (1 running, 2 succeeded)",
+      "corral: 3/3 done (3 succeeded)",
+    ]);
+    expect(timeStamp(new Date(2024, 0, 1, 9, 5, 7).getTime())).toBe("[09:05:07] ");
+  });
+
+  it("TTY: events are whole lines above the block, the bar shows elapsed time and ETA, close removes the block", () => {
+    let t = T;
+    let screen = "";
+    const rep = makeWatchReporter({ stream: { write: (s: string) => (screen += s), columns: 200 }, tty: true, color: false, now: () => t, tails: false });
+    rep.emit(progress([run(0, { startedAt: T })], ["running", "pending", "pending", "pending"]));
+    expect(screen).toContain("0/4 0%");
+    expect(screen).toContain("ETA ?");
+    t += 10_000;
+    rep.emit(progress([run(1, { startedAt: T })], ["succeeded", "running", "pending", "pending"]));
+    // one done in 10s, three left: 30s
+    expect(screen).toMatch(/1\/4 25% .* 10s · ETA 30s\n/);
+    const before = screen.length;
+    rep.emit({ type: "submitted", jobs: ["local-7"], runs: 2 });
+    // Erase the two-line block, the event on its own line, then the block again.
+    expect(screen.slice(before).startsWith("\u001b[2F\u001b[Jcorral: submitted 2 runs as local-7\n")).toBe(true);
+    expect(screen.slice(before)).toMatch(/local-7\n[█▒░]{30} 1\/4/);
+    const end = screen.length;
+    rep.close();
+    expect(screen.slice(end)).toBe("\u001b[2F\u001b[J");
+    rep.emit({ type: "info", message: "after close" });
+    expect(screen.slice(end)).toBe("\u001b[2F\u001b[J");
+  });
+
+  it("TTY: each running run shows its last output line; startLine prints once per run when it is first seen", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "corral-view-"));
+    writeFileSync(path.join(dir, "stdout.log"), "epoch 1\nepoch 2 \u001b[32mloss 0.5\u001b[0m\n\n");
+    let screen = "";
+    const started: number[] = [];
+    const rep = makeWatchReporter({
+      stream: { write: (s: string) => (screen += s), columns: 200 },
+      tty: true,
+      color: false,
+      now: () => T,
+      startLine: (r) => (started.push(r.index), `corral: start ${r.index}`),
+    });
+    const r0 = run(0, { dir, startedAt: T, job: "train" });
+    rep.emit(progress([r0], ["running", "pending"]));
+    rep.emit(progress([r0, run(1, { startedAt: T })], ["running", "running"]));
+    rep.emit({ type: "run-ended", run: run(1, { state: "succeeded" }) });
+    rep.close();
+    expect(started).toEqual([0, 1]);
+    expect(screen).toContain("train  │ epoch 2 loss 0.5");
+    expect(screen.match(/corral: start 0\n/g)).toHaveLength(1);
+  });
+
+  it("tails: the last non-empty line from the end of the file, progress-bar carriage returns as line ends", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "corral-tail-"));
+    writeFileSync(path.join(dir, "stdout.log"), "x".repeat(10_000) + "\nstep 1\rstep 2\r");
+    expect(lastLineOf(path.join(dir, "stdout.log")).line).toBe("step 2");
+    expect(lastLineOf(path.join(dir, "missing.log")).line).toBe("");
+    expect(runTail(dir)).toBe("step 2");
+  });
+
+  it("events only: no progress at all, events still print", () => {
+    const out: string[] = [];
+    const rep = makeWatchReporter({ stream: { write: (s: string) => out.push(s) }, tty: true, now: () => T, eventsOnly: true });
+    rep.emit(progress([run(0)], ["running"]));
+    rep.emit({ type: "warning", message: "w" });
+    rep.close();
+    expect(out.join("")).toBe("corral: warning: w\n");
   });
 });

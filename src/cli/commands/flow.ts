@@ -11,7 +11,12 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, flowJobs, planFlow, spawnDetachedHead } from "../../engine/flow.js";
+import { createFlowSweep, FLOW_FILE, flowJobs, makeStatter, planFlow, spawnDetachedHead, unlockFlow, type FlowFile } from "../../engine/flow.js";
+import type { RunView } from "../../engine/events.js";
+import { shellQuote } from "../../plan/dag.js";
+import { readIncompleteMarks } from "../../store/buildrecords.js";
+import { readJsonSync } from "../../store/fsutil.js";
+import { writeLines } from "../output.js";
 import { submitAllocation, waitAllocation } from "../../launchers/registry.js";
 import { resolveSettings } from "../../launchers/settings.js";
 import { watchInterrupts } from "../interrupt.js";
@@ -20,12 +25,12 @@ import { openProject, type ProjectContext } from "../../project/open.js";
 import { CorralError } from "../../errors.js";
 import { renderDag } from "../../plan/dagrender.js";
 import { formatSummary } from "../../plan/uptodate.js";
-import { dim, makeTerminalReporter, printFailureSummary } from "../reporter.js";
+import { dim, makeTerminalReporter, printFailureSummary, say } from "../reporter.js";
 
 
 type FlowFlags = Pick<
   TableOpts,
-  "dryRun" | "dag" | "forcerun" | "forceall" | "cores" | "list" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
+  "dryRun" | "dag" | "forcerun" | "forceall" | "cores" | "list" | "printshellcmds" | "rulegraph" | "unlock" | "summary" | "until" | "rerunIncomplete" | "keepGoing" | "profile" | "launcher" | "jobs" | "detach" | "name" | "json" | "head" | "retryFailed" | "singleAllocation"
 >;
 
 const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "main.js");
@@ -43,7 +48,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
       // Snakemake's spelling of -j.
       if (o.cores !== undefined && o.jobs === undefined) o.jobs = o.cores;
       if (o.head) {
-        setExit(await headMain(o.head, Boolean(o.retryFailed), o.jobs, false, Boolean(o.json)));
+        setExit(await headMain(o.head, { retryFailed: Boolean(o.retryFailed), jobs: o.jobs, attached: false, json: Boolean(o.json), printCmds: Boolean(o.printshellcmds) }));
         return;
       }
       const g = ctx.globals();
@@ -60,6 +65,10 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         }
         return;
       }
+      if (o.unlock) {
+        unlock(project.dir);
+        return;
+      }
       const forcerun = (o.forcerun ?? []).flatMap((r) => r.split(",")).filter(Boolean);
       const plan = await planFlow(
         {
@@ -68,7 +77,8 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
           ...(forcerun.length ? { forcerun } : {}),
           ...(o.forceall ? { forceall: true } : {}),
           ...(o.until ? { until: o.until } : {}),
-          rerunIncomplete: Boolean(o.rerunIncomplete),
+          // --summary reports incomplete outputs instead of refusing them.
+          rerunIncomplete: Boolean(o.rerunIncomplete || o.summary),
           keepGoing: Boolean(o.keepGoing),
           ...(o.launcher ? { launcher: o.launcher } : {}),
           ...(o.jobs ? { jobs: o.jobs } : {}),
@@ -78,6 +88,15 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         },
         cwd,
       );
+      if (o.rulegraph) {
+        // The DAG's rule-level picture, whatever its size: one node per rule, an edge per rule dependency.
+        process.stdout.write(renderDag(plan.dag, plan.decisions, o.rulegraph, { maxJobs: 0 }) + "\n");
+        return;
+      }
+      if (o.summary) {
+        await writeLines(summaryLines(plan, Boolean(process.stdout.isTTY)));
+        return;
+      }
       if (o.dag) {
         const text = renderDag(plan.dag, plan.decisions, o.dag === "svg" ? "dot" : o.dag);
         process.stdout.write(o.dag === "svg" ? toSvg(text) : text + "\n");
@@ -86,12 +105,14 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
       if (o.dryRun) {
         // Every planned job's command is rendered, as the real run does: a misspelled
         // placeholder is exit 2 here, not when the flow starts.
-        flowJobs(plan);
-        process.stdout.write(dryRunText(plan.dag.jobs, plan.decisions) + formatSummary(plan.summary) + "\n");
+        const specs = flowJobs(plan);
+        const cmds = o.printshellcmds ? specs.map((j) => commandText(j.argv)) : undefined;
+        await writeLines(dryRunLines(plan.dag.jobs, plan.decisions, cmds));
+        process.stdout.write(formatSummary(plan.summary) + "\n");
         return;
       }
       if (plan.summary.run === 0) {
-        process.stderr.write(`corral: nothing to do (${plan.summary.jobs} job${plan.summary.jobs === 1 ? "" : "s"} up to date)\n`);
+        say(`corral: nothing to do (${plan.summary.jobs} job${plan.summary.jobs === 1 ? "" : "s"} up to date)`);
         return;
       }
       if (o.singleAllocation) {
@@ -99,14 +120,14 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         return;
       }
       const created = await createFlowSweep(plan);
-      for (const w of created.warnings) process.stderr.write(`corral: warning: ${w}\n`);
+      for (const w of created.warnings) say(`corral: warning: ${w}`);
       const dir = created.manifest.dir;
-      process.stderr.write(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})\n`);
+      say(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})`);
       if (o.detach) {
-        detach(dir, false, o.jobs);
+        detach(dir, false, o.jobs, Boolean(o.printshellcmds));
         return;
       }
-      setExit(await headMain(dir, false, undefined, true, Boolean(o.json)));
+      setExit(await headMain(dir, { retryFailed: false, attached: true, json: Boolean(o.json), printCmds: Boolean(o.printshellcmds) }));
     });
 }
 
@@ -124,6 +145,8 @@ async function singleAllocation(project: ProjectContext, args: string[], o: Flow
     "--launcher",
     "local",
     ...(o.forcerun?.length ? ["--forcerun", ...o.forcerun] : []),
+    ...(o.forceall ? ["-F"] : []),
+    ...(o.printshellcmds ? ["-p"] : []),
     ...(o.until ? ["--until", o.until] : []),
     ...(o.rerunIncomplete ? ["--rerun-incomplete"] : []),
     ...(o.keepGoing ? ["-k"] : []),
@@ -160,21 +183,30 @@ export async function resumeFlow(dir: string, o: { retryFailed?: boolean; jobs?:
     detach(dir, Boolean(o.retryFailed), o.jobs);
     return 0;
   }
-  return headMain(dir, Boolean(o.retryFailed), o.jobs, true, Boolean(o.json));
+  return headMain(dir, { retryFailed: Boolean(o.retryFailed), jobs: o.jobs, attached: true, json: Boolean(o.json), printCmds: false });
 }
 
-function detach(dir: string, retryFailed: boolean, jobs: number | undefined): void {
-  const argv = [process.execPath, CLI_MAIN, "flow", "--head", dir, ...(retryFailed ? ["--retry-failed"] : []), ...(jobs ? ["-j", String(jobs)] : [])];
+function detach(dir: string, retryFailed: boolean, jobs: number | undefined, printCmds = false): void {
+  const argv = [process.execPath, CLI_MAIN, "flow", "--head", dir, ...(retryFailed ? ["--retry-failed"] : []), ...(jobs ? ["-j", String(jobs)] : []), ...(printCmds ? ["-p"] : [])];
   const h = spawnDetachedHead(dir, argv);
   process.stdout.write(`${dir}\n`);
   process.stderr.write(`corral: detached (head pid ${h.pid}, log ${path.relative(process.cwd(), h.log)}); follow with: corral status ${path.relative(process.cwd(), dir) || "."}\n`);
 }
 
 /** Run a head here until the flow ends; the exit code of `corral flow`. */
-async function headMain(dir: string, retryFailed: boolean, jobs: number | undefined, attached: boolean, json: boolean): Promise<number> {
-  const reporter = makeTerminalReporter({ json, quiet: false });
-  const head: FlowHead = runFlowHead(dir, reporter, { retryFailed, ...(jobs ? { jobs } : {}), env: process.env });
-  const signals = watchInterrupts((force) => head.stop(force), { attached, what: "jobs" });
+async function headMain(dir: string, o: { retryFailed: boolean; jobs?: number | undefined; attached: boolean; json: boolean; printCmds: boolean }): Promise<number> {
+  // -p: each job's command, printed when the view first sees it start.
+  let startLine: ((r: RunView) => string | undefined) | undefined;
+  if (o.printCmds) {
+    const jobs = readJsonSync<FlowFile>(path.join(dir, FLOW_FILE))?.jobs ?? [];
+    startLine = (r) => {
+      const j = jobs[r.index];
+      return j ? `corral: ${j.key}: ${commandText(j.argv)}` : undefined;
+    };
+  }
+  const reporter = makeTerminalReporter({ json: o.json, quiet: false, ...(startLine ? { startLine } : {}) });
+  const head: FlowHead = runFlowHead(dir, reporter, { retryFailed: o.retryFailed, ...(o.jobs ? { jobs: o.jobs } : {}), env: process.env });
+  const signals = watchInterrupts((force) => head.stop(force), { attached: o.attached, what: "jobs" });
   let out: FlowOutcome;
   try {
     out = await head.done;
@@ -186,18 +218,76 @@ async function headMain(dir: string, retryFailed: boolean, jobs: number | undefi
   return exitCodeOf({ interrupted: out.interrupted, runs: out.runs });
 }
 
-function dryRunText(jobs: ReadonlyArray<{ id: number; key: string }>, decisions: ReadonlyArray<{ run: boolean; reason: string; detail: string }>, max = 50): string {
-  const lines: string[] = [];
+/** A job's command as `-p` prints it: the rendered shell of `shell:`, else the argv quoted. */
+export function commandText(argv: readonly string[]): string {
+  return argv.length === 3 && argv[0] === "/bin/sh" && argv[1] === "-c" ? argv[2]! : argv.map(shellQuote).join(" ");
+}
+
+/**
+ * `-n`'s list of the jobs that would run, with their reason: the first `max`, or with `-p` every
+ * one, each followed by its command (`cmds`, one per job that runs, in DAG order).
+ */
+function* dryRunLines(jobs: ReadonlyArray<{ id: number; key: string }>, decisions: ReadonlyArray<{ run: boolean; reason: string; detail: string }>, cmds?: readonly string[], max = 50): Generator<string> {
   let shown = 0;
   let more = 0;
   for (const j of jobs) {
     const d = decisions[j.id]!;
     if (!d.run) continue;
-    if (shown++ < max) lines.push(`  ${j.key}  ${dim(d.detail ? `${d.reason}: ${d.detail}` : d.reason)}`);
-    else more++;
+    if (shown === 0) yield "would run:";
+    if (cmds || shown < max) {
+      yield `  ${j.key}  ${dim(d.detail ? `${d.reason}: ${d.detail}` : d.reason)}`;
+      if (cmds) for (const l of (cmds[shown] ?? "").split("\n")) yield `      ${l}`;
+    } else more++;
+    shown++;
   }
-  if (more > 0) lines.push(`  ... and ${more} more`);
-  return lines.length ? `would run:\n${lines.join("\n")}\n\n` : "";
+  if (more > 0) yield `  ... and ${more} more`;
+  if (shown > 0) yield "";
+}
+
+/** `--unlock`: remove the flow lock of a head that is gone, and say whose it was. */
+function unlock(projectDir: string): void {
+  const r = unlockFlow(projectDir);
+  if (!r.removed) {
+    process.stderr.write("corral: no lock\n");
+    return;
+  }
+  const rel = path.relative(process.cwd(), r.file) || r.file;
+  const who = r.held ? `pid ${r.held.pid} on ${r.held.host}: ${r.held.what}` : "unreadable";
+  process.stderr.write(`corral: removed the flow lock ${rel} (${who})${r.otherHost ? `; it was held from ${r.held!.host}, which this host cannot check: make sure that head is gone` : ""}\n`);
+}
+
+/** A file's modification time as `--summary` shows it: local `YYYY-MM-DD HH:MM:SS`. */
+function localTime(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number): string => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+}
+
+/**
+ * `--summary` (Snakemake's): a header, then one line per output file of the planned DAG:
+ * file, date (mtime, or `-`), rule, status (`ok`, `missing`, `incomplete`, `update pending`),
+ * why (the decision's reason). Tab-separated when piped; columns aligned on a terminal.
+ */
+function* summaryLines(plan: Awaited<ReturnType<typeof planFlow>>, aligned: boolean): Generator<string> {
+  const projectDir = plan.request.project.dir;
+  const stat = makeStatter(projectDir);
+  const incomplete = new Set(readIncompleteMarks(projectDir).flatMap((m) => m.outputs));
+  const rows: string[][] = [["file", "date", "rule", "status", "why"]];
+  for (const job of plan.dag.jobs) {
+    const d = plan.decisions[job.id]!;
+    const why = d.detail ? `${d.reason}: ${d.detail}` : d.reason;
+    for (const f of job.outputs) {
+      const st = stat(f);
+      const status = st === undefined ? "missing" : incomplete.has(f) ? "incomplete" : d.run ? "update pending" : "ok";
+      rows.push([f, st ? localTime(st.mtimeMs) : "-", job.rule, status, why]);
+    }
+  }
+  if (!aligned) {
+    for (const r of rows) yield r.join("\t");
+    return;
+  }
+  const widths = [0, 1, 2, 3].map((i) => Math.min(60, Math.max(...rows.map((r) => r[i]!.length))));
+  for (const r of rows) yield r.map((c, i) => (i < 4 ? c.padEnd(widths[i]!) : c)).join("  ");
 }
 
 function toSvg(dot: string): string {

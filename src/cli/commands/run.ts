@@ -11,6 +11,8 @@ import { attach } from "../attach.js";
 import { addTableOptions, type TableOpts } from "../options.js";
 import { each, writeJsonArray, writeLines } from "../output.js";
 import { makeTerminalReporter } from "../reporter.js";
+import { streamRunOutput } from "../stream-output.js";
+import { runDirOf } from "../../store/store.js";
 import type { CommandContext } from "./context.js";
 
 type RunOpts = Pick<TableOpts, "multirun" | "profile" | "launcher" | "jobs" | "dryRun" | "json" | "detach" | "name" | "verbose">;
@@ -52,10 +54,21 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       }
       return;
     }
-    const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
     // A launcher preset's `wait_for_completion: false` (clusterduck) detaches as --detach does.
     const detach = Boolean(o.detach) || prepared.request.project.detach === true;
+    // A single local run streams its own output here, as Hydra's single run: no progress view.
+    const single = !o.multirun && !o.json && !detach && runs.length === 1 && prepared.settings.type === "local";
+    const view = makeTerminalReporter({ json: Boolean(o.json), quiet: single });
+    let stream: { stop(): void } | undefined;
+    const reporter = {
+      emit: view.emit,
+      close: (): void => {
+        stream?.stop();
+        view.close();
+      },
+    };
     const started = await startSweep(prepared, runs, reporter, { ...(detach ? { detach: true } : {}) });
+    if (single) stream = streamRunOutput(runDirOf(started.manifest, started.manifest.runs[0]!));
     if (detach) {
       await started.done;
       reporter.close();

@@ -28,7 +28,7 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
       const m = readManifest(dir);
       const launcher = makeLauncher(m.settings);
       if (o.watch) {
-        const reporter = makeWatchReporter({ json: Boolean(o.json) });
+        const reporter = makeWatchReporter({ json: Boolean(o.json), clearOnClose: false });
         const res = await waitForSweep(dir, launcher, reporter);
         reporter.close();
         process.stdout.write(`${formatCounts(res.counts)}\n`);
