@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
-import { findProjectFile } from "../project/load.js";
+import { findProjectFile } from "../project/files.js";
 
 /** The program-level options every command may read. */
 export interface GlobalOpts {

@@ -17,8 +17,8 @@ import type { ConfigProblem, ProjectConfig } from "./schema.js";
 import { locate, packageHeader, parseYamlSource } from "./yaml-source.js";
 import type { Position, YamlSource } from "./yaml-source.js";
 
-/** Project file names, in the order they are looked for. */
-export const PROJECT_FILES = ["corral.yaml", "corral.yml", "corral.config.ts", "corral.config.js", "corral.config.mjs"] as const;
+export { findProjectFile, PROJECT_FILES } from "./files.js";
+import { PROJECT_FILES } from "./files.js";
 
 /** A loaded, validated project. */
 export interface LoadedProject {
@@ -39,14 +39,6 @@ export interface LoadedProject {
   commandAt?: Position;
 }
 
-/** The first project file in `dir` (see {@link PROJECT_FILES}), or undefined. */
-export function findProjectFile(dir: string): string | undefined {
-  for (const name of PROJECT_FILES) {
-    const p = path.join(dir, name);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 /**
  * Load and validate a project file. `file` is used as given in messages (pass a relative path to

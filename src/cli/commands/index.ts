@@ -1,35 +1,40 @@
 /**
- * Every command, one module each. The everyday ones are registered eagerly; those with heavy
- * dependencies (HTTP server, browser, DAG engine) only when asked for (or for --help), so every
- * other command starts faster.
+ * Every command, one module each, loaded when asked for.
  */
 import type { Command } from "commander";
-import { registerCancel } from "./cancel.js";
-import { registerConfig } from "./config.js";
 import type { CommandContext } from "./context.js";
-import { registerInit } from "./init.js";
-import { registerLogs } from "./logs.js";
-import { registerResults } from "./results.js";
-import { registerResume } from "./resume.js";
-import { registerRun } from "./run.js";
-import { registerStatus } from "./status.js";
 
 export type { CommandContext } from "./context.js";
 
-/** Commands registered without a lazy import. */
-const CORE_COMMANDS = new Set(["run", "resume", "status", "logs", "results", "cancel", "config", "init"]);
+/** Each command's module, loaded only when that command runs (or for `--help`). */
+const MODULES: Record<string, () => Promise<(program: Command, ctx: CommandContext) => void>> = {
+  run: async () => (await import("./run.js")).registerRun,
+  resume: async () => (await import("./resume.js")).registerResume,
+  status: async () => (await import("./status.js")).registerStatus,
+  logs: async () => (await import("./logs.js")).registerLogs,
+  results: async () => (await import("./results.js")).registerResults,
+  cancel: async () => (await import("./cancel.js")).registerCancel,
+  config: async () => (await import("./config.js")).registerConfig,
+  init: async () => (await import("./init.js")).registerInit,
+  ui: async () => (await import("./ui.js")).registerUiCommands,
+  plot: async () => (await import("./ui.js")).registerUiCommands,
+  flow: async () => (await import("./flow.js")).registerFlowCommand,
+  env: async () => (await import("./env-doctor.js")).registerEnvDoctorCommands,
+  doctor: async () => (await import("./env-doctor.js")).registerEnvDoctorCommands,
+};
 
+/**
+ * Register the commands. A known subcommand loads only its own module, so `corral status` never
+ * pays for the DAG engine, the HTTP server or the browser; `--help`, no subcommand or an unknown
+ * one (commander's did-you-mean needs every name) load them all.
+ */
 export async function registerCommands(program: Command, ctx: CommandContext): Promise<void> {
-  registerRun(program, ctx);
-  registerResume(program, ctx);
-  registerStatus(program, ctx);
-  registerLogs(program, ctx);
-  registerResults(program, ctx);
-  registerCancel(program, ctx);
-  registerConfig(program, ctx);
-  registerInit(program, ctx);
-  const want = (...names: string[]): boolean => ctx.subcommand === undefined || !CORE_COMMANDS.has(ctx.subcommand) || names.includes(ctx.subcommand);
-  if (want("ui", "plot")) (await import("./ui.js")).registerUiCommands(program, ctx);
-  if (want("flow")) (await import("./flow.js")).registerFlowCommand(program, ctx);
-  if (want("env", "doctor")) (await import("./env-doctor.js")).registerEnvDoctorCommands(program, ctx);
+  const only = ctx.subcommand !== undefined && ctx.subcommand in MODULES ? [ctx.subcommand] : Object.keys(MODULES);
+  const done = new Set<unknown>();
+  for (const name of only) {
+    const register = await MODULES[name]!();
+    if (done.has(register)) continue;
+    done.add(register);
+    register(program, ctx);
+  }
 }
