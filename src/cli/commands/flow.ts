@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, flowJobs, planFlow, spawnDetachedHead } from "../../engine/flow.js";
+import { createFlowSweep, flowJobs, planFlow, previewFlow, spawnDetachedHead } from "../../engine/flow.js";
 import { submitAllocation, waitAllocation } from "../../launchers/registry.js";
 import { resolveSettings } from "../../launchers/settings.js";
 import { watchInterrupts } from "../interrupt.js";
@@ -88,6 +88,8 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         // placeholder is exit 2 here, not when the flow starts.
         flowJobs(plan);
         process.stdout.write(dryRunText(plan.dag.jobs, plan.decisions) + formatSummary(plan.summary) + "\n");
+        // What the launcher would submit (SLURM: the sbatch script of each group of jobs).
+        for (const f of await previewFlow(plan)) process.stdout.write(`\n# ---- ${f.name} (not submitted)\n${f.text}`);
         return;
       }
       if (plan.summary.run === 0) {
