@@ -427,7 +427,8 @@ function planChunks(req: SubmitRequest, settings: SlurmLaunchSettings, limits: {
     },
   );
   // Chunk numbers are unique within the sweep across submissions (first launch, resumes).
-  const chunkBase = sweep.jobs.reduce((n, j) => Math.max(n, ...j.batches.map((b) => Number(b.batchId.split("-")[0]) + 1)), 0);
+  // (Batches of local workers beside them, a pipeline's localrules, are `local-<n>`: not chunks.)
+  const chunkBase = sweep.jobs.reduce((n, j) => Math.max(n, ...j.batches.map((b) => (/^\d+-\d+$/.test(b.batchId) ? Number(b.batchId.split("-")[0]) + 1 : 0))), 0);
   return { multinode, parallel, chunks, chunkBase };
 }
 
