@@ -4,11 +4,20 @@
  * reason printed, where no cluster answers.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
-import { corral, lines, makeProject, readJson, slurmProblem, sweepDirs } from "../helpers.js";
+import { corral, lines, makeProject, readJson, slurmProblem, sweepDirs, waitFor } from "../helpers.js";
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const problem = slurmProblem();
 if (problem) console.warn(`SKIPPED slurm flow rule tests: ${problem}`);
@@ -117,6 +126,45 @@ describe.skipIf(problem !== undefined)("corral flow on SLURM: per-rule settings 
     expect(again.code).toBe(0);
     expect(lines(path.join(dir, "ran.txt"))).toHaveLength(5);
   });
+
+  it("cancel stops the head's local jobs and the SLURM jobs alike; resume runs both again, each through its launcher", async () => {
+    const wait = `echo {rule} >> starts; while [ ! -f go ]; do sleep 0.2; done; touch {output}`;
+    const dir = makeProject({
+      "corral.yaml": `launcher: {type: slurm, poll_interval: 1, kill_grace: 2}
+rules:
+  here: {output: h.txt, local: true, shell: "${wait.replace("{rule}", "here")}"}
+  there: {output: t.txt, shell: "${wait.replace("{rule}", "there")}"}
+  summary: {input: [h.txt, t.txt], output: s.txt, local: true, shell: "touch {output}; echo summary >> starts"}
+targets: [s.txt]
+`,
+    });
+    const d = corral(["flow", "--detach"], { cwd: dir });
+    expect(d.code).toBe(0);
+    await waitFor(() => lines(path.join(dir, "starts")).length >= 2, 90_000, "both jobs to start");
+    const sweep = sweepDirs(dir)[0]!;
+    const c = corral(["cancel"], { cwd: dir, timeoutMs: 60_000 });
+    expect(c.code).toBe(0);
+    await waitFor(() => {
+      const st = JSON.parse(corral(["status", "--json"], { cwd: dir }).stdout) as { counts: { cancelled: number } };
+      return st.counts.cancelled === 3;
+    }, 60_000, "every job cancelled");
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    // The local worker is gone, and so is the SLURM job.
+    const work = (x: SweepManifest) => x.jobs.filter((j) => !j.jobId.startsWith("head-"));
+    for (const j of work(m).filter((x) => x.launcher === "local")) await waitFor(() => !pidAlive(j.pid!), 30_000, "the local worker to end");
+    const slurmJobs = m.jobs.filter((x) => x.launcher === "slurm").map((x) => x.jobId);
+    expect(slurmJobs).toHaveLength(1);
+    await waitFor(() => !/RUNNING|PENDING/.test(scontrol(slurmJobs[0]!)), 30_000, "the SLURM job to end");
+    writeFileSync(path.join(dir, "go"), "");
+    const r = corral(["resume"], { cwd: dir, timeoutMs: 120_000 });
+    expect(r.stderr).toContain("3 succeeded");
+    expect(r.code).toBe(0);
+    expect(lines(path.join(dir, "starts")).sort()).toEqual(["here", "here", "summary", "there", "there"]);
+    const after = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    // here twice and summary once on this machine; there twice on SLURM.
+    expect(work(after).filter((x) => x.launcher === "local").length).toBe(3);
+    expect(work(after).filter((x) => x.launcher === "slurm").length).toBe(2);
+  }, 300_000);
 
   it("a rule's constraint the cluster does not have ends the flow with the scheduler's reason, exit 1", () => {
     const dir = makeProject({
