@@ -139,9 +139,9 @@ describe("rule scheduler settings on SLURM", () => {
 
   it("refuses more than one node for a rule (multi-node runs are launcher.multinode)", async () => {
     const e = await refusal({ nodes: 2 }, { nodes: "rules.train.resources.nodes" });
-    expect(e.message).toBe("rule 'train': nodes: asks for 2 nodes, but a pipeline job runs on one node");
+    expect(e.message).toBe("rule 'train': nodes is 2, but a pipeline job runs on one node");
     expect(e.location?.key).toBe("rules.train.resources.nodes");
-    expect((await refusal({ extra: ["-N", "3"] })).message).toContain("asks for 3 nodes");
+    expect((await refusal({ extra: ["-N", "3"] })).message).toContain("nodes is 3");
   });
 });
 

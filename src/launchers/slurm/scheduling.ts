@@ -99,7 +99,7 @@ function normalize(s: JobScheduling): SlurmScheduling {
   for (const o of options(s.extra ?? [])) {
     const shown = o.value !== undefined && !o.written.includes(o.value) ? `${o.written} ${o.value}` : o.written;
     const why = OWN[o.name];
-    if (why !== undefined) throw new SchedulingProblem("slurm_extra", `slurm_extra flag '${shown}' is Corral's own: ${why}`);
+    if (why !== undefined) throw new SchedulingProblem("slurm_extra", `slurm_extra flag '${shown}' is Corral's own: ${why}`, `drop ${o.written} from slurm_extra`);
     if ((KEYS as readonly string[]).includes(o.name)) {
       const k = o.name as Key;
       if (o.value === undefined) throw new SchedulingProblem("slurm_extra", `slurm_extra flag '${shown}' needs a value`);
@@ -123,7 +123,7 @@ function normalize(s: JobScheduling): SlurmScheduling {
     }
   }
   if (keys.nodes !== undefined && keys.nodes > 1) {
-    throw new SchedulingProblem("nodes", `asks for ${keys.nodes} nodes, but a pipeline job runs on one node`, "multi-node runs are corral run's launcher.multinode (docs/multinode.md); drop nodes or set it to 1");
+    throw new SchedulingProblem("nodes", `nodes is ${keys.nodes}, but a pipeline job runs on one node`, "multi-node runs are corral run's launcher.multinode (docs/multinode.md); drop nodes or set it to 1");
   }
   // Each value as renderSbatch would write it: a bad one is refused here, before anything is queued.
   for (const k of KEYS) {
@@ -159,7 +159,7 @@ export function checkScheduling(s: JobScheduling, who: string, file: string | un
     normalize(s);
   } catch (e) {
     if (!(e instanceof SchedulingProblem)) throw e;
-    throw new CorralError("E_CONFIG", `${who}: ${e.key === "slurm_extra" ? "" : `${e.key}: `}${e.message}`, {
+    throw new CorralError("E_CONFIG", `${who}: ${e.message}`, {
       ...(e.hint !== undefined ? { hint: e.hint } : {}),
       ...(file !== undefined ? { location: { file, key: at[e.key] ?? e.key } } : {}),
       exitCode: 2,
