@@ -297,6 +297,18 @@ export const ruleResourcesSchema = resourcesSchema.extend({
       }
     })
     .optional(),
+  /** Snakemake's name for `partition` (as its SLURM profiles write it). */
+  slurm_partition: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** Snakemake's name for `account`. */
+  slurm_account: z.string().min(1, { error: te("must not be empty") }).optional(),
+}).transform(({ slurm_partition, slurm_account, ...r }, ctx) => {
+  // Snakemake's names are the same keys, so precedence (set_resources over the rule) holds.
+  for (const [alias, key, v] of [["slurm_partition", "partition", slurm_partition], ["slurm_account", "account", slurm_account]] as const) {
+    if (v === undefined) continue;
+    if (r[key] !== undefined) ctx.issues.push({ code: "custom", message: `sets both ${key} and ${alias} (Snakemake's name for it); give one`, input: v, path: [alias] });
+    else r[key] = v;
+  }
+  return r;
 });
 
 const RUNTIMES = ["charliecloud", "apptainer", "singularity", "podman", "docker"] as const;

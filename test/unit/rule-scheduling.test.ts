@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { flowBatchKey, localRulesOf, resourceProfiles, rulesOf, schedulingOf } from "../../src/engine/flow.js";
 import type { FlowJobSpec } from "../../src/store/protocol.js";
 import type { JobScheduling, SlurmLaunchSettings, SlurmSettings } from "../../src/launchers/launcher.js";
-import { SlurmLauncher } from "../../src/launchers/slurm/slurm-launcher.js";
+import { chunkOfTag, SlurmLauncher } from "../../src/launchers/slurm/slurm-launcher.js";
 import { schedulingGpus, withScheduling } from "../../src/launchers/slurm/scheduling.js";
 import { loadProjectText } from "../../src/project/load.js";
 import { slurmExtraWords } from "../../src/project/schema.js";
@@ -56,6 +56,21 @@ profiles:
     const rules = Object.fromEntries(rulesOf(cfg, resourceProfiles({ config: cfg, profiles: ["p"], file: "corral.yaml" })).map((r) => [r.name, r.resources]));
     expect(schedulingOf(rules.train!)).toEqual({ partition: "gpu", account: "lab", qos: "high", constraint: "a100|h100", nodes: 1, extra: ["--gres=gpu:1", "--comment=a b"] });
     expect(schedulingOf(rules.eval!)).toEqual({ account: "lab", extra: ["--comment=x y"] });
+  });
+
+  it("takes Snakemake's slurm_partition and slurm_account as partition and account, with the same precedence", () => {
+    const cfg = loadProjectText(
+      `default_resources: {slurm_account: lab}
+rules:
+  train: {output: m.pt, shell: "true", resources: {partition: cpu}}
+profiles:
+  p: {set_resources: {train: {slurm_partition: gpu}}}
+`,
+      "corral.yaml",
+    ).config;
+    const [train] = rulesOf(cfg, resourceProfiles({ config: cfg, profiles: ["p"], file: "corral.yaml" }));
+    expect(schedulingOf(train!.resources!)).toEqual({ partition: "gpu", account: "lab" });
+    expect(() => loadProjectText(`rules:\n  t: {output: a, shell: "true", resources: {partition: a, slurm_partition: b}}\n`, "corral.yaml")).toThrow(/rules\.t\.resources\.slurm_partition.*sets both partition and slurm_partition/);
   });
 
   it("strips one level of surrounding quotes, then splits like a shell (never running one)", () => {
@@ -142,6 +157,16 @@ describe("rule scheduler settings on SLURM", () => {
     expect(e.message).toBe("rule 'train': nodes is 2, but a pipeline job runs on one node");
     expect(e.location?.key).toBe("rules.train.resources.nodes");
     expect((await refusal({ extra: ["-N", "3"] })).message).toContain("nodes is 3");
+  });
+});
+
+describe("job tags", () => {
+  it("finds the chunk in Corral's comment tag, also with a rule's own comment after it", () => {
+    expect(chunkOfTag("corral:s1:3", "corral:s1:")).toBe(3);
+    expect(chunkOfTag("corral:s1:12 corral-test $(x)", "corral:s1:")).toBe(12);
+    expect(chunkOfTag("corral:s10:1", "corral:s1:")).toBeUndefined();
+    expect(chunkOfTag("other", "corral:s1:")).toBeUndefined();
+    expect(chunkOfTag(undefined, "corral:s1:")).toBeUndefined();
   });
 });
 

@@ -333,7 +333,7 @@ export class SlurmLauncher implements Launcher {
 }
 
 /** The chunk a job's `--comment` tags (`corral:<sweep id>:<chunk>`, maybe followed by a rule's own comment); undefined for another's. */
-function chunkOfTag(comment: string | undefined, prefix: string): number | undefined {
+export function chunkOfTag(comment: string | undefined, prefix: string): number | undefined {
   if (!comment?.startsWith(prefix)) return undefined;
   const m = /^(\d+)(?: |$)/.exec(comment.slice(prefix.length));
   return m ? Number(m[1]) : undefined;
