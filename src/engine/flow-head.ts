@@ -15,7 +15,7 @@ import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunState, SweepManifest } from "../store/protocol.js";
 import { discardUnstartedSweep, readManifest } from "../store/store.js";
 import type { Reporter, RunView } from "./events.js";
-import { acquireFlowLock, FLOW_FILE, markFoldersDone, recordOf, removeOutputs, type FlowFile } from "./flow.js";
+import { acquireFlowLock, FLOW_FILE, flowBatchKey, markFoldersDone, recordOf, removeOutputs, type FlowFile } from "./flow.js";
 import { driveSweep, type EngineNode, type LoopHooks } from "./loop.js";
 import { runSpecOf } from "./spec.js";
 
@@ -84,10 +84,11 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     deps: j.deps,
     need: { cpus: j.cpus, gpus: j.gpus, memMB: j.memMB },
     priority: j.priority,
-    // Same resources, any rule: one submit (one SLURM array chunk), so one resource request fits all.
-    batchKey: `${j.cpus}|${j.gpus}|${j.memMB}|${j.timeoutS ?? ""}`,
+    batchKey: flowBatchKey(j),
     retries: j.retries,
     timeoutS: j.timeoutS,
+    ...(j.scheduling ? { scheduling: j.scheduling } : {}),
+    ...(j.local ? { local: true } : {}),
   }));
   const hooks: LoopHooks = {
     spec(i, att, resumed, place) {

@@ -11,9 +11,9 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
-import { CorralError, didYouMean } from "../errors.js";
-import type { LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
-import { makeLauncher } from "../launchers/registry.js";
+import { CorralError, countOf, didYouMean } from "../errors.js";
+import type { JobScheduling, LaunchPreview, LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
+import { makeLauncher, schedulingGpus } from "../launchers/registry.js";
 import { containerWrap } from "../plan/container.js";
 import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
 import { ConfigFloat } from "../plan/float.js";
@@ -22,11 +22,11 @@ import { wildcardNames } from "../plan/patterns.js";
 import { sweepValues } from "../plan/sweep.js";
 import type { ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
 import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision } from "../plan/uptodate.js";
-import type { ProjectConfig } from "../project/schema.js";
+import type { ProjectConfig, RuleResourcesConfig } from "../project/schema.js";
 import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../store/buildrecords.js";
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
-import type { RunEntry, SweepManifest } from "../store/protocol.js";
+import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
 import { indexSweep, isHeadJob, readManifest, readRunStatus, workOf, writeManifest } from "../store/store.js";
 import { launchSettingsRecord, TERMINAL_STATES } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
@@ -34,7 +34,7 @@ import { gitInfo } from "../project/git.js";
 import { chooseSweepDir, makeSweepDir, sweepIdOf } from "./launch.js";
 import { memToMb } from "../plan/retry.js";
 import type { ProjectContext } from "../project/open.js";
-import { resolveSettings, type SettingFlags } from "../launchers/settings.js";
+import { localSettingsOf, resolveSettings, type SettingFlags } from "../launchers/settings.js";
 import { FLOW_FILE, FLOW_STATE_DIR, FOLDER_DONE_MARKER, HEAD_LOG, LOCK, sweepWorkDir } from "../store/layout.js";
 
 /** `corral flow` as typed options. */
@@ -64,6 +64,8 @@ export interface FlowPlan {
   env: Record<string, string>;
   /** Command-line overrides (for the manifest). */
   overrides: string[];
+  /** What the profiles add to rule resources, and where each key is written. */
+  profiles?: ResourceProfiles;
 }
 
 export type { FlowFile, FlowJobSpec } from "../store/protocol.js";
@@ -82,6 +84,8 @@ export { FLOW_FILE };
 export interface ResourceProfiles {
   defaults: RuleResources;
   perRule: Record<string, RuleResources>;
+  /** Where each key of `defaults` and of each rule's `perRule` entry is written (a dotted key of the project file). */
+  at?: { defaults: Record<string, string>; perRule: Record<string, Record<string, string>> };
 }
 
 /**
@@ -92,12 +96,17 @@ export function resourceProfiles(project: Pick<ProjectContext, "config" | "profi
   const cfg = project.config;
   let defaults: RuleResources = stripUndefined(cfg.default_resources ?? {});
   const perRule: Record<string, RuleResources> = {};
+  const at: NonNullable<ResourceProfiles["at"]> = { defaults: {}, perRule: {} };
+  for (const k of Object.keys(defaults)) at.defaults[k] = `default_resources.${k}`;
   const ruleNames = Object.keys(cfg.rules);
   // Presets (`group=option`) are applied as settings, not looked up here: they have no entry in `profiles`.
   for (const name of project.profiles) {
     const p = cfg.profiles[name];
     if (p === undefined) continue;
-    if (p.default_resources) defaults = { ...defaults, ...stripUndefined(p.default_resources) };
+    if (p.default_resources) {
+      defaults = { ...defaults, ...stripUndefined(p.default_resources) };
+      for (const k of Object.keys(stripUndefined(p.default_resources))) at.defaults[k] = `profiles.${name}.default_resources.${k}`;
+    }
     for (const [rule, r] of Object.entries(p.set_resources ?? {})) {
       if (!(rule in cfg.rules)) {
         const near = didYouMean(rule, ruleNames);
@@ -107,9 +116,67 @@ export function resourceProfiles(project: Pick<ProjectContext, "config" | "profi
         });
       }
       perRule[rule] = { ...(perRule[rule] ?? {}), ...stripUndefined(r) };
+      for (const k of Object.keys(stripUndefined(r))) (at.perRule[rule] ??= {})[k] = `profiles.${name}.set_resources.${rule}.${k}`;
     }
   }
-  return { defaults, perRule };
+  return { defaults, perRule, at };
+}
+
+/** A rule's scheduler settings (`partition` ... `slurm_extra`) among its resolved resources; undefined when it sets none. */
+export function schedulingOf(resources: RuleResources): JobScheduling | undefined {
+  const r = resources as RuleResourcesConfig;
+  const out: JobScheduling = {
+    ...(r.partition !== undefined ? { partition: r.partition } : {}),
+    ...(r.account !== undefined ? { account: r.account } : {}),
+    ...(r.qos !== undefined ? { qos: r.qos } : {}),
+    ...(r.constraint !== undefined ? { constraint: r.constraint } : {}),
+    ...(r.gres !== undefined ? { gres: r.gres } : {}),
+    ...(r.nodes !== undefined ? { nodes: r.nodes } : {}),
+    ...(r.slurm_extra !== undefined && r.slurm_extra.length > 0 ? { extra: r.slurm_extra } : {}),
+  };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+const SCHEDULING_KEYS = ["partition", "account", "qos", "constraint", "gres", "nodes", "slurm_extra"] as const;
+
+/** Where each scheduler key of a rule is written, following the precedence of `rulesOf`. */
+function schedulingAt(cfg: ProjectConfig, profiles: ResourceProfiles | undefined, rule: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const own = (cfg.rules[rule]?.resources ?? {}) as Record<string, unknown>;
+  for (const k of SCHEDULING_KEYS) {
+    const where = profiles?.at?.perRule[rule]?.[k] ?? (own[k] !== undefined ? `rules.${rule}.resources.${k}` : profiles?.at?.defaults[k]);
+    if (where !== undefined) out[k] = where;
+  }
+  return out;
+}
+
+/**
+ * The rules whose jobs run on the head's machine: top-level `localrules` (Snakemake's directive)
+ * and rules with `local: true`. A name in `localrules` that is no rule is an error (exit 2).
+ */
+export function localRulesOf(cfg: ProjectConfig, file: string): Set<string> {
+  const names = Object.keys(cfg.rules);
+  const out = new Set<string>();
+  (cfg.localrules ?? []).forEach((name, i) => {
+    if (!(name in cfg.rules)) {
+      const near = didYouMean(name, names);
+      throw new CorralError("E_CONFIG", `localrules names rule '${name}', which the project does not have${near !== undefined ? ` (did you mean '${near}'?)` : ""}`, {
+        hint: names.length ? `rules: ${names.join(", ")}` : "this project has no rules",
+        location: { file, key: `localrules[${i}]` },
+      });
+    }
+    out.add(name);
+  });
+  for (const [name, r] of Object.entries(cfg.rules)) if (r.local === true) out.add(name);
+  return out;
+}
+
+/**
+ * The key of the jobs the head may hand to the launcher in one submission (one SLURM array):
+ * equal resources, scheduler settings and place, any rule, so one request fits them all.
+ */
+export function flowBatchKey(j: FlowJobSpec): string {
+  return `${j.cpus}|${j.gpus}|${j.memMB}|${j.timeoutS ?? ""}|${j.local ? "local" : ""}|${j.scheduling ? JSON.stringify(j.scheduling) : ""}`;
 }
 
 /**
@@ -225,7 +292,9 @@ export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise
   const cfg = project.config;
   const { targets, overrides } = resolveTargets(cfg.targets as TargetSpec[], req.args, project.dir, cwd);
   const stat = makeStatter(project.dir);
-  const dag = buildDag({ rules: rulesOf(cfg, resourceProfiles(project)), targets, exists: (p) => stat(p) !== undefined });
+  const profiles = resourceProfiles(project);
+  localRulesOf(cfg, project.file);
+  const dag = buildDag({ rules: rulesOf(cfg, profiles), targets, exists: (p) => stat(p) !== undefined });
   const records = readBuildRecords(project.dir);
   const incomplete = new Set<string>();
   // "Incomplete" means its writer is dead: a job of an earlier flow whose worker still runs it
@@ -246,7 +315,7 @@ export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise
     { ...(req.forcerun ? { forcerun: req.forcerun } : {}), ...(req.forceall ? { forceall: true } : {}), ...(req.until !== undefined ? { until: req.until } : {}), rerunIncomplete: req.rerunIncomplete },
   );
   const settings = resolveSettings(cfg, req);
-  return { request: req, dag, decisions, summary: summarize(dag, decisions), settings, env: { ...cfg.env }, overrides };
+  return { request: req, dag, decisions, summary: summarize(dag, decisions), settings, env: { ...cfg.env }, overrides, profiles };
 }
 
 /**
@@ -293,6 +362,13 @@ export const memToMB = (mem: string | undefined): number => Math.ceil((mem === u
 /** The jobs that will run, resolved for the head (commands rendered, deps as run indexes). */
 export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
   const { dag, decisions } = plan;
+  const project = plan.request.project;
+  // Under a scheduler: localrules run on this machine; the others carry their rule's scheduler
+  // settings (a gres naming GPUs gives each job that many when the rule sets no `gpus`).
+  // The local launcher has no use for either.
+  const scheduler = plan.settings.type !== "local";
+  const localRules = scheduler ? localRulesOf(project.config, project.file) : new Set<string>();
+  const schedulingByRule = new Map<string, JobScheduling | undefined>();
   const runIndex = new Int32Array(dag.jobs.length).fill(-1);
   const out: FlowJobSpec[] = [];
   for (const job of dag.jobs) {
@@ -306,6 +382,9 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
     const deps: number[] = [];
     for (const dep of job.deps) if (runIndex[dep]! >= 0) deps.push(runIndex[dep]!);
     const r = job.resources;
+    const local = localRules.has(job.rule);
+    if (!schedulingByRule.has(job.rule)) schedulingByRule.set(job.rule, scheduler && !local ? schedulingOf(r) : undefined);
+    const scheduling = schedulingByRule.get(job.rule);
     out.push({
       index,
       key: job.key,
@@ -316,14 +395,71 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
       log: job.log,
       deps,
       cpus: r.cpus ?? 1,
-      gpus: r.gpus ?? 0,
+      gpus: r.gpus ?? (scheduling ? schedulingGpus(scheduling) : undefined) ?? 0,
       memMB: memToMB(r.mem),
       ...(r.timeout !== undefined ? { timeoutS: r.timeout } : {}),
       retries: spec.retries ?? 0,
       priority: job.priority,
       hashes: jobHashes(job),
       reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason,
+      ...(scheduling ? { scheduling } : {}),
+      ...(local ? { local: true as const } : {}),
     });
+  }
+  return out;
+}
+
+/**
+ * What a flow would hand its launcher, for `--dry-run`: one preview (SLURM: an sbatch script per
+ * array chunk) per group of jobs the head may submit together (equal resources and scheduler
+ * settings), and a line for the jobs that run on this machine (localrules). Creates nothing.
+ */
+export async function previewFlow(plan: FlowPlan): Promise<LaunchPreview[]> {
+  const launcher = makeLauncher(plan.settings);
+  if (!launcher.preview) return [];
+  const req = plan.request;
+  const project = req.project;
+  const jobs = flowJobs(plan);
+  const groups = new Map<string, FlowJobSpec[]>();
+  for (const j of jobs) {
+    const k = flowBatchKey(j);
+    const g = groups.get(k);
+    if (g) g.push(j);
+    else groups.set(k, [j]);
+  }
+  const dir = chooseSweepDir(project, req.now, req.env, req.name);
+  const sweep: SweepManifest = {
+    type: "sweep",
+    version: 1,
+    id: sweepIdOf(dir),
+    kind: "flow",
+    createdAt: req.now.getTime(),
+    dir,
+    projectDir: project.dir,
+    command: ["corral", "flow", ...req.args],
+    overrides: plan.overrides,
+    launcher: plan.settings.type,
+    runs: [],
+    jobs: [],
+    settings: launchSettingsRecord(plan.settings),
+  };
+  const out: LaunchPreview[] = [];
+  let chunk = 0;
+  for (const group of groups.values()) {
+    const j = group[0]!;
+    const rules = [...new Set(group.map((g) => g.rule))].map((r) => `'${r}'`).join(", ");
+    const what = `${countOf(group.length, "job")} of rule${rules.includes(",") ? "s" : ""} ${rules}`;
+    if (j.local) {
+      out.push({ name: `${what}: run on this machine (localrules), no sbatch script`, text: "" });
+      continue;
+    }
+    const need = { cpus: j.cpus, gpus: j.gpus, memMB: j.memMB, timeoutS: j.timeoutS, ...(j.scheduling ? { scheduling: j.scheduling } : {}) };
+    const settings = launcher.size ? launcher.size(plan.settings, need, group.length) : plan.settings;
+    const runs: RunSpec[] = group.map((g) => ({ index: g.index, id: "", dir: path.join(dir, String(g.index)), argv: g.argv, cwd: project.dir, env: {}, cpus: g.cpus, gpus: g.gpus, attempt: 1 }));
+    const files = await launcher.preview({ sweep, runs, settings, round: 0 });
+    for (const f of files) out.push({ name: `${f.name} (${what})`, text: f.text });
+    // The next group's chunks are numbered after these, as the head numbers them.
+    sweep.jobs.push({ jobId: "preview", launcher: launcher.type, submittedAt: 0, batches: files.map(() => ({ batchId: `${chunk++}-0`, runs: [] })) });
   }
   return out;
 }
@@ -344,12 +480,14 @@ export interface CreatedFlow {
  * more CPUs than this machine offers (or than `--cores`) runs with what there is. One line per rule.
  */
 export function scaleDownCpus(plan: FlowPlan, jobs: FlowJobSpec[]): string[] {
-  if (plan.settings.type !== "local") return [];
-  const machine = plan.settings.cpuIds?.length ?? detectCpus().length;
-  const cap = Math.max(1, Math.min(machine, plan.settings.parallel));
+  // Under a scheduler only the jobs of localrules run here.
+  const allHere = plan.settings.type === "local";
+  if (!allHere && !jobs.some((j) => j.local)) return [];
+  const machine = (allHere ? plan.settings.cpuIds?.length : undefined) ?? detectCpus().length;
+  const cap = Math.max(1, allHere ? Math.min(machine, plan.settings.parallel) : machine);
   const said = new Map<string, number>();
   for (const j of jobs) {
-    if (j.cpus <= cap) continue;
+    if (j.cpus <= cap || !(allHere || j.local)) continue;
     if (!said.has(j.rule)) said.set(j.rule, j.cpus);
     j.cpus = cap;
   }
@@ -365,10 +503,19 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
   const project = req.project;
   const jobs = flowJobs(plan);
   const warnings = scaleDownCpus(plan, jobs);
-  // Each distinct ask once: a 100,000-job DAG has a handful of resource shapes.
+  // Each distinct ask once: a 100,000-job DAG has a handful of resource shapes (and each rule
+  // with its own scheduler settings once). Jobs of localrules ask this machine.
   const asks = new Map<string, ResourceAsk>();
-  for (const j of jobs) asks.set(`${j.cpus}|${j.gpus}|${j.memMB}`, { cpus: j.cpus, gpus: j.gpus, memMB: j.memMB, who: `rule '${j.rule}'`, location: { file: project.file, key: `rules.${j.rule}.resources` } });
-  await makeLauncher(plan.settings).validate({ settings: plan.settings, env: req.env, asks: [...asks.values()] });
+  const localAsks = new Map<string, ResourceAsk>();
+  for (const j of jobs) {
+    const ask: ResourceAsk = { cpus: j.cpus, gpus: j.gpus, memMB: j.memMB, who: `rule '${j.rule}'`, location: { file: project.file, key: `rules.${j.rule}.resources` } };
+    if (j.local) localAsks.set(`${j.cpus}|${j.gpus}|${j.memMB}`, ask);
+    else if (j.scheduling) asks.set(`rule:${j.rule}`, { ...ask, scheduling: j.scheduling, schedulingAt: schedulingAt(project.config, plan.profiles, j.rule) });
+    else asks.set(`${j.cpus}|${j.gpus}|${j.memMB}`, ask);
+  }
+  const launcher = makeLauncher(plan.settings);
+  await launcher.validate({ settings: plan.settings, env: req.env, asks: [...asks.values()] });
+  if (localAsks.size > 0) await launcher.validate({ settings: localSettingsOf(plan.settings), env: req.env, asks: [...localAsks.values()] });
   const cfg = project.config;
   const dir = chooseSweepDir(project, req.now, req.env, req.name);
   // Refuse before anything exists when another head builds here (the head takes the lock itself).

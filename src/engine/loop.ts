@@ -17,10 +17,10 @@ import { hostname, totalmem } from "node:os";
 import path from "node:path";
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
 import { makeLauncher, visibleGpus } from "../launchers/registry.js";
-import { policyOf, settingsForAttempt } from "../launchers/settings.js";
+import { localSettingsOf, policyOf, settingsForAttempt } from "../launchers/settings.js";
 import { FlowScheduler, type Budget, type Cancelled, type JobNeed } from "../plan/flow-sched.js";
 import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
-import type { JobEntry, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
+import type { JobEntry, JobScheduling, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
 import { headJobId, MANIFEST, readRunExit, readRunStatus, workOf, writeManifest, writeRunStatus } from "../store/store.js";
@@ -45,6 +45,10 @@ export interface EngineNode {
   retries: number;
   /** Its own wall-clock limit (sizes a scheduler job's `--time`). */
   timeoutS?: number | undefined;
+  /** Its own scheduler settings (a pipeline rule's `partition`, `gres`, `slurm_extra`...), over the launcher's. */
+  scheduling?: JobScheduling | undefined;
+  /** It runs on this machine through the local launcher, whatever the sweep's launcher (a pipeline's `localrules`). */
+  local?: boolean | undefined;
 }
 
 /** Where a node runs, as the head placed it (local head packing only). */
@@ -352,9 +356,16 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       for (const g of group) byAttempt.set(attempt[g.index]!, [...(byAttempt.get(attempt[g.index]!) ?? []), g]);
       for (const [att, part] of [...byAttempt].sort((a, b) => a[0] - b[0])) {
         const first = nodes[part[0]!.index]!;
-        // The scheduler sizes its job from what the runs need (explicit launcher settings win),
-        // then the attempt's retry scaling applies.
-        const sized = !headPacks && launcher.size ? launcher.size(settings, { ...first.need, timeoutS: first.timeoutS }, part.length) : settings;
+        // Jobs that run on this machine under a scheduler's sweep (localrules) go to the local
+        // launcher (the launcher routes a submission by its settings' type), as many at once as there are cores.
+        const here = first.local === true && !local;
+        // The scheduler sizes its job from what the runs need (explicit launcher settings win,
+        // a job's own scheduler settings over them), then the attempt's retry scaling applies.
+        const sized: LaunchSettings = here
+          ? { ...localSettingsOf(settings), parallel: Math.max(1, Math.min(part.length, localSettingsOf(settings).parallel)) }
+          : !headPacks && launcher.size
+            ? launcher.size(settings, { ...first.need, timeoutS: first.timeoutS, ...(first.scheduling ? { scheduling: first.scheduling } : {}) }, part.length)
+            : settings;
         const s: LaunchSettings = settingsForAttempt(headPacks ? { ...sized, parallel: part.length } : { ...sized }, att, policy);
         if (headPacks) {
           const gpu = part.flatMap((g) => g.gpuIds);

@@ -10,7 +10,8 @@ import type { LivenessFacts } from "../store/status.js";
  * common fields in `LaunchSettingsBase`, only the SLURM variant with SLURM's. `sweep.json` records
  * them, so their types live with the other records in store/protocol.ts.
  */
-export type { LaunchSettings, LaunchSettingsBase, LocalLaunchSettings, MultinodeSettings, SlurmLaunchSettings, SlurmSettings } from "../store/protocol.js";
+export type { JobScheduling, LaunchSettings, LaunchSettingsBase, LocalLaunchSettings, MultinodeSettings, SlurmLaunchSettings, SlurmSettings } from "../store/protocol.js";
+import type { JobScheduling } from "../store/protocol.js";
 
 export interface SubmitRequest {
   sweep: SweepManifest;
@@ -29,6 +30,10 @@ export interface ResourceAsk {
   who: string;
   /** Where the ask is written (file and key), for the message. */
   location?: { file: string; key: string };
+  /** A pipeline rule's scheduler settings: a scheduler's launcher checks them (the local one ignores them). */
+  scheduling?: JobScheduling | undefined;
+  /** Where each key of `scheduling` is written (`partition` -> `rules.train.resources.partition`), in `location.file`. */
+  schedulingAt?: Record<string, string>;
 }
 
 /** What each run of one submission needs (pipelines: per rule; sweeps: `resources`). */
@@ -37,6 +42,8 @@ export interface RunNeed {
   gpus: number;
   memMB: number;
   timeoutS?: number | undefined;
+  /** The jobs' own scheduler settings (a pipeline rule's), put over the launcher's. */
+  scheduling?: JobScheduling | undefined;
 }
 
 export interface ValidateRequest {

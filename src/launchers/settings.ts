@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import { CorralError } from "../errors.js";
-import type { LaunchSettings, LaunchSettingsBase, SlurmLaunchSettings } from "./launcher.js";
+import type { LaunchSettings, LaunchSettingsBase, LocalLaunchSettings, SlurmLaunchSettings } from "./launcher.js";
 import type { ProjectConfig } from "../project/schema.js";
 import { DEFAULT_MAX_ATTEMPTS, scaleMem, type RetryPolicy } from "../plan/retry.js";
 
@@ -98,6 +98,27 @@ export function checkMultinode(s: LaunchSettings, file: string): void {
       location: { file, key: "launcher.multinode" },
     });
   }
+}
+
+/**
+ * Settings for jobs a scheduler's flow runs on the head's machine (a pipeline's `localrules`):
+ * the local launcher's, with the flow's setup lines, environment and retry policy, and as many
+ * runs at once as this machine has cores. Local settings are returned as they are.
+ */
+export function localSettingsOf(s: LaunchSettings): LocalLaunchSettings {
+  if (s.type === "local") return s;
+  return {
+    type: "local",
+    parallel: os.availableParallelism(),
+    stagger: s.stagger,
+    killGraceS: s.killGraceS,
+    verbose: s.verbose,
+    heartbeatS: s.heartbeatS,
+    setup: s.setup,
+    ...(s.env ? { env: s.env } : {}),
+    ...(s.maxAttempts !== undefined ? { maxAttempts: s.maxAttempts } : {}),
+    ...(s.retries !== undefined ? { retries: s.retries } : {}),
+  };
 }
 
 /** The launch settings of one attempt: `--mem` / `--mem-per-cpu` scaled by `policy.scaling.mem`. */

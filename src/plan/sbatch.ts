@@ -137,7 +137,7 @@ const SAFE_DIRECTIVE = /^[A-Za-z0-9_@%+=:,./-]+$/;
  * A value for an `#SBATCH` line. sbatch splits these lines at blanks and honours double quotes
  * and backslash escapes, so anything outside a safe set is double-quoted with `\` and `"` escaped.
  */
-function directiveValue(name: string, v: string): string {
+export function directiveValue(name: string, v: string): string {
   if (v === "" || /[\n\r\0]/.test(v)) throw new CorralError("E_CONFIG", `${name} must be a non-empty single line, got ${JSON.stringify(v)}`);
   return SAFE_DIRECTIVE.test(v) ? v : `"${v.replace(/[\\"]/g, "\\$&")}"`;
 }

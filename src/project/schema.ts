@@ -249,6 +249,68 @@ export const resourcesSchema = z.strictObject(
   { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}") },
 );
 
+/**
+ * Snakemake's `slurm_extra` as users write it (`"'--gres=gpu:1 --qos=high'"`, quoted for
+ * Snakemake's Python evaluation): one level of surrounding quotes is stripped, then the text is
+ * split into words as a shell would (without running one). A list gives the words as they are.
+ * @throws Error with a one-line reason.
+ */
+export function slurmExtraWords(v: string | readonly string[]): string[] {
+  if (typeof v !== "string") return [...v];
+  let s = v.trim();
+  const q = s[0];
+  if (s.length >= 2 && (q === "'" || q === '"') && s.endsWith(q) && !s.slice(1, -1).includes(q)) s = s.slice(1, -1);
+  return splitCommand(s);
+}
+
+/**
+ * A pipeline rule's resources: the run resources plus the scheduler settings of its jobs
+ * (SLURM's request; the local launcher ignores them), and whether its jobs run on the head's
+ * machine.
+ */
+export const ruleResourcesSchema = resourcesSchema.extend({
+  /** SLURM `--partition` of this rule's jobs (overrides `launcher.partition`). @default the launcher's */
+  partition: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** SLURM `--account`. @default the launcher's */
+  account: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** SLURM `--qos`. @default the launcher's */
+  qos: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** SLURM `--constraint`, e.g. `"a100|h100"`. @default the launcher's */
+  constraint: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** SLURM `--gres` of each job, e.g. `gpu:a100:1`; the job's GPU count when `gpus` is unset. @default the launcher's */
+  gres: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** SLURM `--nodes`; a pipeline job runs on one node, so only 1. @default the launcher's */
+  nodes: posInt().optional(),
+  /**
+   * More sbatch flags for this rule's jobs, as Snakemake's `slurm_extra`: a string split like a
+   * shell would (one level of surrounding quotes stripped, so `"'--gres=gpu:1'"` works), or a list
+   * of flags. @default []
+   */
+  slurm_extra: z
+    .union([z.string(), z.array(z.string())], { error: te("must be a string of sbatch flags or a list of flags") })
+    .transform((v, ctx) => {
+      try {
+        return slurmExtraWords(v);
+      } catch (e) {
+        ctx.issues.push({ code: "custom", message: (e as Error).message, input: v });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** Snakemake's name for `partition` (as its SLURM profiles write it). */
+  slurm_partition: z.string().min(1, { error: te("must not be empty") }).optional(),
+  /** Snakemake's name for `account`. */
+  slurm_account: z.string().min(1, { error: te("must not be empty") }).optional(),
+}).transform(({ slurm_partition, slurm_account, ...r }, ctx) => {
+  // Snakemake's names are the same keys, so precedence (set_resources over the rule) holds.
+  for (const [alias, key, v] of [["slurm_partition", "partition", slurm_partition], ["slurm_account", "account", slurm_account]] as const) {
+    if (v === undefined) continue;
+    if (r[key] !== undefined) ctx.issues.push({ code: "custom", message: `sets both ${key} and ${alias} (Snakemake's name for it); give one`, input: v, path: [alias] });
+    else r[key] = v;
+  }
+  return r;
+});
+
 const RUNTIMES = ["charliecloud", "apptainer", "singularity", "podman", "docker"] as const;
 
 const containerShape = {
@@ -517,12 +579,14 @@ export const ruleSchema = z
       shell: z.string().optional(),
       /** A command run without a shell, as argv (or a string split like `command`); placeholders as in `shell`. */
       run: command().optional(),
-      /** Resources of each job of this rule. @default the project's `resources` */
-      resources: resourcesSchema.optional(),
+      /** Resources of each job of this rule, with its scheduler settings. @default the project's `resources` */
+      resources: ruleResourcesSchema.optional(),
       /** Container for this rule's jobs. @default the project's `container` */
       container: containerSchema.optional(),
       /** Attempts after a failure. @default 0 */
       retries: nonNegInt().optional(),
+      /** Its jobs run on the head's machine (local launcher) even when the flow runs on SLURM, as `localrules`. @default false */
+      local: z.boolean({ error: te("must be true or false") }).optional(),
       /** Regular expression each wildcard value must match (whole value). @default `[^/]+` style: any text */
       wildcard_constraints: z.record(z.string(), regexString(), { error: te("must be a map of wildcard names to regular expressions") }).optional(),
       /** Log file(s) of a job, patterns with the same wildcards as the output. @default the run's stdout.log */
@@ -588,12 +652,12 @@ export const profileSchema = z.strictObject(
      * `corral flow`: resources for every rule, key by key where the rule sets none (Snakemake's
      * `default-resources`); merged over the project's `default_resources`. @default {}
      */
-    default_resources: resourcesSchema.optional(),
+    default_resources: ruleResourcesSchema.optional(),
     /**
      * `corral flow`: resources per rule name that override the rule's own, key by key
      * (Snakemake's `set-resources`), e.g. `{train: {gpus: 1, timeout: 2h}}`. @default {}
      */
-    set_resources: z.record(z.string(), resourcesSchema, { error: te("must be a map of rule names to resources such as {train: {cpus: 4}}") }).optional(),
+    set_resources: z.record(z.string(), ruleResourcesSchema, { error: te("must be a map of rule names to resources such as {train: {cpus: 4}}") }).optional(),
     /** Container settings, merged over the project's. */
     container: containerPatchSchema.optional(),
     /** Setup lines appended to the launcher's `setup`. */
@@ -650,7 +714,7 @@ export const projectSchema = z.strictObject(
      * `corral flow`: resources for every rule, key by key where the rule sets none (Snakemake's
      * `default-resources`); they win over `resources`. @default undefined (none)
      */
-    default_resources: resourcesSchema.optional(),
+    default_resources: ruleResourcesSchema.optional(),
     /** Where runs execute. @default {type: "local", kill_grace: 10} */
     launcher: launcherSchema.prefault({}),
     /** Named bundles of settings, chosen by `-P NAME` or detected by `when`. @default {} */
@@ -672,6 +736,11 @@ export const projectSchema = z.strictObject(
      * `wildcard_constraints:`); a rule's own `wildcard_constraints` and inline `{w,regex}` win. @default {}
      */
     wildcard_constraints: z.record(z.string(), regexString(), { error: te("must be a map of wildcard names to regular expressions") }).optional(),
+    /**
+     * `corral flow`: rules whose jobs run on the head's machine through the local launcher even
+     * when the flow runs on SLURM (Snakemake's `localrules`), e.g. `[all, plot]`. @default []
+     */
+    localrules: z.array(z.string(), { error: te("must be a list of rule names") }).optional(),
     /** Files `corral flow` builds when no target is given on the command line. @default [] */
     targets: z.array(targetSchema, { error: te("must be a list of file paths or {expand: ...} maps") }).default(() => []),
     /** Extra environment variables for every run. @default {} */
@@ -695,6 +764,8 @@ export type ProjectConfig = Omit<ParsedConfig, "name" | "defaults" | "config"> &
 };
 /** Resolved per-run resources (durations in seconds, memory as a string such as `"4G"`). */
 export type ResourcesConfig = z.output<typeof resourcesSchema>;
+/** Resolved resources of a pipeline rule (run resources and scheduler settings). */
+export type RuleResourcesConfig = z.output<typeof ruleResourcesSchema>;
 /** Resolved launcher settings. */
 export type LauncherConfig = z.output<typeof launcherSchema>;
 /** Launcher settings of a profile (all optional, no defaults). */

@@ -220,6 +220,26 @@ export interface FlowJobSpec {
   hashes: JobHashes;
   /** Why it runs (`missing output: 'x'`). */
   reason: string;
+  /** Its rule's scheduler settings (`partition` ... `slurm_extra`); absent when it sets none. */
+  scheduling?: JobScheduling;
+  /** It runs on the head's machine through the local launcher (`localrules`, `local: true`), whatever the flow's launcher. */
+  local?: true;
+}
+
+/**
+ * A pipeline job's own scheduler settings (its rule's `partition`, `account`, `qos`,
+ * `constraint`, `gres`, `nodes`, `slurm_extra`): a scheduler's launcher puts them over its own
+ * for that job; the local launcher ignores them.
+ */
+export interface JobScheduling {
+  partition?: string;
+  account?: string;
+  qos?: string;
+  constraint?: string;
+  gres?: string;
+  nodes?: number;
+  /** Extra scheduler flags, one word each (`slurm_extra`, already split). */
+  extra?: string[];
 }
 
 /** `<sweep>/flow.json`. */
@@ -300,6 +320,8 @@ export interface SlurmSettings {
   qos?: string;
   jobName?: string;
   sbatchArgs: string[];
+  /** Text added to the job's `--comment` after Corral's own tag (a rule's `slurm_extra: --comment=...`). */
+  comment?: string;
   arrayThrottle?: number;
   signalGraceS: number;
 }

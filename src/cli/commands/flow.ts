@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, FLOW_FILE, flowJobs, makeStatter, planFlow, spawnDetachedHead, unlockFlow, type FlowFile } from "../../engine/flow.js";
+import { createFlowSweep, FLOW_FILE, flowJobs, makeStatter, planFlow, previewFlow, spawnDetachedHead, unlockFlow, type FlowFile } from "../../engine/flow.js";
 import type { RunView } from "../../engine/events.js";
 import { shellQuote } from "../../plan/dag.js";
 import { readIncompleteMarks } from "../../store/buildrecords.js";
@@ -109,6 +109,8 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
         const cmds = o.printshellcmds ? specs.map((j) => commandText(j.argv)) : undefined;
         await writeLines(dryRunLines(plan.dag.jobs, plan.decisions, cmds));
         process.stdout.write(formatSummary(plan.summary) + "\n");
+        // What the launcher would submit (SLURM: the sbatch script of each group of jobs).
+        for (const f of await previewFlow(plan)) process.stdout.write(`\n# ---- ${f.name} (not submitted)\n${f.text}`);
         return;
       }
       if (plan.summary.run === 0) {

@@ -9,7 +9,7 @@ import path from "node:path";
 import { CorralError } from "../../errors.js";
 import { multinodeSbatchArgs } from "../../plan/multinode.js";
 import { packBatches } from "../../plan/pack.js";
-import { batchFilePath, renderSbatch, shellQuote } from "../../plan/sbatch.js";
+import { batchFilePath, directiveValue, renderSbatch, shellQuote } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
 import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
@@ -20,6 +20,7 @@ import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "..
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
 import { slurmDoctor } from "./doctor.js";
+import { checkScheduling, withScheduling } from "./scheduling.js";
 
 /** Scheduler view of one array task (or plain job). */
 interface TaskView {
@@ -43,7 +44,8 @@ export function slurmSettings(s: LaunchSettings): SlurmLaunchSettings {
 export class SlurmLauncher implements Launcher {
   /** `--cpus-per-task`, `--gpus`, `--mem` and `--time` of one submission, from what its runs need. */
   size(settings: LaunchSettings, need: RunNeed, groupSize: number): SlurmLaunchSettings {
-    const s = slurmSettings(settings);
+    // A pipeline rule's own settings first: its `gres` then stands for the GPUs.
+    const s = need.scheduling ? withScheduling(slurmSettings(settings), need.scheduling) : slurmSettings(settings);
     return { ...s, slurm: slurmRequest(need, s, groupSize) };
   }
 
@@ -51,7 +53,10 @@ export class SlurmLauncher implements Launcher {
   validate(req: ValidateRequest): Promise<void> {
     try {
       const settings = slurmSettings(req.settings);
-      if (!settings.debug) for (const a of req.asks) checkSlurmSplit({ cpus: a.cpus, gpus: a.gpus }, settings);
+      for (const a of req.asks) {
+        if (a.scheduling) checkScheduling(a.scheduling, a.who, a.location?.file, a.schedulingAt);
+        if (!settings.debug) checkSlurmSplit({ cpus: a.cpus, gpus: a.gpus }, a.scheduling ? withScheduling(settings, a.scheduling) : settings);
+      }
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e as Error);
@@ -119,12 +124,11 @@ export class SlurmLauncher implements Launcher {
       const script = chunkScript(sweep, settings, slurmDir, chunk, ch.tasks.length, multinode);
       const scriptFile = path.join(slurmDir, `chunk-${chunk}.sbatch`);
       writeFileSync(scriptFile, script, { mode: 0o755 });
-      const tag = `corral:${sweep.id}:${chunk}`;
       const r = await slurmCmd("sbatch", ["--parsable", scriptFile], {
         beforeRetry: async () => {
           // The first sbatch may have reached slurmctld before its answer was lost.
           const q = await slurmCmd("squeue", ["-h", "-u", process.env.USER ?? "root", "-o", "%F|%k"], { attempts: 3 });
-          const hit = q.stdout.split("\n").find((l) => l.split("|")[1] === tag);
+          const hit = q.stdout.split("\n").find((l) => chunkOfTag(l.split("|")[1], `corral:${sweep.id}:`) === chunk);
           return hit ? { code: 0, stdout: hit.split("|")[0]!, stderr: "" } : undefined;
         },
       });
@@ -181,9 +185,9 @@ export class SlurmLauncher implements Launcher {
     const out: JobEntry[] = [];
     for (const line of r.stdout.split("\n")) {
       const [jobId, comment] = line.trim().split("|");
-      if (!jobId || !comment?.startsWith(prefix) || known.has(jobId)) continue;
+      if (!jobId || chunkOfTag(comment, prefix) === undefined || known.has(jobId)) continue;
       known.add(jobId);
-      const chunk = Number(comment.slice(prefix.length));
+      const chunk = chunkOfTag(comment, prefix)!;
       const batches: JobEntry["batches"] = [];
       for (const f of files) {
         const m = /^batch-(\d+)-(\d+)\.json$/.exec(f);
@@ -328,6 +332,13 @@ export class SlurmLauncher implements Launcher {
   }
 }
 
+/** The chunk a job's `--comment` tags (`corral:<sweep id>:<chunk>`, maybe followed by a rule's own comment); undefined for another's. */
+export function chunkOfTag(comment: string | undefined, prefix: string): number | undefined {
+  if (!comment?.startsWith(prefix)) return undefined;
+  const m = /^(\d+)(?: |$)/.exec(comment.slice(prefix.length));
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Default of `launcher.poll_interval` (seconds) for manifests written before it existed. */
 const DEFAULT_POLL_INTERVAL_S = 15;
 
@@ -416,7 +427,8 @@ function planChunks(req: SubmitRequest, settings: SlurmLaunchSettings, limits: {
     },
   );
   // Chunk numbers are unique within the sweep across submissions (first launch, resumes).
-  const chunkBase = sweep.jobs.reduce((n, j) => Math.max(n, ...j.batches.map((b) => Number(b.batchId.split("-")[0]) + 1)), 0);
+  // (Batches of local workers beside them, a pipeline's localrules, are `local-<n>`: not chunks.)
+  const chunkBase = sweep.jobs.reduce((n, j) => Math.max(n, ...j.batches.map((b) => (/^\d+-\d+$/.test(b.batchId) ? Number(b.batchId.split("-")[0]) + 1 : 0))), 0);
   return { multinode, parallel, chunks, chunkBase };
 }
 
@@ -443,7 +455,8 @@ function chunkScript(sweep: SweepManifest, settings: SlurmLaunchSettings, slurmD
     ...(settings.slurm.time !== undefined ? { signalGraceS: settings.slurm.signalGraceS } : {}),
     // Tag the job so a retried submission after a timeout can be recognised, never doubled.
     sbatchArgs: [
-      `--comment=corral:${sweep.id}:${chunk}`,
+      // A rule's own comment (slurm_extra) follows the tag.
+      `--comment=${directiveValue("comment", `corral:${sweep.id}:${chunk}${settings.slurm.comment ? ` ${settings.slurm.comment}` : ""}`)}`,
       // --nodes is rendered from launcher.nodes already; the user's own arguments come last and win.
       ...(multinode ? multinodeSbatchArgs(multinode).filter((a) => !a.startsWith("--nodes=")) : []),
       ...settings.slurm.sbatchArgs,
