@@ -318,19 +318,28 @@ const WILDCARD_TEXT = /\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,(?:[^{}]|\{[^{}]*\})*
  * (last key fastest); the other placeholders stay, to take the job's wildcard values.
  */
 export function expandInput(t: InputExpand, rule: string): string[] {
-  const where = `Rule '${rule}' input expand '${t.expand}'`;
-  const names = wildcardNames(t.expand, where);
-  const keys = Object.keys(t).filter((k) => k !== "expand");
+  const { expand, ...values } = t;
+  return expandPattern(expand, values, `Rule '${rule}' input expand '${expand}'`);
+}
+
+/**
+ * Snakemake's `expand`: `pattern` with the placeholders named in `values` filled in, one path per
+ * combination (product order, last key fastest). A value is a list, one value, `"a,b"` or
+ * `"range(3)"`. Placeholders not named stay as they are (Snakemake's `allow_missing=True`).
+ */
+export function expandPattern(pattern: string, values: Record<string, ConfigValue>, where = `expand '${pattern}'`): string[] {
+  const names = wildcardNames(pattern, where);
+  const keys = Object.keys(values);
   for (const k of keys) {
     if (!names.includes(k)) throw new CorralError("E_WORKFLOW", `${where} has no wildcard '{${k}}'`);
   }
-  const lists = keys.map((k) => expandValues(k, t[k]!, where));
+  const lists = keys.map((k) => expandValues(k, values[k]!, where));
   for (const [i, l] of lists.entries()) {
     const bad = l.find((v) => /[{}]/.test(v));
     if (bad !== undefined) throw new CorralError("E_WORKFLOW", `${where}: value '${bad}' of '${keys[i]}' holds a brace`);
   }
   return product(lists).map((combo) =>
-    t.expand.replace(WILDCARD_TEXT, (whole, name: string) => {
+    pattern.replace(WILDCARD_TEXT, (whole, name: string) => {
       const i = keys.indexOf(name);
       return i < 0 ? whole : combo[i]!;
     }),
