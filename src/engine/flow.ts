@@ -181,7 +181,16 @@ function interpolateRule(name: string, r: RuleConfig, interp: FlowInterpolation)
   }
   let params = r.params;
   if (params !== undefined && typeof params !== "function") params = Object.fromEntries(Object.entries(params).map(([n, v]) => [n, interpolated(v, `${k}.params.${n}`, interp)]));
-  return { ...r, ...(input !== undefined ? { input } : {}), ...(params !== undefined ? { params } : {}) };
+  let resources = r.resources;
+  if (resources !== undefined && typeof resources !== "function" && !Object.values(resources).some((v) => typeof v === "function") && JSON.stringify(resources).includes("${")) {
+    const raw = Object.fromEntries(Object.entries(resources).map(([n, v]) => [n, interpolated(v, `${k}.resources.${n}`, interp)]));
+    try {
+      resources = normalizeResources(raw);
+    } catch (e) {
+      throw new CorralError("E_CONFIG", `rule '${name}': ${(e as Error).message}`, { location: { file: interp.file, key: `${k}.resources` } });
+    }
+  }
+  return { ...r, ...(input !== undefined ? { input } : {}), ...(params !== undefined ? { params } : {}), ...(resources !== undefined ? { resources } : {}) };
 }
 
 /** Targets with `${key}` resolved against the flow's config (`{expand: ..., model: ${models}}`). */

@@ -260,6 +260,13 @@ const resourcesWithFunctions = () =>
     { error: NOT_A_FUNCTION },
   );
 
+/** A YAML rule's resources with `${key}` values of the flow's config: checked once interpolated. */
+const resourcesInterpolated = () =>
+  z.custom<Record<string, string | number>>(
+    (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).some((x) => typeof x === "string" && x.includes("${")),
+    { error: NOT_A_FUNCTION },
+  );
+
 const RUNTIMES = ["charliecloud", "apptainer", "singularity", "podman", "docker"] as const;
 
 const containerShape = {
@@ -565,7 +572,7 @@ export const ruleSchema = z
        * Resources of each job of this rule; values (or the whole map) may be functions of
        * `{ wildcards, config, attempt }` (e.g. more memory on a retry). @default the project's `resources`
        */
-      resources: z.union([ruleFn<RuleResourcesInput>(), resourcesSchema, resourcesWithFunctions()], { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}, or a function returning one") }).optional(),
+      resources: z.union([ruleFn<RuleResourcesInput>(), resourcesSchema, resourcesWithFunctions(), resourcesInterpolated()], { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}, or a function returning one") }).optional(),
       /** Container for this rule's jobs. @default the project's `container` */
       container: containerSchema.optional(),
       /** Attempts after a failure. @default 0 */
