@@ -808,7 +808,7 @@ function literalSlots(v: unknown, fail: (msg: string) => CorralError): { flat: s
     }
     return { flat, named };
   }
-  return fail(`must return a path, a list of paths or a map of names to path(s), got ${describe(v)}`) as never;
+  throw fail(`must return a path, a list of paths or a map of names to path(s), got ${describe(v)}`);
 }
 
 /** Resources as a function returned them, when no normaliser is given: numbers and a mem string. */
