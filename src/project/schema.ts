@@ -525,9 +525,9 @@ const inputExpand = () =>
     );
 
 const INPUTS = "must be a path pattern (or {expand: ...}), a list of them, a map of names to them, or a function of { wildcards, config, attempt }";
-const inputItem = () => z.union([z.string(), inputExpand(), ruleFn<string | string[]>()], { error: te(INPUTS) });
+const inputItem = () => z.union([z.string(), inputExpand(), ruleFn<string | string[]>()], { error: te("must be a path pattern, an {expand: pattern, key: values} map, or a function of the job") });
 const inputSpec = () =>
-  z.union([ruleFn<PathSpec>(), inputItem(), z.array(inputItem()), z.record(z.string(), z.union([inputItem(), z.array(inputItem())], { error: te(INPUTS) }))], {
+  z.union([ruleFn<PathSpec>(), inputItem(), z.array(inputItem()), z.record(z.string(), z.union([inputItem(), z.array(inputItem())], { error: te("must be a path pattern (or {expand: ...}, or a function), or a list of them") }))], {
     error: te(INPUTS),
   });
 
@@ -851,14 +851,21 @@ export const issueMessages: z.core.$ZodErrorMap = (iss) => {
  * branch (a map given where map-or-list is allowed) reports that branch's own, deeper issues,
  * so the user hears about `rules.x.input[1]` instead of "invalid input" at `rules.x`.
  */
+/** A union branch that failed only because the value has another type (its shape is not this branch's). */
+function unshaped(branch: readonly Issue[]): boolean {
+  if (branch.length !== 1 || branch[0]!.path.length !== 0) return false;
+  const b = branch[0]!;
+  if (b.code === "invalid_type") return true;
+  if (b.code === "custom") return b.message === NOT_A_FUNCTION;
+  return b.code === "invalid_union" && b.errors.every(unshaped);
+}
+
 export function describeIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === "invalid_union") {
-      const shaped = iss.errors.filter(
-        (branch) => !(branch.length === 1 && (branch[0]!.code === "invalid_type" || (branch[0]!.code === "custom" && branch[0]!.message === NOT_A_FUNCTION)) && branch[0]!.path.length === 0),
-      );
+      const shaped = iss.errors.filter((branch) => !unshaped(branch));
       if (shaped.length === 1) {
         out.push(...describeIssues(shaped[0]!, path));
         continue;
