@@ -224,7 +224,7 @@ export function resolveTargets(
   args: readonly string[],
   projectDir: string,
   cwd: string,
-): { targets: TargetSpec[]; overrides: string[]; configOverrides: string[] } {
+): { targets: TargetSpec[]; overrides: string[]; configOverrides: string[]; wildcards: string[] } {
   const overrides = args.filter((a) => a.includes("=") || a.startsWith("~"));
   const named = args
     .filter((a) => !overrides.includes(a))
@@ -252,6 +252,10 @@ export function resolveTargets(
       values.set(o.key, els.flatMap((e) => (Array.isArray(e) ? e.map(elementText) : [elementText(e)])));
       continue;
     }
+    const near = didYouMean(o.key, known);
+    if (o.isSweep && near !== undefined) {
+      throw new CorralError("E_USAGE", `override '${o.key}=...' names no wildcard of an expand target`, { hint: `Did you mean '${near}'?` });
+    }
     if (o.isSweep) {
       throw new CorralError("E_USAGE", `override '${text}': a flow takes one value per config key`, {
         hint: known.size ? `sweep over a wildcard of an expand target instead (${[...known].join(", ")}), or give the values as a list: ${o.key}=[a,b]` : `give the values as a list (${o.key}=[a,b]) and aggregate over it in a rule's input`,
@@ -269,7 +273,7 @@ export function resolveTargets(
     }
     return copy;
   });
-  return { targets, overrides, configOverrides };
+  return { targets, overrides, configOverrides, wildcards: [...known] };
 }
 
 /**
@@ -328,7 +332,16 @@ export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise
   const cfg = project.config;
   const split = resolveTargets(cfg.targets as TargetSpec[], req.args, project.dir, cwd);
   const { overrides } = split;
-  const config = flowConfig(project, split.configOverrides, req.env, req.now);
+  let config: ConfigMap;
+  try {
+    config = flowConfig(project, split.configOverrides, req.env, req.now);
+  } catch (e) {
+    // `corral flow mdoel=a`: a typo of a target's wildcard reads as an unknown config key.
+    const key = e instanceof CorralError ? e.location?.key : undefined;
+    const near = key !== undefined ? didYouMean(key, split.wildcards) : undefined;
+    if (!(e instanceof CorralError) || near === undefined || !split.configOverrides.some((o) => parseOverride(o).key === key)) throw e;
+    throw new CorralError(e.code, e.message, { ...(e.location ? { location: e.location } : {}), hint: `a config override; did you mean the wildcard '${near}' of an expand target?`, exitCode: e.exitCode, cause: e });
+  }
   const interp: FlowInterpolation = { config, ctx: { env: req.env, now: req.now }, file: project.file };
   const targets = interpolateTargets(split.targets, interp);
   const stat = makeStatter(project.dir);
