@@ -16,8 +16,21 @@ import { makeLauncher } from "./launchers/registry.js";
 import { openProject } from "./project/open.js";
 import { waitForSweep, type WaitResult } from "./engine/watch.js";
 import { readManifest } from "./store/store.js";
+import type { ConfigValue } from "./plan/types.js";
 
 export { defineConfig } from "./project/define.js";
+export type { RuleContext, RuleFn } from "./plan/dag.js";
+import { expandPattern } from "./plan/dag.js";
+
+/**
+ * Snakemake's `expand` for rule functions: one path per combination of the values (product, last
+ * key fastest); placeholders not given stay for the job's wildcards.
+ * @example expand("results/{model}_{seed}.json", { model: ["a", "b"], seed: [1, 2] })
+ *   // ["results/a_1.json", "results/a_2.json", "results/b_1.json", "results/b_2.json"]
+ */
+export function expand(pattern: string, values: Record<string, string | number | boolean | ReadonlyArray<string | number | boolean>>): string[] {
+  return expandPattern(pattern, values as Record<string, ConfigValue>);
+}
 export type { UserConfig, ProjectConfig } from "./project/schema.js";
 export { CorralError } from "./errors.js";
 export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec, LaunchSettings } from "./store/protocol.js";

@@ -94,13 +94,16 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     spec(i, att, resumed, place) {
       const j = jobs[i]!;
       const e = manifest.runs[i]!;
+      // A later attempt's own command and resources (a rule's functions of `attempt`), as flow.json keeps them.
+      const a = att >= 2 ? j.attempts?.[att - 2] : undefined;
+      const timeoutS = a?.timeoutS ?? j.timeoutS;
       return runSpecOf(manifest, e, {
-        argv: j.argv,
+        argv: a?.argv ?? j.argv,
         ...(j.wrap ? { wrap: j.wrap } : {}),
         env: { CORRAL_JOB: j.key, CORRAL_RULE: j.rule },
-        cpus: place ? place.cpus : j.cpus,
+        cpus: place ? place.cpus : (a?.cpus ?? j.cpus),
         gpus: place && place.gpuIds.length === 0 ? 0 : j.gpus,
-        ...(j.timeoutS !== undefined ? { timeoutS: j.timeoutS } : {}),
+        ...(timeoutS !== undefined ? { timeoutS } : {}),
         attempt: att,
         resumed,
       });

@@ -15,12 +15,16 @@ import { CorralError, countOf, didYouMean } from "../errors.js";
 import type { JobScheduling, LaunchPreview, LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
 import { makeLauncher, schedulingGpus } from "../launchers/registry.js";
 import { containerWrap } from "../plan/container.js";
-import { buildDag, renderArgv, renderShell, type Dag, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
+import { buildDag, renderArgv, renderShell, type Dag, type Job, type ResourcesSpec, type RuleContext, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
+import { resolveAgainst, type InterpolationContext } from "../plan/interpolate.js";
+import { planRuns } from "../plan/runs.js";
+import { configLineOf } from "../project/yaml-source.js";
+import { describeIssues, issueMessages, ruleResourcesSchema, type RuleConfig } from "../project/schema.js";
 import { ConfigFloat } from "../plan/float.js";
 import { parseOverride, toConfigValue } from "../plan/overrides.js";
 import { wildcardNames } from "../plan/patterns.js";
 import { sweepValues } from "../plan/sweep.js";
-import type { ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
+import type { ConfigMap, ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
 import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision } from "../plan/uptodate.js";
 import type { ProjectConfig, RuleResourcesConfig } from "../project/schema.js";
 import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../store/buildrecords.js";
@@ -68,8 +72,8 @@ export interface FlowPlan {
   profiles?: ResourceProfiles;
 }
 
-export type { FlowFile, FlowJobSpec } from "../store/protocol.js";
-import type { FlowFile, FlowJobSpec } from "../store/protocol.js";
+export type { FlowAttempt, FlowFile, FlowJobSpec } from "../store/protocol.js";
+import type { FlowAttempt, FlowFile, FlowJobSpec } from "../store/protocol.js";
 import { detectCpus } from "../worker/resources.js";
 export { FLOW_FILE };
 
@@ -179,24 +183,95 @@ export function flowBatchKey(j: FlowJobSpec): string {
   return `${j.cpus}|${j.gpus}|${j.memMB}|${j.timeoutS ?? ""}|${j.local ? "local" : ""}|${j.scheduling ? JSON.stringify(j.scheduling) : ""}`;
 }
 
+/** What `${key}` in a YAML rule or target reads: the flow's config. */
+export interface FlowInterpolation {
+  config: ConfigMap;
+  ctx: InterpolationContext;
+  file: string;
+}
+
 /**
  * Rules of the project as the planner takes them. Each resource key comes from the first that
  * sets it of: a profile's `set_resources` for the rule, the rule's own `resources`,
  * `default_resources` (profiles over project), the project's `resources` (patched by profiles).
  * As in Snakemake, `set_resources` overrides the rule; `default_resources` only fills gaps.
+ * With `interp`, `${key}` in params, inputs and targets reads the flow's config; a TS rule's
+ * functions stay functions (the DAG calls them per job), and their source is the rule's `code`.
  */
-export function rulesOf(cfg: ProjectConfig, extra: ResourceProfiles = { defaults: stripUndefined(cfg.default_resources ?? {}), perRule: {} }): RuleSpec[] {
-  return Object.entries(cfg.rules).map(([name, r]) => {
-    const resources: RuleResources = {
-      ...stripUndefined(cfg.resources),
-      ...extra.defaults,
-      ...stripUndefined(r.resources ?? {}),
-      ...(extra.perRule[name] ?? {}),
-    };
+export function rulesOf(cfg: ProjectConfig, extra: ResourceProfiles = { defaults: stripUndefined(cfg.default_resources ?? {}), perRule: {} }, interp?: FlowInterpolation): RuleSpec[] {
+  return Object.entries(cfg.rules).map(([name, r0]) => {
+    const r = interp ? interpolateRule(name, r0, interp) : r0;
+    const base = { ...stripUndefined(cfg.resources), ...extra.defaults };
+    const over = extra.perRule[name] ?? {};
+    const own = r.resources;
+    const resources: ResourcesSpec =
+      typeof own === "function" ? (ctx: RuleContext) => ({ ...base, ...(own(ctx) as object), ...over }) : { ...base, ...stripUndefined((own ?? {}) as object), ...over };
+    const code = codeOf(r0);
     // Global constraints fill in what the rule does not constrain itself (Snakemake's order).
     const constraints = cfg.wildcard_constraints ? { ...cfg.wildcard_constraints, ...(r.wildcard_constraints ?? {}) } : r.wildcard_constraints;
-    return { ...r, name, input: r.input ?? [], resources, ...(constraints ? { wildcard_constraints: constraints } : {}) } as RuleSpec;
+    return { ...r, name, input: r.input ?? [], resources, ...(constraints ? { wildcard_constraints: constraints } : {}), ...(code !== undefined ? { code } : {}) } as RuleSpec;
   });
+}
+
+/** The source text of a rule's functions, in key order; undefined when it has none. */
+function codeOf(rule: object): string | undefined {
+  const fns: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "function") fns.push(v.toString());
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  for (const v of Object.values(rule)) walk(v);
+  return fns.length > 0 ? fns.join("\n") : undefined;
+}
+
+/** `${key}` in a value (functions and values without `${` untouched), resolved against the flow's config. */
+function interpolated<T>(v: T, at: string, interp: FlowInterpolation): T {
+  if (typeof v === "function" || !JSON.stringify(v ?? null).includes("${")) return v;
+  return resolveAgainst(v as ConfigValue, interp.config, interp.ctx, interp.file, at) as T;
+}
+
+/** A rule with `${key}` resolved in its params and inputs (not in outputs, logs or commands). */
+function interpolateRule(name: string, r: RuleConfig, interp: FlowInterpolation): RuleConfig {
+  const k = `rules.${name}`;
+  const item = (x: unknown, at: string): unknown => {
+    const v = interpolated(x, at, interp);
+    if (typeof x === "string" && typeof v !== "string") {
+      throw new CorralError("E_INTERPOLATION", `${at}: '${x}' must give a path, got ${JSON.stringify(v)}`, { location: { file: interp.file, key: at }, hint: "use {expand: pattern, key: ${list}} to turn a config list into paths" });
+    }
+    return v;
+  };
+  let input = r.input;
+  if (input !== undefined && typeof input !== "function") {
+    const inp = input as unknown;
+    if (Array.isArray(inp)) input = inp.map((x, i) => item(x, `${k}.input[${i}]`)) as typeof input;
+    else if (typeof inp === "string" || (typeof inp === "object" && inp !== null && "expand" in inp)) input = item(inp, `${k}.input`) as typeof input;
+    else input = Object.fromEntries(Object.entries(inp as object).map(([n, x]) => [n, Array.isArray(x) ? x.map((y, i) => item(y, `${k}.input.${n}[${i}]`)) : item(x, `${k}.input.${n}`)])) as typeof input;
+  }
+  let params = r.params;
+  if (params !== undefined && typeof params !== "function") params = Object.fromEntries(Object.entries(params).map(([n, v]) => [n, interpolated(v, `${k}.params.${n}`, interp)]));
+  let resources = r.resources;
+  if (resources !== undefined && typeof resources !== "function" && !Object.values(resources).some((v) => typeof v === "function") && JSON.stringify(resources).includes("${")) {
+    const raw = Object.fromEntries(Object.entries(resources).map(([n, v]) => [n, interpolated(v, `${k}.resources.${n}`, interp)]));
+    try {
+      resources = normalizeResources(raw);
+    } catch (e) {
+      throw new CorralError("E_CONFIG", `rule '${name}': ${(e as Error).message}`, { location: { file: interp.file, key: `${k}.resources` } });
+    }
+  }
+  return { ...r, ...(input !== undefined ? { input } : {}), ...(params !== undefined ? { params } : {}), ...(resources !== undefined ? { resources } : {}) };
+}
+
+/** Targets with `${key}` resolved against the flow's config (`{expand: ..., model: ${models}}`). */
+function interpolateTargets(targets: readonly TargetSpec[], interp: FlowInterpolation): TargetSpec[] {
+  return targets.map((t, i) => interpolated(t, `targets[${i}]`, interp));
+}
+
+/** Check and normalise resources a rule function returned, as the project file's are. */
+function normalizeResources(raw: Record<string, unknown>): RuleResources {
+  const r = ruleResourcesSchema.safeParse(stripUndefined(raw), { reportInput: true, error: issueMessages });
+  if (!r.success) throw new Error(describeIssues(r.error.issues, ["resources"]).map((p) => p.message)[0] ?? "invalid resources");
+  return stripUndefined(r.data) as RuleResources;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -209,14 +284,19 @@ const elementText = (e: ElementValue): string => {
 };
 
 /**
- * Split command-line words into targets and overrides, and let overrides give the values of the
- * expand targets' wildcards (`model=a,b seed='range(3)'`). An override naming no wildcard of any
- * expand target is an error.
+ * Split command-line words into targets and overrides. An override naming a wildcard of an expand
+ * target gives its values (`model=a,b seed='range(3)'`); any other is a config override in Hydra
+ * grammar (`lr=0.05`, `+extra=1`, `~key`), one value per key, applied to the flow's config.
  */
-export function resolveTargets(configTargets: readonly TargetSpec[], args: readonly string[], projectDir: string, cwd: string): { targets: TargetSpec[]; overrides: string[] } {
-  const overrides = args.filter((a) => a.includes("="));
+export function resolveTargets(
+  configTargets: readonly TargetSpec[],
+  args: readonly string[],
+  projectDir: string,
+  cwd: string,
+): { targets: TargetSpec[]; overrides: string[]; configOverrides: string[]; wildcards: string[] } {
+  const overrides = args.filter((a) => a.includes("=") || a.startsWith("~"));
   const named = args
-    .filter((a) => !a.includes("="))
+    .filter((a) => !overrides.includes(a))
     .map((a) => {
       // A path typed from a subfolder (or absolute) is made relative to the project.
       if (!a.includes("/") && !path.isAbsolute(a)) return a;
@@ -227,38 +307,67 @@ export function resolveTargets(configTargets: readonly TargetSpec[], args: reado
   if (base.length === 0) {
     throw new CorralError("E_USAGE", "no targets: name files or rules on the command line, or list them under `targets:` in the project file");
   }
+  // Wildcards of the expand targets (a `${key}` of the config is not one).
+  const known = new Set<string>();
+  for (const t of base) {
+    if (typeof t !== "string") for (const w of wildcardNames(t.expand.replace(/\$\{[^}]*\}/g, ""), `Target expand '${t.expand}'`)) known.add(w);
+  }
   const values = new Map<string, string[]>();
+  const configOverrides: string[] = [];
   for (const text of overrides) {
     const o = parseOverride(text);
-    if (o.type !== "change" || o.value === undefined || o.pkg !== undefined) {
-      throw new CorralError("E_USAGE", `override '${text}': corral flow takes wildcard values only, as wildcard=value(s)`);
+    if (o.type === "change" && o.value !== undefined && o.pkg === undefined && known.has(o.key)) {
+      const els = o.isSweep ? sweepValues(o.value as SweepValue, o.key) : [o.value as ElementValue];
+      values.set(o.key, els.flatMap((e) => (Array.isArray(e) ? e.map(elementText) : [elementText(e)])));
+      continue;
     }
-    const els = o.isSweep ? sweepValues(o.value as SweepValue, o.key) : [o.value as ElementValue];
-    values.set(o.key, els.flatMap((e) => (Array.isArray(e) ? e.map(elementText) : [elementText(e)])));
+    const near = didYouMean(o.key, known);
+    if (o.isSweep && near !== undefined) {
+      throw new CorralError("E_USAGE", `override '${o.key}=...' names no wildcard of an expand target`, { hint: `Did you mean '${near}'?` });
+    }
+    if (o.isSweep) {
+      throw new CorralError("E_USAGE", `override '${text}': a flow takes one value per config key`, {
+        hint: known.size ? `sweep over a wildcard of an expand target instead (${[...known].join(", ")}), or give the values as a list: ${o.key}=[a,b]` : `give the values as a list (${o.key}=[a,b]) and aggregate over it in a rule's input`,
+        location: { file: "<command line>", key: o.key },
+      });
+    }
+    configOverrides.push(text);
   }
-  const used = new Set<string>();
-  const known = new Set<string>();
   const targets = base.map((t): TargetSpec => {
     if (typeof t === "string") return t;
     const copy: { expand: string; [w: string]: ConfigValue } = { ...t };
-    for (const w of wildcardNames(t.expand, `Target expand '${t.expand}'`)) {
-      known.add(w);
+    for (const w of wildcardNames(t.expand.replace(/\$\{[^}]*\}/g, ""), `Target expand '${t.expand}'`)) {
       const v = values.get(w);
-      if (v !== undefined) {
-        copy[w] = v;
-        used.add(w);
-      }
+      if (v !== undefined) copy[w] = v;
     }
     return copy;
   });
-  for (const k of values.keys()) {
-    if (used.has(k)) continue;
-    const near = didYouMean(k, known);
-    throw new CorralError("E_USAGE", `override '${k}=...' names no wildcard of an expand target`, {
-      hint: near !== undefined ? `Did you mean '${near}'?` : known.size ? `Wildcards of the expand targets: ${[...known].join(", ")}` : "No expand target: overrides drive `{expand: ...}` targets only.",
-    });
-  }
-  return { targets, overrides };
+  return { targets, overrides, configOverrides, wildcards: [...known] };
+}
+
+/**
+ * The flow's config: the project's config composed as `corral run` composes it (inline `config:`
+ * or `config_dir` with its defaults list, the profiles' overrides, then `overrides`), with its
+ * interpolations resolved. An override of an unknown key (without `+`) fails as for `corral run`.
+ */
+export function flowConfig(project: ProjectContext, overrides: string[], env: Record<string, string | undefined>, now: Date): ConfigMap {
+  const plan = planRuns({
+    lineOf: configLineOf(),
+    command: project.config.command ?? [],
+    repo: project.repo,
+    primary: project.primary,
+    defaults: project.defaults,
+    grids: [],
+    baseOverrides: project.profileOverrides,
+    overrides,
+    multirun: false,
+    freeForm: project.synthetic,
+    env,
+    now,
+    sourceFile: project.file,
+    ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}),
+  });
+  return plan.run(0).config;
 }
 
 /** A stat cache over the project folder: each path is stat'ed at most once. */
@@ -290,11 +399,31 @@ export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise
   const project = req.project;
   // Profiles (-P, or the automatic choice) were applied by openProject, as for `corral run`.
   const cfg = project.config;
-  const { targets, overrides } = resolveTargets(cfg.targets as TargetSpec[], req.args, project.dir, cwd);
+  const split = resolveTargets(cfg.targets as TargetSpec[], req.args, project.dir, cwd);
+  const { overrides } = split;
+  let config: ConfigMap;
+  try {
+    config = flowConfig(project, split.configOverrides, req.env, req.now);
+  } catch (e) {
+    // `corral flow mdoel=a`: a typo of a target's wildcard reads as an unknown config key.
+    const key = e instanceof CorralError ? e.location?.key : undefined;
+    const near = key !== undefined ? didYouMean(key, split.wildcards) : undefined;
+    if (!(e instanceof CorralError) || near === undefined || !split.configOverrides.some((o) => parseOverride(o).key === key)) throw e;
+    throw new CorralError(e.code, e.message, { ...(e.location ? { location: e.location } : {}), hint: `a config override; did you mean the wildcard '${near}' of an expand target?`, exitCode: e.exitCode, cause: e });
+  }
+  const interp: FlowInterpolation = { config, ctx: { env: req.env, now: req.now }, file: project.file };
+  const targets = interpolateTargets(split.targets, interp);
   const stat = makeStatter(project.dir);
   const profiles = resourceProfiles(project);
   localRulesOf(cfg, project.file);
-  const dag = buildDag({ rules: rulesOf(cfg, profiles), targets, exists: (p) => stat(p) !== undefined });
+  const dag = buildDag({
+    rules: rulesOf(cfg, profiles, interp),
+    targets,
+    exists: (p) => stat(p) !== undefined,
+    config,
+    file: project.file,
+    normalizeResources,
+  });
   const records = readBuildRecords(project.dir);
   const incomplete = new Set<string>();
   // "Incomplete" means its writer is dead: a job of an earlier flow whose worker still runs it
@@ -368,7 +497,8 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
   // The local launcher has no use for either.
   const scheduler = plan.settings.type !== "local";
   const localRules = scheduler ? localRulesOf(project.config, project.file) : new Set<string>();
-  const schedulingByRule = new Map<string, JobScheduling | undefined>();
+  // Static rules share one resources object; a rule whose resources are a function has one per job.
+  const schedulingOfResources = new WeakMap<RuleResources, JobScheduling | undefined>();
   const runIndex = new Int32Array(dag.jobs.length).fill(-1);
   const out: FlowJobSpec[] = [];
   for (const job of dag.jobs) {
@@ -377,14 +507,27 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
     const index = out.length;
     runIndex[job.id] = index;
     const spec = job.spec;
-    const argv =
-      spec.shell !== undefined ? ["/bin/sh", "-c", renderShell(spec.shell, job)] : spec.run !== undefined ? renderArgv(spec.run, job) : ["/bin/sh", "-c", ":"];
+    const argvOf = (j: Job): string[] =>
+      j.spec.shell !== undefined ? ["/bin/sh", "-c", renderShell(j.spec.shell, j)] : j.spec.run !== undefined ? renderArgv(j.spec.run, j) : ["/bin/sh", "-c", ":"];
+    const argv = argvOf(job);
     const deps: number[] = [];
     for (const dep of job.deps) if (runIndex[dep]! >= 0) deps.push(runIndex[dep]!);
     const r = job.resources;
     const local = localRules.has(job.rule);
-    if (!schedulingByRule.has(job.rule)) schedulingByRule.set(job.rule, scheduler && !local ? schedulingOf(r) : undefined);
-    const scheduling = schedulingByRule.get(job.rule);
+    if (!schedulingOfResources.has(r)) schedulingOfResources.set(r, scheduler ? schedulingOf(r) : undefined);
+    const scheduling = local ? undefined : schedulingOfResources.get(r);
+    // Later attempts whose resources or command are functions of `attempt`: only what differs.
+    const attempts = job.attempts?.map((a): FlowAttempt | null => {
+      if (a === null) return null;
+      const view: Job = { ...job, resources: a.resources, spec: { ...spec, ...(a.shell !== undefined ? { shell: a.shell } : {}), ...(a.run !== undefined ? { run: a.run } : {}) } };
+      const av = argvOf(view);
+      const out: FlowAttempt = {};
+      if (JSON.stringify(av) !== JSON.stringify(argv)) out.argv = av;
+      if ((a.resources.cpus ?? 1) !== (r.cpus ?? 1)) out.cpus = a.resources.cpus ?? 1;
+      if (memToMB(a.resources.mem) !== memToMB(r.mem)) out.memMB = memToMB(a.resources.mem);
+      if (a.resources.timeout !== r.timeout && a.resources.timeout !== undefined) out.timeoutS = a.resources.timeout;
+      return Object.keys(out).length > 0 ? out : null;
+    });
     out.push({
       index,
       key: job.key,
@@ -399,6 +542,7 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
       memMB: memToMB(r.mem),
       ...(r.timeout !== undefined ? { timeoutS: r.timeout } : {}),
       retries: spec.retries ?? 0,
+      ...(attempts?.some((a) => a !== null) ? { attempts } : {}),
       priority: job.priority,
       hashes: jobHashes(job),
       reason: d.detail ? `${d.reason}: ${d.detail}` : d.reason,
@@ -487,6 +631,11 @@ export function scaleDownCpus(plan: FlowPlan, jobs: FlowJobSpec[]): string[] {
   const cap = Math.max(1, allHere ? Math.min(machine, plan.settings.parallel) : machine);
   const said = new Map<string, number>();
   for (const j of jobs) {
+    for (const a of j.attempts ?? []) {
+      if (a?.cpus === undefined || a.cpus <= cap || !(allHere || j.local)) continue;
+      if (!said.has(j.rule)) said.set(j.rule, a.cpus);
+      a.cpus = cap;
+    }
     if (j.cpus <= cap || !(allHere || j.local)) continue;
     if (!said.has(j.rule)) said.set(j.rule, j.cpus);
     j.cpus = cap;

@@ -10,7 +10,7 @@
 import { CorralError } from "../errors.js";
 import { Pattern, PatternIndex, wildcardNames } from "./patterns.js";
 import { ConfigFloat } from "./float.js";
-import type { ConfigValue } from "./types.js";
+import type { ConfigMap, ConfigValue } from "./types.js";
 
 /** A rule's files: one path, a list, or named entries (`{ model: "m.pt", data: [...] }`). */
 export type PathSpec = string | string[] | Record<string, string | string[]>;
@@ -24,20 +24,50 @@ export interface RuleResources {
   timeout?: number;
 }
 
+/** What a rule's functions receive (TS rules): the job's wildcards, the flow's config, the attempt (1, 2, ...). */
+export interface RuleContext {
+  wildcards: Readonly<Record<string, string>>;
+  config: ConfigMap;
+  attempt: number;
+}
+
+/** A value computed per job (TS rules). */
+export type RuleFn<T> = (ctx: RuleContext) => T;
+
+/**
+ * An aggregation inside a rule's `input`: the pattern expanded over the listed keys' values (a
+ * list, one value, `"a,b"`, `"range(3)"`), product order, last key fastest. Placeholders not
+ * listed are the rule's output wildcards and take the job's values.
+ */
+export type InputExpand = { expand: string; [key: string]: ConfigValue };
+
+/** One input entry: a pattern, an expand, or a function of the job returning path(s). */
+export type InputItem = string | InputExpand | RuleFn<string | string[]>;
+
+/** A rule's inputs: patterns (or expands), a list, a map of names to them, or a function of the job. */
+export type InputSpec = InputItem | InputItem[] | Record<string, InputItem | InputItem[]> | RuleFn<PathSpec>;
+
+/** A rule's params: values (each possibly a function), or a function returning the whole map. */
+export type ParamsSpec = Record<string, ConfigValue | RuleFn<ConfigValue>> | RuleFn<Record<string, ConfigValue>>;
+
+/** A rule's resources: values (each possibly a function), or a function returning the whole map. */
+export type ResourcesSpec = RuleResources | Record<string, unknown> | RuleFn<Record<string, unknown>>;
+
 /** One rule as the project file gives it (validated by the project schema). */
 export interface RuleSpec {
   name: string;
-  input: PathSpec;
+  input: InputSpec;
   output: PathSpec;
-  params?: Record<string, ConfigValue>;
-  shell?: string;
-  run?: string[];
-  resources?: RuleResources;
+  params?: ParamsSpec;
+  shell?: string | RuleFn<string>;
+  run?: string[] | RuleFn<string[]>;
+  resources?: ResourcesSpec;
   container?: unknown;
   retries?: number;
   wildcard_constraints?: Record<string, string>;
   log?: PathSpec;
   priority?: number;
+  code?: string; // Source text of the rule's functions (TS rules), hashed for the 'code changed' reason
 }
 
 /**
@@ -61,15 +91,37 @@ export interface Job {
   namedLog: Record<string, string[]>;
   /** Ids of the jobs that make this job's inputs (each once). */
   deps: number[];
-  /** The rule's params (shared by all jobs of the rule; do not mutate). */
+  /**
+   * The job's params, evaluated (a TS rule's functions called for this job); shared by all jobs of
+   * a rule without functions. Do not mutate.
+   */
   params: Record<string, ConfigValue>;
-  /** The rule's resources (shared; do not mutate). */
+  /** The job's resources for attempt 1, evaluated as `params` (shared when static; do not mutate). */
   resources: RuleResources;
   priority: number;
   /** `rule[w1=a,w2=b]`, or just `rule` without wildcards; unique in the DAG. */
   key: string;
-  /** The rule this job instantiates (shared). */
-  spec: RuleSpec;
+  /**
+   * The rule this job instantiates (shared). For a rule whose params or command are functions, a
+   * per-job copy holding the evaluated `params` and `shell`/`run`, so the hashes see this job's values.
+   */
+  spec: JobRuleSpec;
+  /**
+   * Later attempts whose resources or command differ from attempt 1 (functions of `attempt`):
+   * `attempts[n - 2]` is attempt n, null where it is the same as attempt 1. Absent when none differs.
+   */
+  attempts?: Array<JobAttempt | null>;
+}
+
+/** A job's rule: its command is text (a function's result when the rule's command is a function). */
+export type JobRuleSpec = Omit<RuleSpec, "shell" | "run"> & { shell?: string; run?: string[] };
+
+/** What one later attempt of a job runs with. */
+export interface JobAttempt {
+  resources: RuleResources;
+  /** The evaluated command, when the rule's command is a function. */
+  shell?: string;
+  run?: string[];
 }
 
 /** The planned DAG. */
@@ -89,12 +141,27 @@ export interface BuildDagInput {
   rules: RuleSpec[];
   targets: TargetSpec[];
   exists: (path: string) => boolean;
+  /** The flow's config, handed to the rules' functions. @default {} */
+  config?: ConfigMap;
+  /** The project file, for the location of errors from the rules' functions. */
+  file?: string;
+  /**
+   * Check and normalise what a resources function returned (`"1h"` to seconds, ...); throws an
+   * Error whose message says what is wrong. @default numbers and a `mem` string taken as they are
+   */
+  normalizeResources?: (raw: Record<string, unknown>) => RuleResources;
 }
 
 /** A dependency chain deeper than this is a rule feeding on its own output pattern. */
 export const MAX_CHAIN_DEPTH = 10_000;
 
 interface Slot {
+  name: string | undefined;
+  /** Patterns; an input may also hold functions of the job (TS rules). */
+  patterns: Array<Pattern | RuleFn<unknown>>;
+}
+
+interface OutSlot {
   name: string | undefined;
   patterns: Pattern[];
 }
@@ -103,11 +170,17 @@ interface CompiledRule {
   spec: RuleSpec;
   /** Output wildcard names, in order of first occurrence: the order of job keys. */
   names: string[];
-  outputs: Slot[];
+  outputs: OutSlot[];
   inputs: Slot[];
+  /** The rule's `input` when it is one function of the job (then `inputs` is empty). */
+  inputFn: RuleFn<unknown> | undefined;
   logs: Slot[];
   params: Record<string, ConfigValue>;
   resources: RuleResources;
+  /** Which parts are functions, evaluated per job. */
+  dynParams: boolean;
+  dynResources: boolean;
+  dynCommand: boolean;
 }
 
 interface Node {
@@ -176,7 +249,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     }),
   }));
   const outNames = names ?? [];
-  const checkSubset = (kind: string) => (s: { name: string | undefined; list: string[] }): Slot => ({
+  const checkSubset = (kind: string) => (s: { name: string | undefined; list: string[] }): OutSlot => ({
     name: s.name,
     patterns: s.list.map((src) => {
       for (const w of wildcardNames(src, where(kind))) {
@@ -192,15 +265,103 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       return new Pattern(src, {}, where(kind));
     }),
   });
+  const isFn = (v: unknown): boolean => typeof v === "function";
+  const inputFn = typeof spec.input === "function" ? (spec.input as RuleFn<unknown>) : undefined;
+  const inputs: Slot[] = [];
+  if (inputFn === undefined) {
+    for (const s of inputEntries(spec.input as Exclude<InputSpec, RuleFn<PathSpec>>)) {
+      const patterns: Slot["patterns"] = [];
+      for (const item of s.list) {
+        if (typeof item === "function") patterns.push(item);
+        else if (typeof item === "string") patterns.push(...checkSubset("input")({ name: s.name, list: [item] }).patterns);
+        else patterns.push(...checkSubset("input")({ name: s.name, list: expandInput(item, rule) }).patterns);
+      }
+      inputs.push({ name: s.name, patterns });
+    }
+  }
+  const params = spec.params;
+  const resources = spec.resources;
+  const dynParams = isFn(params) || (params !== undefined && Object.values(params).some(isFn));
+  const dynResources = isFn(resources) || (resources !== undefined && Object.values(resources).some(isFn));
   return {
     spec,
     names: outNames,
     outputs,
-    inputs: slotsOf(spec.input).map(checkSubset("input")),
+    inputs,
+    inputFn,
     logs: slotsOf(spec.log).map(checkSubset("log")),
-    params: spec.params ?? EMPTY_PARAMS,
-    resources: spec.resources ?? EMPTY_RESOURCES,
+    params: dynParams ? EMPTY_PARAMS : ((params as Record<string, ConfigValue> | undefined) ?? EMPTY_PARAMS),
+    resources: dynResources ? EMPTY_RESOURCES : ((resources as RuleResources | undefined) ?? EMPTY_RESOURCES),
+    dynParams,
+    dynResources,
+    dynCommand: isFn(spec.shell) || isFn(spec.run),
   };
+}
+
+/** The entries of a rule's (non-function) input, each a name (or none) and its items. */
+function inputEntries(spec: Exclude<InputSpec, RuleFn<PathSpec>> | undefined): Array<{ name: string | undefined; list: InputItem[] }> {
+  if (spec === undefined) return [];
+  if (typeof spec === "string" || typeof spec === "function" || isExpand(spec)) return [{ name: undefined, list: [spec as InputItem] }];
+  if (Array.isArray(spec)) return [{ name: undefined, list: spec }];
+  return Object.entries(spec).map(([name, v]) => ({ name, list: Array.isArray(v) ? v : [v] }));
+}
+
+function isExpand(v: unknown): v is InputExpand {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as { expand?: unknown }).expand === "string";
+}
+
+/** Wildcard occurrences `{name}` / `{name,regex}` (a regex may nest one level of braces). */
+const WILDCARD_TEXT = /\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,(?:[^{}]|\{[^{}]*\})*)?\}/g;
+
+/**
+ * The patterns of an `expand:` inside a rule's input: the listed keys filled in, in product order
+ * (last key fastest); the other placeholders stay, to take the job's wildcard values.
+ */
+export function expandInput(t: InputExpand, rule: string): string[] {
+  const { expand, ...values } = t;
+  return expandPattern(expand, values, `Rule '${rule}' input expand '${expand}'`);
+}
+
+/**
+ * Snakemake's `expand`: `pattern` with the placeholders named in `values` filled in, one path per
+ * combination (product order, last key fastest). A value is a list, one value, `"a,b"` or
+ * `"range(3)"`. Placeholders not named stay as they are (Snakemake's `allow_missing=True`).
+ */
+export function expandPattern(pattern: string, values: Record<string, ConfigValue>, where = `expand '${pattern}'`): string[] {
+  const names = wildcardNames(pattern, where);
+  const keys = Object.keys(values);
+  for (const k of keys) {
+    if (!names.includes(k)) throw new CorralError("E_WORKFLOW", `${where} has no wildcard '{${k}}'`);
+  }
+  const lists = keys.map((k) => expandValues(k, values[k]!, where));
+  for (const [i, l] of lists.entries()) {
+    const bad = l.find((v) => /[{}]/.test(v));
+    if (bad !== undefined) throw new CorralError("E_WORKFLOW", `${where}: value '${bad}' of '${keys[i]}' holds a brace`);
+  }
+  return product(lists).map((combo) =>
+    pattern.replace(WILDCARD_TEXT, (whole, name: string) => {
+      const i = keys.indexOf(name);
+      return i < 0 ? whole : combo[i]!;
+    }),
+  );
+}
+
+/** Every combination of one value per list, last list fastest. */
+function product(lists: string[][]): string[][] {
+  const out: string[][] = [];
+  if (lists.some((l) => l.length === 0)) return out;
+  const idx = new Array<number>(lists.length).fill(0);
+  for (;;) {
+    out.push(lists.map((l, i) => l[idx[i]!]!));
+    let i = lists.length - 1;
+    while (i >= 0) {
+      idx[i]!++;
+      if (idx[i]! < lists[i]!.length) break;
+      idx[i] = 0;
+      i--;
+    }
+    if (i < 0) return out;
+  }
 }
 
 /** `rule[w1=a,w2=b]`, or `rule` when the job has no wildcards. */
@@ -238,12 +399,20 @@ function formatSlots(
   slots: Slot[],
   wildcards: Record<string, string>,
   where: string,
+  call?: (fn: RuleFn<unknown>, key: string) => unknown,
 ): { flat: string[]; named: Record<string, string[]> } {
   const flat: string[] = [];
   let named = EMPTY_NAMED;
   for (const s of slots) {
     const list: string[] = [];
     for (const p of s.patterns) {
+      if (typeof p === "function") {
+        // An input entry computed for this job: literal paths.
+        const paths = pathList(call!(p, s.name !== undefined ? `input.${s.name}` : "input"));
+        list.push(...paths);
+        flat.push(...paths);
+        continue;
+      }
       const path = p.isLiteral ? p.source : p.format(wildcards, where);
       list.push(path);
       flat.push(path);
@@ -257,9 +426,9 @@ function formatSlots(
 }
 
 /** Parse one expand value: a list, a scalar, `range(a[,b[,s]])` or a comma list. */
-export function expandValues(key: string, v: ConfigValue): string[] {
+export function expandValues(key: string, v: ConfigValue, where = "Target expand"): string[] {
   const bad = (why: string): CorralError =>
-    new CorralError("E_WORKFLOW", `Target expand: values of '${key}' ${why}`);
+    new CorralError("E_WORKFLOW", `${where}: values of '${key}' ${why}`);
   if (Array.isArray(v)) {
     return v.map((x) => {
       if (x === null || typeof x === "object") throw bad("must be strings, numbers or booleans");
@@ -303,22 +472,11 @@ export function expandTarget(t: { expand: string; [w: string]: ConfigValue }): s
     }
   }
   const lists = keys.map((k) => expandValues(k, t[k]!));
-  const out: string[] = [];
-  const idx = new Array<number>(keys.length).fill(0);
-  if (lists.some((l) => l.length === 0)) return out;
-  const wc: Record<string, string> = {};
-  for (;;) {
-    for (let i = 0; i < keys.length; i++) wc[keys[i]!] = lists[i]![idx[i]!]!;
-    out.push(pattern.format(wc));
-    let i = keys.length - 1;
-    while (i >= 0) {
-      idx[i]!++;
-      if (idx[i]! < lists[i]!.length) break;
-      idx[i] = 0;
-      i--;
-    }
-    if (i < 0) return out;
-  }
+  return product(lists).map((combo) => {
+    const wc: Record<string, string> = {};
+    for (let i = 0; i < keys.length; i++) wc[keys[i]!] = combo[i]!;
+    return pattern.format(wc);
+  });
 }
 
 /**
@@ -347,13 +505,90 @@ export function buildDag(input: BuildDagInput): Dag {
   const sources = new Set<string>();
   const order: Job[] = [];
 
+  const config = deepFreeze(input.config ?? {});
+  const evaluator = (c: CompiledRule, wildcards: Record<string, string>, attempt: number): Evaluator => {
+    const ctx: RuleContext = { wildcards, config, attempt };
+    const fail = (key: string, msg: string): CorralError => {
+      const wc = Object.entries(wildcards).map(([k, v]) => `${k}=${v}`).join(", ");
+      return new CorralError("E_WORKFLOW", `Rule '${c.spec.name}' ${key} (job ${wc ? `with ${wc}` : "without wildcards"}${attempt > 1 ? `, attempt ${attempt}` : ""}): ${msg}`, {
+        hint: "A rule's functions get { wildcards, config, attempt } and return plain values synchronously.",
+        ...(input.file !== undefined ? { location: { file: input.file, key: `rules.${c.spec.name}.${key}` } } : {}),
+      });
+    };
+    const call = (fn: RuleFn<unknown>, key: string): unknown => {
+      let v: unknown;
+      try {
+        v = fn(ctx);
+      } catch (e) {
+        throw fail(key, `the function threw: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      if (v instanceof Promise) throw fail(key, "the function returned a Promise; rule functions must return their value directly");
+      return v;
+    };
+    return { call, fail };
+  };
+  const normalize = input.normalizeResources ?? defaultResources;
+  const evalParams = (c: CompiledRule, ev: Evaluator): Record<string, ConfigValue> => {
+    let p: unknown = c.spec.params;
+    if (typeof p === "function") p = ev.call(p as RuleFn<unknown>, "params");
+    if (!isPlainObject(p)) throw ev.fail("params", `must be a map of names to values, got ${describe(p)}`);
+    const out: Record<string, ConfigValue> = {};
+    for (const [k, v0] of Object.entries(p)) {
+      const v = typeof v0 === "function" ? ev.call(v0 as RuleFn<unknown>, `params.${k}`) : v0;
+      if (!isPlainValue(v)) throw ev.fail(`params.${k}`, `must be a plain value (string, number, boolean, null, list or map), got ${describe(v)}`);
+      out[k] = v;
+    }
+    return out;
+  };
+  const evalResources = (c: CompiledRule, ev: Evaluator): RuleResources => {
+    let r: unknown = c.spec.resources;
+    if (typeof r === "function") r = ev.call(r as RuleFn<unknown>, "resources");
+    if (!isPlainObject(r)) throw ev.fail("resources", `must be a map such as {cpus: 2, mem: "8G"}, got ${describe(r)}`);
+    const raw: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) raw[k] = typeof v === "function" ? ev.call(v as RuleFn<unknown>, `resources.${k}`) : v;
+    try {
+      return normalize(raw);
+    } catch (e) {
+      throw ev.fail("resources", (e as Error).message);
+    }
+  };
+  const evalCommand = (c: CompiledRule, ev: Evaluator): { shell?: string; run?: string[] } => {
+    const { shell, run } = c.spec;
+    if (typeof shell === "function") {
+      const v = ev.call(shell, "shell");
+      if (typeof v !== "string") throw ev.fail("shell", `must return a command line (a string), got ${describe(v)}`);
+      return { shell: v };
+    }
+    if (typeof run === "function") {
+      const v = ev.call(run, "run");
+      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === "string")) throw ev.fail("run", `must return argv (a non-empty list of strings), got ${describe(v)}`);
+      return { run: v as string[] };
+    }
+    return {};
+  };
+
   const makeNode = (c: CompiledRule, wildcards: Record<string, string>): Node => {
     const rule = c.spec.name;
     for (const n of c.names) checkWildcardValue(rule, n, wildcards[n]!);
     const where = `Rule '${rule}'`;
     const outs = formatSlots(c.outputs, wildcards, where);
-    const ins = formatSlots(c.inputs, wildcards, where);
+    const ev = evaluator(c, wildcards, 1);
+    let ins: { flat: string[]; named: Record<string, string[]> };
+    if (c.inputFn !== undefined) {
+      const v = ev.call(c.inputFn, "input");
+      ins = literalSlots(v, (msg) => ev.fail("input", msg));
+    } else {
+      ins = formatSlots(c.inputs, wildcards, where, (fn, key) => {
+        const v = ev.call(fn, key);
+        if (typeof v === "string" || (Array.isArray(v) && v.every((x) => typeof x === "string"))) return v;
+        throw ev.fail(key, `must return a path or a list of paths, got ${describe(v)}`);
+      });
+    }
     const logs = c.logs.length ? formatSlots(c.logs, wildcards, where) : { flat: EMPTY_LIST, named: EMPTY_NAMED };
+    const params = c.dynParams ? evalParams(c, ev) : c.params;
+    const resources = c.dynResources ? evalResources(c, ev) : c.resources;
+    const command = c.dynCommand ? evalCommand(c, ev) : undefined;
+    const spec = (c.dynParams || c.dynCommand ? { ...c.spec, ...(c.dynParams ? { params } : {}), ...command } : c.spec) as JobRuleSpec;
     const job: Job = {
       id: -1,
       rule,
@@ -365,12 +600,25 @@ export function buildDag(input: BuildDagInput): Dag {
       log: logs.flat,
       namedLog: logs.named,
       deps: [],
-      params: c.params,
-      resources: c.resources,
+      params,
+      resources,
       priority: c.spec.priority ?? 0,
       key: jobKey(rule, c.names, wildcards),
-      spec: c.spec,
+      spec,
     };
+    const retries = c.spec.retries ?? 0;
+    if (retries > 0 && (c.dynResources || c.dynCommand)) {
+      // Later attempts: evaluated now, so the head (and `corral resume`) never reads the project.
+      const first = JSON.stringify([resources, command ?? null]);
+      const attempts: Array<JobAttempt | null> = [];
+      for (let a = 2; a <= retries + 1; a++) {
+        const eva = evaluator(c, wildcards, a);
+        const res = c.dynResources ? evalResources(c, eva) : resources;
+        const cmd = c.dynCommand ? evalCommand(c, eva) : undefined;
+        attempts.push(JSON.stringify([res, cmd ?? null]) === first ? null : { resources: res, ...cmd });
+      }
+      if (attempts.some((x) => x !== null)) job.attempts = attempts;
+    }
     const node: Node = { job, state: 0, next: 0 };
     for (const o of outs.flat) {
       const other = produced.get(o);
@@ -506,6 +754,81 @@ export function buildDag(input: BuildDagInput): Dag {
   const byOutput = new Map<string, number>();
   for (const [path, node] of produced) byOutput.set(path, node.job.id);
   return { jobs: order, byOutput, sources: [...sources], rules: compiled.map((c) => c.spec.name) };
+}
+
+interface Evaluator {
+  call: (fn: RuleFn<unknown>, key: string) => unknown;
+  fail: (key: string, msg: string) => CorralError;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** A config value: string, finite number, boolean, null, ConfigFloat, or lists and plain maps of them. */
+function isPlainValue(v: unknown): v is ConfigValue {
+  if (v === null || typeof v === "string" || typeof v === "boolean" || v instanceof ConfigFloat) return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isPlainValue);
+  return isPlainObject(v) && Object.values(v).every(isPlainValue);
+}
+
+/** A short description of a wrong value, for messages. */
+function describe(v: unknown): string {
+  if (v === undefined) return "undefined (did the function forget to return?)";
+  if (typeof v === "function") return "a function";
+  if (v instanceof Promise) return "a Promise";
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    text = undefined;
+  }
+  text ??= String(v);
+  return `${Array.isArray(v) ? "a list" : typeof v === "object" && v !== null ? "a map" : typeof v} ${text.length > 60 ? text.slice(0, 60) + "..." : text}`;
+}
+
+function pathList(v: unknown): string[] {
+  return typeof v === "string" ? [v] : (v as string[]);
+}
+
+/** The files an input function returned (a path, a list, or a map of names to path(s)), taken literally. */
+function literalSlots(v: unknown, fail: (msg: string) => CorralError): { flat: string[]; named: Record<string, string[]> } {
+  const isList = (x: unknown): x is string[] => Array.isArray(x) && x.every((y) => typeof y === "string");
+  if (typeof v === "string") return { flat: [v], named: EMPTY_NAMED };
+  if (isList(v)) return { flat: [...v], named: EMPTY_NAMED };
+  if (isPlainObject(v) && Object.values(v).every((x) => typeof x === "string" || isList(x))) {
+    const named: Record<string, string[]> = {};
+    const flat: string[] = [];
+    for (const [k, x] of Object.entries(v)) {
+      named[k] = pathList(x);
+      flat.push(...named[k]);
+    }
+    return { flat, named };
+  }
+  throw fail(`must return a path, a list of paths or a map of names to path(s), got ${describe(v)}`);
+}
+
+/** Resources as a function returned them, when no normaliser is given: numbers and a mem string. */
+function defaultResources(raw: Record<string, unknown>): RuleResources {
+  const out: RuleResources = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    if (k === "mem" && typeof v === "string") out.mem = v;
+    else if ((k === "cpus" || k === "gpus" || k === "timeout") && typeof v === "number" && v >= 0) out[k] = v;
+    else throw new Error(`resources.${k}: unexpected value ${JSON.stringify(v)}`);
+  }
+  return out;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
 }
 
 /** Shell-quote one word, single-quote style; plain words (`[A-Za-z0-9_@%+=:,./-]`) stay bare. */

@@ -187,6 +187,14 @@ export function resolveInterpolations(config: ConfigMap, ctx: InterpolationConte
   return new Resolver(config, ctx, file).all();
 }
 
+/**
+ * Resolve the interpolations of `value` against `config` (already resolved), as if `value` lived
+ * at the dotted key `at` of `file`: `${lr}` reads `config.lr`, and a whole-string `${models}`
+ * gives the list itself. Errors name `at`. For values outside the config (a rule's params).
+ */
+export function resolveAgainst(value: ConfigValue, config: ConfigMap, ctx: InterpolationContext, file: string, at: string): ConfigValue {
+  return new Resolver(config, ctx, file).value(value, at.split("."));
+}
 
 class Resolver {
   /** Resolved values of interpolated strings, by dotted path. */
@@ -210,6 +218,10 @@ class Resolver {
 
   all(): ConfigMap {
     return this.node(this.root, []) as ConfigMap;
+  }
+
+  value(v: ConfigValue, segs: string[]): ConfigValue {
+    return this.node(v, segs);
   }
 
   /** A resolved copy of `value`, which lives at `segs`. */

@@ -250,6 +250,7 @@ export function substitutePaths(text: string, paths: Record<string, string>, whe
 }
 
 type FileSpec = RuleConfig["output"];
+type InputConfig = NonNullable<RuleConfig["input"]>;
 
 /**
  * The config with `${paths.name}` expanded in the command, rule inputs/outputs/logs/commands and
@@ -263,16 +264,26 @@ export function applyPaths(cfg: ProjectConfig, paths: Record<string, string>, fi
     if (Array.isArray(v)) return v.map((x, i) => sub(x, `${key}[${i}]`));
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "string" ? sub(x, `${key}.${k}`) : x.map((y) => sub(y, `${key}.${k}`))]));
   };
+  type Item = unknown;
+  const subItem = (x: Item, key: string): Item =>
+    typeof x === "string" ? sub(x, key) : typeof x === "object" && x !== null && "expand" in x && typeof x.expand === "string" ? { ...x, expand: sub(x.expand, `${key}.expand`) } : x;
+  const subInput = (v: InputConfig, key: string): InputConfig => {
+    if (typeof v === "function") return v;
+    if (Array.isArray(v)) return v.map((x, i) => subItem(x, `${key}[${i}]`)) as InputConfig;
+    if (typeof v === "string" || "expand" in v) return subItem(v, key) as InputConfig;
+    return Object.fromEntries(Object.entries(v).map(([n, x]) => [n, Array.isArray(x) ? x.map((y) => subItem(y, `${key}.${n}`)) : subItem(x, `${key}.${n}`)])) as InputConfig;
+  };
   const rules: Record<string, RuleConfig> = {};
   for (const [name, r] of Object.entries(cfg.rules)) {
     const k = `rules.${name}`;
     rules[name] = {
       ...r,
       output: subSpec(r.output, `${k}.output`),
-      ...(r.input !== undefined ? { input: subSpec(r.input, `${k}.input`) } : {}),
+      ...(r.input !== undefined ? { input: subInput(r.input, `${k}.input`) } : {}),
       ...(typeof r.log === "string" ? { log: sub(r.log, `${k}.log`) } : r.log ? { log: Object.fromEntries(Object.entries(r.log).map(([n, x]) => [n, sub(x, `${k}.log.${n}`)])) } : {}),
-      ...(r.shell !== undefined ? { shell: sub(r.shell, `${k}.shell`) } : {}),
-      ...(r.run !== undefined ? { run: r.run.map((w) => sub(w, `${k}.run`)) } : {}),
+      // A function's result is the user's own: paths in it are not rewritten.
+      ...(typeof r.shell === "string" ? { shell: sub(r.shell, `${k}.shell`) } : {}),
+      ...(Array.isArray(r.run) ? { run: r.run.map((w) => sub(w, `${k}.run`)) } : {}),
     };
   }
   const targets = cfg.targets.map((t, i) => (typeof t === "string" ? sub(t, `targets[${i}]`) : { ...t, expand: sub(t.expand, `targets[${i}].expand`) }));

@@ -13,6 +13,7 @@ import { didYouMean } from "../errors.js";
 import type { DefaultsEntry } from "../plan/compose.js";
 import { ConfigFloat } from "../plan/float.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
+import type { PathSpec, RuleFn } from "../plan/dag.js";
 
 // ---------------------------------------------------------------------------------------------
 // Small pure helpers (exported: the CLI and launchers reuse them)
@@ -311,6 +312,23 @@ export const ruleResourcesSchema = resourcesSchema.extend({
   return r;
 });
 
+/** Resources as a rule function may return them (before normalisation). */
+export type RuleResourcesInput = z.input<typeof ruleResourcesSchema>;
+
+/** A rule's resources with some values computed per job: checked when the DAG is built. */
+const resourcesWithFunctions = () =>
+  z.custom<{ [K in keyof RuleResourcesInput]?: RuleResourcesInput[K] | RuleFn<RuleResourcesInput[K]> }>(
+    (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).some((x) => typeof x === "function"),
+    { error: NOT_A_FUNCTION },
+  );
+
+/** A YAML rule's resources with `${key}` values of the flow's config: checked once interpolated. */
+const resourcesInterpolated = () =>
+  z.custom<Record<string, string | number>>(
+    (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).some((x) => typeof x === "string" && x.includes("${")),
+    { error: NOT_A_FUNCTION },
+  );
+
 const RUNTIMES = ["charliecloud", "apptainer", "singularity", "podman", "docker"] as const;
 
 const containerShape = {
@@ -546,6 +564,35 @@ export const sweepSchema = z
   .union([sweepGridSchema, z.array(sweepGridSchema)], { error: te("must be a map of keys to values, or a list of such maps") })
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
+/** The message of {@link ruleFn}: a union branch failing with it only says "not a function". */
+const NOT_A_FUNCTION = "is not a function";
+
+/**
+ * A value computed per job in a TS rule: `({ wildcards, config, attempt }) => value`. Checked to be
+ * a function here; what it returns is checked when the DAG is built.
+ */
+const ruleFn = <T>() => z.custom<RuleFn<T>>((v) => typeof v === "function", { error: NOT_A_FUNCTION });
+
+/** An `expand:` entry of a rule's input: a pattern and the values of some of its placeholders. */
+const inputExpand = () =>
+  z
+    .object({
+      /** Pattern; the listed keys are filled in from their values, the others are the job's wildcards. */
+      expand: z.string({ error: te("must be a path pattern with {wildcards}") }),
+    })
+    .catchall(
+      z.union([z.array(z.union([z.string(), z.number(), z.boolean()])), z.string(), z.number(), z.boolean()], {
+        error: te("must be a list of values (or one value) for this placeholder"),
+      }),
+    );
+
+const INPUTS = "must be a path pattern (or {expand: ...}), a list of them, a map of names to them, or a function of { wildcards, config, attempt }";
+const inputItem = () => z.union([z.string(), inputExpand(), ruleFn<string | string[]>()], { error: te("must be a path pattern, an {expand: pattern, key: values} map, or a function of the job") });
+const inputSpec = () =>
+  z.union([ruleFn<PathSpec>(), inputItem(), z.array(inputItem()), z.record(z.string(), z.union([inputItem(), z.array(inputItem())], { error: te("must be a path pattern (or {expand: ...}, or a function), or a list of them") }))], {
+    error: te(INPUTS),
+  });
+
 const FILES = "must be a path pattern, a list of them, or a map of names to them";
 const fileSpec = () =>
   z.union([z.string(), z.array(z.string()), z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: te(FILES) }))], {
@@ -570,17 +617,24 @@ export const ruleSchema = z
   .strictObject(
     {
       /** Input files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). @default [] */
-      input: fileSpec().optional(),
+      input: inputSpec().optional(),
       /** Output files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). Required. */
       output: fileSpec(),
-      /** Values for the command, available as `{params.name}`. @default {} */
-      params: z.record(z.string(), configValue(), { error: te("must be a map of names to values") }).optional(),
-      /** A shell command line (run by `sh -c`), with `{input}`, `{output}`, `{wildcards.x}`, `{params.x}`. */
-      shell: z.string().optional(),
-      /** A command run without a shell, as argv (or a string split like `command`); placeholders as in `shell`. */
-      run: command().optional(),
-      /** Resources of each job of this rule, with its scheduler settings. @default the project's `resources` */
-      resources: ruleResourcesSchema.optional(),
+      params: z
+        .union([ruleFn<Record<string, ConfigValue>>(), z.record(z.string(), z.union([configValue(), ruleFn<ConfigValue>()], { error: te("must be a plain value (string, number, boolean, null, list or map) or a function") }))], {
+          error: te("must be a map of names to values, or a function of { wildcards, config, attempt }"),
+        })
+        .optional(),
+      /** A shell command line (run by `sh -c`), with `{input}`, `{output}`, `{wildcards.x}`, `{params.x}`; or a function returning one. */
+      shell: z.union([z.string(), ruleFn<string>()], { error: te("must be a command line (a string) or a function returning one") }).optional(),
+      /** A command run without a shell, as argv (or a string split like `command`); placeholders as in `shell`; or a function returning argv. */
+      run: z.union([command(), ruleFn<string[]>()], { error: te("must be a command (argv list or string) or a function returning argv") }).optional(),
+      /**
+       * Resources of each job of this rule; values (or the whole map) may be functions of
+       * `{ wildcards, config, attempt }` (e.g. more memory on a retry), with its scheduler settings
+       * (`partition`, `gres`, `slurm_extra`, ...). @default the project's `resources`
+       */
+      resources: z.union([ruleFn<RuleResourcesInput>(), ruleResourcesSchema, resourcesWithFunctions(), resourcesInterpolated()], { error: te("must be a map such as {cpus: 2, gpus: 1, mem: 8G}, or a function returning one") }).optional(),
       /** Container for this rule's jobs. @default the project's `container` */
       container: containerSchema.optional(),
       /** Attempts after a failure. @default 0 */
@@ -873,14 +927,21 @@ export const issueMessages: z.core.$ZodErrorMap = (iss) => {
  * branch (a map given where map-or-list is allowed) reports that branch's own, deeper issues,
  * so the user hears about `rules.x.input[1]` instead of "invalid input" at `rules.x`.
  */
+/** A union branch that failed only because the value has another type (its shape is not this branch's). */
+function unshaped(branch: readonly Issue[]): boolean {
+  if (branch.length !== 1 || branch[0]!.path.length !== 0) return false;
+  const b = branch[0]!;
+  if (b.code === "invalid_type") return true;
+  if (b.code === "custom") return b.message === NOT_A_FUNCTION;
+  return b.code === "invalid_union" && b.errors.every(unshaped);
+}
+
 export function describeIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const iss of issues) {
     const path = [...prefix, ...iss.path];
     if (iss.code === "invalid_union") {
-      const shaped = iss.errors.filter(
-        (branch) => !(branch.length === 1 && branch[0]!.code === "invalid_type" && branch[0]!.path.length === 0),
-      );
+      const shaped = iss.errors.filter((branch) => !unshaped(branch));
       if (shaped.length === 1) {
         out.push(...describeIssues(shaped[0]!, path));
         continue;

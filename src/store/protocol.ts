@@ -216,6 +216,11 @@ export interface FlowJobSpec {
   memMB: number;
   timeoutS?: number;
   retries: number;
+  /**
+   * What later attempts run with where it differs from attempt 1 (a rule's resources or command
+   * computed from `attempt`): `attempts[n - 2]` is attempt n, null when it is the same.
+   */
+  attempts?: Array<FlowAttempt | null>;
   priority: number;
   hashes: JobHashes;
   /** Why it runs (`missing output: 'x'`). */
@@ -240,6 +245,14 @@ export interface JobScheduling {
   nodes?: number;
   /** Extra scheduler flags, one word each (`slurm_extra`, already split). */
   extra?: string[];
+}
+
+/** One later attempt of a flow job, where it differs from attempt 1. */
+export interface FlowAttempt {
+  argv?: string[];
+  cpus?: number;
+  memMB?: number;
+  timeoutS?: number;
 }
 
 /** `<sweep>/flow.json`. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { flowBatchKey, localRulesOf, resourceProfiles, rulesOf, schedulingOf } from "../../src/engine/flow.js";
 import type { FlowJobSpec } from "../../src/store/protocol.js";
+import type { RuleResources } from "../../src/plan/dag.js";
 import type { JobScheduling, SlurmLaunchSettings, SlurmSettings } from "../../src/launchers/launcher.js";
 import { chunkOfTag, SlurmLauncher } from "../../src/launchers/slurm/slurm-launcher.js";
 import { schedulingGpus, withScheduling } from "../../src/launchers/slurm/scheduling.js";
@@ -54,8 +55,8 @@ profiles:
       "corral.yaml",
     ).config;
     const rules = Object.fromEntries(rulesOf(cfg, resourceProfiles({ config: cfg, profiles: ["p"], file: "corral.yaml" })).map((r) => [r.name, r.resources]));
-    expect(schedulingOf(rules.train!)).toEqual({ partition: "gpu", account: "lab", qos: "high", constraint: "a100|h100", nodes: 1, extra: ["--gres=gpu:1", "--comment=a b"] });
-    expect(schedulingOf(rules.eval!)).toEqual({ account: "lab", extra: ["--comment=x y"] });
+    expect(schedulingOf(rules.train! as RuleResources)).toEqual({ partition: "gpu", account: "lab", qos: "high", constraint: "a100|h100", nodes: 1, extra: ["--gres=gpu:1", "--comment=a b"] });
+    expect(schedulingOf(rules.eval! as RuleResources)).toEqual({ account: "lab", extra: ["--comment=x y"] });
   });
 
   it("takes Snakemake's slurm_partition and slurm_account as partition and account, with the same precedence", () => {
@@ -69,7 +70,7 @@ profiles:
       "corral.yaml",
     ).config;
     const [train] = rulesOf(cfg, resourceProfiles({ config: cfg, profiles: ["p"], file: "corral.yaml" }));
-    expect(schedulingOf(train!.resources!)).toEqual({ partition: "gpu", account: "lab" });
+    expect(schedulingOf(train!.resources! as RuleResources)).toEqual({ partition: "gpu", account: "lab" });
     expect(() => loadProjectText(`rules:\n  t: {output: a, shell: "true", resources: {partition: a, slurm_partition: b}}\n`, "corral.yaml")).toThrow(/rules\.t\.resources\.slurm_partition.*sets both partition and slurm_partition/);
   });
 
