@@ -20,6 +20,11 @@ import { readManifest } from "./store/store.js";
 export { defineConfig } from "./project/define.js";
 export type { UserConfig, ProjectConfig } from "./project/schema.js";
 export { CorralError } from "./errors.js";
+// Search (issue 15): the sampler plug-in point. A sampler is a pure ask(history, trialNumber).
+export { randomSampler, type RandomOptions } from "./plan/search/random.js";
+export { tpeSampler, type TpeOptions } from "./plan/search/tpe.js";
+export { spaceFromOverrides, spaceFromYaml } from "./plan/search/space.js";
+export type { Sampler, TrialRecord, Params, ParamValue, SearchSpace, Distribution, Direction } from "./plan/search/types.js";
 export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec, LaunchSettings } from "./store/protocol.js";
 export type { CorralEvent, Reporter, RunView, SweepStatus, ResultsTable, WaitResult };
 

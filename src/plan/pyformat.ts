@@ -99,6 +99,7 @@ export function formatSweep(s: SweepValue): string {
   if (s.kind === "interval") {
     const n = (x: number): string => (s.int ? formatInt(x) : pyFloatRepr(x));
     body = `interval(${n(s.start)},${n(s.end)})`;
+    if (s.int) body = `int(${body})`;
     if (s.tags?.length) body = `tag(${s.tags.map(formatString).join(",")},${body})`;
     return body;
   }
