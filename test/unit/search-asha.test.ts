@@ -1,7 +1,7 @@
 // ASHA: rungs, and the promotion decisions of Optuna's SuccessiveHalvingPruner taken
 // asynchronously (each trial against the values recorded at its rung so far).
 import { describe, expect, it } from "vitest";
-import { CorralError } from "../../src/errors.js";
+import type { CorralError } from "../../src/errors.js";
 import { ashaFromYaml, ashaReport, ashaRungs, decide, type AshaConfig } from "../../src/plan/search/asha.js";
 
 const CFG: AshaConfig = { resource: "step", min: 1, max: 27, reductionFactor: 3 };

@@ -39,11 +39,15 @@ function fail(at: Where, msg: string, hint?: string): never {
   throw new CorralError("E_SWEEP", `${at.what}: ${msg}`, { location: { file: at.file, key: at.key }, ...(hint ? { hint } : {}) });
 }
 
-/** Builds a space from parsed command-line overrides (sweeps become dimensions, plain ones stay fixed). */
-export function spaceFromOverrides(overrides: readonly Override[], opts: { random?: () => number } = {}): SearchSpace {
+/**
+ * Builds a space from command-line overrides, parsed or as text (sweeps become dimensions, plain
+ * ones stay fixed): `spaceFromOverrides(["lr=tag(log, interval(1e-5, 1e-1))", "width=64,128"])`.
+ */
+export function spaceFromOverrides(overrides: ReadonlyArray<Override | string>, opts: { random?: () => number } = {}): SearchSpace {
   const space: SearchSpace = { params: [], fixed: [] };
   const seen = new Set<string>();
-  for (const o of overrides) {
+  for (const item of overrides) {
+    const o = typeof item === "string" ? parseOverride(item, opts.random ? { random: opts.random } : {}) : item;
     const name = keyElement(o);
     const at: Where = { file: CLI, key: name, what: o.input };
     addOverride(space, seen, o, at, opts);
