@@ -1,11 +1,14 @@
 // Random and TPE samplers: bounds, shapes, seeds, purity, and TPE's behaviour as Optuna's
 // (startup, concentration, constant liar, categorical preference, pruned and failed trials).
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseOverrides } from "../../src/plan/overrides.js";
 import { randomSampler } from "../../src/plan/search/random.js";
 import { spaceFromOverrides } from "../../src/plan/search/space.js";
-import { defaultWeights, tpeSampler } from "../../src/plan/search/tpe.js";
-import type { Params, Sampler, SearchSpace, TrialRecord } from "../../src/plan/search/types.js";
+import { defaultWeights, parzen, tpeSampler } from "../../src/plan/search/tpe.js";
+import type { Distribution, ParamValue, Params, Sampler, SearchSpace, TrialRecord } from "../../src/plan/search/types.js";
 
 const space = (...overrides: string[]): SearchSpace => spaceFromOverrides(parseOverrides(overrides));
 const MIXED = space("lr=tag(log, interval(1e-5, 1e-1))", "width=choice(64,128,256)", "layers=range(2,6)", "dropout=interval(0,0.5)", "p=range(0,1,0.25)", "bs=tag(log, int(interval(8, 512)))");
@@ -147,5 +150,22 @@ describe("TPE sampler", () => {
     const prunedLow: TrialRecord = { number: 10, state: "pruned", params: { x: -9 }, intermediate: { step: 1, value: -1e9 } };
     const prunedHigh: TrialRecord = { number: 10, state: "pruned", params: { x: -9 }, intermediate: { step: 1, value: 1e9 } };
     expect(s.ask([...h10, prunedLow], 11)).toEqual(s.ask([...h10, prunedHigh], 11));
+  });
+
+  // Debian's python3-optuna (3.1) at /usr/bin/python3: the reference, when installed.
+  const PY = "/usr/bin/python3";
+  const hasOptuna = existsSync(PY) && spawnSync(PY, ["-c", "import optuna"]).status === 0;
+  it.skipIf(!hasOptuna)("has the same Parzen log densities as Optuna 3.1 (float, log, step, int, log int, categorical)", () => {
+    const script = fileURLToPath(new URL("../fixtures/search/optuna_parzen.py", import.meta.url));
+    const r = spawnSync(PY, [script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const cases = JSON.parse(r.stdout) as Array<{ dist: Distribution; obs: ParamValue[]; xs: ParamValue[]; lp: number[] }>;
+    expect(cases).toHaveLength(6);
+    for (const c of cases) {
+      const est = parzen(c.dist, c.obs, 1, false);
+      // logPdf takes a point of the transformed space: log for a log scale, an index for a category.
+      const at = (x: ParamValue): number => (c.dist.type === "categorical" ? c.dist.choices.indexOf(x) : c.dist.log ? Math.log(x as number) : (x as number));
+      c.xs.forEach((x, i) => expect(est.logPdf(at(x)), `${JSON.stringify(c.dist)} at ${String(x)}`).toBeCloseTo(c.lp[i]!, 9));
+    }
   });
 });

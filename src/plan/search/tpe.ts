@@ -140,7 +140,7 @@ function cmpKey(a: [number, number], b: [number, number]): number {
 }
 
 /** A one-dimensional Parzen estimator over a distribution's transformed space. */
-interface Parzen {
+export interface Parzen {
   /** A draw, in the transformed space (a category index for categorical). */
   sample(rng: Rng): number;
   logPdf(x: number): number;
@@ -173,7 +173,8 @@ function logSumExp(xs: readonly number[]): number {
   return m + Math.log(s);
 }
 
-function parzen(dist: Distribution, observed: ParamValue[], priorWeight: number, normalized: boolean): Parzen {
+/** One Parzen estimator (exported for the comparison with Optuna in the unit tests). */
+export function parzen(dist: Distribution, observed: ParamValue[], priorWeight: number, normalized: boolean): Parzen {
   const weights = mixtureWeights(observed.length, priorWeight);
   if (dist.type === "categorical") return categoricalParzen(dist, observed, weights, priorWeight);
   const log = dist.log;
