@@ -1,6 +1,6 @@
 // `npm run bench`: Corral side by side with its peers, in one run, on this machine. Prints a
 // table and writes bench/RESULTS.md. Sections skip (and say why) when a peer or the SLURM
-// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,slurm
+// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,slurm,search
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, utimesSync } from "node:fs";
 import os from "node:os";
@@ -164,6 +164,44 @@ if (want("slurm")) {
     const raw = Math.round(performance.now() - t0);
     rows.push({ what: `${n} runs of \`true\` on the local SLURM (per_job 50)`, corral: fmt(c.ms), peer: `raw sbatch --array=0-${n - 1}: ${fmt(raw)}`, ratio: (raw / c.ms).toFixed(2), target: "packing beats one task per run", ok: c.ms < raw });
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// 6. Search (issue 15): Corral's TPE vs Optuna's TPE vs Corral's random search, same budget and
+// seeds, sequential ask/tell; and slot utilization of an asynchronous study vs synchronous batches.
+if (want("search")) {
+  const out = execFileSync(process.execPath, [path.join(here, "search.mjs"), ...(quick ? ["--seeds", "3"] : [])], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const v = (x) => (Math.abs(x) >= 1 ? x.toFixed(3) : x.toPrecision(3));
+  for (const line of out.trim().split("\n")) {
+    const r = JSON.parse(line);
+    if (r.kind === "sampler") {
+      const name = r.problem === "branin" ? "Branin (2-D)" : "Hartmann (6-D)";
+      const what = `TPE on ${name}: median best of ${r.seeds} seeds, ${r.budget} trials (optimum ${r.optimum})`;
+      if (r.optuna === undefined) {
+        notes.push(`Optuna not available (apt-get install python3-optuna; run with /usr/bin/python3): ${name} compared with random search only`);
+        rows.push({ what, corral: `${v(r.corralTpe)} (random: ${v(r.corralRandom)})`, peer: "python3-optuna not installed", ratio: "", target: "reported", ok: undefined });
+        continue;
+      }
+      // Regret against the known optimum: peer regret / corral regret, above 1 when Corral's TPE found better points.
+      const ratio = (r.optuna - r.optimum) / (r.corralTpe - r.optimum);
+      rows.push({
+        what,
+        corral: `${v(r.corralTpe)} (random: ${v(r.corralRandom)}; ${r.corralTpeMsPerTrial} ms/trial)`,
+        peer: `Optuna ${r.optunaVersion} TPE: ${v(r.optuna)}`,
+        ratio: ratio.toFixed(2),
+        target: "Corral's TPE at least as good as Optuna's median best",
+        ok: r.corralTpe <= r.optuna,
+      });
+    } else if (r.kind === "utilization") {
+      rows.push({
+        what: `slot utilization, ${r.budget} trials of log-normal length on ${r.slots} slots (median of ${r.seeds})`,
+        corral: `asynchronous: ${(100 * r.async).toFixed(1)} %`,
+        peer: `synchronous batches of ${r.slots}: ${(100 * r.sync).toFixed(1)} %`,
+        ratio: (r.async / r.sync).toFixed(2),
+        target: "asynchronous > 90 %",
+        ok: r.async > 0.9,
+      });
+    }
   }
 }
 

@@ -33,6 +33,11 @@ export function expand(pattern: string, values: Record<string, string | number |
 }
 export type { UserConfig, ProjectConfig } from "./project/schema.js";
 export { CorralError } from "./errors.js";
+// Search (issue 15): the sampler plug-in point. A sampler is a pure ask(history, trialNumber).
+export { randomSampler, type RandomOptions } from "./plan/search/random.js";
+export { tpeSampler, type TpeOptions } from "./plan/search/tpe.js";
+export { spaceFromOverrides, spaceFromYaml } from "./plan/search/space.js";
+export type { Sampler, TrialRecord, Params, ParamValue, SearchSpace, Distribution, Direction } from "./plan/search/types.js";
 export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec, LaunchSettings } from "./store/protocol.js";
 export type { CorralEvent, Reporter, RunView, SweepStatus, ResultsTable, WaitResult };
 

@@ -37,6 +37,7 @@ export interface ParseOptions {
 
 type Value = ElementValue | SweepValue;
 type ChoiceSweep = Extract<SweepValue, { kind: "choice" }>;
+type OrderedSweep = Exclude<SweepValue, { kind: "interval" }>;
 
 const FILE = "<command line>";
 const DEFAULT_HINT =
@@ -44,12 +45,15 @@ const DEFAULT_HINT =
 const KEY_HINT = "Keys look like a.b, +a.b, ++a.b, ~a.b, group=option, server/db=option or group@pkg=option.";
 const FUNCTIONS = ["choice", "range", "glob", "sort", "shuffle", "tag", "int", "float", "str", "bool", "interval"];
 
-/** True for a SweepValue (choice/range/glob), false for any ElementValue. */
+/** True for a SweepValue (choice/range/glob/interval), false for any ElementValue. */
 export function isSweepValue(v: unknown): v is SweepValue {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   const k = (v as { kind?: unknown }).kind;
-  return k === "choice" || k === "range" || k === "glob";
+  return k === "choice" || k === "range" || k === "glob" || k === "interval";
 }
+
+/** The message for an interval() where a grid needs a list of values (the basic sweep refuses it, as Hydra's does). */
+export const INTERVAL_IN_GRID = "interval() is for continuous samplers such as Optuna; use range() or a list";
 
 /** Builds a float element. */
 export const float = (value: number): FloatValue => ({ kind: "float", value });
@@ -574,7 +578,7 @@ class FnCall {
       case "bool":
         return this.cast(this.name);
       case "interval":
-        return this.p.fail("interval() is for continuous samplers such as Optuna; use range() or a list", this.at, "e.g. lr=range(0,1,0.1) or lr=0.1,0.01,0.001");
+        return this.interval();
       default: {
         const dym = didYouMean(this.name, FUNCTIONS);
         return this.p.fail(`unknown function '${this.name}'`, this.at, dym ? `Did you mean ${dym}()? To pass the text literally, escape the parenthesis: ${this.name}\\(...\\)` : `Known functions: ${FUNCTIONS.join(", ")}.`);
@@ -611,6 +615,16 @@ class FnCall {
     return { kind: "range", start: start.n, stop: stop.n, step: step.n, ...(isFloat ? { float: true } : {}) };
   }
 
+  /** Hydra's interval(start, end): both bounds become floats (int(interval(...)) makes them ints). */
+  interval(): SweepValue {
+    const { named } = this.bind(["start", "end"]);
+    const start = this.number(named.get("start"), "start");
+    const end = this.number(named.get("end"), "end");
+    if (start === undefined) return this.fail("missing argument 'start'");
+    if (end === undefined) return this.fail("missing argument 'end'");
+    return { kind: "interval", start: start.n, end: end.n };
+  }
+
   strings(v: Value, what: string): string[] {
     const one = (x: ElementValue): string => {
       if (typeof x === "string") return x;
@@ -630,7 +644,7 @@ class FnCall {
   }
 
   /** Shared shape of sort() and shuffle(): *args, sweep=, list=. */
-  target(extra: string[]): { kind: "list"; list: ElementValue[] } | { kind: "sweep"; sweep: SweepValue } | { kind: "value"; value: ElementValue } {
+  target(extra: string[]): { kind: "list"; list: ElementValue[] } | { kind: "sweep"; sweep: OrderedSweep } | { kind: "value"; value: ElementValue } {
     const { named, rest } = this.bind(["sweep", "list", ...extra], true);
     const sweep = named.get("sweep");
     const list = named.get("list");
@@ -639,7 +653,7 @@ class FnCall {
     if (given > 1) this.fail("takes either values, sweep= or list=, not several");
     if (sweep !== undefined) {
       if (!isSweepValue(sweep)) this.fail("sweep= must be a sweep such as choice(...) or range(...)");
-      return { kind: "sweep", sweep: { ...sweep } };
+      return { kind: "sweep", sweep: this.ordered(sweep) };
     }
     if (list !== undefined) {
       if (!Array.isArray(list)) this.fail("list= must be a list");
@@ -647,9 +661,15 @@ class FnCall {
     }
     if (rest.length > 1) return { kind: "sweep", sweep: { kind: "choice", values: rest.map((a) => this.element(a, "a value")), simpleForm: true } };
     const only = rest[0]!;
-    if (isSweepValue(only)) return { kind: "sweep", sweep: { ...only } };
+    if (isSweepValue(only)) return { kind: "sweep", sweep: this.ordered(only) };
     if (Array.isArray(only)) return { kind: "list", list: [...only] };
     return { kind: "value", value: only };
+  }
+
+  /** A copy of a sweep that sort()/shuffle() may order: an interval has no order (Hydra refuses it too). */
+  ordered(s: SweepValue): OrderedSweep {
+    if (s.kind === "interval") return this.fail("an interval() has no values to order");
+    return { ...s };
   }
 
   bool(v: Value | undefined, what: string): boolean | undefined {
@@ -691,11 +711,19 @@ class FnCall {
   }
 
   tag(): Value {
-    // Tags are metadata for optimizing sweepers; the basic sweep ignores them.
+    // Tags are metadata for optimizing sweepers; the basic sweep ignores them. Only an
+    // interval keeps them: `log` is the one tag the Optuna sweeper reads, and only there.
     const { named, rest } = this.bind(["sweep"], true);
     const sweep = named.get("sweep") ?? rest[rest.length - 1];
     if (!isSweepValue(sweep)) return this.fail("needs a sweep as its last argument (or sweep=)");
-    return sweep;
+    const tagArgs = named.has("sweep") ? rest : rest.slice(0, -1);
+    const tags = tagArgs.map((t) => {
+      if (typeof t === "string") return t;
+      if (typeof t === "object" && t !== null && !Array.isArray(t) && t.kind === "quoted") return t.text;
+      return this.fail("tags must be strings, e.g. tag(log, interval(1e-5, 1e-1))");
+    });
+    if (sweep.kind !== "interval") return sweep;
+    return { ...sweep, tags: [...new Set(tags)] };
   }
 
   cast(to: "int" | "float" | "str" | "bool"): Value {
@@ -717,6 +745,16 @@ class FnCall {
       delete r.float;
       if (r.step === 0) this.fail("step is zero after the cast to int");
       return r;
+    }
+    if (v.kind === "interval") {
+      // Hydra's cast_interval: int() truncates both bounds (the Optuna sweeper then samples ints).
+      if (to === "str" || to === "bool") this.fail(`an interval cannot be cast to ${to}`);
+      if (to === "float") {
+        const r = { ...v };
+        delete r.int;
+        return r;
+      }
+      return { ...v, start: Math.trunc(v.start), end: Math.trunc(v.end), int: true };
     }
     return this.fail("a glob cannot be cast");
   }

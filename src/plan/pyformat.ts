@@ -96,6 +96,13 @@ export function formatOverride(key: string, value: ElementValue): string {
 /** Spells a sweep back in the grammar: `a,b`, `choice(a,b)`, `range(0,10,2)`, `glob([a*],exclude=[b])`. */
 export function formatSweep(s: SweepValue): string {
   let body: string;
+  if (s.kind === "interval") {
+    const n = (x: number): string => (s.int ? formatInt(x) : pyFloatRepr(x));
+    body = `interval(${n(s.start)},${n(s.end)})`;
+    if (s.int) body = `int(${body})`;
+    if (s.tags?.length) body = `tag(${s.tags.map(formatString).join(",")},${body})`;
+    return body;
+  }
   if (s.kind === "choice") body = s.simpleForm && !s.sort && !s.shuffle ? s.values.map(formatValue).join(",") : `choice(${s.values.map(formatValue).join(",")})`;
   else if (s.kind === "range") {
     const n = (x: number): string => (s.float ? pyFloatRepr(x) : formatInt(x));

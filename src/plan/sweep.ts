@@ -9,7 +9,7 @@
  */
 import { CorralError } from "../errors.js";
 import { ConfigFloat, withoutFloats } from "./float.js";
-import { float, mulberry32, parseOverride, shuffleInPlace, toConfigValue } from "./overrides.js";
+import { float, INTERVAL_IN_GRID, mulberry32, parseOverride, shuffleInPlace, toConfigValue } from "./overrides.js";
 import { formatValue, keyElement } from "./pyformat.js";
 import type { ConfigValue, ElementValue, Override, SweepValue } from "./types.js";
 
@@ -234,12 +234,16 @@ function spellFixed(o: Override): string {
   return o.value === undefined ? keyElement(o) : `${keyElement(o)}=${formatValue(o.value as ElementValue)}`;
 }
 
+const INTERVAL_HINT = "e.g. lr=range(0,1,0.1) or lr=0.1,0.01,0.001; or search it: corral run -m --search tpe (docs/search.md)";
+
 /** The values a sweep stands for, in order, with sort/shuffle applied. */
 export function sweepValues(s: SweepValue, key: string, opts: Pick<SweepInput, "groupOptions" | "random"> = {}): ElementValue[] {
   let values: ElementValue[];
   if (s.kind === "choice") values = [...s.values];
   else if (s.kind === "range") values = rangeValues(s, key);
-  else {
+  else if (s.kind === "interval") {
+    throw new CorralError("E_OVERRIDE", `${key}: ${INTERVAL_IN_GRID}`, { hint: INTERVAL_HINT });
+  } else {
     if (!opts.groupOptions) {
       throw new CorralError("E_SWEEP", `${key}: glob() needs a config group, and '${key}' has no options here`, { hint: "Use glob() on a config group key such as db=glob(*)." });
     }
@@ -304,6 +308,12 @@ const paramValue = (v: ElementValue): ConfigValue => withoutFloats(toConfigValue
 
 /** One axis from a sweep override: its values parsed, deduplicated, spelled once. */
 function axisFromSweep(ctx: Ctx, o: Override, s: SweepValue, where: string | undefined): Axis {
+  if (s.kind === "interval") {
+    throw new CorralError("E_OVERRIDE", `${o.input}: ${INTERVAL_IN_GRID}`, {
+      location: where !== undefined ? { ...ctx.src, key: where } : { file: "<command line>" },
+      hint: INTERVAL_HINT,
+    });
+  }
   const values = sweepValues(s, o.key, ctx.input);
   if (values.length === 0) {
     const what = s.kind === "glob" ? `glob() matched no option of config group '${o.key}'` : `${s.kind}() produced no values`;

@@ -45,11 +45,23 @@ export type ElementValue =
   | ElementValue[]
   | { kind: "dict"; entries: Array<[string, ElementValue]> };
 
-/** A sweep over values: `a=1,2`, `choice(...)`, `range(...)`, `glob(...)`, wrapped by sort/shuffle. */
+/**
+ * A sweep over values: `a=1,2`, `choice(...)`, `range(...)`, `glob(...)`, wrapped by sort/shuffle;
+ * or a continuous `interval(a,b)` (optionally `tag(log, ...)`), which only a search sampler takes.
+ */
 export type SweepValue =
   | { kind: "choice"; values: ElementValue[]; simpleForm: boolean; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
   | { kind: "range"; start: number; stop: number; step: number; /** values are floats (any bound was a float) */ float?: boolean; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
-  | { kind: "glob"; include: string[]; exclude: string[]; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } };
+  | { kind: "glob"; include: string[]; exclude: string[]; sort?: { reverse: boolean }; shuffle?: { seed: number | undefined } }
+  | {
+      kind: "interval";
+      start: number;
+      end: number;
+      /** Bounds are ints: `int(interval(1,10))`. Hydra's interval() makes both bounds floats. */
+      int?: boolean;
+      /** Tags from `tag(log, interval(...))`; `log` samples on a log scale. */
+      tags?: string[];
+    };
 
 /** Hydra's override types: `a=1` change, `+a=1` add, `++a=1` force add, `~a` delete. */
 export type OverrideType = "change" | "add" | "force_add" | "delete";

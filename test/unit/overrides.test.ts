@@ -471,10 +471,11 @@ describe("errors", () => {
     expect(e.message).toMatch(re);
   });
 
-  it("rejects interval() with a pointer to range()", () => {
-    const e = err("lr=interval(0,1)");
-    expect(e.message).toContain("interval() is for continuous samplers such as Optuna; use range() or a list");
-    expect(e.location?.column).toBe(4);
+  it("parses interval() as a sweep for search samplers (grids refuse it: search-space.test.ts)", () => {
+    const o = parseOverride("lr=interval(0,1)");
+    expect(o.isSweep).toBe(true);
+    expect(o.value).toEqual({ kind: "interval", start: 0, end: 1 });
+    expect(err("lr=shuffle(interval(0,1))").message).toContain("an interval() has no values to order");
   });
 });
 
