@@ -12,8 +12,43 @@ import { Pattern, PatternIndex, wildcardNames } from "./patterns.js";
 import { ConfigFloat } from "./float.js";
 import type { ConfigValue } from "./types.js";
 
-/** A rule's files: one path, a list, or named entries (`{ model: "m.pt", data: [...] }`). */
-export type PathSpec = string | string[] | Record<string, string | string[]>;
+/**
+ * A file marked as Snakemake marks it: an output deleted once every job of the flow that reads it
+ * has succeeded (`temp`), an output made read-only after its job (`protected`), an input whose
+ * mtime never makes a job stale (`ancient`).
+ */
+export type FileMarker = { temp: string } | { protected: string } | { ancient: string };
+/** One file pattern, plain or marked. */
+export type FileItem = string | FileMarker;
+/** A rule's files: one path, a list, or named entries (`{ model: "m.pt", data: [...] }`); any item may be marked. */
+export type PathSpec = FileItem | FileItem[] | Record<string, FileItem | FileItem[]>;
+/** The marker names, as they key a {@link FileMarker}. */
+export const MARKERS = ["temp", "protected", "ancient"] as const;
+export type MarkerName = (typeof MARKERS)[number];
+
+/** The marker of an item (`{temp: "x"}` -> "temp"), undefined for a plain path or anything else. */
+export function markerOf(item: unknown): MarkerName | undefined {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) return undefined;
+  const keys = Object.keys(item);
+  if (keys.length !== 1) return undefined;
+  const k = keys[0] as MarkerName;
+  return MARKERS.includes(k) && typeof (item as Record<string, unknown>)[k] === "string" ? k : undefined;
+}
+
+/** The path pattern of an item, plain or marked. */
+export function pathOf(item: FileItem): string {
+  if (typeof item === "string") return item;
+  const m = markerOf(item);
+  return m === undefined ? String(item) : (item as Record<string, string>)[m]!;
+}
+
+/** A spec with its markers dropped (what the rule hash sees, so marking a file reruns nothing). */
+export function plainSpec(spec: PathSpec | undefined): unknown {
+  if (spec === undefined) return undefined;
+  if (typeof spec === "string" || markerOf(spec) !== undefined) return pathOf(spec as FileItem);
+  if (Array.isArray(spec)) return spec.map(pathOf);
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, Array.isArray(v) ? v.map(pathOf) : pathOf(v)]));
+}
 
 /** Resources a job asks for. */
 export interface RuleResources {
@@ -33,11 +68,13 @@ export interface RuleSpec {
   shell?: string;
   run?: string[];
   resources?: RuleResources;
+  /** The effective container: the rule's own, else the project's as patched by profiles. */
   container?: unknown;
   retries?: number;
   wildcard_constraints?: Record<string, string>;
   log?: PathSpec;
   priority?: number;
+  code?: string; // Source text of the rule's functions (TS rules), hashed for the 'code changed' reason
 }
 
 /**
@@ -70,6 +107,12 @@ export interface Job {
   key: string;
   /** The rule this job instantiates (shared). */
   spec: RuleSpec;
+  /** Outputs marked `temp` (shared empty list when none). */
+  temp: string[];
+  /** Outputs marked `protected`. */
+  protected: string[];
+  /** Inputs marked `ancient`. */
+  ancient: string[];
 }
 
 /** The planned DAG. */
@@ -82,6 +125,8 @@ export interface Dag {
   sources: string[];
   /** Names of all rules of the workflow (also those with no job here), for flag checks. */
   rules: string[];
+  /** The jobs the targets name, each with the files asked of it (all outputs for a rule target). */
+  targets: Array<{ job: number; files: string[] }>;
 }
 
 /** What {@link buildDag} needs: rules, targets, and a view of which source files exist. */
@@ -97,6 +142,8 @@ export const MAX_CHAIN_DEPTH = 10_000;
 interface Slot {
   name: string | undefined;
   patterns: Pattern[];
+  /** Marker of each pattern. */
+  marks: Array<MarkerName | undefined>;
 }
 
 interface CompiledRule {
@@ -106,6 +153,8 @@ interface CompiledRule {
   outputs: Slot[];
   inputs: Slot[];
   logs: Slot[];
+  /** Whether any output/input pattern is marked (else the job's marker lists are shared empties). */
+  marked: boolean;
   params: Record<string, ConfigValue>;
   resources: RuleResources;
 }
@@ -122,11 +171,38 @@ const EMPTY_PARAMS: Record<string, ConfigValue> = Object.freeze({}) as Record<st
 const EMPTY_RESOURCES: RuleResources = Object.freeze({});
 const EMPTY_LIST: string[] = Object.freeze([]) as unknown as string[];
 
-function slotsOf(spec: PathSpec | undefined): Array<{ name: string | undefined; list: string[] }> {
+type RawSlot = { name: string | undefined; list: string[]; marks: Array<MarkerName | undefined> };
+
+/** The slots of a file spec; `allowed` are the markers this kind of file may carry. */
+function slotsOf(spec: PathSpec | undefined, rule = "", kind = "", allowed: readonly MarkerName[] = []): RawSlot[] {
   if (spec === undefined) return [];
-  if (typeof spec === "string") return [{ name: undefined, list: [spec] }];
-  if (Array.isArray(spec)) return [{ name: undefined, list: spec }];
-  return Object.entries(spec).map(([name, v]) => ({ name, list: typeof v === "string" ? [v] : v }));
+  const slot = (name: string | undefined, items: FileItem[]): RawSlot => ({
+    name,
+    list: items.map(pathOf),
+    marks: items.map((it) => {
+      const m = markerOf(it);
+      if (m !== undefined && !allowed.includes(m)) {
+        throw new CorralError("E_WORKFLOW", `Rule '${rule}' ${kind}: '{${m}: ...}' ${m === "ancient" ? "marks inputs" : "marks outputs"} only`);
+      }
+      return m;
+    }),
+  });
+  if (typeof spec === "string" || markerOf(spec) !== undefined) return [slot(undefined, [spec as FileItem])];
+  if (Array.isArray(spec)) return [slot(undefined, spec)];
+  return Object.entries(spec).map(([name, v]) => slot(name, Array.isArray(v) ? v : [v]));
+}
+
+/** The formatted paths of the slots' patterns that carry `mark`. */
+function markedPaths(slots: Slot[], flat: string[], mark: MarkerName): string[] {
+  let out = EMPTY_LIST;
+  let i = 0;
+  for (const s of slots) {
+    for (const m of s.marks) {
+      if (m === mark) (out === EMPTY_LIST ? (out = []) : out).push(flat[i]!);
+      i++;
+    }
+  }
+  return out;
 }
 
 function sameSet(a: string[], b: string[]): boolean {
@@ -159,8 +235,9 @@ export function compileRule(spec: RuleSpec): CompiledRule {
   const where = (kind: string): string => `Rule '${rule}' ${kind}`;
   let names: string[] | undefined;
   let firstOut = "";
-  const outputs = slotsOf(spec.output).map((s) => ({
+  const outputs = slotsOf(spec.output, rule, "output", ["temp", "protected"]).map((s) => ({
     name: s.name,
+    marks: s.marks,
     patterns: s.list.map((src) => {
       const p = new Pattern(src, constraints, where("output"));
       if (names === undefined) {
@@ -176,8 +253,9 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     }),
   }));
   const outNames = names ?? [];
-  const checkSubset = (kind: string) => (s: { name: string | undefined; list: string[] }): Slot => ({
+  const checkSubset = (kind: string) => (s: RawSlot): Slot => ({
     name: s.name,
+    marks: s.marks,
     patterns: s.list.map((src) => {
       for (const w of wildcardNames(src, where(kind))) {
         if (!outNames.includes(w)) {
@@ -192,12 +270,14 @@ export function compileRule(spec: RuleSpec): CompiledRule {
       return new Pattern(src, {}, where(kind));
     }),
   });
+  const inputs = slotsOf(spec.input, rule, "input", ["ancient"]).map(checkSubset("input"));
   return {
     spec,
     names: outNames,
     outputs,
-    inputs: slotsOf(spec.input).map(checkSubset("input")),
-    logs: slotsOf(spec.log).map(checkSubset("log")),
+    inputs,
+    logs: slotsOf(spec.log, rule, "log").map(checkSubset("log")),
+    marked: [...outputs, ...inputs].some((s) => s.marks.some((m) => m !== undefined)),
     params: spec.params ?? EMPTY_PARAMS,
     resources: spec.resources ?? EMPTY_RESOURCES,
   };
@@ -370,6 +450,9 @@ export function buildDag(input: BuildDagInput): Dag {
       priority: c.spec.priority ?? 0,
       key: jobKey(rule, c.names, wildcards),
       spec: c.spec,
+      temp: c.marked ? markedPaths(c.outputs, outs.flat, "temp") : EMPTY_LIST,
+      protected: c.marked ? markedPaths(c.outputs, outs.flat, "protected") : EMPTY_LIST,
+      ancient: c.marked ? markedPaths(c.inputs, ins.flat, "ancient") : EMPTY_LIST,
     };
     const node: Node = { job, state: 0, next: 0 };
     for (const o of outs.flat) {
@@ -474,6 +557,13 @@ export function buildDag(input: BuildDagInput): Dag {
     }
   };
 
+  // Target node -> the files asked of it (null: a rule target, all its outputs).
+  const targeted = new Map<Node, string[] | null>();
+  const aim = (node: Node, file: string | null): void => {
+    const had = targeted.get(node);
+    if (had === null) return;
+    targeted.set(node, file === null ? null : [...(had ?? []), file]);
+  };
   for (const t of input.targets) {
     if (typeof t === "string") {
       const c = byName.get(t);
@@ -491,21 +581,29 @@ export function buildDag(input: BuildDagInput): Dag {
           ruleTargets.set(t, node);
         }
         visit(node);
+        aim(node, null);
         continue;
       }
       const node = resolve(t, `target '${t}'`);
-      if (node !== null) visit(node);
+      if (node !== null) {
+        visit(node);
+        aim(node, t);
+      }
       continue;
     }
     for (const path of expandTarget(t)) {
       const node = resolve(path, `target '${path}'`);
-      if (node !== null) visit(node);
+      if (node !== null) {
+        visit(node);
+        aim(node, path);
+      }
     }
   }
+  const targets = [...targeted].map(([node, files]) => ({ job: node.job.id, files: files ?? node.job.outputs }));
 
   const byOutput = new Map<string, number>();
   for (const [path, node] of produced) byOutput.set(path, node.job.id);
-  return { jobs: order, byOutput, sources: [...sources], rules: compiled.map((c) => c.spec.name) };
+  return { jobs: order, byOutput, sources: [...sources], rules: compiled.map((c) => c.spec.name), targets };
 }
 
 /** Shell-quote one word, single-quote style; plain words (`[A-Za-z0-9_@%+=:,./-]`) stay bare. */

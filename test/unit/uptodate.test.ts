@@ -55,8 +55,9 @@ describe("decideJobs", () => {
     expect(ds.length).toBe(5);
   });
 
-  it("runs a job with a missing output, and everything downstream", () => {
+  it("runs a target job with a missing output, and what it needs that is missing", () => {
     const { dag, w } = setup();
+    w.mtime.delete("report.md");
     w.mtime.delete("m/a.pt");
     const ds = decideJobs(dag, w, { rerunIncomplete: false });
     expect(byKey(dag, ds)).toEqual({
@@ -64,10 +65,51 @@ describe("decideJobs", () => {
       "train[ds=a]": "missing output",
       "get[ds=b]": "-",
       "train[ds=b]": "-",
+      report: "missing output",
+    });
+    expect(ds[dag.byOutput.get("report.md")!]!.detail).toBe("'report.md'");
+    expect(ds[dag.byOutput.get("m/a.pt")!]!.detail).toBe("'m/a.pt', needed by report");
+  });
+
+  it("does not rebuild a missing intermediate whose consumers are up to date (unless forced or targeted)", () => {
+    const { dag, w } = setup();
+    w.mtime.delete("m/a.pt");
+    const ds = decideJobs(dag, w, { rerunIncomplete: false });
+    expect(ds.some((d) => d.run)).toBe(false);
+    expect(ds[dag.byOutput.get("m/a.pt")!]!).toEqual({ run: false, reason: "up to date", detail: "output 'm/a.pt' missing but not needed: its consumers are up to date" });
+    // -R train: its jobs and everything downstream
+    expect(byKey(dag, decideJobs(dag, w, { forcerun: ["train"], rerunIncomplete: false }))).toEqual({
+      "get[ds=a]": "-",
+      "train[ds=a]": "forced",
+      "get[ds=b]": "-",
+      "train[ds=b]": "forced",
       report: "input will be rebuilt",
     });
-    expect(ds[dag.byOutput.get("report.md")!]!.detail).toBe("by train[ds=a]");
-    expect(ds[dag.byOutput.get("m/a.pt")!]!.detail).toBe("'m/a.pt'");
+    // -F: everything
+    expect(decideJobs(dag, w, { forceall: true, rerunIncomplete: false }).every((d) => d.run && d.reason === "forced")).toBe(true);
+    // the file named as a target
+    const d2 = buildDag({ rules: rules(), targets: ["report.md", "m/a.pt"], exists: (p) => p === "raw.csv" });
+    expect(byKey(d2, decideJobs(d2, w, { rerunIncomplete: false }))).toMatchObject({ "train[ds=a]": "missing output", report: "input will be rebuilt" });
+    // a consumer that runs for its own reason needs it
+    const r = rules();
+    r[2]!.shell = "report -v {input} > {output}";
+    const d3 = buildDag({ rules: r, targets: ["report.md"], exists: (p) => p === "raw.csv" });
+    expect(byKey(d3, decideJobs(d3, w, { rerunIncomplete: false }))).toEqual({
+      "get[ds=a]": "-",
+      "train[ds=a]": "missing output",
+      "get[ds=b]": "-",
+      "train[ds=b]": "-",
+      report: "command changed",
+    });
+  });
+
+  it("reaches past a missing intermediate: an edited source reruns its producer by the consumers' output time", () => {
+    const { dag, w } = setup();
+    w.mtime.delete("data/a.csv");
+    w.mtime.set("raw.csv", 1000);
+    const ds = decideJobs(dag, w, { rerunIncomplete: false });
+    expect(byKey(dag, ds)).toMatchObject({ "get[ds=a]": "output older than input", "train[ds=a]": "input will be rebuilt", report: "input will be rebuilt" });
+    expect(ds[0]!.detail).toBe("'raw.csv' is newer than 'm/a.pt'");
   });
 
   it("runs everything when nothing exists", () => {
@@ -103,7 +145,7 @@ describe("decideJobs", () => {
     const r4 = rules();
     r4[1]!.container = "docker://pytorch:2";
     const d4 = buildDag({ rules: r4, targets: ["report.md"], exists: (p) => p === "raw.csv" });
-    expect(byKey(d4, decideJobs(d4, w, { rerunIncomplete: false }))["train[ds=a]"]).toBe("rule changed");
+    expect(byKey(d4, decideJobs(d4, w, { rerunIncomplete: false }))["train[ds=a]"]).toBe("container changed");
     const r5 = rules();
     r5[2]!.shell = "report --verbose {input} > {output}";
     const d5 = buildDag({ rules: r5, targets: ["report.md"], exists: (p) => p === "raw.csv" });
@@ -135,9 +177,13 @@ describe("decideJobs", () => {
     expect((e as CorralError).hint).toMatch(/--rerun-incomplete/);
     const ds = decideJobs(dag, w, { rerunIncomplete: true });
     expect(byKey(dag, ds)).toMatchObject({ "train[ds=b]": "incomplete output", report: "input will be rebuilt", "train[ds=a]": "-" });
-    // a job that runs anyway (its output is missing) needs no flag
+    // a job that runs anyway (its consumer runs) needs no flag
+    w.mtime.set("data/b.csv", 1000);
+    expect(decideJobs(dag, w, { rerunIncomplete: false })[dag.byOutput.get("m/b.pt")!]!.reason).toBe("output older than input");
+    // a missing output marked incomplete is just missing
     w.mtime.delete("m/b.pt");
-    expect(decideJobs(dag, w, { rerunIncomplete: false })[dag.byOutput.get("m/b.pt")!]!.reason).toBe("missing output");
+    w.mtime.set("data/b.csv", 11);
+    expect(decideJobs(dag, w, { rerunIncomplete: false }).some((d) => d.run)).toBe(false);
   });
 
   it("forces a rule's jobs and their consumers", () => {
@@ -192,6 +238,7 @@ describe("summarize", () => {
   it("counts jobs and reasons per rule", () => {
     const { dag, w } = setup();
     w.mtime.delete("m/a.pt");
+    w.mtime.delete("report.md");
     const s = summarize(dag, decideJobs(dag, w, { rerunIncomplete: false }));
     expect(s).toEqual({
       jobs: 5,
@@ -199,14 +246,14 @@ describe("summarize", () => {
       rules: [
         { rule: "get", jobs: 2, run: 0, reasons: { "up to date": 2 } },
         { rule: "train", jobs: 2, run: 1, reasons: { "missing output": 1, "up to date": 1 } },
-        { rule: "report", jobs: 1, run: 1, reasons: { "input will be rebuilt": 1 } },
+        { rule: "report", jobs: 1, run: 1, reasons: { "missing output": 1 } },
       ],
     });
     expect(formatSummary(s).split("\n")).toEqual([
       "rule    jobs  run  reasons",
       "get        2    0  up to date: 2",
       "train      2    1  missing output: 1, up to date: 1",
-      "report     1    1  input will be rebuilt: 1",
+      "report     1    1  missing output: 1",
       "total      5    2",
     ]);
   });
@@ -215,6 +262,7 @@ describe("summarize", () => {
 describe("renderDag", () => {
   const { dag, w } = setup();
   w.mtime.delete("m/a.pt");
+  w.mtime.delete("report.md");
   const ds = decideJobs(dag, w, { rerunIncomplete: false });
 
   it("renders dot with one node per job and one edge per dependency", () => {
