@@ -17,7 +17,7 @@ import { openProject } from "./project/open.js";
 import { waitForSweep, type WaitResult } from "./engine/watch.js";
 import { readManifest } from "./store/store.js";
 
-export { defineConfig } from "./project/define.js";
+export { ancient, defineConfig, protect, temp } from "./project/define.js";
 export type { UserConfig, ProjectConfig } from "./project/schema.js";
 export { CorralError } from "./errors.js";
 export type { RunState, RunStatusRecord, SweepManifest, RunSpec, BatchSpec, LaunchSettings } from "./store/protocol.js";

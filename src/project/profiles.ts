@@ -15,6 +15,7 @@ import { z } from "zod";
 import { CorralError, didYouMean } from "../errors.js";
 import { composeConfig, type ConfigRepo, type DefaultsEntry, type GroupOption } from "../plan/compose.js";
 import { isConfigMap } from "../plan/configpath.js";
+import { markerOf } from "../plan/dag.js";
 import { withoutFloats } from "../plan/float.js";
 import { fillHydraRefs, hydraSettings, isCorralKey, isHydraKey, overrideDirname, type OverrideDirnameRule } from "../plan/hydra-app.js";
 import { parseOverrides, toConfigValue } from "../plan/overrides.js";
@@ -249,7 +250,16 @@ export function substitutePaths(text: string, paths: Record<string, string>, whe
   });
 }
 
-type FileSpec = RuleConfig["output"];
+type FileSpec = RuleConfig["output"] | NonNullable<RuleConfig["input"]>;
+const isMarked = (v: unknown): boolean => markerOf(v) !== undefined;
+type FileItemSpec = string | { temp: string } | { protected: string } | { ancient: string };
+
+/** Apply `f` to the path of one file item, plain or marked (`{temp: path}`). */
+function mapItem(item: FileItemSpec, f: (s: string) => string): FileItemSpec {
+  if (typeof item === "string") return f(item);
+  const [k, v] = Object.entries(item)[0]!;
+  return { [k]: f(v as string) } as FileItemSpec;
+}
 
 /**
  * The config with `${paths.name}` expanded in the command, rule inputs/outputs/logs/commands and
@@ -258,10 +268,11 @@ type FileSpec = RuleConfig["output"];
  */
 export function applyPaths(cfg: ProjectConfig, paths: Record<string, string>, file: string): ProjectConfig {
   const sub = (s: string, key: string): string => substitutePaths(s, paths, { file, key });
-  const subSpec = (v: FileSpec, key: string): FileSpec => {
-    if (typeof v === "string") return sub(v, key);
-    if (Array.isArray(v)) return v.map((x, i) => sub(x, `${key}[${i}]`));
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "string" ? sub(x, `${key}.${k}`) : x.map((y) => sub(y, `${key}.${k}`))]));
+  const subSpec = <S extends FileSpec>(v: S, key: string): S => {
+    const one = (x: FileItemSpec, k: string): FileItemSpec => mapItem(x, (t) => sub(t, k));
+    if (typeof v === "string" || isMarked(v)) return one(v as FileItemSpec, key) as S;
+    if (Array.isArray(v)) return v.map((x: FileItemSpec, i) => one(x, `${key}[${i}]`)) as S;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Array.isArray(x) ? x.map((y: FileItemSpec) => one(y, `${key}.${k}`)) : one(x as FileItemSpec, `${key}.${k}`)])) as S;
   };
   const rules: Record<string, RuleConfig> = {};
   for (const [name, r] of Object.entries(cfg.rules)) {

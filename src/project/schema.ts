@@ -485,10 +485,28 @@ export const sweepSchema = z
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
 const FILES = "must be a path pattern, a list of them, or a map of names to them";
-const fileSpec = () =>
-  z.union([z.string(), z.array(z.string()), z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: te(FILES) }))], {
-    error: te(FILES),
+const MARKER_KEYS = ["temp", "protected", "ancient"] as const;
+/**
+ * Files of a rule: a pattern, a list, or a map of names to pattern(s). An item may be marked as
+ * `{temp: pattern}` / `{protected: pattern}` (outputs) or `{ancient: pattern}` (inputs).
+ */
+const markedPath = () => z.string({ error: te("must be a path pattern") });
+const OUTPUT_MARKERS = [z.strictObject({ temp: markedPath() }), z.strictObject({ protected: markedPath() })] as const;
+const INPUT_MARKERS = [z.strictObject({ ancient: markedPath() })] as const;
+const fileSpec = <T extends readonly [z.ZodType, ...z.ZodType[]]>(kind: "input" | "output", markers: T) => {
+  const keys = kind === "output" ? ["temp", "protected"] : ["ancient"];
+  const forms = keys.map((k) => `{${k}: pattern}`).join(" or ");
+  const marker = z.union(markers, { error: te(`must be a pattern or ${forms}`) });
+  const item = z.union([z.string(), marker], { error: te(`must be a pattern or ${forms}`) });
+  const named = z.record(z.string(), z.union([item, z.array(item)], { error: te(FILES) })).superRefine((o, ctx) => {
+    for (const k of Object.keys(o)) {
+      if (!(MARKER_KEYS as readonly string[]).includes(k)) continue;
+      const why = keys.includes(k) ? `name the file otherwise: '${k}' is a file marker` : `'${k}' marks ${k === "ancient" ? "inputs" : "outputs"} only; in ${kind} write a pattern or ${forms}`;
+      ctx.issues.push({ code: "custom", message: why, input: o, path: [k] });
+    }
   });
+  return z.union([z.string(), marker, z.array(item), named], { error: te(FILES) });
+};
 
 const regexString = () =>
   z.string({ error: te("must be a regular expression string") }).superRefine((s, ctx) => {
@@ -508,9 +526,9 @@ export const ruleSchema = z
   .strictObject(
     {
       /** Input files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). @default [] */
-      input: fileSpec().optional(),
+      input: fileSpec("input", INPUT_MARKERS).optional(),
       /** Output files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). Required. */
-      output: fileSpec(),
+      output: fileSpec("output", OUTPUT_MARKERS),
       /** Values for the command, available as `{params.name}`. @default {} */
       params: z.record(z.string(), configValue(), { error: te("must be a map of names to values") }).optional(),
       /** A shell command line (run by `sh -c`), with `{input}`, `{output}`, `{wildcards.x}`, `{params.x}`. */
