@@ -498,14 +498,17 @@ const fileSpec = <T extends readonly [z.ZodType, ...z.ZodType[]]>(kind: "input" 
   const forms = keys.map((k) => `{${k}: pattern}`).join(" or ");
   const marker = z.union(markers, { error: te(`must be a pattern or ${forms}`) });
   const item = z.union([z.string(), marker], { error: te(`must be a pattern or ${forms}`) });
-  const named = z.record(z.string(), z.union([item, z.array(item)], { error: te(FILES) })).superRefine((o, ctx) => {
-    for (const k of Object.keys(o)) {
+  const named = z.record(z.string(), z.union([item, z.array(item)], { error: te(FILES) }));
+  return z.union([z.string(), marker, z.array(item), named], { error: te(FILES) }).superRefine((v, ctx) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return;
+    const ks = Object.keys(v as object);
+    if (ks.length === 1 && keys.includes(ks[0]!)) return; // a marked file
+    for (const k of ks) {
       if (!(MARKER_KEYS as readonly string[]).includes(k)) continue;
       const why = keys.includes(k) ? `name the file otherwise: '${k}' is a file marker` : `'${k}' marks ${k === "ancient" ? "inputs" : "outputs"} only; in ${kind} write a pattern or ${forms}`;
-      ctx.issues.push({ code: "custom", message: why, input: o, path: [k] });
+      ctx.issues.push({ code: "custom", message: why, input: v, path: [k] });
     }
   });
-  return z.union([z.string(), marker, z.array(item), named], { error: te(FILES) });
 };
 
 const regexString = () =>
