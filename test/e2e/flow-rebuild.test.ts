@@ -72,6 +72,8 @@ describe("corral flow: rebuild decisions as Snakemake makes them", () => {
     rmSync(path.join(dir, "model/a.pt"));
     const dry = corral(["flow", "-n"], { cwd: dir });
     expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("train[s=a]  output 'model/a.pt' missing but not needed: its consumers are up to date");
+    expect(dry.stdout).toMatch(/total\s+7\s+0/);
     const none = flow(dir);
     expect(none.code).toBe(0);
     expect(none.ran).toEqual([]);

@@ -197,7 +197,12 @@ function dryRunText(jobs: ReadonlyArray<{ id: number; key: string }>, decisions:
     else more++;
   }
   if (more > 0) lines.push(`  ... and ${more} more`);
-  return lines.length ? `would run:\n${lines.join("\n")}\n\n` : "";
+  // Jobs that stay as they are although an output is missing (Snakemake does not rebuild them either).
+  const kept = jobs.filter((j) => !decisions[j.id]!.run && decisions[j.id]!.reason === "up to date" && decisions[j.id]!.detail !== "");
+  const keptText = kept.length
+    ? `not rebuilt:\n${kept.slice(0, max).map((j) => `  ${j.key}  ${dim(decisions[j.id]!.detail)}`).join("\n")}${kept.length > max ? `\n  ... and ${kept.length - max} more` : ""}\n\n`
+    : "";
+  return (lines.length ? `would run:\n${lines.join("\n")}\n\n` : "") + keptText;
 }
 
 function toSvg(dot: string): string {
