@@ -182,7 +182,7 @@ function more(list: string[]): string {
  * in dependency order: forced; a target job missing a file asked of it; incomplete outputs; an
  * input newer than the oldest output whose content changed (a folder input, or one without a
  * recorded checksum, by mtime alone); then the records (which job made it, command, params, code,
- * container, rule, input set). Then a search both ways from the jobs that run: each consumer of
+ * input set, container, rule). Then a search both ways from the jobs that run: each consumer of
  * a running job runs ("input will be rebuilt", unless every file between them is `ancient` and
  * exists), and each producer of a missing file a running job needs runs ("missing output").
  * So a missing intermediate whose consumers are up to date is not rebuilt.
@@ -406,13 +406,6 @@ function recordChange(job: Job, h: JobHashes, rec: BuildRecord, o: string): Deci
   if (rec.commandHash !== h.commandHash) return { run: true, reason: "command changed", detail: `for '${o}'` };
   if (rec.paramsHash !== h.paramsHash) return { run: true, reason: "params changed", detail: `for '${o}'` };
   if (rec.codeHash !== undefined && rec.codeHash !== (h.codeHash ?? "")) return { run: true, reason: "code changed", detail: `for '${o}'` };
-  if (rec.containerHash !== undefined) {
-    if (rec.containerHash !== h.containerHash) return { run: true, reason: "container changed", detail: `for '${o}'` };
-    if (rec.ruleHash !== h.ruleHash) return { run: true, reason: "rule changed", detail: `for '${o}'` };
-  } else if (rec.ruleHash !== h.ruleHash && rec.ruleHash !== ruleHashes(job.spec).legacyRuleHash) {
-    // A record from before containerHash: its rule hash held the rule's own container.
-    return { run: true, reason: "rule changed", detail: `for '${o}'` };
-  }
   if (rec.inputs !== undefined) {
     const was = Object.keys(rec.inputs);
     const now = new Set(job.inputs);
@@ -420,6 +413,13 @@ function recordChange(job: Job, h: JobHashes, rec: BuildRecord, o: string): Deci
     const removed = was.filter((i) => !now.has(i));
     if (added.length > 0) return { run: true, reason: "input changed", detail: `'${added[0]}'${more(added)} added` };
     if (removed.length > 0) return { run: true, reason: "input changed", detail: `'${removed[0]}'${more(removed)} removed` };
+  }
+  if (rec.containerHash !== undefined) {
+    if (rec.containerHash !== h.containerHash) return { run: true, reason: "container changed", detail: `for '${o}'` };
+    if (rec.ruleHash !== h.ruleHash) return { run: true, reason: "rule changed", detail: `for '${o}'` };
+  } else if (rec.ruleHash !== h.ruleHash && rec.ruleHash !== ruleHashes(job.spec).legacyRuleHash) {
+    // A record from before containerHash: its rule hash held the rule's own container.
+    return { run: true, reason: "rule changed", detail: `for '${o}'` };
   }
   return undefined;
 }
