@@ -221,7 +221,23 @@ export function decideJobs(dag: Dag, state: BuildState, opts: DecideOptions): De
   // Consumers of each job (ids), and the files between a job and one of its producers.
   const consumers: number[][] = Array.from({ length: n }, () => []);
   for (const j of jobs) for (const d of j.deps) consumers[d]!.push(j.id);
-  const between = (consumer: Job, producer: number): string[] => consumer.inputs.filter((f) => dag.byOutput.get(f) === producer);
+  // Grouped once per consumer, when first asked: an aggregator over 100k files stays linear.
+  const grouped = new Map<number, Map<number, string[]>>();
+  const between = (consumer: Job, producer: number): string[] => {
+    let g = grouped.get(consumer.id);
+    if (g === undefined) {
+      g = new Map();
+      for (const f of consumer.inputs) {
+        const p = dag.byOutput.get(f);
+        if (p === undefined) continue;
+        const l = g.get(p);
+        if (l === undefined) g.set(p, [f]);
+        else l.push(f);
+      }
+      grouped.set(consumer.id, g);
+    }
+    return g.get(producer) ?? [];
+  };
   const allAncient = (consumer: Job, producer: number): boolean => {
     if (consumer.ancient.length === 0) return false;
     return between(consumer, producer).every((f) => consumer.ancient.includes(f) && state.stat(f) !== undefined);
@@ -290,10 +306,16 @@ export function decideJobs(dag: Dag, state: BuildState, opts: DecideOptions): De
   for (let qi = 0; qi < queue.length; qi++) {
     const id = queue[qi]!;
     const job = jobs[id]!;
-    for (const dep of job.deps) {
-      if (visited[dep] === 1) continue;
-      const missing = between(job, dep).filter((f) => state.stat(f) === undefined);
-      if (missing.length === 0) continue;
+    // Producers of the missing files this job needs run too (one pass over its inputs).
+    const missingBy = new Map<number, string[]>();
+    for (const f of job.inputs) {
+      const dep = dag.byOutput.get(f);
+      if (dep === undefined || visited[dep] === 1 || state.stat(f) !== undefined) continue;
+      const l = missingBy.get(dep);
+      if (l === undefined) missingBy.set(dep, [f]);
+      else l.push(f);
+    }
+    for (const [dep, missing] of missingBy) {
       visited[dep] = 1;
       out[dep] = { run: true, reason: "missing output", detail: `'${missing[0]}'${more(missing)}, needed by ${job.key}` };
       queue.push(dep);
