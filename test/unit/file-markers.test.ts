@@ -2,14 +2,16 @@
  * File markers (`temp`, `protected`, `ancient`) as YAML spells them and as the TS helpers build
  * them: the schema, the DAG's marker lists, `${paths}` inside markers, and the effective container.
  */
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { rulesOf } from "../../src/engine/flow.js";
 import { CorralError } from "../../src/errors.js";
 import { ancient, protect, temp } from "../../src/index.js";
 import { buildDag, type RuleSpec } from "../../src/plan/dag.js";
-import { loadProjectText } from "../../src/project/load.js";
+import { loadProject, loadProjectText } from "../../src/project/load.js";
 import { applyPaths } from "../../src/project/profiles.js";
 
+const ROOT = path.resolve(import.meta.dirname, "../..");
 const load = (yaml: string) => loadProjectText(yaml, "/p/corral.yaml").config;
 const thrown = (f: () => unknown): CorralError => {
   try {
@@ -47,6 +49,17 @@ describe("file markers", () => {
     expect(b!.temp).toEqual(["b/1.txt"]);
     expect(b!.ancient).toEqual([]);
     expect(dag.targets).toEqual([{ job: b!.id, files: ["b/1.txt"] }]);
+  });
+
+  it("a corral.config.ts project marks files with temp(), protect() and ancient()", async () => {
+    const p = await loadProject(path.join(ROOT, "test/fixtures/projects/ts-markers/corral.config.ts"));
+    const dag = buildDag({ rules: rulesOf(p.config), targets: ["models/a.pt"], exists: () => true });
+    const train = dag.jobs.find((j) => j.rule === "train")!;
+    expect(train.protected).toEqual(["models/a.pt"]);
+    expect(train.temp).toEqual(["scratch/a.a"]);
+    const unpack = dag.jobs.find((j) => j.rule === "unpack")!;
+    expect(unpack.temp).toEqual(["work/a.csv"]);
+    expect(unpack.ancient).toEqual(["db.sqlite"]);
   });
 
   it("rejects a marker where it does not belong, naming the key", () => {
