@@ -18,7 +18,7 @@ import { waitForSweep, type WaitResult } from "./engine/watch.js";
 import { readManifest } from "./store/store.js";
 import type { ConfigValue } from "./plan/types.js";
 
-export { defineConfig } from "./project/define.js";
+export { ancient, defineConfig, protect, temp } from "./project/define.js";
 export type { RuleContext, RuleFn } from "./plan/dag.js";
 import { expandPattern } from "./plan/dag.js";
 

@@ -9,13 +9,13 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
-import type { BuildRecord } from "../plan/uptodate.js";
+import type { BuildRecord, InputStamp } from "../plan/uptodate.js";
 import { clearIncomplete, compactBuildRecords, markIncomplete, writeBuildRecords } from "../store/buildrecords.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunState, SweepManifest } from "../store/protocol.js";
 import { discardUnstartedSweep, readManifest } from "../store/store.js";
 import type { Reporter, RunView } from "./events.js";
-import { acquireFlowLock, FLOW_FILE, flowBatchKey, markFoldersDone, recordOf, removeOutputs, type FlowFile } from "./flow.js";
+import { acquireFlowLock, FLOW_FILE, flowBatchKey, inputStamps, markFoldersDone, protectOutputs, recordOf, removeOutputs, type FlowFile } from "./flow.js";
 import { driveSweep, type EngineNode, type LoopHooks } from "./loop.js";
 import { runSpecOf } from "./spec.js";
 
@@ -79,6 +79,14 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
   const jobs = flow.jobs;
   const stat = (p: string): boolean => existsSync(path.resolve(projectDir, p));
   const pendingRecords: Array<[string, BuildRecord]> = [];
+  const stampCache = new Map<string, InputStamp>();
+  // Temp file -> the jobs of this flow that read it and have not succeeded yet.
+  const tempReaders = new Map<string, Set<number>>();
+  for (const j of jobs) for (const f of j.temp ?? []) if (!tempReaders.has(f)) tempReaders.set(f, new Set());
+  jobs.forEach((j, i) => {
+    for (const f of j.inputs ?? []) tempReaders.get(f)?.add(i);
+  });
+  const isTempOf = (i: number, o: string): boolean => jobs[i]!.temp?.includes(o) ?? false;
 
   const nodes: EngineNode[] = jobs.map((j) => ({
     deps: j.deps,
@@ -122,15 +130,24 @@ export function runFlowHead(sweepDir: string, reporter: Reporter, opts: HeadOpti
     succeeded(i) {
       const j = jobs[i]!;
       markFoldersDone(projectDir, j.outputs);
-      for (const o of j.outputs) pendingRecords.push([o, recordOf(j)]);
+      const rec = recordOf(j, j.inputs !== undefined ? inputStamps(projectDir, j.inputs, stampCache) : undefined);
+      for (const o of j.outputs) pendingRecords.push([o, rec]);
+      if (j.protected !== undefined) protectOutputs(projectDir, j.protected);
       clearIncomplete(projectDir, j.key);
+      // Temp files (read or written by this job) that no job of this flow still needs go.
+      for (const f of j.temp ?? []) {
+        const readers = tempReaders.get(f)!;
+        readers.delete(i);
+        if (readers.size === 0) removeOutputs(projectDir, [f]);
+      }
     },
     unsucceeded(i) {
       const j = jobs[i]!;
       // A folder that cannot be removed (outside the project) stays marked: never trusted.
       if (removeOutputs(projectDir, j.outputs).length === 0) clearIncomplete(projectDir, j.key);
     },
-    stillDone: (i) => jobs[i]!.outputs.every(stat),
+    // A temp output is gone once its readers succeeded: the job stays done.
+    stillDone: (i) => jobs[i]!.outputs.every((o) => stat(o) || isTempOf(i, o)),
     flush(final) {
       if (pendingRecords.length > 0) writeBuildRecords(projectDir, pendingRecords.splice(0));
       if (final) compactBuildRecords(projectDir);

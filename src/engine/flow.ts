@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { CorralError, countOf, didYouMean } from "../errors.js";
@@ -25,7 +25,7 @@ import { parseOverride, toConfigValue } from "../plan/overrides.js";
 import { wildcardNames } from "../plan/patterns.js";
 import { sweepValues } from "../plan/sweep.js";
 import type { ConfigMap, ConfigValue, ElementValue, SweepValue } from "../plan/types.js";
-import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision } from "../plan/uptodate.js";
+import { decideJobs, jobHashes, summarize, type BuildRecord, type DagSummary, type Decision, type InputStamp } from "../plan/uptodate.js";
 import type { ProjectConfig, RuleResourcesConfig } from "../project/schema.js";
 import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../store/buildrecords.js";
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
@@ -209,7 +209,17 @@ export function rulesOf(cfg: ProjectConfig, extra: ResourceProfiles = { defaults
     const code = codeOf(r0);
     // Global constraints fill in what the rule does not constrain itself (Snakemake's order).
     const constraints = cfg.wildcard_constraints ? { ...cfg.wildcard_constraints, ...(r.wildcard_constraints ?? {}) } : r.wildcard_constraints;
-    return { ...r, name, input: r.input ?? [], resources, ...(constraints ? { wildcard_constraints: constraints } : {}), ...(code !== undefined ? { code } : {}) } as RuleSpec;
+    // The effective container (the rule's own, else the project's as patched by profiles): its change reruns the rule.
+    const container = r.container ?? cfg.container;
+    return {
+      ...r,
+      name,
+      input: r.input ?? [],
+      resources,
+      ...(container !== undefined ? { container } : {}),
+      ...(constraints ? { wildcard_constraints: constraints } : {}),
+      ...(code !== undefined ? { code } : {}),
+    } as RuleSpec;
   });
 }
 
@@ -370,14 +380,17 @@ export function flowConfig(project: ProjectContext, overrides: string[], env: Re
   return plan.run(0).config;
 }
 
-/** A stat cache over the project folder: each path is stat'ed at most once. */
-export function makeStatter(projectDir: string): (p: string) => { mtimeMs: number } | undefined {
-  const cache = new Map<string, { mtimeMs: number } | null>();
+/**
+ * A stat cache over the project folder: each path is stat'ed at most once. Files have a size;
+ * a folder's time is its completion marker's (when its job wrote one) and it has no size.
+ */
+export function makeStatter(projectDir: string): (p: string) => { mtimeMs: number; size?: number } | undefined {
+  const cache = new Map<string, { mtimeMs: number; size?: number } | null>();
   const prefix = projectDir.endsWith("/") ? projectDir : projectDir + "/";
   return (p) => {
     let v = cache.get(p);
     if (v === undefined) {
-      let st: { mtimeMs: number; isDirectory(): boolean } | undefined;
+      let st: { mtimeMs: number; size: number; isDirectory(): boolean } | undefined;
       const abs = p.startsWith("/") ? p : prefix + p;
       try {
         st = statSync(abs, { throwIfNoEntry: false });
@@ -387,11 +400,76 @@ export function makeStatter(projectDir: string): (p: string) => { mtimeMs: numbe
       }
       // A folder's time is its completion marker's, when its job wrote one.
       const marker = st?.isDirectory() ? statSync(path.join(abs, FOLDER_DONE_MARKER), { throwIfNoEntry: false }) : undefined;
-      v = st ? { mtimeMs: (marker ?? st).mtimeMs } : null;
+      v = st ? (st.isDirectory() ? { mtimeMs: (marker ?? st).mtimeMs } : { mtimeMs: st.mtimeMs, size: st.size }) : null;
       cache.set(p, v);
     }
     return v ?? undefined;
   };
+}
+
+/** sha256 (hex) of a file's content, read in chunks; undefined for a folder or an unreadable file. */
+export function fileSha256(abs: string): string | undefined {
+  let fd: number;
+  try {
+    if (statSync(abs).isDirectory()) return undefined;
+    fd = openSync(abs, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const h = createHash("sha256");
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      h.update(n === buf.length ? buf : buf.subarray(0, n));
+    }
+    return h.digest("hex");
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A content-hash cache over the project folder (one plan): each path is hashed at most once. */
+export function makeChecksummer(projectDir: string): (p: string) => string | undefined {
+  const cache = new Map<string, string | undefined>();
+  return (p) => {
+    if (!cache.has(p)) cache.set(p, fileSha256(path.resolve(projectDir, p)));
+    return cache.get(p);
+  };
+}
+
+/**
+ * Stamps of a finished job's inputs for its build record: mtime, size and sha256 of each file;
+ * a folder's time is its completion marker's and it is not hashed; a missing input gets a stamp
+ * without checksum (judged by mtime). `cache` (per head) keeps each hash while mtime and size stay.
+ */
+export function inputStamps(projectDir: string, inputs: readonly string[], cache: Map<string, InputStamp>): Record<string, InputStamp> {
+  const stat = makeStatter(projectDir);
+  const out: Record<string, InputStamp> = {};
+  for (const i of inputs) {
+    const st = stat(i);
+    if (st === undefined) {
+      out[i] = { mtimeMs: 0, size: -1 };
+      continue;
+    }
+    if (st.size === undefined) {
+      out[i] = { mtimeMs: st.mtimeMs, size: -1 };
+      continue;
+    }
+    const had = cache.get(i);
+    if (had !== undefined && had.mtimeMs === st.mtimeMs && had.size === st.size) {
+      out[i] = had;
+      continue;
+    }
+    const sha256 = fileSha256(path.resolve(projectDir, i));
+    const stamp: InputStamp = { mtimeMs: st.mtimeMs, size: st.size, ...(sha256 !== undefined ? { sha256 } : {}) };
+    cache.set(i, stamp);
+    out[i] = stamp;
+  }
+  return out;
 }
 
 /** Decide: load, build the DAG, decide each job. Reads the disk (stats, records); writes nothing. */
@@ -440,7 +518,7 @@ export async function planFlow(req: FlowRequest, cwd = req.project.dir): Promise
   for (const m of dead) for (const o of m.outputs) incomplete.add(o);
   const decisions = decideJobs(
     dag,
-    { stat, records: (o) => records.get(o), incomplete: (o) => incomplete.has(o) },
+    { stat, records: (o) => records.get(o), incomplete: (o) => incomplete.has(o), checksum: makeChecksummer(project.dir) },
     { ...(req.forcerun ? { forcerun: req.forcerun } : {}), ...(req.forceall ? { forceall: true } : {}), ...(req.until !== undefined ? { until: req.until } : {}), rerunIncomplete: req.rerunIncomplete },
   );
   const settings = resolveSettings(cfg, req);
@@ -501,6 +579,13 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
   const schedulingOfResources = new WeakMap<RuleResources, JobScheduling | undefined>();
   const runIndex = new Int32Array(dag.jobs.length).fill(-1);
   const out: FlowJobSpec[] = [];
+  // Temp files are kept when a target names them (as in Snakemake).
+  const targetFiles = new Set(dag.targets.flatMap((t) => t.files));
+  const isTemp = (f: string): boolean => {
+    if (targetFiles.has(f)) return false;
+    const p = dag.byOutput.get(f);
+    return p !== undefined && dag.jobs[p]!.temp.includes(f);
+  };
   for (const job of dag.jobs) {
     const d = decisions[job.id]!;
     if (!d.run) continue;
@@ -534,6 +619,7 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
       rule: job.rule,
       wildcards: job.wildcards,
       argv,
+      inputs: job.inputs,
       outputs: job.outputs,
       log: job.log,
       deps,
@@ -549,6 +635,9 @@ export function flowJobs(plan: FlowPlan): FlowJobSpec[] {
       ...(scheduling ? { scheduling } : {}),
       ...(local ? { local: true as const } : {}),
     });
+    const temp = [...job.outputs, ...job.inputs].filter(isTemp);
+    if (temp.length > 0) out[index]!.temp = temp;
+    if (job.protected.length > 0) out[index]!.protected = job.protected;
   }
   return out;
 }
@@ -644,6 +733,32 @@ export function scaleDownCpus(plan: FlowPlan, jobs: FlowJobSpec[]): string[] {
 }
 
 /**
+ * Refuse a flow that would overwrite an existing `protected` output (Snakemake's "Write-protected
+ * output files"), before anything starts.
+ * @throws CorralError E_WORKFLOW (exit 2) naming the rule and the files.
+ */
+export function refuseProtected(projectDir: string, jobs: readonly FlowJobSpec[]): void {
+  for (const j of jobs) {
+    const there = (j.protected ?? []).filter((o) => lstatSync(path.resolve(projectDir, o), { throwIfNoEntry: false }) !== undefined);
+    if (there.length === 0) continue;
+    throw new CorralError("E_WORKFLOW", `Write-protected output files for rule '${j.rule}' (${j.key}): ${there.map((o) => `'${o}'`).join(", ")}; ${j.reason}`, {
+      hint: "A protected output is never overwritten: remove it yourself (rm -f) if it should be rebuilt.",
+    });
+  }
+}
+
+/** After a job succeeded: its `protected` outputs become read-only (chmod a-w), folders with everything in them. */
+export function protectOutputs(projectDir: string, outputs: readonly string[]): void {
+  const strip = (p: string): void => {
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (st === undefined || st.isSymbolicLink()) return;
+    if (st.isDirectory()) for (const e of readdirSync(p)) strip(path.join(p, e));
+    chmodSync(p, st.mode & ~0o222);
+  };
+  for (const o of outputs) strip(path.resolve(projectDir, o));
+}
+
+/**
  * Create the sweep folder, `sweep.json` (kind "flow", one run per job, DAG edges) and
  * `flow.json`. Renders every command first, so a bad placeholder fails before anything exists.
  */
@@ -651,6 +766,7 @@ export async function createFlowSweep(plan: FlowPlan): Promise<CreatedFlow> {
   const req = plan.request;
   const project = req.project;
   const jobs = flowJobs(plan);
+  refuseProtected(project.dir, jobs);
   const warnings = scaleDownCpus(plan, jobs);
   // Each distinct ask once: a 100,000-job DAG has a handful of resource shapes (and each rule
   // with its own scheduler settings once). Jobs of localrules ask this machine.
@@ -837,7 +953,7 @@ export function markFoldersDone(projectDir: string, outputs: readonly string[]):
   }
 }
 
-/** The build record of one output of a finished job. */
-export const recordOf = (j: FlowJobSpec): BuildRecord => ({ ...j.hashes, jobKey: j.key });
+/** The build record of one output of a finished job (with its input stamps, when known). */
+export const recordOf = (j: FlowJobSpec, inputs?: Record<string, InputStamp>): BuildRecord => ({ ...j.hashes, jobKey: j.key, ...(inputs !== undefined ? { inputs } : {}) });
 
 export const thisHost = (): string => hostname();

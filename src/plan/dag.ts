@@ -12,8 +12,43 @@ import { Pattern, PatternIndex, wildcardNames } from "./patterns.js";
 import { ConfigFloat } from "./float.js";
 import type { ConfigMap, ConfigValue } from "./types.js";
 
-/** A rule's files: one path, a list, or named entries (`{ model: "m.pt", data: [...] }`). */
-export type PathSpec = string | string[] | Record<string, string | string[]>;
+/**
+ * A file marked as Snakemake marks it: an output deleted once every job of the flow that reads it
+ * has succeeded (`temp`), an output made read-only after its job (`protected`), an input whose
+ * mtime never makes a job stale (`ancient`).
+ */
+export type FileMarker = { temp: string } | { protected: string } | { ancient: string };
+/** One file pattern, plain or marked. */
+export type FileItem = string | FileMarker;
+/** A rule's files: one path, a list, or named entries (`{ model: "m.pt", data: [...] }`); any item may be marked. */
+export type PathSpec = FileItem | FileItem[] | Record<string, FileItem | FileItem[]>;
+/** The marker names, as they key a {@link FileMarker}. */
+export const MARKERS = ["temp", "protected", "ancient"] as const;
+export type MarkerName = (typeof MARKERS)[number];
+
+/** The marker of an item (`{temp: "x"}` -> "temp"), undefined for a plain path or anything else. */
+export function markerOf(item: unknown): MarkerName | undefined {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) return undefined;
+  const keys = Object.keys(item);
+  if (keys.length !== 1) return undefined;
+  const k = keys[0] as MarkerName;
+  return MARKERS.includes(k) && typeof (item as Record<string, unknown>)[k] === "string" ? k : undefined;
+}
+
+/** The path pattern of an item, plain or marked. */
+export function pathOf(item: FileItem): string {
+  if (typeof item === "string") return item;
+  const m = markerOf(item);
+  return m === undefined ? String(item) : (item as Record<string, string>)[m]!;
+}
+
+/** A spec with its markers dropped (what the rule hash sees, so marking a file reruns nothing). */
+export function plainSpec(spec: PathSpec | undefined): unknown {
+  if (spec === undefined) return undefined;
+  if (typeof spec === "string" || markerOf(spec) !== undefined) return pathOf(spec as FileItem);
+  if (Array.isArray(spec)) return spec.map(pathOf);
+  return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, Array.isArray(v) ? v.map(pathOf) : pathOf(v)]));
+}
 
 /** Resources a job asks for. */
 export interface RuleResources {
@@ -42,7 +77,7 @@ export type RuleFn<T> = (ctx: RuleContext) => T;
 export type InputExpand = { expand: string; [key: string]: ConfigValue };
 
 /** One input entry: a pattern, an expand, or a function of the job returning path(s). */
-export type InputItem = string | InputExpand | RuleFn<string | string[]>;
+export type InputItem = string | InputExpand | { ancient: string } | RuleFn<string | string[]>;
 
 /** A rule's inputs: patterns (or expands), a list, a map of names to them, or a function of the job. */
 export type InputSpec = InputItem | InputItem[] | Record<string, InputItem | InputItem[]> | RuleFn<PathSpec>;
@@ -62,6 +97,7 @@ export interface RuleSpec {
   shell?: string | RuleFn<string>;
   run?: string[] | RuleFn<string[]>;
   resources?: ResourcesSpec;
+  /** The effective container: the rule's own, else the project's as patched by profiles. */
   container?: unknown;
   retries?: number;
   wildcard_constraints?: Record<string, string>;
@@ -111,6 +147,12 @@ export interface Job {
    * `attempts[n - 2]` is attempt n, null where it is the same as attempt 1. Absent when none differs.
    */
   attempts?: Array<JobAttempt | null>;
+  /** Outputs marked `temp` (shared empty list when none). */
+  temp: string[];
+  /** Outputs marked `protected`. */
+  protected: string[];
+  /** Inputs marked `ancient`. */
+  ancient: string[];
 }
 
 /** A job's rule: its command is text (a function's result when the rule's command is a function). */
@@ -134,6 +176,8 @@ export interface Dag {
   sources: string[];
   /** Names of all rules of the workflow (also those with no job here), for flag checks. */
   rules: string[];
+  /** The jobs the targets name, each with the files asked of it (all outputs for a rule target). */
+  targets: Array<{ job: number; files: string[] }>;
 }
 
 /** What {@link buildDag} needs: rules, targets, and a view of which source files exist. */
@@ -159,11 +203,15 @@ interface Slot {
   name: string | undefined;
   /** Patterns; an input may also hold functions of the job (TS rules). */
   patterns: Array<Pattern | RuleFn<unknown>>;
+  /** Marker of each pattern (a function's paths are unmarked). */
+  marks: Array<MarkerName | undefined>;
 }
 
 interface OutSlot {
   name: string | undefined;
   patterns: Pattern[];
+  /** Marker of each pattern. */
+  marks: Array<MarkerName | undefined>;
 }
 
 interface CompiledRule {
@@ -175,6 +223,8 @@ interface CompiledRule {
   /** The rule's `input` when it is one function of the job (then `inputs` is empty). */
   inputFn: RuleFn<unknown> | undefined;
   logs: Slot[];
+  /** Whether any output/input pattern is marked (else the job's marker lists are shared empties). */
+  marked: boolean;
   params: Record<string, ConfigValue>;
   resources: RuleResources;
   /** Which parts are functions, evaluated per job. */
@@ -195,11 +245,33 @@ const EMPTY_PARAMS: Record<string, ConfigValue> = Object.freeze({}) as Record<st
 const EMPTY_RESOURCES: RuleResources = Object.freeze({});
 const EMPTY_LIST: string[] = Object.freeze([]) as unknown as string[];
 
-function slotsOf(spec: PathSpec | undefined): Array<{ name: string | undefined; list: string[] }> {
+type RawSlot = { name: string | undefined; list: string[]; marks: Array<MarkerName | undefined> };
+
+/** The slots of a file spec; `allowed` are the markers this kind of file may carry. */
+function slotsOf(spec: PathSpec | undefined, rule = "", kind = "", allowed: readonly MarkerName[] = []): RawSlot[] {
   if (spec === undefined) return [];
-  if (typeof spec === "string") return [{ name: undefined, list: [spec] }];
-  if (Array.isArray(spec)) return [{ name: undefined, list: spec }];
-  return Object.entries(spec).map(([name, v]) => ({ name, list: typeof v === "string" ? [v] : v }));
+  const slot = (name: string | undefined, items: FileItem[]): RawSlot => ({
+    name,
+    list: items.map(pathOf),
+    marks: items.map((it) => {
+      const m = markerOf(it);
+      if (m !== undefined && !allowed.includes(m)) {
+        throw new CorralError("E_WORKFLOW", `Rule '${rule}' ${kind}: '{${m}: ...}' ${m === "ancient" ? "marks inputs" : "marks outputs"} only`);
+      }
+      return m;
+    }),
+  });
+  if (typeof spec === "string" || markerOf(spec) !== undefined) return [slot(undefined, [spec as FileItem])];
+  if (Array.isArray(spec)) return [slot(undefined, spec)];
+  return Object.entries(spec).map(([name, v]) => slot(name, Array.isArray(v) ? v : [v]));
+}
+
+/** The formatted paths that carry `mark` (`marks` is aligned with `flat`). */
+function markedPaths(marks: ReadonlyArray<MarkerName | undefined> | undefined, flat: string[], mark: MarkerName): string[] {
+  let out = EMPTY_LIST;
+  if (marks === undefined) return out;
+  for (let i = 0; i < flat.length; i++) if (marks[i] === mark) (out === EMPTY_LIST ? (out = []) : out).push(flat[i]!);
+  return out;
 }
 
 function sameSet(a: string[], b: string[]): boolean {
@@ -232,8 +304,9 @@ export function compileRule(spec: RuleSpec): CompiledRule {
   const where = (kind: string): string => `Rule '${rule}' ${kind}`;
   let names: string[] | undefined;
   let firstOut = "";
-  const outputs = slotsOf(spec.output).map((s) => ({
+  const outputs = slotsOf(spec.output, rule, "output", ["temp", "protected"]).map((s) => ({
     name: s.name,
+    marks: s.marks,
     patterns: s.list.map((src) => {
       const p = new Pattern(src, constraints, where("output"));
       if (names === undefined) {
@@ -249,8 +322,9 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     }),
   }));
   const outNames = names ?? [];
-  const checkSubset = (kind: string) => (s: { name: string | undefined; list: string[] }): OutSlot => ({
+  const checkSubset = (kind: string) => (s: RawSlot): OutSlot => ({
     name: s.name,
+    marks: s.marks,
     patterns: s.list.map((src) => {
       for (const w of wildcardNames(src, where(kind))) {
         if (!outNames.includes(w)) {
@@ -271,12 +345,23 @@ export function compileRule(spec: RuleSpec): CompiledRule {
   if (inputFn === undefined) {
     for (const s of inputEntries(spec.input as Exclude<InputSpec, RuleFn<PathSpec>>)) {
       const patterns: Slot["patterns"] = [];
+      const marks: Slot["marks"] = [];
       for (const item of s.list) {
-        if (typeof item === "function") patterns.push(item);
-        else if (typeof item === "string") patterns.push(...checkSubset("input")({ name: s.name, list: [item] }).patterns);
-        else patterns.push(...checkSubset("input")({ name: s.name, list: expandInput(item, rule) }).patterns);
+        const m = markerOf(item);
+        if (typeof item === "function") {
+          patterns.push(item);
+          marks.push(undefined);
+        } else if (typeof item === "string" || m !== undefined) {
+          if (m !== undefined && m !== "ancient") throw new CorralError("E_WORKFLOW", `Rule '${rule}' input: '{${m}: ...}' marks outputs only`);
+          patterns.push(...checkSubset("input")({ name: s.name, list: [pathOf(item as FileItem)], marks: [m] }).patterns);
+          marks.push(m);
+        } else {
+          const list = expandInput(item as InputExpand, rule);
+          patterns.push(...checkSubset("input")({ name: s.name, list, marks: list.map(() => undefined) }).patterns);
+          for (const _ of list) marks.push(undefined);
+        }
       }
-      inputs.push({ name: s.name, patterns });
+      inputs.push({ name: s.name, patterns, marks });
     }
   }
   const params = spec.params;
@@ -289,7 +374,8 @@ export function compileRule(spec: RuleSpec): CompiledRule {
     outputs,
     inputs,
     inputFn,
-    logs: slotsOf(spec.log).map(checkSubset("log")),
+    logs: slotsOf(spec.log, rule, "log").map(checkSubset("log")),
+    marked: [...outputs, ...inputs].some((s) => s.marks.some((m) => m !== undefined)),
     params: dynParams ? EMPTY_PARAMS : ((params as Record<string, ConfigValue> | undefined) ?? EMPTY_PARAMS),
     resources: dynResources ? EMPTY_RESOURCES : ((resources as RuleResources | undefined) ?? EMPTY_RESOURCES),
     dynParams,
@@ -301,7 +387,7 @@ export function compileRule(spec: RuleSpec): CompiledRule {
 /** The entries of a rule's (non-function) input, each a name (or none) and its items. */
 function inputEntries(spec: Exclude<InputSpec, RuleFn<PathSpec>> | undefined): Array<{ name: string | undefined; list: InputItem[] }> {
   if (spec === undefined) return [];
-  if (typeof spec === "string" || typeof spec === "function" || isExpand(spec)) return [{ name: undefined, list: [spec as InputItem] }];
+  if (typeof spec === "string" || typeof spec === "function" || isExpand(spec) || markerOf(spec) !== undefined) return [{ name: undefined, list: [spec as InputItem] }];
   if (Array.isArray(spec)) return [{ name: undefined, list: spec }];
   return Object.entries(spec).map(([name, v]) => ({ name, list: Array.isArray(v) ? v : [v] }));
 }
@@ -396,33 +482,37 @@ export function checkWildcardValue(rule: string, name: string, value: string): v
 }
 
 function formatSlots(
-  slots: Slot[],
+  slots: ReadonlyArray<Slot | OutSlot>,
   wildcards: Record<string, string>,
   where: string,
   call?: (fn: RuleFn<unknown>, key: string) => unknown,
-): { flat: string[]; named: Record<string, string[]> } {
+): { flat: string[]; named: Record<string, string[]>; marks?: Array<MarkerName | undefined> } {
   const flat: string[] = [];
   let named = EMPTY_NAMED;
+  // Markers aligned with `flat`, only when some pattern carries one.
+  const marks: Array<MarkerName | undefined> | undefined = slots.some((s) => s.marks.some((m) => m !== undefined)) ? [] : undefined;
   for (const s of slots) {
     const list: string[] = [];
-    for (const p of s.patterns) {
+    for (const [i, p] of s.patterns.entries()) {
       if (typeof p === "function") {
         // An input entry computed for this job: literal paths.
         const paths = pathList(call!(p, s.name !== undefined ? `input.${s.name}` : "input"));
         list.push(...paths);
         flat.push(...paths);
+        if (marks) for (const _ of paths) marks.push(undefined);
         continue;
       }
       const path = p.isLiteral ? p.source : p.format(wildcards, where);
       list.push(path);
       flat.push(path);
+      marks?.push(s.marks[i]);
     }
     if (s.name !== undefined) {
       if (named === EMPTY_NAMED) named = {};
       named[s.name] = list;
     }
   }
-  return { flat, named };
+  return marks ? { flat, named, marks } : { flat, named };
 }
 
 /** Parse one expand value: a list, a scalar, `range(a[,b[,s]])` or a comma list. */
@@ -573,7 +663,7 @@ export function buildDag(input: BuildDagInput): Dag {
     const where = `Rule '${rule}'`;
     const outs = formatSlots(c.outputs, wildcards, where);
     const ev = evaluator(c, wildcards, 1);
-    let ins: { flat: string[]; named: Record<string, string[]> };
+    let ins: { flat: string[]; named: Record<string, string[]>; marks?: Array<MarkerName | undefined> };
     if (c.inputFn !== undefined) {
       const v = ev.call(c.inputFn, "input");
       ins = literalSlots(v, (msg) => ev.fail("input", msg));
@@ -605,6 +695,9 @@ export function buildDag(input: BuildDagInput): Dag {
       priority: c.spec.priority ?? 0,
       key: jobKey(rule, c.names, wildcards),
       spec,
+      temp: c.marked ? markedPaths(outs.marks, outs.flat, "temp") : EMPTY_LIST,
+      protected: c.marked ? markedPaths(outs.marks, outs.flat, "protected") : EMPTY_LIST,
+      ancient: c.marked ? markedPaths(ins.marks, ins.flat, "ancient") : EMPTY_LIST,
     };
     const retries = c.spec.retries ?? 0;
     if (retries > 0 && (c.dynResources || c.dynCommand)) {
@@ -722,6 +815,13 @@ export function buildDag(input: BuildDagInput): Dag {
     }
   };
 
+  // Target node -> the files asked of it (null: a rule target, all its outputs).
+  const targeted = new Map<Node, string[] | null>();
+  const aim = (node: Node, file: string | null): void => {
+    const had = targeted.get(node);
+    if (had === null) return;
+    targeted.set(node, file === null ? null : [...(had ?? []), file]);
+  };
   for (const t of input.targets) {
     if (typeof t === "string") {
       const c = byName.get(t);
@@ -739,21 +839,29 @@ export function buildDag(input: BuildDagInput): Dag {
           ruleTargets.set(t, node);
         }
         visit(node);
+        aim(node, null);
         continue;
       }
       const node = resolve(t, `target '${t}'`);
-      if (node !== null) visit(node);
+      if (node !== null) {
+        visit(node);
+        aim(node, t);
+      }
       continue;
     }
     for (const path of expandTarget(t)) {
       const node = resolve(path, `target '${path}'`);
-      if (node !== null) visit(node);
+      if (node !== null) {
+        visit(node);
+        aim(node, path);
+      }
     }
   }
+  const targets = [...targeted].map(([node, files]) => ({ job: node.job.id, files: files ?? node.job.outputs }));
 
   const byOutput = new Map<string, number>();
   for (const [path, node] of produced) byOutput.set(path, node.job.id);
-  return { jobs: order, byOutput, sources: [...sources], rules: compiled.map((c) => c.spec.name) };
+  return { jobs: order, byOutput, sources: [...sources], rules: compiled.map((c) => c.spec.name), targets };
 }
 
 interface Evaluator {

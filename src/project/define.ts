@@ -17,3 +17,28 @@ export function defineConfig(config: ConfigInput): ConfigInput {
 }
 
 export type { UserConfig };
+
+/**
+ * Mark a rule output as temporary (Snakemake's `temp()`): deleted as soon as every job of the flow
+ * that reads it has succeeded, unless a target names it. `output: temp("work/{s}.tmp")`.
+ */
+export function temp(pattern: string): { temp: string } {
+  return { temp: pattern };
+}
+
+/**
+ * Mark a rule output as protected (Snakemake's `protected()`; `protected` is a reserved word in
+ * TS): made read-only after its job succeeds, and never overwritten (the flow is refused).
+ * The object `{protected: pattern}` works as well.
+ */
+export function protect(pattern: string): { protected: string } {
+  return { protected: pattern };
+}
+
+/**
+ * Mark a rule input as ancient (Snakemake's `ancient()`): its modification time never makes the
+ * job stale, and a rebuild of it does not rerun the job.
+ */
+export function ancient(pattern: string): { ancient: string } {
+  return { ancient: pattern };
+}

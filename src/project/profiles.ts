@@ -15,6 +15,7 @@ import { z } from "zod";
 import { CorralError, didYouMean } from "../errors.js";
 import { composeConfig, type ConfigRepo, type DefaultsEntry, type GroupOption } from "../plan/compose.js";
 import { isConfigMap } from "../plan/configpath.js";
+import { markerOf } from "../plan/dag.js";
 import { withoutFloats } from "../plan/float.js";
 import { fillHydraRefs, hydraSettings, isCorralKey, isHydraKey, overrideDirname, type OverrideDirnameRule } from "../plan/hydra-app.js";
 import { parseOverrides, toConfigValue } from "../plan/overrides.js";
@@ -251,6 +252,15 @@ export function substitutePaths(text: string, paths: Record<string, string>, whe
 
 type FileSpec = RuleConfig["output"];
 type InputConfig = NonNullable<RuleConfig["input"]>;
+const isMarked = (v: unknown): boolean => markerOf(v) !== undefined;
+type FileItemSpec = string | { temp: string } | { protected: string } | { ancient: string };
+
+/** Apply `f` to the path of one file item, plain or marked (`{temp: path}`). */
+function mapItem(item: FileItemSpec, f: (s: string) => string): FileItemSpec {
+  if (typeof item === "string") return f(item);
+  const [k, v] = Object.entries(item)[0]!;
+  return { [k]: f(v as string) } as FileItemSpec;
+}
 
 /**
  * The config with `${paths.name}` expanded in the command, rule inputs/outputs/logs/commands and
@@ -259,18 +269,23 @@ type InputConfig = NonNullable<RuleConfig["input"]>;
  */
 export function applyPaths(cfg: ProjectConfig, paths: Record<string, string>, file: string): ProjectConfig {
   const sub = (s: string, key: string): string => substitutePaths(s, paths, { file, key });
-  const subSpec = (v: FileSpec, key: string): FileSpec => {
-    if (typeof v === "string") return sub(v, key);
-    if (Array.isArray(v)) return v.map((x, i) => sub(x, `${key}[${i}]`));
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === "string" ? sub(x, `${key}.${k}`) : x.map((y) => sub(y, `${key}.${k}`))]));
+  const subSpec = <S extends FileSpec>(v: S, key: string): S => {
+    const one = (x: FileItemSpec, k: string): FileItemSpec => mapItem(x, (t) => sub(t, k));
+    if (typeof v === "string" || isMarked(v)) return one(v as FileItemSpec, key) as S;
+    if (Array.isArray(v)) return v.map((x: FileItemSpec, i) => one(x, `${key}[${i}]`)) as S;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, Array.isArray(x) ? x.map((y: FileItemSpec) => one(y, `${key}.${k}`)) : one(x as FileItemSpec, `${key}.${k}`)])) as S;
   };
   type Item = unknown;
   const subItem = (x: Item, key: string): Item =>
-    typeof x === "string" ? sub(x, key) : typeof x === "object" && x !== null && "expand" in x && typeof x.expand === "string" ? { ...x, expand: sub(x.expand, `${key}.expand`) } : x;
+    typeof x === "string" || isMarked(x)
+      ? mapItem(x as FileItemSpec, (t) => sub(t, key))
+      : typeof x === "object" && x !== null && "expand" in x && typeof x.expand === "string"
+        ? { ...x, expand: sub(x.expand, `${key}.expand`) }
+        : x;
   const subInput = (v: InputConfig, key: string): InputConfig => {
     if (typeof v === "function") return v;
     if (Array.isArray(v)) return v.map((x, i) => subItem(x, `${key}[${i}]`)) as InputConfig;
-    if (typeof v === "string" || "expand" in v) return subItem(v, key) as InputConfig;
+    if (typeof v === "string" || isMarked(v) || "expand" in v) return subItem(v, key) as InputConfig;
     return Object.fromEntries(Object.entries(v).map(([n, x]) => [n, Array.isArray(x) ? x.map((y) => subItem(y, `${key}.${n}`)) : subItem(x, `${key}.${n}`)])) as InputConfig;
   };
   const rules: Record<string, RuleConfig> = {};

@@ -586,18 +586,54 @@ const inputExpand = () =>
       }),
     );
 
-const INPUTS = "must be a path pattern (or {expand: ...}), a list of them, a map of names to them, or a function of { wildcards, config, attempt }";
-const inputItem = () => z.union([z.string(), inputExpand(), ruleFn<string | string[]>()], { error: te("must be a path pattern, an {expand: pattern, key: values} map, or a function of the job") });
-const inputSpec = () =>
-  z.union([ruleFn<PathSpec>(), inputItem(), z.array(inputItem()), z.record(z.string(), z.union([inputItem(), z.array(inputItem())], { error: te("must be a path pattern (or {expand: ...}, or a function), or a list of them") }))], {
-    error: te(INPUTS),
-  });
-
 const FILES = "must be a path pattern, a list of them, or a map of names to them";
-const fileSpec = () =>
-  z.union([z.string(), z.array(z.string()), z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: te(FILES) }))], {
-    error: te(FILES),
+const MARKER_KEYS = ["temp", "protected", "ancient"] as const;
+/**
+ * Files of a rule: a pattern, a list, or a map of names to pattern(s). An item may be marked as
+ * `{temp: pattern}` / `{protected: pattern}` (outputs) or `{ancient: pattern}` (inputs).
+ */
+const markedPath = () => z.string({ error: te("must be a path pattern") });
+const OUTPUT_MARKERS = [z.strictObject({ temp: markedPath() }), z.strictObject({ protected: markedPath() })] as const;
+const INPUT_MARKERS = [z.strictObject({ ancient: markedPath() })] as const;
+const fileSpec = <T extends readonly [z.ZodType, ...z.ZodType[]]>(kind: "input" | "output", markers: T) => {
+  const keys = kind === "output" ? ["temp", "protected"] : ["ancient"];
+  const forms = keys.map((k) => `{${k}: pattern}`).join(" or ");
+  const marker = z.union(markers, { error: te(`must be a pattern or ${forms}`) });
+  const item = z.union([z.string(), marker], { error: te(`must be a pattern or ${forms}`) });
+  const named = z.record(z.string(), z.union([item, z.array(item)], { error: te(FILES) }));
+  return z.union([z.string(), marker, z.array(item), named], { error: te(FILES) }).superRefine((v, ctx) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return;
+    const ks = Object.keys(v as object);
+    if (ks.length === 1 && keys.includes(ks[0]!)) return; // a marked file
+    for (const k of ks) {
+      if (!(MARKER_KEYS as readonly string[]).includes(k)) continue;
+      const why = keys.includes(k) ? `name the file otherwise: '${k}' is a file marker` : `'${k}' marks ${k === "ancient" ? "inputs" : "outputs"} only; in ${kind} write a pattern or ${forms}`;
+      ctx.issues.push({ code: "custom", message: why, input: v, path: [k] });
+    }
   });
+};
+
+const INPUTS = "must be a path pattern (or {expand: ...}, {ancient: pattern}), a list of them, a map of names to them, or a function of { wildcards, config, attempt }";
+const inputItem = () =>
+  z.union([z.string(), ...INPUT_MARKERS, inputExpand(), ruleFn<string | string[]>()], {
+    error: te("must be a path pattern, {ancient: pattern}, an {expand: pattern, key: values} map, or a function of the job"),
+  });
+/** A rule's inputs: as {@link fileSpec}'s, and an item may also be an `expand:` or (TS) a function of the job. */
+const inputSpec = () =>
+  z
+    .union([ruleFn<PathSpec>(), inputItem(), z.array(inputItem()), z.record(z.string(), z.union([inputItem(), z.array(inputItem())], { error: te("must be a path pattern (or {expand: ...}, {ancient: ...}, or a function), or a list of them") }))], {
+      error: te(INPUTS),
+    })
+    .superRefine((v, ctx) => {
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return;
+      const ks = Object.keys(v as object);
+      if (ks.length === 1 && ks[0] === "ancient") return; // a marked file
+      for (const k of ks) {
+        if (!(MARKER_KEYS as readonly string[]).includes(k)) continue;
+        const why = k === "ancient" ? "name the file otherwise: 'ancient' is a file marker" : `'${k}' marks outputs only; in input write a pattern or {ancient: pattern}`;
+        ctx.issues.push({ code: "custom", message: why, input: v, path: [k] });
+      }
+    });
 
 const regexString = () =>
   z.string({ error: te("must be a regular expression string") }).superRefine((s, ctx) => {
@@ -619,7 +655,7 @@ export const ruleSchema = z
       /** Input files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). @default [] */
       input: inputSpec().optional(),
       /** Output files: pattern(s) with `{wildcards}`, or a map name -> pattern(s). Required. */
-      output: fileSpec(),
+      output: fileSpec("output", OUTPUT_MARKERS),
       params: z
         .union([ruleFn<Record<string, ConfigValue>>(), z.record(z.string(), z.union([configValue(), ruleFn<ConfigValue>()], { error: te("must be a plain value (string, number, boolean, null, list or map) or a function") }))], {
           error: te("must be a map of names to values, or a function of { wildcards, config, attempt }"),

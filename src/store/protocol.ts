@@ -207,8 +207,14 @@ export interface FlowJobSpec {
   argv: string[];
   /** Container prefix (`containerWrap`) the worker puts before `argv`: the rule's or the project's container. */
   wrap?: string[];
+  /** Input files (for the build record's stamps, and temp bookkeeping); absent in flows made before. */
+  inputs?: string[];
   outputs: string[];
   log: string[];
+  /** Temp files this job reads or writes: each is deleted once no job of this flow still needs it. */
+  temp?: string[];
+  /** Outputs made read-only after the job succeeds. */
+  protected?: string[];
   /** Run indexes of the jobs it needs (jobs that do not run are already built). */
   deps: number[];
   cpus: number;

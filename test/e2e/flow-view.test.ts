@@ -147,7 +147,7 @@ describe("--summary", () => {
       ["a_z.txt", "-", "a", "missing"],
       ["b.txt", "-", "b", "missing"],
     ]);
-    expect(t[1]![4]).toBe("missing output: 'a_x.txt'");
+    expect(t[1]![4]).toBe("missing output: 'a_x.txt', needed by b");
     nothingStarted(dir);
   });
 

@@ -282,7 +282,7 @@ describe("errors name file, line and key", () => {
     const profKey = yamlError(["profiles:", "  cluster:", "    launchr: {}"].join("\n"));
     expect(profKey.format()).toBe("corral.yaml:3:5: unknown key 'profiles.cluster.launchr' (did you mean 'profiles.cluster.launcher'?)");
     const input = yamlError(["rules:", "  a:", "    output: x", "    input:", "      - ok.txt", "      - 3"].join("\n"));
-    expect(input.format()).toBe("corral.yaml:6:9: rules.a.input[1] must be a path pattern, an {expand: pattern, key: values} map, or a function of the job (got 3)");
+    expect(input.format()).toBe("corral.yaml:6:9: rules.a.input[1] must be a path pattern, {ancient: pattern}, an {expand: pattern, key: values} map, or a function of the job (got 3)");
     const target = yamlError(["targets:", "  - a.txt", "  - expand: 5"].join("\n"));
     expect(target.format()).toBe("corral.yaml:3:5: targets[1].expand must be a path pattern with {wildcards} (got 5)");
   });

@@ -202,3 +202,14 @@ describe("localrules", () => {
     expect(err?.exitCode).toBe(2);
   });
 });
+
+describe("a rule's gres is per job", () => {
+  it("an element running several jobs at once asks for the gres that many times (found by examples/dynvision: two jobs shared one GPU)", () => {
+    const l = new SlurmLauncher();
+    const base = { ...settings(), parallel: 2, perJob: 4 };
+    expect(l.size(base, { cpus: 1, gpus: 1, memMB: 100, scheduling: { gres: "gpu:a100:1" } }, 6).slurm.gres).toBe("gpu:a100:2");
+    expect(l.size(base, { cpus: 1, gpus: 1, memMB: 100, scheduling: { gres: "gpu:1" } }, 1).slurm.gres).toBe("gpu:1");
+    // The launcher's own gres is per element, as before.
+    expect(l.size({ ...base, slurm: { ...base.slurm, gres: "gpu:1" } }, { cpus: 1, gpus: 0, memMB: 100 }, 6).slurm.gres).toBe("gpu:1");
+  });
+});

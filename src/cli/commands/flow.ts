@@ -244,6 +244,13 @@ function* dryRunLines(jobs: ReadonlyArray<{ id: number; key: string }>, decision
   }
   if (more > 0) yield `  ... and ${more} more`;
   if (shown > 0) yield "";
+  // Jobs that stay as they are although an output is missing (Snakemake does not rebuild them either).
+  const kept = jobs.filter((j) => !decisions[j.id]!.run && decisions[j.id]!.reason === "up to date" && decisions[j.id]!.detail !== "");
+  if (kept.length === 0) return;
+  yield "not rebuilt:";
+  for (const j of kept.slice(0, max)) yield `  ${j.key}  ${dim(decisions[j.id]!.detail)}`;
+  if (kept.length > max) yield `  ... and ${kept.length - max} more`;
+  yield "";
 }
 
 /** `--unlock`: remove the flow lock of a head that is gone, and say whose it was. */

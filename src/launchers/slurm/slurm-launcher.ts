@@ -20,7 +20,7 @@ import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "..
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
 import { slurmDoctor } from "./doctor.js";
-import { checkScheduling, withScheduling } from "./scheduling.js";
+import { checkScheduling, schedulingGpus, withScheduling } from "./scheduling.js";
 
 /** Scheduler view of one array task (or plain job). */
 interface TaskView {
@@ -46,7 +46,9 @@ export class SlurmLauncher implements Launcher {
   size(settings: LaunchSettings, need: RunNeed, groupSize: number): SlurmLaunchSettings {
     // A pipeline rule's own settings first: its `gres` then stands for the GPUs.
     const s = need.scheduling ? withScheduling(slurmSettings(settings), need.scheduling) : slurmSettings(settings);
-    return { ...s, slurm: slurmRequest(need, s, groupSize) };
+    // A rule's gres is per job: an element running several jobs at once asks for that many times it.
+    const perJobGres = need.scheduling !== undefined && schedulingGpus(need.scheduling) !== undefined;
+    return { ...s, slurm: slurmRequest(need, s, groupSize, perJobGres) };
   }
 
   /** A split of the job's resources between packed runs that can never work. */
@@ -499,7 +501,7 @@ function readBatch(file: string): unknown {
  * runs it holds (plus the signal grace). What `launcher:` sets explicitly is kept, except `mem`,
  * where the rule's `mem` wins.
  */
-export function slurmRequest(j: RunNeed, settings: SlurmLaunchSettings, groupSize: number): SlurmSettings {
+export function slurmRequest(j: RunNeed, settings: SlurmLaunchSettings, groupSize: number, perJobGres = false): SlurmSettings {
   const perElement = Math.max(1, Math.min(settings.perJob, groupSize));
   const atOnce = Math.max(1, Math.min(settings.parallel, perElement));
   const waves = Math.ceil(perElement / atOnce);
@@ -507,6 +509,7 @@ export function slurmRequest(j: RunNeed, settings: SlurmLaunchSettings, groupSiz
   if (j.memMB > 0) out.mem = `${j.memMB * atOnce}M`;
   if (out.cpusPerTask === undefined && j.cpus > 0) out.cpusPerTask = Math.ceil(j.cpus * atOnce);
   if (out.gpus === undefined && out.gres === undefined && j.gpus > 0) out.gpus = Math.ceil(j.gpus * atOnce);
+  if (perJobGres && out.gres !== undefined && atOnce > 1) out.gres = out.gres.replace(/(^|,)(gpu(?::[^:,]+)?:)(\d+)/, (_, sep: string, head: string, n: string) => `${sep}${head}${Number(n) * atOnce}`);
   // A minute of margin for the worker to start and the runs to be handed out.
   if (out.time === undefined && j.timeoutS !== undefined) out.time = waves * j.timeoutS + out.signalGraceS + 60;
   return out;
