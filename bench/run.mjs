@@ -1,6 +1,6 @@
 // `npm run bench`: Corral side by side with its peers, in one run, on this machine. Prints a
 // table and writes bench/RESULTS.md. Sections skip (and say why) when a peer or the SLURM
-// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,slurm,search
+// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,dynvision,slurm,search
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, utimesSync } from "node:fs";
 import os from "node:os";
@@ -142,6 +142,67 @@ if (want("flow")) {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+// 4b. examples/dynvision scaled to ~10,000 jobs (3 rctypes x 11 tsteps x 101 seeds = 3,333 models,
+// each init/train/test, plus get_data and plot): plan (`-n`) and a no-op rerun of the same tree,
+// Corral's corral.config.ts (rules as functions of wildcards and config) against Snakemake on the
+// example's own Snakefile, both reading the same conf/config.yaml.
+if (want("dynvision")) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "corral-bench-dv-"));
+  execFileSync("cp", ["-r", path.join(root, "examples/dynvision/."), dir]);
+  const tsteps = Array.from({ length: 11 }, (_, i) => i + 10);
+  const seeds = quick ? 10 : 101;
+  writeFileSync(
+    path.join(dir, "conf/config.yaml"),
+    `model_name: [DyRCNNx4]\nmodel_args:\n  rctype: [full, self, none]\n  tsteps: [${tsteps.join(", ")}]\nseeds: [${Array.from({ length: seeds }, (_, i) => i).join(", ")}]\ndata_name: cifar10\nepochs: 2\nlr: 0.05\n`,
+  );
+  const models = 3 * tsteps.length * seeds;
+  const jobs = 3 * models + 2;
+  const c = timed(process.execPath, [cli, "flow", "-n"], { cwd: dir });
+  if (!c.stdout.includes(`total`)) throw new Error(`corral flow -n printed no plan: ${c.stdout.slice(-300)}`);
+  let peer = "snakemake not installed";
+  let ratio = "";
+  const snake = has("snakemake");
+  if (snake) {
+    const s = timed("snakemake", ["-n", "-q", "-j1"], { cwd: dir });
+    peer = `snakemake -n -q -j1: ${fmt(s.ms)}, ${s.rssMB} MB`;
+    ratio = (s.ms / c.ms).toFixed(1);
+  }
+  rows.push({ what: `examples/dynvision scaled to ${jobs} jobs: corral flow -n (CLI)`, corral: `${fmt(c.ms)}, ${c.rssMB} MB`, peer, ratio, target: "faster than snakemake -n", ok: ratio === "" || Number(ratio) > 1 });
+  // Every output in place, each newer than what it is made from (folder markers of both tools).
+  let t = Date.now() / 1000 - 3600;
+  const stamp = (f) => {
+    mkdirSync(path.dirname(f), { recursive: true });
+    writeFileSync(f, "");
+    utimesSync(f, t, t);
+  };
+  const data = path.join(dir, "data/raw/cifar10");
+  stamp(path.join(data, "train/class0.csv"));
+  stamp(path.join(data, ".snakemake_timestamp"));
+  stamp(path.join(data, ".corral_timestamp"));
+  const names = [];
+  for (const r of ["full", "self", "none"]) for (const ts of tsteps) for (let seed = 0; seed < seeds; seed++) names.push(`DyRCNNx4:rctype=${r}+tsteps=${ts}_${seed}_cifar10`);
+  for (const [i, suffix] of ["_init.pt", "_trained.pt"].entries()) {
+    t += 60 * (i + 1);
+    for (const n of names) stamp(path.join(dir, "models/DyRCNNx4", n + suffix));
+  }
+  t += 180;
+  for (const n of names) for (const f of ["test_outputs.csv", "test_responses.json"]) stamp(path.join(dir, "reports", `${n}_trained`, f));
+  t += 60;
+  stamp(path.join(dir, "figures/responses.svg"));
+  const noop = timed(process.execPath, [cli, "flow"], { cwd: dir });
+  if (!noop.stderr.includes("nothing to do")) throw new Error(`no-op corral flow did something: ${noop.stderr.slice(-500)}`);
+  peer = "snakemake not installed";
+  ratio = "";
+  if (snake) {
+    const s = timed("snakemake", ["-j1"], { cwd: dir });
+    if (!/Nothing to be done/.test(s.stdout + s.stderr)) throw new Error(`no-op snakemake did something: ${(s.stdout + s.stderr).slice(-500)}`);
+    peer = `snakemake -j1: ${fmt(s.ms)}, ${s.rssMB} MB`;
+    ratio = (s.ms / noop.ms).toFixed(1);
+  }
+  rows.push({ what: `examples/dynvision scaled to ${jobs} jobs: no-op rerun (CLI)`, corral: `${fmt(noop.ms)}, ${noop.rssMB} MB`, peer, ratio, target: "faster than snakemake", ok: ratio === "" || Number(ratio) > 1 });
+  rmSync(dir, { recursive: true, force: true });
 }
 
 // 5. SLURM: 200 runs of `true` as corral packed arrays vs a raw 200-task sbatch array.

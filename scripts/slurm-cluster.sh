@@ -131,7 +131,7 @@ node_lines() {
   if [ "$MULTI" = 1 ]; then
     local mem_mb i
     mem_mb=$(awk '/^MemTotal:/ {m=int($2/1024/4); print (m < 2000 ? m : 2000)}' /proc/meminfo)
-    for i in 1 2 3; do echo "NodeName=node$i NodeAddr=10.250.0.1$i CPUs=2 RealMemory=$mem_mb Gres=gpu:2 State=UNKNOWN"; done
+    for i in 1 2 3; do echo "NodeName=node$i NodeAddr=10.250.0.1$i CPUs=2 RealMemory=$mem_mb Gres=gpu:2 Feature=a100 State=UNKNOWN"; done
     echo "PartitionName=main Nodes=node[1-3] Default=YES MaxTime=INFINITE State=UP"
   else
     local cpus mem_mb
@@ -139,7 +139,7 @@ node_lines() {
     # Leave a quarter of the memory to the OS and other processes (slurmd drains a node that
     # reports less than RealMemory).
     mem_mb=$(awk '/^MemTotal:/ {print int($2/1024*3/4)}' /proc/meminfo)
-    echo "NodeName=localhost CPUs=$cpus RealMemory=$mem_mb Gres=gpu:4 State=UNKNOWN"
+    echo "NodeName=localhost CPUs=$cpus RealMemory=$mem_mb Gres=gpu:4 Feature=a100,h100 State=UNKNOWN"
     echo "PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP"
   fi
 }
