@@ -2,7 +2,7 @@
 // table and writes bench/RESULTS.md. Sections skip (and say why) when a peer or the SLURM
 // cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,dynvision,slurm,search
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, utimesSync } from "node:fs";
+import { cpSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, utimesSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -150,7 +150,7 @@ if (want("flow")) {
 // example's own Snakefile, both reading the same conf/config.yaml.
 if (want("dynvision")) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "corral-bench-dv-"));
-  execFileSync("cp", ["-r", path.join(root, "examples/dynvision/."), dir]);
+  cpSync(path.join(root, "examples/dynvision"), dir, { recursive: true });
   const tsteps = Array.from({ length: 11 }, (_, i) => i + 10);
   const seeds = quick ? 10 : 101;
   writeFileSync(

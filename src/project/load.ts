@@ -135,45 +135,54 @@ async function withTimeout<T>(p: Promise<T>, ms: number, shown: string): Promise
 }
 
 let importCounter = 0;
-let corralResolverOn = false;
+let corralResolverOn: Promise<void> | undefined;
 
 /**
- * Let a project file anywhere `import { defineConfig } from "corral"`: a resolve hook that, when
- * the project cannot resolve the bare specifier `corral` itself (no `node_modules/corral` above
- * it), answers with this very package's entry. A project with its own copy keeps using it.
+ * Let a project file anywhere `import { defineConfig } from "corral"`: when the project cannot
+ * resolve the bare specifier `corral` itself (no `node_modules/corral` above it), it gets this very
+ * package's API. The API is loaded once by Node's own loader and handed over through a global, so
+ * tsx does not compile the library's modules again for the config file (seconds otherwise). A
+ * project with its own copy keeps using it.
  */
-function registerCorralResolver(): void {
-  if (corralResolverOn) return;
-  corralResolverOn = true;
-  const register = (moduleApi as { register?: (specifier: string, parentURL?: string, options?: { data?: unknown }) => void }).register;
-  if (typeof register !== "function") return;
-  // dist/project/load.js -> dist/index.js (src/project/load.ts -> src/index.ts under a TS runner).
-  const entry = new URL(`../index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
-  const hook = `let entry;
-export function initialize(data) { entry = data.entry; }
+function registerCorralResolver(): Promise<void> {
+  corralResolverOn ??= (async () => {
+    // dist/project/load.js -> dist/index.js (src/project/load.ts -> src/index.ts under a TS runner).
+    const entry = new URL(`../index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
+    const api = (await import(entry)) as Record<string, unknown>;
+    (globalThis as Record<symbol, unknown>)[Symbol.for("corral.api")] = api;
+    const names = Object.keys(api).filter((n) => n !== "default" && /^[A-Za-z_$][\w$]*$/.test(n));
+    const shim = `const a = globalThis[Symbol.for("corral.api")];\n${names.map((n) => `export const ${n} = a.${n};`).join("\n")}\n`;
+    const register = (moduleApi as { register?: (specifier: string, parentURL?: string, options?: { data?: unknown }) => void }).register;
+    if (typeof register === "function") {
+      const hook = `let shim;
+export function initialize(data) { shim = data.shim; }
 export async function resolve(specifier, context, next) {
   try {
     return await next(specifier, context);
   } catch (e) {
-    if (specifier === "corral" && e && (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "ERR_PACKAGE_PATH_NOT_EXPORTED")) return { url: entry, format: "module", shortCircuit: true };
+    if (specifier === "corral" && e && (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "ERR_PACKAGE_PATH_NOT_EXPORTED")) return { url: shim, format: "module", shortCircuit: true };
     throw e;
   }
 }`;
-  register(`data:text/javascript,${encodeURIComponent(hook)}`, import.meta.url, { data: { entry } });
-  // tsx compiles a .ts file outside a `"type": "module"` package to CommonJS: its `require("corral")`
-  // goes through Node's CommonJS resolver, which the hook above does not see.
-  const cjs = moduleApi as unknown as { _resolveFilename?: (request: string, ...rest: unknown[]) => string };
-  const orig = cjs._resolveFilename;
-  if (typeof orig !== "function") return;
-  const entryPath = fileURLToPath(entry);
-  cjs._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
-    try {
-      return orig.call(this, request, ...rest);
-    } catch (e) {
-      if (request === "corral" && (e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return entryPath;
-      throw e;
+      register(`data:text/javascript,${encodeURIComponent(hook)}`, import.meta.url, { data: { shim: `data:text/javascript,${encodeURIComponent(shim)}` } });
     }
-  };
+    // tsx compiles a .ts file outside a `"type": "module"` package to CommonJS: its `require("corral")`
+    // goes through Node's CommonJS resolver, which the hook above does not see. It gets a module
+    // already in the require cache whose exports are the API.
+    const cjs = moduleApi as unknown as { _resolveFilename?: (request: string, ...rest: unknown[]) => string };
+    const orig = cjs._resolveFilename;
+    if (typeof orig !== "function") return;
+    const shimPath = fileURLToPath(new URL(`./corral-api${path.extname(fileURLToPath(import.meta.url)) === ".ts" ? ".cts" : ".cjs"}`, import.meta.url));
+    cjs._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
+      try {
+        return orig.call(this, request, ...rest);
+      } catch (e) {
+        if (request === "corral" && (e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return shimPath;
+        throw e;
+      }
+    };
+  })();
+  return corralResolverOn;
 }
 
 /** The default export of a JS/TS project file (awaited and called when it is a function). */
@@ -181,7 +190,7 @@ async function importConfig(abs: string, shown: string): Promise<unknown> {
   let mod: unknown;
   try {
     const url = pathToFileURL(abs).href;
-    registerCorralResolver();
+    await registerCorralResolver();
     if (abs.endsWith(".ts") || abs.endsWith(".mts")) {
       // Node 20 cannot import TypeScript; tsx compiles it on the fly (loaded only when needed).
       const { tsImport } = await import("tsx/esm/api");
