@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # What CI needs on a fresh Debian 12 machine: the packages the tests use for real (SLURM, munge,
-# Charliecloud, busybox image, GNU parallel, graphviz, headless Chromium), then the local SLURM
+# Charliecloud, busybox image, GNU parallel, graphviz, headless Chromium, the peers Snakemake and
+# Optuna that some tests compare against), then the local SLURM
 # test cluster. Without root it says why and goes on: the SLURM/container tests then skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(slurm-wlm munge charliecloud-runtime busybox-static parallel graphviz chromium python3 python3-yaml procps util-linux strace)
+PACKAGES=(slurm-wlm munge charliecloud-runtime busybox-static parallel graphviz chromium python3 python3-yaml procps util-linux strace snakemake python3-optuna)
 
 if [ "$(id -u)" != 0 ]; then
   echo "ci-setup: not root (uid $(id -u)): cannot apt-get install or start slurmctld/slurmd;" >&2
