@@ -1,6 +1,6 @@
 // `npm run bench`: Corral side by side with its peers, in one run, on this machine. Prints a
 // table and writes bench/RESULTS.md. Sections skip (and say why) when a peer or the SLURM
-// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,dynvision,slurm,search
+// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,dynvision,startup,slurm,search
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, utimesSync } from "node:fs";
 import os from "node:os";
@@ -202,6 +202,34 @@ if (want("dynvision")) {
     ratio = (s.ms / noop.ms).toFixed(1);
   }
   rows.push({ what: `examples/dynvision scaled to ${jobs} jobs: no-op rerun (CLI)`, corral: `${fmt(noop.ms)}, ${noop.rssMB} MB`, peer, ratio, target: "faster than snakemake", ok: ratio === "" || Number(ratio) > 1 });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// 4c. Start-up: `corral --version` and `corral status` on a small finished sweep against bare
+// `node -e 0` (issue 14: every command pays it). Median of 15 runs each, interleaved.
+if (want("startup")) {
+  const dir = project({ "corral.yaml": `command: "true"\nconfig:\n  i: 0\n` });
+  timed(process.execPath, [cli, "run", "-m", "i=1,2,3"], { cwd: dir });
+  const cases = [
+    ["bare node", [process.execPath, ["-e", "0"]]],
+    ["corral --version", [process.execPath, [cli, "--version"]]],
+    ["corral status (3-run sweep)", [process.execPath, [cli, "status"]]],
+  ];
+  const ms = cases.map(() => []);
+  for (let i = 0; i < 15; i++) {
+    for (const [k, [, [cmd, argv]]] of cases.entries()) {
+      const t0 = performance.now();
+      const r = spawnSync(cmd, argv, { cwd: dir, encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+      ms[k].push(performance.now() - t0);
+    }
+  }
+  const median = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const base = median(ms[0]);
+  for (const k of [1, 2]) {
+    const m = median(ms[k]);
+    rows.push({ what: `start-up: ${cases[k][0]}`, corral: `${Math.round(m)} ms`, peer: `bare node -e 0: ${Math.round(base)} ms`, ratio: (base / m).toFixed(2), target: "within 2x of bare node (ratio >= 0.5)", ok: base / m >= 0.5 });
+  }
   rmSync(dir, { recursive: true, force: true });
 }
 
