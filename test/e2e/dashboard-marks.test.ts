@@ -160,16 +160,16 @@ describe.skipIf(skipReason !== undefined)("dashboard marks in headless Chromium"
 
   it("progress bars put succeeded on the left, then failed and cancelled, then running, then pending", async () => {
     const { page, errors } = await newPage();
+    // One look at all segments at once: the page redraws live, so element handles can go stale.
     const xOrder = async (bar: string): Promise<string[]> => {
-      const segs = page.locator(`${bar} > div`);
-      await segs.first().waitFor();
-      const n = await segs.count();
-      const found: Array<{ state: string; x: number; title: string }> = [];
-      for (let i = 0; i < n; i++) {
-        const box = (await segs.nth(i).boundingBox())!;
-        expect(box.width).toBeGreaterThan(0);
-        found.push({ state: (await segs.nth(i).getAttribute("data-state"))!, x: box.x, title: (await segs.nth(i).getAttribute("title"))! });
-      }
+      await page.locator(`${bar} > div`).first().waitFor();
+      const found = await page.locator(bar).evaluate((el) =>
+        Array.from(el.children).map((c) => {
+          const r = c.getBoundingClientRect();
+          return { x: r.x, width: r.width, title: c.getAttribute("title") ?? "" };
+        }),
+      );
+      for (const f of found) expect(f.width, f.title).toBeGreaterThan(0);
       // Each segment says how many runs it stands for.
       return found.sort((a, b) => a.x - b.x).map((f) => f.title);
     };
