@@ -161,7 +161,8 @@ export async function resolve(specifier, context, next) {
 }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`, import.meta.url, { data: { entry } });
   // tsx compiles a .ts file outside a `"type": "module"` package to CommonJS: its `require("corral")`
-  // goes through Node's CommonJS resolver, which the hook above does not see.
+  // goes through Node's CommonJS resolver, which the hook above does not see. An installed copy
+  // (`npm install corral`) exports only `import`, so `require` of it fails the same way as none.
   const cjs = moduleApi as unknown as { _resolveFilename?: (request: string, ...rest: unknown[]) => string };
   const orig = cjs._resolveFilename;
   if (typeof orig !== "function") return;
@@ -170,7 +171,8 @@ export async function resolve(specifier, context, next) {
     try {
       return orig.call(this, request, ...rest);
     } catch (e) {
-      if (request === "corral" && (e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return entryPath;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (request === "corral" && (code === "MODULE_NOT_FOUND" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED")) return entryPath;
       throw e;
     }
   };
