@@ -31,7 +31,7 @@ import { readBuildRecords, readIncompleteMarks, type IncompleteMark } from "../s
 import { readJsonSync, writeJsonAtomicSync } from "../store/fsutil.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import type { RunEntry, RunSpec, SweepManifest } from "../store/protocol.js";
-import { indexSweep, isHeadJob, readManifest, readRunStatus, workOf, writeManifest } from "../store/store.js";
+import { headJobId, indexSweep, isHeadJob, readManifest, readRunStatus, workOf, writeManifest } from "../store/store.js";
 import { launchSettingsRecord, TERMINAL_STATES } from "../store/protocol.js";
 import { pidAlive } from "../store/fsutil.js";
 import { gitInfo } from "../project/git.js";
@@ -914,6 +914,25 @@ export function spawnDetachedHead(sweepDir: string, argv: readonly string[]): { 
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start the flow head (${argv.join(" ")})`);
   return { pid: child.pid, log };
+}
+
+/**
+ * Wait until the detached head `pid` has registered itself in the sweep's manifest (it then holds
+ * the flow lock too), or has exited, or `timeoutMs` passed. So `corral flow --detach` returns with
+ * the flow driven: a `corral status --watch` right after it sees a live head, and a second
+ * `corral flow` is refused, instead of racing the head's start.
+ */
+export async function waitForHead(sweepDir: string, pid: number, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const id = headJobId(pid);
+  while (Date.now() < until && pidAlive(pid)) {
+    try {
+      if (readManifest(sweepDir).jobs.some((j) => isHeadJob(j) && j.jobId === id)) return;
+    } catch {
+      /* being rewritten: read again */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 // Shared with the head (flow-head.ts).

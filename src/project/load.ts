@@ -177,7 +177,9 @@ export async function resolve(specifier, context, next) {
       try {
         return orig.call(this, request, ...rest);
       } catch (e) {
-        if (request === "corral" && (e as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return shimPath;
+        // An installed copy (`npm install corral`) exports only `import`: `require` of it fails too.
+        const code = (e as NodeJS.ErrnoException).code;
+        if (request === "corral" && (code === "MODULE_NOT_FOUND" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED")) return shimPath;
         throw e;
       }
     };

@@ -5,7 +5,8 @@
  * What each block is (by its language):
  * - `yaml`: a corral.yaml. It is written into a fresh temporary project (the page's project from
  *   then on) and loaded, which must exit 0: `corral run --dry-run` (with `-m` when it has a
- *   `sweep:`) plans every run; without a `command:`, `corral config --cfg all`.
+ *   `sweep:`) plans every run; a pipeline (`rules:`, no `command:`) is planned with `corral flow
+ *   -n` (`corral flow --list` without `targets:`); otherwise `corral config --cfg all`.
  * - `ts`/`js`: a corral.config.ts that exports `defineConfig(...)`; handled as a yaml block.
  * - `bash`/`sh`/`shell`/`console`: each line (each `$ ` line of a console block) runs with bash in
  *   the page's project, in order, with `corral` on PATH as dist/cli/main.js; it must exit 0, or
@@ -42,18 +43,6 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { parseBlocks, shellLines, type Annotation, type DocBlock } from "../docs-blocks.js";
 import { CLI, ROOT, slurmProblem } from "../helpers.js";
-
-/**
- * Pages other work is rewriting: skipped with this reason until the integrator, after merging
- * that work, annotates them and removes them from this list.
- */
-const PENDING_PAGES = [
-  "examples/dynvision/README.md",
-  "examples/pipeline/README.md",
-  "docs/pipelines.md",
-  "docs/flow.md",
-  "docs/profiles.md",
-];
 
 const PAGES = [
   "README.md",
@@ -156,20 +145,29 @@ const PROJECT_FILES = ["corral.yaml", "corral.yml", "corral.config.ts", "corral.
 
 /**
  * How a project file is loaded, from its content: `corral run --dry-run` (with `-m` when it has a
- * `sweep:`) plans every run, composing each config and checking the launcher settings; without a
- * `command:`, `corral config --cfg all` composes the config and shows the settings in force.
+ * `sweep:`) plans every run, composing each config and checking the launcher settings; a pipeline
+ * (`rules:` without a `command:`) is planned by `corral flow -n` (the DAG of its `targets:`), or
+ * checked by `corral flow --list` when it names no targets; otherwise `corral config --cfg all`
+ * composes the config and shows the settings in force.
  */
 function loadCommand(file: string, text: string): string {
   let hasCommand: boolean;
   let hasSweep: boolean;
+  let hasRules: boolean;
+  let hasTargets: boolean;
   if (file.endsWith(".yaml") || file.endsWith(".yml")) {
     const doc = (parseYaml(text) ?? {}) as Record<string, unknown>;
     hasCommand = doc.command !== undefined;
     hasSweep = doc.sweep !== undefined;
+    hasRules = doc.rules !== undefined;
+    hasTargets = doc.targets !== undefined;
   } else {
     hasCommand = /\bcommand\s*:/.test(text);
     hasSweep = /\bsweep\s*:/.test(text);
+    hasRules = /\brules\s*:/.test(text);
+    hasTargets = /\btargets\s*:/.test(text);
   }
+  if (!hasCommand && hasRules) return hasTargets ? "corral flow -n" : "corral flow --list";
   if (!hasCommand) return "corral config --cfg all";
   return hasSweep ? "corral run -m --dry-run" : "corral run --dry-run";
 }
@@ -336,17 +334,15 @@ async function runBlock(st: ChainState, b: DocBlock): Promise<void> {
 }
 
 describe("the docs run as written", () => {
-  it("the pages not yet annotated exist (PENDING_PAGES)", () => {
-    for (const p of [...PENDING_PAGES, ...(ONLY ?? [])]) expect(PAGES, p).toContain(p);
+  it("the pages named in CORRAL_DOCS_PAGES exist", () => {
+    for (const p of ONLY ?? []) expect(PAGES, p).toContain(p);
   });
 
   for (const page of PAGES) {
-    const pending = PENDING_PAGES.includes(page);
-    it.skipIf(pending || (ONLY !== undefined && !ONLY.includes(page))).concurrent(page, { timeout: 300_000 }, async () => {
+    it.skipIf(ONLY !== undefined && !ONLY.includes(page)).concurrent(page, { timeout: 300_000 }, async () => {
       const r = await runPage(page);
       const skips = r.skipped.map((s) => `\n  skipped ${page}:${s.line}: ${s.reason}`).join("");
       console.log(`docs: ${page}: ${r.ran} block(s) ran, ${r.skipped.length} skipped, ${r.output} output/synopsis${skips}`);
     });
-    if (pending) console.log(`docs: ${page}: skipped: PENDING_PAGES (being rewritten; annotated after merging)`);
   }
 });

@@ -97,6 +97,20 @@ describe("corral flow: rules computed from the config (corral.config.ts outside 
     expect(readFileSync(path.join(dir, "who.txt"), "utf8").trim()).toBe("local copy");
   });
 
+  it("a project with corral installed as published (exports only `import`) loads it from a CommonJS-compiled .ts", () => {
+    // No package.json saying "type": "module": tsx compiles corral.config.ts to CommonJS, whose
+    // require("corral") cannot use an exports map without `require`; the running corral answers.
+    const dir = makeProject({
+      "corral.config.ts": `import { defineConfig, expand } from "corral";\nexport default defineConfig({ rules: { r: { output: "out/{x}.txt", shell: "echo {wildcards.x} > {output}" } }, targets: expand("out/{x}.txt", { x: ["a", "b"] }) });\n`,
+      "node_modules/corral/package.json": JSON.stringify({ name: "corral", type: "module", exports: { ".": { import: "./index.js" } } }),
+      "node_modules/corral/index.js": "export const defineConfig = (c) => c;\n",
+    });
+    const r = flow(dir);
+    expect(r.code, r.out).toBe(0);
+    expect(r.ran).toEqual(["r[x=a]", "r[x=b]"]);
+    expect(readFileSync(path.join(dir, "out/b.txt"), "utf8").trim()).toBe("b");
+  });
+
   it("resources computed from the attempt: the retry gets the larger value", () => {
     const dir = makeProject({
       "corral.config.ts": `import { defineConfig } from "corral";

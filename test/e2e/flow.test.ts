@@ -429,4 +429,32 @@ describe("corral flow: one head per project", () => {
     expect(after.code).toBe(0);
     expect(readFileSync(path.join(dir, "out/quick.txt"), "utf8")).toBe("quick\n");
   });
+
+  it("--detach returns once its head drives the flow: status --watch right after follows it, a second flow is refused", async () => {
+    const dir = makeProject({
+      "corral.yaml": rules(`  slow:
+    output: out/slow.txt
+    shell: "while [ -e hold ]; do sleep 0.1; done; echo done > {output}"
+  quick:
+    output: out/quick.txt
+    shell: echo quick > {output}
+`),
+      hold: "",
+    });
+    const r = corral(["flow", "--detach", "out/slow.txt"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = r.stdout.trim();
+    // The head is in the manifest and holds the lock as soon as the command returns.
+    const head = /head pid (\d+)/.exec(r.stderr)![1];
+    expect(manifestOf(sweep).jobs.map((j) => j.jobId)).toContain(`head-${head}`);
+    const watch = corralAsync(["status", "--watch", sweep], { cwd: dir });
+    const second = corral(["flow", "out/quick.txt"], { cwd: dir });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain("another corral flow is building");
+    rmSync(path.join(dir, "hold"));
+    const w = await watch.done;
+    expect(w.stdout + w.stderr).not.toContain("nothing is running any more");
+    expect(w.code, w.stdout + w.stderr).toBe(0);
+    expect(readFileSync(path.join(dir, "out/slow.txt"), "utf8")).toBe("done\n");
+  });
 });

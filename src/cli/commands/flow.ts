@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFlowSweep, FLOW_FILE, flowJobs, makeStatter, planFlow, previewFlow, spawnDetachedHead, unlockFlow, type FlowFile } from "../../engine/flow.js";
+import { createFlowSweep, FLOW_FILE, flowJobs, makeStatter, planFlow, previewFlow, spawnDetachedHead, unlockFlow, waitForHead, type FlowFile } from "../../engine/flow.js";
 import type { RunView } from "../../engine/events.js";
 import { shellQuote } from "../../plan/dag.js";
 import { readIncompleteMarks } from "../../store/buildrecords.js";
@@ -126,7 +126,7 @@ export function registerFlowCommand(program: Command, ctx: CommandContext): void
       const dir = created.manifest.dir;
       say(`corral: flow of ${created.flow.jobs.length} job${created.flow.jobs.length === 1 ? "" : "s"} in ${dir} (${plan.settings.type})`);
       if (o.detach) {
-        detach(dir, false, o.jobs, Boolean(o.printshellcmds));
+        await detach(dir, false, o.jobs, Boolean(o.printshellcmds));
         return;
       }
       setExit(await headMain(dir, { retryFailed: false, attached: true, json: Boolean(o.json), printCmds: Boolean(o.printshellcmds) }));
@@ -182,15 +182,16 @@ function readTail(file: string, bytes = 8192): string {
 /** `corral resume` of a flow sweep: the head again, which skips what succeeded and adopts what runs. */
 export async function resumeFlow(dir: string, o: { retryFailed?: boolean; jobs?: number; detach?: boolean; json?: boolean }): Promise<number> {
   if (o.detach) {
-    detach(dir, Boolean(o.retryFailed), o.jobs);
+    await detach(dir, Boolean(o.retryFailed), o.jobs);
     return 0;
   }
   return headMain(dir, { retryFailed: Boolean(o.retryFailed), jobs: o.jobs, attached: true, json: Boolean(o.json), printCmds: false });
 }
 
-function detach(dir: string, retryFailed: boolean, jobs: number | undefined, printCmds = false): void {
+async function detach(dir: string, retryFailed: boolean, jobs: number | undefined, printCmds = false): Promise<void> {
   const argv = [process.execPath, CLI_MAIN, "flow", "--head", dir, ...(retryFailed ? ["--retry-failed"] : []), ...(jobs ? ["-j", String(jobs)] : []), ...(printCmds ? ["-p"] : [])];
   const h = spawnDetachedHead(dir, argv);
+  await waitForHead(dir, h.pid);
   process.stdout.write(`${dir}\n`);
   process.stderr.write(`corral: detached (head pid ${h.pid}, log ${path.relative(process.cwd(), h.log)}); follow with: corral status ${path.relative(process.cwd(), dir) || "."}\n`);
 }
