@@ -4,7 +4,7 @@
  */
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { ConfigFloat, pyFloatRepr } from "../plan/float.js";
-import { configToJson } from "../plan/serialize.js";
+import { configToJson } from "../plan/json.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";

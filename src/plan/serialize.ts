@@ -12,7 +12,7 @@
  */
 import { Scalar, stringify } from "yaml";
 import type { ScalarTag, Tags } from "yaml";
-import { ConfigFloat, pyFloat, pyFloatRepr, yamlFloat } from "./float.js";
+import { ConfigFloat, pyFloat, yamlFloat } from "./float.js";
 import type { ConfigValue } from "./types.js";
 
 const FLOAT_TAG = "tag:yaml.org,2002:float";
@@ -47,36 +47,6 @@ const octal12: ScalarTag = {
 /** A config tree as YAML, types kept for PyYAML and for YAML 1.2 readers (see the module comment). */
 export function configToYaml(value: ConfigValue): string {
   return stringify(value, { version: "1.1", customTags: (tags: Tags) => [floatOut, octal12, ...tags] });
-}
-
-/**
- * A config tree as JSON (JSON.stringify's layout), floats spelled as Python's json.dumps spells
- * them, so that `1.0` is read back as a float; non-finite floats as Python writes them too.
- */
-export function configToJson(value: ConfigValue, indent = 2): string {
-  const pad = (n: number): string => " ".repeat(indent * n);
-  const nl = indent > 0 ? "\n" : "";
-  const sep = indent > 0 ? ": " : ":";
-  const write = (v: ConfigValue, depth: number): string => {
-    if (v === null) return "null";
-    if (v instanceof ConfigFloat) return jsonFloat(v.value);
-    if (typeof v === "number") return Number.isInteger(v) ? JSON.stringify(v) : jsonFloat(v);
-    if (typeof v === "string" || typeof v === "boolean") return JSON.stringify(v);
-    if (Array.isArray(v)) {
-      if (v.length === 0) return "[]";
-      return `[${nl}${v.map((x) => pad(depth + 1) + write(x, depth + 1)).join(`,${nl}`)}${nl}${pad(depth)}]`;
-    }
-    const keys = Object.keys(v);
-    if (keys.length === 0) return "{}";
-    return `{${nl}${keys.map((k) => `${pad(depth + 1)}${JSON.stringify(k)}${sep}${write(v[k]!, depth + 1)}`).join(`,${nl}`)}${nl}${pad(depth)}}`;
-  };
-  return write(value, 0);
-}
-
-function jsonFloat(x: number): string {
-  if (Number.isNaN(x)) return "NaN";
-  if (!Number.isFinite(x)) return x > 0 ? "Infinity" : "-Infinity";
-  return pyFloatRepr(x);
 }
 
 /**

@@ -1,6 +1,6 @@
 /** `corral run`: one run, or a sweep with -m; plan (and print it with --dry-run) or start and follow. */
 import type { Command } from "commander";
-import { configToJson } from "../../plan/serialize.js";
+import { configToJson } from "../../plan/json.js";
 import type { ConfigValue } from "../../plan/types.js";
 import path from "node:path";
 import { planAll, prepareSweep, previewSweep, startSweep } from "../../engine/launch.js";
