@@ -32,7 +32,7 @@ describe("impossible requests are refused before anything starts", () => {
     // doctor says so too, instead of "all good"
     const doc = corral(["doctor"], { cwd: dir, env: NO_GPU });
     expect(doc.code).toBe(1);
-    expect(doc.stdout + doc.stderr).toContain("asks for 1 GPU(s) but this machine offers 0");
+    expect(doc.stdout + doc.stderr).toContain("asks for 1 GPU but this machine offers 0");
   });
 
   it("a pipeline rule asking for a GPU the machine lacks: exit 2 naming the rule, no flow sweep", () => {
