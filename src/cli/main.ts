@@ -12,13 +12,19 @@ import { exitCodeOfError } from "./exit.js";
 
 const pkg = JSON.parse(readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../package.json"), "utf8")) as { version: string };
 
+/** Where to look when an error has no hint of its own (every message: docs/messages.md). */
+const DEFAULT_HINT: Partial<Record<CorralError["code"], string>> = {
+  E_USAGE: "see `corral <command> --help`",
+  E_WORKFLOW: "see docs/pipelines.md (rules, wildcards, targets)",
+};
+
 /** Render any error at the one boundary: known errors one line plus hint, unknown ones a stack. */
 export function reportError(e: unknown): number {
   if (e instanceof CorralError) {
     // One line, whatever a hostile value held: control characters are shown escaped.
     process.stderr.write(`corral: error: ${e.format().replace(/[\n\r\t\v\f\0]/g, (c) => JSON.stringify(c).slice(1, -1))}\n`);
     // Every known error gets a hint: its own, else where to look.
-    process.stderr.write(`  hint: ${e.hint ?? (e.code === "E_USAGE" ? "see `corral <command> --help`" : "see docs/configuration.md and docs/overrides.md")}\n`);
+    process.stderr.write(`  hint: ${e.hint ?? DEFAULT_HINT[e.code] ?? "see docs/configuration.md and docs/overrides.md"}\n`);
   } else if (e instanceof CommanderError) {
     process.stderr.write("  hint: see `corral <command> --help`\n");
   } else {

@@ -178,7 +178,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     if (recovered.length) {
       manifest.jobs.push(...recovered);
       writeManifest(manifest);
-      reporter.emit({ type: "info", message: `adopted ${recovered.length} job(s) missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
+      reporter.emit({ type: "info", message: `adopted ${countOf(recovered.length, "job")} missing from the manifest: ${recovered.map((j) => j.jobId).join(", ")}` });
     }
     if (opts.recordHead) {
       manifest.jobs.push({ jobId: headJobId(process.pid), launcher: "local", submittedAt: Date.now(), batches: [], pid: process.pid, host: hostname() });

@@ -759,6 +759,7 @@ export function buildDag(input: BuildDagInput): Dag {
         "E_WORKFLOW",
         `Wildcard constraint: rule '${v.entry.value.rule.spec.name}' output '${v.entry.pattern.source}' would make ` +
           `'${path}' (needed by ${neededBy}), but wildcard '${v.wildcard}' = '${v.value}' does not match regex '${v.regex}'`,
+        { hint: `Check the path (is '${v.value}' a typo?), or widen the rule's wildcard_constraints.${v.wildcard} if such a value is meant to be built.` },
       );
     }
     throw new CorralError(

@@ -189,7 +189,7 @@ export function launcherFromHydra(node: ConfigMap, choice: string | null | undef
         l.verbose = v;
         break;
       default:
-        bad(key, `is not a setting Corral knows of a ${plugin ?? "Hydra"} launcher`);
+        bad(key, `is not a setting Corral knows for the ${plugin ?? "Hydra"} launcher`);
     }
   }
   if (sbatch.length) l.sbatch_args = sbatch;

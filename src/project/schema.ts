@@ -9,7 +9,7 @@
  * such sentences; it never exposes a raw zod dump.
  */
 import { z } from "zod";
-import { didYouMean } from "../errors.js";
+import { countOf, didYouMean } from "../errors.js";
 import type { DefaultsEntry } from "../plan/compose.js";
 import { ConfigFloat } from "../plan/float.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
@@ -546,7 +546,7 @@ export const sweepGridSchema = z
       if (first && list.length !== first[1].length) {
         ctx.issues.push({
           code: "custom",
-          message: `has ${list.length} values but zip.${first[0]} has ${first[1].length}; zipped lists must have the same length`,
+          message: `has ${countOf(list.length, "value")} but zip.${first[0]} has ${first[1].length}; zipped lists must have the same length`,
           input: list,
           path: ["zip", k],
         });

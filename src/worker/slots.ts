@@ -3,7 +3,7 @@
  * unit-tested on its own. Steps, as in Playwright's dispatcher: find a run that fits, find the
  * resources, claim both, hand it to the caller to start.
  */
-import { CorralError } from "../errors.js";
+import { CorralError, countOf } from "../errors.js";
 
 /** What one run asks for. `gpus` may be fractional below 1 (0.5 = half a device). */
 export interface SlotRequest {
@@ -76,7 +76,7 @@ export class ResourcePool {
       return `run ${req.index} asks for ${req.cpus} CPUs but the allocation holds ${this.cpuIds.length} (${this.cpuIds.join(",") || "none"})`;
     }
     if (gpus > 0 && this.gpuIds.length === 0) {
-      return `run ${req.index} asks for ${gpus} GPU(s) but the allocation holds none (no CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS or gpus_available)`;
+      return `run ${req.index} asks for ${countOf(gpus, "GPU")} but the allocation holds none (no CUDA_VISIBLE_DEVICES, SLURM_JOB_GPUS or gpus_available)`;
     }
     if (gpus > this.gpuIds.length + EPS) {
       return `run ${req.index} asks for ${gpus} GPUs but the allocation holds ${this.gpuIds.length} (${this.gpuIds.join(",")})`;

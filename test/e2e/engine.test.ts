@@ -25,14 +25,14 @@ describe("impossible requests are refused before anything starts", () => {
     const r = corral(["run", "-m"], { cwd: dir, env: NO_GPU, timeoutMs: 20_000 });
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/resources.*asks for 1 GPU\(s\) but this machine offers 0/);
+    expect(r.stderr).toMatch(/resources.*asks for 1 GPU but this machine offers 0/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(sweepDirs(dir)).toEqual([]);
     expect(existsSync(path.join(dir, "ran.txt"))).toBe(false);
     // doctor says so too, instead of "all good"
     const doc = corral(["doctor"], { cwd: dir, env: NO_GPU });
     expect(doc.code).toBe(1);
-    expect(doc.stdout + doc.stderr).toContain("asks for 1 GPU(s) but this machine offers 0");
+    expect(doc.stdout + doc.stderr).toContain("asks for 1 GPU but this machine offers 0");
   });
 
   it("a pipeline rule asking for a GPU the machine lacks: exit 2 naming the rule, no flow sweep", () => {
@@ -41,7 +41,7 @@ describe("impossible requests are refused before anything starts", () => {
     });
     const r = corral(["flow"], { cwd: dir, env: NO_GPU, timeoutMs: 20_000 });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/rules\.train\.resources.*rule 'train' asks for 1 GPU\(s\)/);
+    expect(r.stderr).toMatch(/rules\.train\.resources.*rule 'train' asks for 1 GPU but/);
     expect(sweepDirs(dir)).toEqual([]);
     expect(existsSync(path.join(dir, "model.pt"))).toBe(false);
   });

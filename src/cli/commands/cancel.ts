@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { makeLauncher } from "../../launchers/registry.js";
 import { readManifest, resolveSweep } from "../../store/store.js";
+import { countOf } from "../../errors.js";
 import { projectDirOf } from "../args.js";
 import type { CommandContext } from "./context.js";
 
@@ -16,6 +17,6 @@ export function registerCancel(program: Command, ctx: CommandContext): void {
       const m = readManifest(dir);
       const launcher = makeLauncher(m.settings);
       await launcher.cancel(m, Boolean(o.force));
-      process.stderr.write(`corral: cancel sent to ${m.jobs.length} job(s) of ${m.dir}\n`);
+      process.stderr.write(`corral: cancel sent to ${countOf(m.jobs.length, "job")} of ${m.dir}\n`);
     });
 }

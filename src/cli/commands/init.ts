@@ -16,7 +16,7 @@ export function registerInit(program: Command, ctx: CommandContext): void {
     .action((dir: string, o: { force?: boolean }) => {
       const root = path.resolve(cwdOf(ctx.globals()), dir);
       const clash = Object.keys(INIT_FILES).filter((f) => existsSync(path.join(root, f)));
-      if (clash.length && !o.force) throw new CorralError("E_USAGE", `${clash.join(", ")} already exist in ${root}`, { hint: "use --force to overwrite" });
+      if (clash.length && !o.force) throw new CorralError("E_USAGE", `${clash.join(", ")} already exist${clash.length === 1 ? "s" : ""} in ${root}`, { hint: "use --force to overwrite" });
       for (const [f, text] of Object.entries(INIT_FILES)) {
         mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
         writeFileSync(path.join(root, f), text);

@@ -55,7 +55,7 @@ export class LocalLauncher implements Launcher {
     if (most > det.ids.length) {
       const a = req.asks.find((x) => x.gpus === most)!;
       return Promise.reject(
-        new CorralError("E_RESOURCES", `${a.who} asks for ${most} GPU(s) but this machine offers ${det.ids.length}${det.ids.length ? ` (${det.ids.join(",")}, from ${det.source})` : " (no GPU found: no CUDA_VISIBLE_DEVICES, nvidia-smi lists none)"}`, {
+        new CorralError("E_RESOURCES", `${a.who} asks for ${countOf(most, "GPU")} but this machine offers ${det.ids.length}${det.ids.length ? ` (${det.ids.join(",")}, from ${det.source})` : " (no GPU found: no CUDA_VISIBLE_DEVICES, nvidia-smi lists none)"}`, {
           hint: "lower resources.gpus, list the devices in launcher.gpus_available, or use --launcher slurm",
           ...(a.location ? { location: a.location } : {}),
         }),
