@@ -257,13 +257,15 @@ export function renderSbatch(opts: SbatchOptions): string {
   const record = opts.exec || opts.noStartSuffix === undefined ? undefined : `${batchPrefix}"\${SLURM_ARRAY_TASK_ID}"${shellQuote(`.json${opts.noStartSuffix}`)}`;
   body.push(
     // The reason goes where the head reads it (array tasks), else to the job's output log too.
-    `__corral_no_worker() { __corral_why="corral: the worker could not start on \${SLURMD_NODENAME:-$HOSTNAME}: $__corral_why (launcher.nodejs: $__corral_nodejs_note; PATH=$PATH; ${setupCount === 0 ? "no launcher.setup lines" : `after ${setupCount} launcher.setup line${setupCount === 1 ? "" : "s"}`})\${${SETUP_FAILED_ENV}:+; $${SETUP_FAILED_ENV}}"; printf '%s\\n' "$__corral_why" >&2; printf '%s\\n' "$__corral_why" ${record ? `> ${record}` : ""}; exit 127; }`,
+    `__corral_no_worker() { __corral_why="corral: the worker could not start on \${SLURMD_NODENAME:-$HOSTNAME}: $__corral_why (launcher.nodejs: $__corral_nodejs_note; PATH=$PATH; ${setupCount === 0 ? "no launcher.setup lines" : `after ${setupCount} launcher.setup line${setupCount === 1 ? "" : "s"}`})\${${SETUP_FAILED_ENV}:+; $${SETUP_FAILED_ENV}}"; printf '%s\\n' "$__corral_why" >&2; printf '%s\\n' "$__corral_why"${record ? ` > ${record}` : ""}; exit 127; }`,
   );
   const rest = opts.exec && opts.exec[0] === opts.nodePath ? opts.exec.slice(1) : opts.exec;
   const workerLine = opts.exec
     ? `exec ${rest === opts.exec ? "" : '"$__corral_node" '}${rest!.map(shellQuote).join(" ")}`
     : `exec ${(opts.workerPrefix ?? []).map((w) => `${shellQuote(w)} `).join("")}"$__corral_node" ${shellQuote(absPath("workerScript", opts.workerScript))} ${batchPrefix}"\${SLURM_ARRAY_TASK_ID}"'.json'`;
-  body.push(`__corral_worker() { __corral_find_node || __corral_no_worker; ${workerLine}; }`);
+  // A single command that is not the Node.js runtime (a test's stand-in) starts unchecked.
+  const checked = !opts.exec || rest !== opts.exec;
+  body.push(`__corral_worker() { ${checked ? "__corral_find_node || __corral_no_worker; " : ""}${workerLine}; }`);
   // A failed setup line ends a single-command job with its exit code; an array task still
   // starts the worker, which records every run of the batch failed with the line.
   body.push(...renderSetup(opts.setup ?? [], opts.exec ? 'exit "$2"' : "__corral_worker"));
