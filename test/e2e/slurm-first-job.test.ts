@@ -48,7 +48,7 @@ describe.skipIf(problem !== undefined)("the first job on the cluster", () => {
     const r = corral(["doctor", "--probe"], { cwd: dir, timeoutMs: 120_000 });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("✓ jobs start the worker with launcher.nodejs: /nonexistent/node-20/bin/node");
-    expect(r.stdout).toMatch(/✗ the worker could not start on \S+: \/nonexistent\/node-20\/bin\/node not found \(or not executable\)  launcher\.nodejs: \/nonexistent\/node-20\/bin\/node; PATH=/);
+    expect(r.stdout).toMatch(/✗ the worker could not start on \S+: \/nonexistent\/node-20\/bin\/node not found \(or not executable\) {2}launcher\.nodejs: \/nonexistent\/node-20\/bin\/node; PATH=/);
     expect(r.stdout).toContain("hint: set launcher.nodejs to the node binary's path on the compute nodes");
   });
 
