@@ -56,6 +56,8 @@ export interface TableOpts {
   asRecorded?: boolean;
   profile?: string;
   launcher?: "local" | "slurm";
+  /** `corral doctor --probe [seconds]`: true without a value. */
+  probe?: true | number;
   jobs?: number;
   detach?: boolean;
   name?: string;
@@ -180,6 +182,14 @@ export const OPTIONS: readonly OptionSpec[] = [
       env: "Show the settings for this launcher instead of the project's `launcher.type`.",
       doctor: "Check for this launcher instead of the project's `launcher.type`.",
     },
+  },
+  {
+    key: "probe",
+    flags: "--probe [seconds]",
+    commands: ["doctor"],
+    parse: intArg("--probe"),
+    help: "SLURM: submit one tiny job and report what its compute node sees (waits up to SECONDS, default 300)",
+    doc: "SLURM: also submit one tiny job with the launcher's settings (partition, account, setup lines, GPUs) and report, from its compute node, the worker's Node.js and its version, whether the project folder is visible, the container runtimes and GPUs seen, and how long the job waited in the queue. Waits up to SECONDS (default 300) for it to start and end; see [the probe](#the-probe).",
   },
   {
     key: "list",

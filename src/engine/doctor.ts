@@ -53,7 +53,7 @@ export function realHost(env: Record<string, string | undefined>): DoctorHost {
 }
 
 /** Run every check for the project as opened (profiles applied). */
-export async function runDoctor(project: ProjectContext, opts: { launcher?: "local" | "slurm" }, host: DoctorHost): Promise<Check[]> {
+export async function runDoctor(project: ProjectContext, opts: { launcher?: "local" | "slurm"; probeTimeoutS?: number }, host: DoctorHost): Promise<Check[]> {
   const cfg = project.config;
   const settings = resolveSettings(cfg, opts.launcher ? { launcher: opts.launcher } : {});
   const checks: Check[] = [];
@@ -71,6 +71,9 @@ export async function runDoctor(project: ProjectContext, opts: { launcher?: "loc
     file: project.file,
     asks: [{ cpus: cfg.resources.cpus, gpus: cfg.resources.gpus, who: "each run", location: { file: project.file, key: "resources" } }],
     container: cfg.container !== undefined,
+    ...(cfg.container && cfg.container.wrap === undefined ? { containerCommand: RUNTIME_COMMAND[cfg.container.runtime] } : {}),
+    projectDir: project.dir,
+    ...(opts.probeTimeoutS !== undefined ? { probe: { timeoutS: opts.probeTimeoutS } } : {}),
   };
   if (launcher.doctor) checks.push(...(await launcher.doctor(settings, ctx)));
   else checks.push({ ok: true, title: `launcher ${settings.type}`, detail: `${countOf(settings.parallel, "run")} at once` }, ...(await validateChecks(launcher, settings, ctx)));

@@ -98,6 +98,12 @@ export interface DoctorContext {
   asks: readonly ResourceAsk[];
   /** The runs execute in a container (tools they need live in the image, not on this host). */
   container: boolean;
+  /** The container runtime's program the runs need (`apptainer`, `ch-run`, ...), when the project names one. */
+  containerCommand?: string;
+  /** The project folder (the probe job looks for it on its compute node). */
+  projectDir: string;
+  /** `corral doctor --probe`: submit one tiny job and wait up to `timeoutS` for it. */
+  probe?: { timeoutS: number };
 }
 
 export interface Launcher {

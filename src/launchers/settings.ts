@@ -45,6 +45,7 @@ export function resolveSettings(cfg: ProjectConfig, flags: SettingFlags): Launch
     pollIntervalS: l.poll_interval ?? 15,
     debug: l.debug ?? false,
     ...(l.retry_scaling?.mem !== undefined ? { retryScaling: { mem: l.retry_scaling.mem } } : {}),
+    ...(l.nodejs !== undefined ? { nodejs: l.nodejs } : {}),
     slurm: {
       ...(l.partition !== undefined ? { partition: l.partition } : {}),
       ...(l.time !== undefined ? { time: l.time } : {}),
@@ -174,6 +175,7 @@ export function settingsAsWritten(s: LaunchSettings): Record<string, unknown> {
   out.poll_interval = s.pollIntervalS ?? 15;
   out.debug = s.debug;
   if (s.retryScaling) out.retry_scaling = s.retryScaling;
+  if (s.nodejs !== undefined) out.nodejs = s.nodejs;
   const j = s.slurm;
   const slurm: Array<[string, unknown]> = [
     ["partition", j.partition],

@@ -418,6 +418,16 @@ const launcherCommonShape = {
   sbatch_args: stringList().optional(),
   /** Shell lines run in the job before the worker starts (module load, venv activation). @default [] */
   setup: lines().optional(),
+  /**
+   * SLURM: the Node.js that runs Corral's worker in each job: an absolute path on the compute
+   * nodes, or a command name (`node`) looked up on PATH in the job after `setup`. The job checks
+   * it (present, Node 20 or newer) before starting the worker; a job without it fails its runs
+   * with the reason. @default this Node when it lies on the project folder's (or another shared) file system, else `node` from PATH
+   */
+  nodejs: z
+    .string()
+    .refine((v) => !/[\n\r\0]/.test(v) && (v.startsWith("/") || /^[A-Za-z0-9._+][A-Za-z0-9._+-]*$/.test(v)), { error: te("must be an absolute path or a command name on PATH, such as node") })
+    .optional(),
   /** Environment variables for the job and its runs. @default {} */
   env: envMap().optional(),
   /** SLURM: runs per job (or array element) in all; the rest of a sweep goes to further elements. @default parallel */

@@ -38,6 +38,8 @@ export const SLURM_DIR = ".slurm";
 export const CANCEL_MARKER = "cancel-requested";
 /** `<batch file>.done`: the worker ran every run of its batch (not preempted). */
 export const BATCH_DONE_SUFFIX = ".done";
+/** `<batch file>.nostart`: the job could not start the worker (its Node.js missing or too old); holds the reason. */
+export const BATCH_NOSTART_SUFFIX = ".nostart";
 
 /** `<run>/status.json`: written only by the worker running the attempt (see docs/reliability.md). */
 export const STATUS = "status.json";
@@ -89,6 +91,8 @@ export const PROJECT_INDEX_DIR = ".corral";
 export const SWEEP_INDEX_DIR = path.join(PROJECT_INDEX_DIR, "sweeps");
 /** `<project>/.corral/flow/`: build records, incomplete marks, the flow lock. */
 export const FLOW_STATE_DIR = path.join(PROJECT_INDEX_DIR, "flow");
+/** `<project>/.corral/doctor-probe/`: `corral doctor --probe`'s job files (removed when it ends). */
+export const DOCTOR_PROBE_DIR = path.join(PROJECT_INDEX_DIR, "doctor-probe");
 /** `<project>/.corral/flow-alloc/`: single-allocation flows. */
 export const FLOW_ALLOC_DIR = path.join(PROJECT_INDEX_DIR, "flow-alloc");
 

@@ -312,6 +312,8 @@ export interface SlurmLaunchSettings extends LaunchSettingsBase {
   timeoutSignal?: string;
   /** Per-attempt resource factors: `{mem: 2}` doubles `--mem` at each attempt. */
   retryScaling?: { mem?: number };
+  /** `launcher.nodejs`: the Node.js that runs the worker in each job (a path or a command name); undefined: the default. */
+  nodejs?: string;
   slurm: SlurmSettings;
 }
 

@@ -18,12 +18,18 @@ export interface LivenessFacts {
    * invalid account or QOS). A run that has not started is then `failed`, with the reason.
    */
   blocked?: boolean;
+  /**
+   * The job ran but could not start its worker (its Node.js missing or too old), with the reason
+   * the job left. A run that has not started is then `failed` with it: trying again the same way
+   * cannot help.
+   */
+  workerFailed?: string;
 }
 
-/** The facts that hold however fresh the status files are: why a job waits, and whether it ever can. */
+/** The facts that hold however fresh the status files are: why a job waits, whether it ever can, and a worker that could not start. */
 export function waitingFacts(facts: LivenessFacts | undefined): LivenessFacts {
   if (!facts) return {};
-  return { ...(facts.reason !== undefined ? { reason: facts.reason } : {}), ...(facts.blocked ? { blocked: true } : {}) };
+  return { ...(facts.reason !== undefined ? { reason: facts.reason } : {}), ...(facts.blocked ? { blocked: true } : {}), ...(facts.workerFailed !== undefined ? { workerFailed: facts.workerFailed } : {}) };
 }
 
 /**
@@ -31,6 +37,7 @@ export function waitingFacts(facts: LivenessFacts | undefined): LivenessFacts {
  * Undefined when the facts say nothing beyond the state.
  */
 export function factsMessage(state: RunState, facts: LivenessFacts | undefined): string | undefined {
+  if (facts?.workerFailed !== undefined && state === "failed") return facts.workerFailed;
   if (!facts?.reason) return undefined;
   if (facts.blocked && state === "failed") return `the scheduler can never start its job: ${facts.reason}`;
   if (state === "pending") return `waiting in the queue: ${facts.reason}`;
@@ -42,7 +49,7 @@ export const HEARTBEAT_STALE_MS = 120_000;
 
 export function deriveStatus(record: RunStatusRecord | undefined, now: number, facts: LivenessFacts = {}): RunState {
   // Not started, and its job never will: failed, so whoever waits stops waiting.
-  if ((!record || record.state === "pending") && facts.blocked) return "failed";
+  if ((!record || record.state === "pending") && (facts.blocked || facts.workerFailed !== undefined)) return "failed";
   if (!record) {
     // Never started: the scheduler explains pending vs cancelled vs lost. A job that ended
     // (failed, or even succeeded) without starting the run lost it: the run itself never failed,

@@ -12,7 +12,7 @@ import { CorralError } from "../../errors.js";
 import { dim, green, red } from "../reporter.js";
 
 
-type Flags = Pick<TableOpts, "profile" | "launcher" | "json">;
+type Flags = Pick<TableOpts, "profile" | "launcher" | "json" | "probe">;
 
 const open = (g: GlobalOpts, o: Flags) =>
   openProject({
@@ -61,7 +61,11 @@ export function registerEnvDoctorCommands(program: Command, ctx: CommandContext)
       let checks: Check[];
       try {
         const project = await open(globals(), o);
-        checks = await runDoctor(project, o.launcher ? { launcher: o.launcher } : {}, realHost(process.env));
+        if (o.probe !== undefined && (o.launcher ?? project.config.launcher.type) !== "slurm") {
+          throw new CorralError("E_USAGE", "--probe submits a SLURM job: it needs the SLURM launcher", { hint: "add --launcher slurm, or choose a profile that sets launcher.type: slurm (-P NAME)" });
+        }
+        const probe = o.probe === undefined ? {} : { probeTimeoutS: o.probe === true ? 300 : o.probe };
+        checks = await runDoctor(project, { ...(o.launcher ? { launcher: o.launcher } : {}), ...probe }, realHost(process.env));
       } catch (e) {
         if (!(e instanceof CorralError) || e.code === "E_USAGE") throw e;
         // An invalid project file is a finding of its own, not a crash of the doctor.

@@ -12,6 +12,7 @@ import { slurmCmd } from "./commands.js";
 import { parseSbatchParsable, parseScontrolJobs, scontrolJob } from "./parse.js";
 import { renderSbatch } from "../../plan/sbatch.js";
 import { FLOW_ALLOC_DIR } from "../../store/layout.js";
+import { describeNodejs, workerNodejs } from "./runtime.js";
 
 export interface AllocRequest {
   projectDir: string;
@@ -33,6 +34,7 @@ export async function submitAllocation(req: AllocRequest): Promise<AllocJob> {
   const s = req.settings.slurm;
   const dir = path.join(req.projectDir, FLOW_ALLOC_DIR);
   mkdirSync(dir, { recursive: true });
+  const nodejs = workerNodejs(req.settings.nodejs, req.projectDir);
   const script = renderSbatch({
     jobName: `${s.jobName ?? "corral"}-flow`,
     slurmDir: dir,
@@ -52,9 +54,11 @@ export async function submitAllocation(req: AllocRequest): Promise<AllocJob> {
     sbatchArgs: s.sbatchArgs,
     setup: req.settings.setup,
     env: req.settings.env ?? {},
-    nodePath: req.argv[0]!,
+    nodePath: nodejs.command,
+    nodejsNote: describeNodejs(nodejs),
     workerScript: req.argv[1]!,
-    exec: req.argv,
+    // The inner corral runs with the job's own Node.js (checked first), not necessarily this one.
+    exec: [nodejs.command, ...req.argv.slice(1)],
   });
   const stamp = req.now.toISOString().replace(/[:.]/g, "-");
   const file = path.join(dir, `flow-${stamp}.sbatch`);

@@ -9,6 +9,8 @@ import { CorralError, countOf } from "../../errors.js";
 import { validateChecks } from "../doctor.js";
 import type { DoctorCheck, DoctorContext, DoctorHost, Launcher, SlurmLaunchSettings } from "../launcher.js";
 import { checkMultinode } from "../settings.js";
+import { probeJob } from "./probe.js";
+import { chooseNodejs, nodejsFacts } from "./runtime.js";
 
 const TIMEOUT_MS = 15_000;
 
@@ -21,8 +23,15 @@ export async function slurmDoctor(launcher: Launcher, settings: SlurmLaunchSetti
   if (!settings.debug) {
     const answering = await slurmCommands(host, checks);
     const perRun = Math.max(0, ...ctx.asks.map((a) => (a.gpus !== undefined && Number.isFinite(a.gpus) ? a.gpus : 0)));
-    if (answering) await slurmCapacity(host, checks, settings.slurm.partition, gpusPerJob(settings.slurm.gpus, settings.slurm.gres, perRun, settings.parallel), nodesPerJob(settings));
-    checks.push(nodeBinaryCheck(host));
+    const gpus = gpusPerJob(settings.slurm.gpus, settings.slurm.gres, perRun, settings.parallel);
+    if (answering) await slurmCapacity(host, checks, settings.slurm.partition, gpus, nodesPerJob(settings));
+    checks.push(nodeBinaryCheck(host, settings, ctx));
+    if (ctx.probe) {
+      if (answering) checks.push(...(await probeJob(settings, ctx, gpus)));
+      else checks.push({ ok: false, title: "no probe job: the SLURM commands do not answer here" });
+    }
+  } else if (ctx.probe) {
+    checks.push({ ok: true, title: "no probe job: launcher.debug runs batches on this machine" });
   }
   return checks;
 }
@@ -147,13 +156,12 @@ function multinodeCheck(settings: SlurmLaunchSettings, ctx: DoctorContext): Doct
     : { ok: false, title: `${title}, but '${tool}' is not on PATH here`, hint: `compute nodes need ${tool} on PATH: activate the environment in launcher.setup (or use a container that has it)` };
 }
 
-function nodeBinaryCheck(host: DoctorHost): DoctorCheck {
-  const p = host.execPath;
-  if (p.startsWith("/tmp/") || p.startsWith("/var/tmp/")) {
-    return { ok: false, title: "the Node binary is under a node-local folder", detail: p, hint: "compute nodes run the worker with this same binary: install Node on a shared file system (home or project space)" };
-  }
-  const shared = p.startsWith(host.home + "/") ? " (under your home folder, usually shared)" : "";
-  return { ok: true, title: "the worker runs with this Node binary; compute nodes must reach the same path", detail: p + shared };
+/** Which Node.js the jobs start the worker with (`launcher.nodejs`, or the default and why). */
+function nodeBinaryCheck(host: DoctorHost, settings: SlurmLaunchSettings, ctx: DoctorContext): DoctorCheck {
+  const c = settings.nodejs !== undefined ? chooseNodejs(settings.nodejs, { execPath: host.execPath }) : chooseNodejs(undefined, nodejsFacts(host.execPath, ctx.projectDir));
+  const probe = ctx.probe ? "" : " (`corral doctor --probe` checks it on a compute node)";
+  if (c.source === "set") return { ok: true, title: `jobs start the worker with launcher.nodejs: ${c.command}${probe}` };
+  return { ok: true, title: `jobs start the worker with ${c.command}${probe}`, detail: `${c.why}; set launcher.nodejs to choose` };
 }
 
 function firstLine(s: string): string {

@@ -16,11 +16,12 @@ import type { LivenessFacts } from "../../store/status.js";
 import type { DoctorCheck, DoctorContext, Launcher, LaunchPreview, LaunchSettings, MultinodeSettings, RunNeed, SlurmLaunchSettings, SlurmSettings, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { readManifest } from "../../store/store.js";
 import { spawnWorker, WORKER_MAIN, workerPrefix } from "../worker-host.js";
-import { BATCH_DONE_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
+import { BATCH_DONE_SUFFIX, BATCH_NOSTART_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
 import { slurmCmd } from "./commands.js";
 import { slurmDoctor } from "./doctor.js";
 import { checkScheduling, schedulingGpus, withScheduling } from "./scheduling.js";
+import { describeNodejs, workerNodejs } from "./runtime.js";
 
 /** Scheduler view of one array task (or plain job). */
 interface TaskView {
@@ -258,6 +259,18 @@ export class SlurmLauncher implements Launcher {
     return true;
   }
 
+  /** The reason a task's job left when it could not start the worker (`<batch file>.nostart`), if it did. */
+  private noStart(sweep: SweepManifest, batchId: string): string | undefined {
+    const [chunk, task] = batchId.split("-").map(Number);
+    if (chunk === undefined || task === undefined || !Number.isInteger(chunk) || !Number.isInteger(task)) return undefined;
+    try {
+      const text = readFileSync(batchFilePath(slurmDirOf(sweep.dir), chunk, task) + BATCH_NOSTART_SUFFIX, "utf8").trim();
+      return (text.split("\n")[0] ?? "").replace(/^corral: /, "") || "the worker could not start";
+    } catch {
+      return undefined;
+    }
+  }
+
   async explain(sweep: SweepManifest): Promise<Map<number, LivenessFacts>> {
     const facts = new Map<number, LivenessFacts>();
     const view = await this.query(sweep);
@@ -272,8 +285,15 @@ export class SlurmLauncher implements Launcher {
         let scheduler: RunState | "unknown" = v?.state ?? "unknown";
         if (cancelled && (scheduler === "pending" || scheduler === "running")) scheduler = "cancelled";
         const f: LivenessFacts = { scheduler };
-        // The worker wrote every record of its batch before it said done: a "running" one is lost.
-        if (this.batchDone(sweep, b.batchId)) {
+        const noStart = scheduler === "pending" ? undefined : this.noStart(sweep, b.batchId);
+        // The job ran but could not start its worker (its Node.js missing or too old): the
+        // script left the reason; the runs fail with it rather than being lost and resubmitted.
+        if (noStart !== undefined) {
+          f.workerAlive = false;
+          f.workerFailed = noStart;
+          if (scheduler === "running") f.scheduler = "unknown";
+        } else if (this.batchDone(sweep, b.batchId)) {
+          // The worker wrote every record of its batch before it said done: a "running" one is lost.
           f.workerAlive = false;
           // A cached answer older than the worker's word says nothing of a job that is over.
           if (scheduler === "pending" || scheduler === "running") f.scheduler = "unknown";
@@ -434,8 +454,9 @@ function planChunks(req: SubmitRequest, settings: SlurmLaunchSettings, limits: {
   return { multinode, parallel, chunks, chunkBase };
 }
 
-/** The sbatch script of one chunk (pure). */
+/** The sbatch script of one chunk (the worker runtime's default looks at the file systems). */
 function chunkScript(sweep: SweepManifest, settings: SlurmLaunchSettings, slurmDir: string, chunk: number, tasks: number, multinode: MultinodeSettings | undefined): string {
+  const nodejs = workerNodejs(settings.nodejs, sweep.projectDir);
   return renderSbatch({
     jobName: settings.slurm.jobName ?? "corral",
     slurmDir,
@@ -465,7 +486,9 @@ function chunkScript(sweep: SweepManifest, settings: SlurmLaunchSettings, slurmD
     ],
     setup: settings.setup,
     env: settings.env ?? {},
-    nodePath: process.execPath,
+    nodePath: nodejs.command,
+    nodejsNote: describeNodejs(nodejs),
+    noStartSuffix: BATCH_NOSTART_SUFFIX,
     workerScript: WORKER_MAIN,
     workerPrefix: workerPrefix(),
   });
