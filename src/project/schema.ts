@@ -796,6 +796,12 @@ export const projectSchema = z.strictObject(
     defaults: defaultsListSchema.default(() => []),
     /** Sweep run by `corral run -m`: a grid or a list of grids. @default [] (normalised to a list) */
     sweep: sweepSchema.default(() => []),
+    /**
+     * A search instead of a grid (`corral run -m`): `{sampler: random|tpe|grid, budget,
+     * objective: {metric, mode}, seed, early_stop: {asha: {...}}}`, the space under `sweep:`
+     * (docs/search.md). Checked where the sweep is planned. @default undefined (a grid)
+     */
+    search: z.unknown().optional(),
     /** Sweep folder template; `${now:...}` uses strftime codes, `%f` is milliseconds. @default "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}" */
     sweep_dir: z.string().min(1, { error: te("must not be empty") }).default(DEFAULT_SWEEP_DIR),
     /** Per-run resources. @default {} */

@@ -15,7 +15,7 @@ import { streamRunOutput } from "../stream-output.js";
 import { runDirOf } from "../../store/store.js";
 import type { CommandContext } from "./context.js";
 
-type RunOpts = Pick<TableOpts, "multirun" | "profile" | "launcher" | "jobs" | "dryRun" | "json" | "detach" | "name" | "verbose">;
+type RunOpts = Pick<TableOpts, "search" | "budget" | "objective" | "seed" | "multirun" | "profile" | "launcher" | "jobs" | "dryRun" | "json" | "detach" | "name" | "verbose">;
 
 export function registerRun(program: Command, ctx: CommandContext): void {
   const cmd = program
@@ -36,6 +36,7 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       ...(o.launcher ? { launcher: o.launcher } : {}),
       ...(o.jobs ? { jobs: o.jobs } : {}),
       ...(o.verbose ? { verbose: true } : {}),
+      search: { ...(o.search ? { search: o.search } : {}), ...(o.budget !== undefined ? { budget: o.budget } : {}), ...(o.objective ? { objective: o.objective } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
       ...(profileNames.length ? { profile: profileNames.join(",") } : {}),
       env: process.env,
       now: new Date(),
