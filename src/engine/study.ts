@@ -114,3 +114,34 @@ export function studyWatch(m: SweepManifest, reporter: Reporter): ((i: number, r
     }
   };
 }
+
+/** What `corral status` says of a study: trials so far against the budget, and the best trial. */
+export interface StudySummary {
+  sampler: string;
+  budget: number;
+  trials: number;
+  complete: number;
+  pruned: number;
+  objective: { metric: string; mode: "min" | "max" };
+  best?: { index: number; value: number; params: Record<string, unknown>; overrides: string[] };
+}
+
+export function studySummary(m: SweepManifest): StudySummary | undefined {
+  const s = m.search;
+  if (!s) return undefined;
+  const history = studyHistory(m);
+  let best: StudySummary["best"];
+  for (const t of history) {
+    if (t.state !== "complete") continue;
+    if (best === undefined || (s.objective.mode === "min" ? t.value < best.value : t.value > best.value)) best = { index: t.number, value: t.value, params: t.params, overrides: trialOverrides(s.space, t.params) };
+  }
+  return {
+    sampler: s.sampler,
+    budget: s.budget,
+    trials: m.runs.length,
+    complete: history.filter((t) => t.state === "complete").length,
+    pruned: history.filter((t) => t.state === "pruned").length,
+    objective: s.objective,
+    ...(best ? { best } : {}),
+  };
+}
