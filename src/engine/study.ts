@@ -73,7 +73,7 @@ export function studyGrow(m: SweepManifest, compose: TrialComposer, node: Engine
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, RUN_CONFIG), configToYaml(planned.config));
       writeFileSync(path.join(dir, RUN_OVERRIDES), toYaml(planned.overrides));
-      const entry: RunEntry = { index: k, id: planned.id, dir: String(k), overrides: planned.overrides, ...(planned.argv ? { argv: planned.argv } : {}), params: planned.params, trial: params };
+      const entry: RunEntry = { index: k, id: planned.id, dir: String(k), overrides: planned.overrides, ...(planned.argv ? { argv: planned.argv } : {}), params: { ...params }, trial: params };
       // The commit point: from here on trial k has these params, whatever happens next.
       writeTrial(dir, { type: "trial", version: 1, number: k, params, entry });
       m.runs.push(entry);
