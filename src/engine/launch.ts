@@ -609,7 +609,7 @@ export function projectDrift(m: SweepManifest, project: ProjectContext, runs: nu
 /** The runs a resume would start again: not succeeded, not running; failed only with `retryFailed`, unknown only with `retryUnknown`. */
 export function rerunCandidates(states: ReadonlyArray<{ index: number; state: string }>, opts: { retryFailed: boolean; retryUnknown: boolean }): number[] {
   return states
-    .filter((r) => r.state !== "succeeded" && r.state !== "running" && (r.state !== "failed" || opts.retryFailed) && (r.state !== "unknown" || opts.retryUnknown))
+    .filter((r) => r.state !== "succeeded" && r.state !== "pruned" && r.state !== "running" && (r.state !== "failed" || opts.retryFailed) && (r.state !== "unknown" || opts.retryUnknown))
     .map((r) => r.index);
 }
 

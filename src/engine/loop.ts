@@ -214,6 +214,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const failed: number[] = [];
     const adopted: number[] = [];
     const unknown: number[] = [];
+    const pruned: number[] = [];
 
     /**
      * The head's own record of run `i` (what it decided, or an outcome read from an exit file),
@@ -292,6 +293,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         } else if (rec.state === "succeeded" && (hooks.stillDone?.(i) ?? true)) {
           succeeded.push(i);
           hooks.succeeded?.(i);
+        } else if (rec.state === "pruned") {
+          // A study's early stopping ended it: a finished trial, never run again.
+          pruned.push(i);
         } else if (!TERMINAL_STATES.has(rec.state) && alive) {
           adopted.push(i);
         } else if (rec.state === "failed" && !opts.retryFailed) {
@@ -319,13 +323,14 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       nodes.map(schedJob),
       budget,
       opts.keepGoing,
-      { succeeded, failed: [...failed, ...unknown], running: adopted },
+      { succeeded, failed: [...failed, ...unknown, ...pruned], running: adopted },
     );
     const open = new Set<number>(adopted);
     const finalState = new Map<number, RunState>();
     for (const i of succeeded) finalState.set(i, "succeeded");
     for (const i of failed) finalState.set(i, "failed");
     for (const i of unknown) finalState.set(i, "unknown");
+    for (const i of pruned) finalState.set(i, "pruned");
     // Last view of each open run that was read running (for the live view and the frontier).
     const seenRunning = new Map<number, RunView>();
     /**

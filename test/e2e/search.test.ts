@@ -13,7 +13,7 @@ import { corral, corralAsync, lines, makeProject, readJson, sleep, sweepDirs } f
 /** The objective: a quadratic in x plus a width term, logged per step; each trial appends its folder and params to ran.txt. */
 const OBJ = `import json, os, sys, time, signal
 args = dict(a.split("=", 1) for a in sys.argv[1:])
-x = float(args["x"]); w = int(args["w"]); steps = int(args.get("steps", "3"))
+x = float(args.get("x", "0.5")); w = int(args.get("w", "1")); steps = int(args.get("steps", "3"))
 d = os.environ["CORRAL_RUN_DIR"]
 def term(*_):
     with open(os.path.join(os.environ["PROJECT"], "sigterm.txt"), "a") as f:
@@ -208,5 +208,11 @@ describe("ASHA", () => {
     const st = corral(["status"], { cwd: dir });
     expect(st.stdout).toMatch(new RegExp(`12/12 trials \\(${12 - pruned.length} complete, ${pruned.length} pruned\\)`));
     expect(st.stdout).toMatch(/pruned/);
+    // A resume reruns no pruned trial and makes no new one.
+    const before = lines(path.join(dir, "ran.txt")).length;
+    const again = corral(["resume", sweep], { cwd: dir, env: { PROJECT: dir } });
+    expect(again.code, again.stderr).toBe(0);
+    expect(lines(path.join(dir, "ran.txt")).length).toBe(before);
+    expect(before).toBe(12);
   }, 150_000);
 });

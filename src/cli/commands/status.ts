@@ -14,7 +14,7 @@ import { dim, formatCounts, green, red } from "../reporter.js";
 import { makeWatchReporter } from "../watch-view.js";
 import type { CommandContext } from "./context.js";
 
-const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
+const stateWord = (s: string): string => (s === "succeeded" ? green(s) : s === "pruned" ? dim(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
 
 export function registerStatus(program: Command, ctx: CommandContext): void {
   program
