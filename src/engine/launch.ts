@@ -150,7 +150,7 @@ function prepareStudy(req: RunRequest, command: string[], s: StudySettings): Pre
     return prepareSweep({ ...req, search: { search: "grid" }, overrides: [...base, ...grid.overrides], project: { ...req.project, config: { ...req.project.config, sweep: [], search: undefined } } });
   }
   const record: StudyRecord = {
-    sampler: s.sampler,
+    sampler: req.sampler ? "custom" : s.sampler,
     budget: s.budget,
     objective: s.objective,
     seed: s.seed,

@@ -173,7 +173,8 @@ export interface SweepManifest {
 
 /** What a study needs to make its next trial without the command line that started it. */
 export interface StudyRecord {
-  sampler: "random" | "tpe";
+  /** `custom`: a sampler the library's caller passed (only that caller can make further trials). */
+  sampler: "random" | "tpe" | "custom";
   budget: number;
   objective: { metric: string; mode: "min" | "max" };
   seed: number;

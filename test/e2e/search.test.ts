@@ -7,6 +7,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { writeFileSync } from "node:fs";
+import type * as Corral from "../../src/index.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { corral, corralAsync, lines, makeProject, readJson, sleep, sweepDirs } from "../helpers.js";
 
@@ -166,6 +168,7 @@ describe("a study killed with SIGKILL and resumed", () => {
     const sweep = sweepDirs(dir).find((d) => existsSync(path.join(d, "sweep.json")))!;
     const r = corral(["resume", sweep], { cwd: dir, env, timeoutMs: 120_000 });
     expect(r.code, `${log.join("\n")}\n${r.stderr}`).toBe(0);
+    expect(log.filter((l) => l.includes("killed")).length, log.join("\n")).toBeGreaterThan(0);
     const m = manifestOf(sweep);
     expect(m.runs.length, log.join("\n")).toBe(budget);
     const ran = ranTrials(dir);
@@ -182,6 +185,51 @@ describe("a study killed with SIGKILL and resumed", () => {
     expect(again.code).toBe(0);
     expect(lines(path.join(dir, "ran.txt")).length).toBe(budget);
   }, 240_000);
+});
+
+describe("crash between a trial's record and sweep.json", () => {
+  it("a trial recorded in its folder but missing from sweep.json is adopted on resume, not asked again", () => {
+    const dir = project();
+    const r = corral(["run", "-m", "--search", "random", "--budget", "4", "--objective", "loss:min", "-j", "1", ...SPACE], { cwd: dir, env: { PROJECT: dir } });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    // As if the head died after writing trial 3's record and before sweep.json listed it, with a budget of 5.
+    const m = manifestOf(sweep);
+    const last = m.runs.pop()!;
+    m.search!.budget = 5;
+    writeFileSync(path.join(sweep, "sweep.json"), JSON.stringify(m));
+    const again = corral(["resume", sweep], { cwd: dir, env: { PROJECT: dir } });
+    expect(again.code, again.stderr).toBe(0);
+    const after = manifestOf(sweep);
+    expect(after.runs.length).toBe(5);
+    expect(after.runs[3]).toEqual(last);
+    const ran = ranTrials(dir);
+    expect(ran.size).toBe(5);
+    for (const [run, p] of ran) expect(p, `trial ${run}`).toHaveLength(1);
+  }, 60_000);
+});
+
+describe("library", () => {
+  it("launch({ search: { sampler } }) asks a sampler written in TypeScript with the history so far", async () => {
+    const lib = (await import("../../dist/index.js")) as typeof Corral;
+    const dir = project();
+    process.env.PROJECT = dir;
+    const seen: number[] = [];
+    const sampler: Corral.Sampler = {
+      ask(history, n) {
+        seen.push(history.length);
+        return { x: n / 10, w: 1 + (n % 3) };
+      },
+    };
+    const sweep = await lib.launch({ cwd: dir, overrides: SPACE, multirun: true, jobs: 1, search: { sampler, budget: 4, objective: "loss:min" } });
+    const res = await sweep.wait();
+    expect(res.counts.succeeded).toBe(4);
+    // Trial n is asked with the n trials before it.
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect([...ranTrials(dir).values()].map((p) => p[0]).sort()).toEqual(["x=0.0 w=1", "x=0.1 w=2", "x=0.2 w=3", "x=0.3 w=1"]);
+    const rows = (await sweep.results()).rows;
+    expect(rows.map((r) => r.x)).toEqual([0, 0.1, 0.2, 0.3]);
+  }, 60_000);
 });
 
 describe("ASHA", () => {

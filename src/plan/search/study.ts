@@ -104,7 +104,8 @@ function objectiveOf(flag: string | undefined, y: unknown, file: string, fail: (
 }
 
 /** The sampler of a study. */
-export function samplerOf(s: Pick<StudySettings, "sampler" | "seed" | "objective">, space: SearchSpace): Sampler {
+export function samplerOf(s: { sampler: StudySettings["sampler"] | "custom"; seed: number; objective: StudySettings["objective"] }, space: SearchSpace): Sampler {
+  if (s.sampler === "custom") throw new CorralError("E_USAGE", "this study's sampler was the library caller's own: its further trials can only be asked through launch({ search: { sampler } })", { exitCode: 2 });
   return s.sampler === "tpe" ? tpeSampler(space, { seed: s.seed, direction: s.objective.mode }) : randomSampler(space, { seed: s.seed });
 }
 
