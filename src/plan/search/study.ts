@@ -55,7 +55,7 @@ export function studySettings(yaml: unknown, flags: SearchFlags, file: string): 
   }
   const samplerAt = flags.search !== undefined ? { file: CLI, key: "--search" } : { file, key: "search.sampler" };
   const sampler = flags.search ?? y.sampler;
-  const budgetAt = flags.budget !== undefined ? { file: CLI, key: "--budget" } : { file, key: "search.budget" };
+  const budgetAt = flags.budget !== undefined || (y.budget === undefined && flags.search !== undefined) ? { file: CLI, key: "--budget" } : { file, key: "search.budget" };
   const budget = flags.budget ?? y.budget;
   if (sampler === undefined) {
     if (budget !== undefined || flags.objective !== undefined) fail(budgetAt, "is for a search: add --search tpe (or random), or search.sampler in the project file");
