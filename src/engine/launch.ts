@@ -95,6 +95,15 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
     const prepared = prepareStudy(req, command, search);
     if (prepared) return prepared;
   }
+  // A distribution map is a search's: a grid cannot run it.
+  (cfg.sweep as unknown[]).forEach((g, k) => {
+    for (const [key, v] of Object.entries(g as Record<string, unknown>)) {
+      if (typeof v === "object" && v !== null && !Array.isArray(v) && key !== "zip" && "type" in v) {
+        const at = (cfg.sweep as unknown[]).length > 1 ? `sweep[${k}].${key}` : `sweep.${key}`;
+        throw new CorralError("E_CONFIG", `${at}: a distribution ({type: ...}) is for a search, and this is a grid`, { location: { file: req.project.file, key: at }, hint: "add search: {sampler: tpe, budget: ..., objective: ...} or --search tpe --budget N --objective METRIC:min; or give a list of values", exitCode: 2 });
+      }
+    }
+  });
   const app = appOf(cfg.app, command, req.project.dir);
   // A Hydra app whose configs live in Python (no YAML here to compose): ask the app for each run's config.
   const fromApp = app === "hydra" && hasNoYaml(req.project) ? appComposer(command, req.project.dir, req.env) : undefined;
