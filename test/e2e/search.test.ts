@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { writeFileSync } from "node:fs";
 import type * as Corral from "../../src/index.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
-import { corral, corralAsync, lines, makeProject, readJson, sleep, sweepDirs } from "../helpers.js";
+import { corral, corralAsync, lines, makeProject, readJson, sleep, slurmProblem, sweepDirs } from "../helpers.js";
 
 /** The objective: a quadratic in x plus a width term, logged per step; each trial appends its folder and params to ran.txt. */
 const OBJ = `import json, os, sys, time, signal
@@ -263,4 +263,20 @@ describe("ASHA", () => {
     expect(lines(path.join(dir, "ran.txt")).length).toBe(before);
     expect(before).toBe(12);
   }, 150_000);
+});
+
+const noSlurm = slurmProblem();
+describe.skipIf(noSlurm !== undefined)("a study on the SLURM test cluster (head-driven)", () => {
+  it("submits trials as slots free: exactly the budget, each trial once", () => {
+    const dir = project("launcher: {type: slurm, parallel: 3}\nenv: {PROJECT: PROJECTDIR}\n");
+    writeFileSync(path.join(dir, "corral.yaml"), readFileSync(path.join(dir, "corral.yaml"), "utf8").replace("PROJECTDIR", dir));
+    const r = corral(["run", "-m", "--search", "tpe", "--budget", "7", "--objective", "loss:min", ...SPACE], { cwd: dir, env: { PROJECT: dir }, timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    expect(manifestOf(sweep).runs.length).toBe(7);
+    expect(manifestOf(sweep).jobs.length).toBeGreaterThan(1);
+    const ran = ranTrials(dir);
+    expect(ran.size).toBe(7);
+    for (const [run, p] of ran) expect(p, `trial ${run}`).toHaveLength(1);
+  }, 180_000);
 });
