@@ -27,7 +27,7 @@ import { appComposer } from "./app-compose.js";
 import { configLineOf } from "../project/yaml-source.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, writeManifest } from "../store/store.js";
+import { indexSweep, readManifest, readPruneRequest, writeManifest } from "../store/store.js";
 import { backgroundFileWriter } from "../store/file-writer.js";
 import type { Reporter } from "./events.js";
 import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
@@ -415,7 +415,7 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
         const spec = runSpec(manifest, manifest.runs[i]!, res, attempt, resumed);
         return prunable ? { ...spec, prunable: true } : spec;
       },
-      ...(watch ? { watch } : {}),
+      ...(watch ? { watch, pruneRequested: (i: number) => readPruneRequest(path.join(manifest.dir, manifest.runs[i]!.dir)) !== undefined } : {}),
     },
     reporter,
     keepGoing: true,

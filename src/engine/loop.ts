@@ -76,6 +76,8 @@ export interface LoopHooks {
   flush?(final: boolean): void;
   /** The job key shown for node `i` (pipelines). */
   label?(i: number): string | undefined;
+  /** Whether run `i` was asked to stop early (a study's prune request): a kill is then its pruning. */
+  pruneRequested?(i: number): boolean;
   /** Each round, for each run read running (a study's early stopping reads its metrics here). */
   watch?(i: number, rec: RunStatusRecord): void;
 }
@@ -257,8 +259,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       // of its own is `failed`; 0 is `succeeded`, also when its helper was stopping it (it
       // finished its work, as after a scheduler's SIGTERM: docs/reliability.md).
       const killed = ex.signal !== null || (ex.code !== null && [130, 137, 143].includes(ex.code)) || (ex.orphaned && ex.code !== 0);
-      const state: RunState = killed ? "lost" : ex.code === 0 ? "succeeded" : "failed";
-      const why = ex.orphaned && killed
+      const pruned = ex.code !== 0 && hooks.pruneRequested?.(i) === true;
+      const state: RunState = pruned ? "pruned" : killed ? "lost" : ex.code === 0 ? "succeeded" : "failed";
+      const why = pruned
+        ? "stopped early by the study (a prune request); recorded from its exit file (its worker died before recording it)"
+        : ex.orphaned && killed
         ? "stopped when its worker died"
         : `${ex.code === 0 ? "finished" : ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}`}; recorded from its exit file (its worker died before recording it)`;
       if (rec !== undefined) hadRecord[i] = 1;
