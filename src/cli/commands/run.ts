@@ -42,6 +42,16 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       now: new Date(),
     });
     const runs = planAll(prepared);
+    if (o.dryRun && prepared.study) {
+      // A study's trials are asked as slots free: say what it would search.
+      const s = prepared.study.record;
+      const dims = s.space.params.map((p) => `${p.name}: ${p.dist.type === "categorical" ? `choice(${p.dist.spelled.join(", ")})` : `${p.dist.type}${p.dist.log ? " log" : ""} [${p.dist.low}, ${p.dist.high}]${p.dist.step !== undefined ? ` step ${p.dist.step}` : ""}`}`);
+      const lines = [`a study of ${s.budget} trial${s.budget === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (${s.sampler}, seed ${s.seed}, ${s.objective.metric} ${s.objective.mode}, launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)`, ...dims.map((d) => `  ${d}`)];
+      if (s.base.length || s.space.fixed.length) lines.push(`  every trial: ${[...s.base, ...s.space.fixed].join(" ")}`);
+      if (s.early_stop) lines.push(`  early stop: asha on ${s.early_stop.asha.resource}, min ${s.early_stop.asha.min}, max ${s.early_stop.asha.max}, reduction factor ${s.early_stop.asha.reduction_factor}`);
+      process.stdout.write(o.json ? JSON.stringify({ study: s }, null, 2) + "\n" : lines.join("\n") + "\n");
+      return;
+    }
     if (o.dryRun) {
       // Written run by run: a million-run plan is never one string.
       if (o.json) {
