@@ -127,6 +127,14 @@ describe("bad input", () => {
       expect(existsSync(path.join(dir, "ran.txt"))).toBe(false);
     });
   }
+  it("--dry-run says what the study would search and starts nothing", () => {
+    const dir = project();
+    const r = corral(["run", "-m", "--dry-run", "--search", "tpe", "--budget", "4", "--objective", "loss", "steps=5", ...SPACE], { cwd: dir, env: { PROJECT: dir } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^a study of 4 trials of: python3 obj\.py \(tpe, seed 0, loss min/);
+    expect(r.stdout).toMatch(/x: float \[0, 1\]\n {2}w: choice\(1, 2, 3\)\n {2}every trial: steps=5/);
+    expect(sweepDirs(dir)).toEqual([]);
+  });
   it("--search without -m", () => {
     const dir = project();
     const r = corral(["run", "--search", "tpe", "--budget", "3", "--objective", "loss", ...SPACE], { cwd: dir, env: { PROJECT: dir } });
