@@ -16,6 +16,8 @@ import { makeLauncher } from "./launchers/registry.js";
 import { openProject } from "./project/open.js";
 import { waitForSweep, type WaitResult } from "./engine/watch.js";
 import { readManifest } from "./store/store.js";
+import type { SearchFlags } from "./plan/search/study.js";
+import type { Sampler } from "./plan/search/types.js";
 import type { ConfigValue } from "./plan/types.js";
 
 export { ancient, defineConfig, protect, temp } from "./project/define.js";
@@ -59,6 +61,13 @@ export interface LaunchOptions {
   name?: string;
   /** Receives progress events (library code never prints). */
   reporter?: Reporter;
+  /**
+   * A search instead of a grid (with `multirun: true`; the space is the sweep overrides and the
+   * project's `sweep:`): `{ sampler: "tpe", budget: 60, objective: "val_loss:min", seed: 1 }`.
+   * `sampler` may be a {@link Sampler} of your own (the pure ask/tell interface): it is asked for
+   * each trial with the history derived from the run folders. Over the project file's `search:`.
+   */
+  search?: { sampler?: "tpe" | "random" | "grid" | Sampler; budget?: number; objective?: string; seed?: number };
 }
 
 export interface SweepHandle {
@@ -87,12 +96,20 @@ export async function launch(opts: LaunchOptions = {}): Promise<SweepHandle> {
     ...(opts.name ? { name: opts.name } : {}),
     ...(opts.launcher ? { launcher: opts.launcher } : {}),
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
+    ...(opts.search ? { search: searchFlags(opts.search) } : {}),
+    ...(opts.search && typeof opts.search.sampler === "object" ? { sampler: opts.search.sampler } : {}),
     env: process.env,
     now: new Date(),
   });
   const started = await startSweep(prepared, planAll(prepared), reporter);
   await started.submitted;
   return sweepHandle(started.manifest.dir, reporter, started);
+}
+
+/** The library's `search` as the command line spells it; a sampler of one's own searches as `random` names it in the record. */
+function searchFlags(s: NonNullable<LaunchOptions["search"]>): SearchFlags {
+  const sampler = typeof s.sampler === "object" ? "random" : s.sampler;
+  return { ...(sampler ? { search: sampler } : {}), ...(s.budget !== undefined ? { budget: s.budget } : {}), ...(s.objective ? { objective: s.objective } : {}), ...(s.seed !== undefined ? { seed: s.seed } : {}) };
 }
 
 /** A handle on an existing sweep folder (e.g. one started by the CLI). */

@@ -20,7 +20,8 @@ export interface Outcome {
 /** The exit code of a command that ended normally. */
 export function exitCodeOf(o: Outcome): ExitCode {
   if (o.interrupted) return 130;
-  if (o.runs && !o.runs.every((r) => r.state === "succeeded")) return 1;
+  // A pruned trial ended as its study decided: a result, not a failure.
+  if (o.runs && !o.runs.every((r) => r.state === "succeeded" || r.state === "pruned")) return 1;
   if (o.failures) return 1;
   return 0;
 }

@@ -61,6 +61,10 @@ export interface TableOpts {
   jobs?: number;
   detach?: boolean;
   name?: string;
+  search?: "tpe" | "random" | "grid";
+  budget?: number;
+  objective?: string;
+  seed?: number;
   json?: boolean;
   verbose?: boolean;
   singleAllocation?: boolean;
@@ -257,6 +261,37 @@ export const OPTIONS: readonly OptionSpec[] = [
       flow: "create the flow, start a detached head process, print the sweep folder and return; the head finishes the flow after the shell exits (log: `<sweep>/.corral/head.log`)",
       resume: "Return after submission.",
     },
+  },
+  {
+    key: "search",
+    flags: "--search <sampler>",
+    commands: ["run"],
+    help: "search instead of a grid: tpe, random or grid (with -m, --budget, --objective)",
+    doc: "Search the space of the sweep overrides instead of running the grid: `tpe` (Optuna's TPE), `random`, or `grid` (today's behaviour). Trials start as slots free; see [search](search.md). Over the project file's `search.sampler`.",
+    choices: ["tpe", "random", "grid"],
+  },
+  {
+    key: "budget",
+    flags: "--budget <n>",
+    commands: ["run"],
+    help: "trials of a search in all",
+    doc: "How many trials the search runs in all (`search.budget`). With only discrete parameters and a budget that covers them, the grid runs instead, each point once.",
+    parse: intArg("--budget"),
+  },
+  {
+    key: "objective",
+    flags: "--objective <metric:mode>",
+    commands: ["run"],
+    help: "the metric a search minimises or maximises, e.g. val_loss:min",
+    doc: "The metric the search optimises and its direction, `METRIC:min` or `METRIC:max` (`search.objective`): the last value the run logged in its `metrics.jsonl`.",
+  },
+  {
+    key: "seed",
+    flags: "--seed <n>",
+    commands: ["run"],
+    help: "seed of the search's sampler",
+    doc: "Seed of the sampler (`search.seed`, default 0): the same seed and the same order of results give the same trials.",
+    parse: (v: string): number => (v.trim() === "0" ? 0 : intArg("--seed")(v)),
   },
   {
     key: "name",

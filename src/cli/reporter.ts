@@ -71,7 +71,8 @@ export function say(line: string): void {
 export function printFailureSummary(runs: RunView[], dir: string, opts: { dependents?: boolean } = {}): void {
   const counts: Record<string, number> = {};
   for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
-  const bad = runs.filter((r) => r.state !== "succeeded");
+  // Pruned trials (a study's early stopping) ended as decided: counted, not failures.
+  const bad = runs.filter((r) => r.state !== "succeeded" && r.state !== "pruned");
   const line = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(", ") || "no runs";
   const out: string[] = [];
   const flush = (): void => say(out.join("\n"));

@@ -48,8 +48,8 @@ export interface WatchFrameInput {
   tails?: ReadonlyMap<number, string>;
 }
 
-const ORDER: RunState[] = ["running", "failed", "timeout", "preempted", "cancelled", "lost", "succeeded", "pending"];
-const CODES: Record<RunState, number> = { pending: 2, running: 36, succeeded: 32, failed: 31, timeout: 33, preempted: 35, cancelled: 2, lost: 31, unknown: 33 };
+const ORDER: RunState[] = ["running", "failed", "timeout", "preempted", "cancelled", "pruned", "lost", "succeeded", "pending"];
+const CODES: Record<RunState, number> = { pending: 2, running: 36, succeeded: 32, failed: 31, timeout: 33, preempted: 35, cancelled: 2, pruned: 34, lost: 31, unknown: 33 };
 
 /** `75s` -> `1m15s`, `3700s` -> `1h01m`. */
 export function formatElapsed(ms: number): string {
@@ -67,7 +67,7 @@ export function progressBar(done: number, running: number, total: number, width 
   return "█".repeat(full) + "▒".repeat(half) + "░".repeat(width - full - half);
 }
 
-const FINAL_STATES: RunState[] = ["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"];
+const FINAL_STATES: RunState[] = ["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"];
 
 /** The lines of one frame, each cut to `width` columns. Pure. */
 export function renderWatchFrame(f: WatchFrameInput, now: number, opts: { width?: number; color?: boolean; maxRunning?: number } = {}): string[] {

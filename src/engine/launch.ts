@@ -12,7 +12,7 @@ import { containerWrap, type ContainerSpec } from "../plan/container.js";
 import { stableStringify } from "../plan/configpath.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import { multinodeWrap } from "../plan/multinode.js";
-import { fillHydraRefs, hydraRunArgs, overrideDirname, usesHydra } from "../plan/hydra-app.js";
+import { fillHydraRefs, hydraRunArgs, isCorralKey, overrideDirname, usesHydra } from "../plan/hydra-app.js";
 import { commandInterpolates } from "../plan/command.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
@@ -27,7 +27,7 @@ import { appComposer } from "./app-compose.js";
 import { configLineOf } from "../project/yaml-source.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, writeManifest } from "../store/store.js";
+import { indexSweep, readManifest, readPruneRequest, writeManifest } from "../store/store.js";
 import { backgroundFileWriter } from "../store/file-writer.js";
 import type { Reporter } from "./events.js";
 import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
@@ -36,6 +36,13 @@ import { gitInfo } from "../project/git.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { checkMultinode, resolveSettings, type SettingFlags } from "../launchers/settings.js";
 import { RUN_CONFIG, RUN_OVERRIDES, SWEEP_WORK_DIR } from "../store/layout.js";
+import { discreteGrid, studySettings, type SearchFlags, type StudySettings } from "../plan/search/study.js";
+import { spaceFromOverrides, spaceFromYaml, trialOverrides } from "../plan/search/space.js";
+import { randomSampler } from "../plan/search/random.js";
+import type { Sampler } from "../plan/search/types.js";
+import type { StudyRecord } from "../store/protocol.js";
+import { parseOverride } from "../plan/overrides.js";
+import { reconcileStudy, studyGrow, studyWatch, type TrialComposer } from "./study.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -49,6 +56,17 @@ export interface RunRequest extends SettingFlags {
   profile?: string;
   env: Record<string, string | undefined>;
   now: Date;
+  /** `--search`, `--budget`, `--objective`, `--seed` (over the project file's `search:`). */
+  search?: SearchFlags;
+  /** A sampler of the caller's own (library), in place of the one `sampler` names. */
+  sampler?: Sampler;
+}
+
+/** A study: its record, how to compose a trial, and a sampler of the caller's own. */
+export interface PreparedStudy {
+  record: StudyRecord;
+  compose: TrialComposer;
+  sampler?: Sampler;
 }
 
 export interface PreparedSweep {
@@ -58,6 +76,8 @@ export interface PreparedSweep {
   app?: "hydra";
   plan: RunPlan;
   settings: LaunchSettings;
+  /** A search (`--search tpe`): its trials are made as slots free, none up front. */
+  study?: PreparedStudy;
 }
 
 /** Decide: load and plan, nothing on disk. Bad input throws before anything starts. */
@@ -70,6 +90,20 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
       location: { file: req.project.file, key: "command" },
     });
   }
+  const search = studySettings(cfg.search, req.search ?? {}, req.project.file);
+  if (search) {
+    const prepared = prepareStudy(req, command, search);
+    if (prepared) return prepared;
+  }
+  // A distribution map is a search's: a grid cannot run it.
+  (cfg.sweep as unknown[]).forEach((g, k) => {
+    for (const [key, v] of Object.entries(g as Record<string, unknown>)) {
+      if (typeof v === "object" && v !== null && !Array.isArray(v) && key !== "zip" && "type" in v) {
+        const at = (cfg.sweep as unknown[]).length > 1 ? `sweep[${k}].${key}` : `sweep.${key}`;
+        throw new CorralError("E_CONFIG", `${at}: a distribution ({type: ...}) is for a search, and this is a grid`, { location: { file: req.project.file, key: at }, hint: "add search: {sampler: tpe, budget: ..., objective: ...} or --search tpe --budget N --objective METRIC:min; or give a list of values", exitCode: 2 });
+      }
+    }
+  });
   const app = appOf(cfg.app, command, req.project.dir);
   // A Hydra app whose configs live in Python (no YAML here to compose): ask the app for each run's config.
   const fromApp = app === "hydra" && hasNoYaml(req.project) ? appComposer(command, req.project.dir, req.env) : undefined;
@@ -100,6 +134,55 @@ export function prepareSweep(req: RunRequest): PreparedSweep {
   if (project.allRunsInOneJob && settings.type === "slurm" && pcfg.launcher.per_job === undefined) settings = { ...settings, perJob: Math.max(1, plan.size) };
   checkMultinode(settings, project.file);
   return { request: project === req.project ? req : { ...req, project }, command, plan, settings, ...(app ? { app } : {}) };
+}
+
+/**
+ * A study's plan: the space from the sweep overrides and the project's `sweep:`, the other
+ * overrides given to every trial. A space of discrete parameters only that the budget covers
+ * runs as the grid (undefined is returned after rewriting the request: the caller plans a grid).
+ */
+function prepareStudy(req: RunRequest, command: string[], s: StudySettings): PreparedSweep | undefined {
+  const file = req.project.file;
+  if (!req.multirun) throw new CorralError("E_USAGE", "--search runs many trials: add -m (--multirun)", { location: { file: "<command line>", key: "--search" }, hint: "corral run -m --search tpe --budget 30 --objective loss:min 'x=interval(0,1)'" });
+  const parsed = req.overrides.map((o) => parseOverride(o));
+  const sweepy = parsed.filter((o) => o.isSweep && !isCorralKey(o.key));
+  const base = parsed.filter((o) => !sweepy.includes(o)).map((o) => o.input);
+  const grids = req.project.config.sweep as unknown[];
+  if (grids.length > 1) throw new CorralError("E_CONFIG", "sweep: a search takes one space, not a list of grids", { location: { file, key: "sweep" }, hint: "merge the grids into one map of key -> distribution" });
+  const fromCli = spaceFromOverrides(sweepy);
+  const fromFile = grids.length === 1 ? spaceFromYaml(grids[0], { file, key: "sweep" }) : { params: [], fixed: [] };
+  const space = { params: [...fromFile.params.filter((p) => !fromCli.params.some((q) => q.name === p.name)), ...fromCli.params], fixed: [...fromFile.fixed, ...fromCli.fixed] };
+  if (space.params.length === 0) throw new CorralError("E_USAGE", "a search needs a space: no parameter to search", { location: { file: "<command line>", key: "--search" }, hint: "add e.g. 'lr=tag(log, interval(1e-5, 1e-1))' or a sweep: map in the project file" });
+  const grid = discreteGrid(space);
+  if (grid && grid.size <= s.budget && !req.sampler) {
+    // Every point fits in the budget: the grid itself, each point once.
+    return prepareSweep({ ...req, search: { search: "grid" }, overrides: [...base, ...grid.overrides], project: { ...req.project, config: { ...req.project.config, sweep: [], search: undefined } } });
+  }
+  const record: StudyRecord = {
+    sampler: req.sampler ? "custom" : s.sampler,
+    budget: s.budget,
+    objective: s.objective,
+    seed: s.seed,
+    ...(s.earlyStop ? { early_stop: { asha: { resource: s.earlyStop.resource, min: s.earlyStop.min, max: s.earlyStop.max, reduction_factor: s.earlyStop.reductionFactor } } } : {}),
+    space,
+    base,
+  };
+  const compose = trialComposer(req.project, command, req.env, req.now, req.profileOverrides ?? req.project.profileOverrides);
+  // Bad overrides fail now (exit 2, nothing started): the first trial the seed gives is composed.
+  const plan = planRuns({ command, repo: req.project.repo, primary: req.project.primary, defaults: req.project.defaults, grids: [], baseOverrides: req.profileOverrides ?? req.project.profileOverrides, overrides: [...base, ...trialOverrides(space, randomSampler(space, { seed: s.seed }).ask([], 0))], multirun: false, freeForm: req.project.synthetic, env: req.env, now: req.now, sourceFile: file, ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}) });
+  plan.run(0);
+  const settings = resolveSettings(req.project.config, req);
+  checkMultinode(settings, file);
+  const app = appOf(req.project.config.app, command, req.project.dir);
+  return { request: req, command, plan, settings, study: { record, compose, ...(req.sampler ? { sampler: req.sampler } : {}) }, ...(app ? { app } : {}) };
+}
+
+/** Composes a trial's run with the project: its config with the trial's overrides applied. */
+export function trialComposer(project: ProjectContext, command: string[], env: Record<string, string | undefined>, now: Date, baseOverrides: string[]): TrialComposer {
+  return (overrides, index) => {
+    const r = planRuns({ command, repo: project.repo, primary: project.primary, defaults: project.defaults, grids: [], baseOverrides, overrides, multirun: false, freeForm: project.synthetic, env, now, sourceFile: project.file, ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}) }).run(0);
+    return { ...r, index, params: Object.fromEntries(Object.entries(r.params)) };
+  };
 }
 
 /**
@@ -172,6 +255,8 @@ export function appOf(setting: "auto" | "hydra" | "plain" | undefined, command: 
  * override in any run fails with exit 2 and nothing started.
  */
 export function planAll(p: PreparedSweep): PlannedRun[] {
+  // A study makes its trials as slots free.
+  if (p.study) return [];
   const out: PlannedRun[] = [];
   for (let i = 0; i < p.plan.size; i++) out.push(p.plan.run(i));
   return out;
@@ -254,6 +339,7 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
   const manifest = newManifest(p, runs, dir, folders);
+  if (p.study) manifest.search = p.study.record;
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
   try {
@@ -285,8 +371,8 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
     lock.release();
     throw e;
   }
-  reporter.emit({ type: "sweep-created", dir, runs: runs.length, launcher: settings.type });
-  return driveGrid(manifest, lock, reporter, { ...opts });
+  reporter.emit({ type: "sweep-created", dir, runs: p.study ? p.study.record.budget : runs.length, launcher: settings.type });
+  return driveGrid(manifest, lock, reporter, { ...opts, ...(p.study ? { study: p.study } : {}) });
 }
 
 /** Every run of a sweep without edges is this node: the project's `resources`, the launcher's `retries`. */
@@ -306,17 +392,30 @@ function gridNode(m: SweepManifest): EngineNode {
  * Drive a sweep without edges through the engine's loop: every run is ready at once, and the
  * launcher packs them (a local worker with `-j` slots; SLURM arrays of `per_job` runs).
  */
-function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number; onSubmit?: (i: number) => void }): RunningSweep {
+function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter, opts: DriveOptions & { retryFailed?: boolean; retryUnknown?: boolean; jobs?: number; onSubmit?: (i: number) => void; study?: Pick<PreparedStudy, "compose" | "sampler"> }): RunningSweep {
   const res = manifest.resources ?? {};
   const node = gridNode(manifest);
+  // A study: trials recorded in their folders but not yet in sweep.json first, then one more per free slot.
+  const study = manifest.search && opts.study ? opts.study : undefined;
+  try {
+    if (manifest.search) reconcileStudy(manifest);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const prunable = manifest.search?.early_stop !== undefined;
+  const watch = manifest.search ? studyWatch(manifest, reporter) : undefined;
   const drive = driveSweep({
     manifest,
     nodes: manifest.runs.map(() => node),
+    ...(study ? { grow: studyGrow(manifest, study.compose, node, opts.jobs ?? manifest.settings?.parallel ?? 1, reporter, study.sampler) } : {}),
     hooks: {
       spec: (i, attempt, resumed) => {
         opts.onSubmit?.(i);
-        return runSpec(manifest, manifest.runs[i]!, res, attempt, resumed);
+        const spec = runSpec(manifest, manifest.runs[i]!, res, attempt, resumed);
+        return prunable ? { ...spec, prunable: true } : spec;
       },
+      ...(watch ? { watch, pruneRequested: (i: number) => readPruneRequest(path.join(manifest.dir, manifest.runs[i]!.dir)) !== undefined } : {}),
     },
     reporter,
     keepGoing: true,
@@ -519,7 +618,7 @@ export function projectDrift(m: SweepManifest, project: ProjectContext, runs: nu
 /** The runs a resume would start again: not succeeded, not running; failed only with `retryFailed`, unknown only with `retryUnknown`. */
 export function rerunCandidates(states: ReadonlyArray<{ index: number; state: string }>, opts: { retryFailed: boolean; retryUnknown: boolean }): number[] {
   return states
-    .filter((r) => r.state !== "succeeded" && r.state !== "running" && (r.state !== "failed" || opts.retryFailed) && (r.state !== "unknown" || opts.retryUnknown))
+    .filter((r) => r.state !== "succeeded" && r.state !== "pruned" && r.state !== "running" && (r.state !== "failed" || opts.retryFailed) && (r.state !== "unknown" || opts.retryUnknown))
     .map((r) => r.index);
 }
 
@@ -532,6 +631,8 @@ export interface ResumeRequest {
   retryUnknown?: boolean;
   /** Override the recorded settings for this round (e.g. -j). */
   jobs?: number;
+  /** A study: how to compose its further trials (the project as recorded). */
+  compose?: TrialComposer;
 }
 
 /**
@@ -570,5 +671,5 @@ export async function resumeSweep(req: ResumeRequest, reporter: Reporter, opts: 
       pending.delete(i);
     };
   }
-  return driveGrid(manifest, lock, reporter, { ...(onSubmit ? { onSubmit } : {}), ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.retryUnknown ? { retryUnknown: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
+  return driveGrid(manifest, lock, reporter, { ...(onSubmit ? { onSubmit } : {}), ...(req.compose ? { study: { compose: req.compose } } : {}), ...opts, ...(req.retryFailed ? { retryFailed: true } : {}), ...(req.retryUnknown ? { retryUnknown: true } : {}), ...(req.jobs !== undefined ? { jobs: req.jobs } : {}) });
 }

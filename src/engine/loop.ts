@@ -18,7 +18,7 @@ import path from "node:path";
 import type { Launcher, LaunchSettings } from "../launchers/launcher.js";
 import { makeLauncher, visibleGpus } from "../launchers/registry.js";
 import { localSettingsOf, policyOf, settingsForAttempt } from "../launchers/settings.js";
-import { FlowScheduler, type Budget, type Cancelled, type JobNeed } from "../plan/flow-sched.js";
+import { FlowScheduler, type Budget, type Cancelled, type JobNeed, type SchedJob } from "../plan/flow-sched.js";
 import { planResubmissions, type RetryPolicy } from "../plan/retry.js";
 import type { JobEntry, JobScheduling, RunSpec, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
@@ -76,6 +76,25 @@ export interface LoopHooks {
   flush?(final: boolean): void;
   /** The job key shown for node `i` (pipelines). */
   label?(i: number): string | undefined;
+  /** Whether run `i` was asked to stop early (a study's prune request): a kill is then its pruning. */
+  pruneRequested?(i: number): boolean;
+  /** Each round, for each run read running (a study's early stopping reads its metrics here). */
+  watch?(i: number, rec: RunStatusRecord): void;
+}
+
+/**
+ * Runs made while the drive goes (a study's trials): the loop asks for one more whenever fewer
+ * than `capacity` runs are open or ready, so a trial starts as soon as a slot frees.
+ */
+export interface GrowHook {
+  capacity: number;
+  /** The runs there will be in all (the progress view's total). */
+  total: number;
+  /**
+   * Make the next run: append it to `manifest.runs` (its folder and files recorded first) and
+   * return its node; undefined when there are no more.
+   */
+  next(): EngineNode | undefined;
 }
 
 export interface LoopOptions {
@@ -91,6 +110,8 @@ export interface LoopOptions {
    * each run within the local budget (CPUs, GPUs, memory of nodes that differ).
    */
   packing: "launcher" | "head";
+  /** Ask for new runs as slots free (a study); without it the runs are `nodes`, fixed. */
+  grow?: GrowHook;
   /** Rerun runs recorded failed (resume --retry-failed). */
   retryFailed?: boolean;
   /** Rerun runs whose status record cannot be read (resume --retry-unknown); never by default. */
@@ -160,7 +181,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
   return { started, done, stop };
 
   async function drive(): Promise<LoopOutcome> {
-    const { manifest, nodes, hooks, reporter } = opts;
+    const { manifest, hooks, reporter } = opts;
+    // Grows when the drive makes runs as it goes (`grow`).
+    const nodes: EngineNode[] = [...opts.nodes];
     if (!manifest.settings) throw new CorralError("E_STORAGE", `${path.join(manifest.dir, MANIFEST)} records no launcher settings`, { hint: "start the sweep again", exitCode: 1 });
     const settings: LaunchSettings = { ...manifest.settings };
     if (opts.jobs !== undefined) settings.parallel = opts.jobs;
@@ -170,7 +193,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const local = settings.type === "local";
     const headPacks = opts.packing === "head" && local;
     const policy: RetryPolicy = policyOf(settings);
-    const n = nodes.length;
+    let n = nodes.length;
     // The launcher never sees a head's entry (a cancel would signal the head itself).
     const view = (): SweepManifest => workOf(manifest);
     // Jobs started by a process that died before recording them: adopt, never submit twice.
@@ -186,13 +209,14 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     }
 
     const runDir = (i: number): string => path.join(manifest.dir, manifest.runs[i]!.dir);
-    const attempt = new Int32Array(n).fill(1);
-    const resumedFlag = new Uint8Array(n);
-    const hadRecord = new Uint8Array(n);
+    const attempt: number[] = new Array<number>(n).fill(1);
+    const resumedFlag: number[] = new Array<number>(n).fill(0);
+    const hadRecord: number[] = new Array<number>(n).fill(0);
     const succeeded: number[] = [];
     const failed: number[] = [];
     const adopted: number[] = [];
     const unknown: number[] = [];
+    const pruned: number[] = [];
 
     /**
      * The head's own record of run `i` (what it decided, or an outcome read from an exit file),
@@ -235,8 +259,11 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       // of its own is `failed`; 0 is `succeeded`, also when its helper was stopping it (it
       // finished its work, as after a scheduler's SIGTERM: docs/reliability.md).
       const killed = ex.signal !== null || (ex.code !== null && [130, 137, 143].includes(ex.code)) || (ex.orphaned && ex.code !== 0);
-      const state: RunState = killed ? "lost" : ex.code === 0 ? "succeeded" : "failed";
-      const why = ex.orphaned && killed
+      const pruned = ex.code !== 0 && hooks.pruneRequested?.(i) === true;
+      const state: RunState = pruned ? "pruned" : killed ? "lost" : ex.code === 0 ? "succeeded" : "failed";
+      const why = pruned
+        ? "stopped early by the study (a prune request); recorded from its exit file (its worker died before recording it)"
+        : ex.orphaned && killed
         ? "stopped when its worker died"
         : `${ex.code === 0 ? "finished" : ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}`}; recorded from its exit file (its worker died before recording it)`;
       if (rec !== undefined) hadRecord[i] = 1;
@@ -271,6 +298,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         } else if (rec.state === "succeeded" && (hooks.stillDone?.(i) ?? true)) {
           succeeded.push(i);
           hooks.succeeded?.(i);
+        } else if (rec.state === "pruned") {
+          // A study's early stopping ended it: a finished trial, never run again.
+          pruned.push(i);
         } else if (!TERMINAL_STATES.has(rec.state) && alive) {
           adopted.push(i);
         } else if (rec.state === "failed" && !opts.retryFailed) {
@@ -293,17 +323,19 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     const budget: Budget = headPacks
       ? { ...localBudget(settings, opts.env), trackGpus: true }
       : { jobs: Infinity, cpus: Infinity, gpuIds: [], trackGpus: false, memMB: Infinity };
+    const schedJob = (x: EngineNode): SchedJob => ({ deps: x.deps, need: headPacks ? { ...x.need, cpus: Math.max(1, Math.ceil(x.need.cpus)) } : x.need, priority: x.priority, batchKey: x.batchKey });
     const sched = new FlowScheduler(
-      nodes.map((x) => ({ deps: x.deps, need: headPacks ? { ...x.need, cpus: Math.max(1, Math.ceil(x.need.cpus)) } : x.need, priority: x.priority, batchKey: x.batchKey })),
+      nodes.map(schedJob),
       budget,
       opts.keepGoing,
-      { succeeded, failed: [...failed, ...unknown], running: adopted },
+      { succeeded, failed: [...failed, ...unknown, ...pruned], running: adopted },
     );
     const open = new Set<number>(adopted);
     const finalState = new Map<number, RunState>();
     for (const i of succeeded) finalState.set(i, "succeeded");
     for (const i of failed) finalState.set(i, "failed");
     for (const i of unknown) finalState.set(i, "unknown");
+    for (const i of pruned) finalState.set(i, "pruned");
     // Last view of each open run that was read running (for the live view and the frontier).
     const seenRunning = new Map<number, RunView>();
     /**
@@ -508,11 +540,12 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       const running = [...seenRunning.values()];
       const counts = countStates(finalState.values());
       counts.running += running.length;
-      counts.pending += n - finalState.size - running.length;
+      const total = Math.max(n, opts.grow?.total ?? 0);
+      counts.pending += total - finalState.size - running.length;
       const sig = JSON.stringify(counts);
       if (!force && sig === lastSig) return;
       lastSig = sig;
-      reporter.emit({ type: "progress", counts, total: n, running });
+      reporter.emit({ type: "progress", counts, total, running });
     };
 
     const pollMin = opts.pollMs ?? 100;
@@ -533,6 +566,20 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       } else if (stopping && forceRequested && !forced) {
         forced = true;
         await cancelJobs(true);
+      }
+      if (!stopping && opts.grow) {
+        // A study: its next trials, as many as there are free slots.
+        while (open.size + sched.readyCount < opts.grow.capacity) {
+          const node = opts.grow.next();
+          if (node === undefined) break;
+          nodes.push(node);
+          attempt.push(1);
+          resumedFlag.push(0);
+          hadRecord.push(0);
+          n++;
+          sched.add(schedJob(node));
+          manifestDirty = true;
+        }
       }
       if (!stopping) {
         for (const b of sched.next()) {
@@ -634,6 +681,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         }
         if (!TERMINAL_STATES.has(state)) {
           if (state === "running" && current) {
+            hooks.watch?.(i, current);
             hadRecord[i] = 1;
             if (!seenRunning.has(i)) changed = true;
             seenRunning.set(i, runView(manifest, manifest.runs[i]!, current, "running"));

@@ -65,7 +65,7 @@ const EPS = 1e-9;
 /** See the module comment. */
 export class FlowScheduler {
   readonly phase: JobPhase[];
-  private readonly missingDeps: Int32Array;
+  private readonly missingDeps: number[];
   private readonly dependents: number[][];
   private readonly ready = new Set<number>();
   private readonly claimed = new Map<number, { need: JobNeed; gpuIds: string[]; share: number }>();
@@ -78,14 +78,14 @@ export class FlowScheduler {
    *   dependents are then cancelled at once (see {@link initialCancels}).
    */
   constructor(
-    private readonly jobs: readonly SchedJob[],
+    private readonly jobs: SchedJob[],
     private readonly budget: Budget,
     private readonly keepGoing: boolean,
     done: { succeeded?: Iterable<number>; failed?: Iterable<number>; running?: Iterable<number> } = {},
   ) {
     const n = jobs.length;
     this.phase = new Array<JobPhase>(n).fill("waiting");
-    this.missingDeps = new Int32Array(n);
+    this.missingDeps = new Array<number>(n).fill(0);
     this.dependents = Array.from({ length: n }, () => []);
     this.gpuFree = new Map(budget.gpuIds.map((g) => [g, 1]));
     jobs.forEach((j, i) => {
@@ -106,6 +106,30 @@ export class FlowScheduler {
       this.missingDeps[i] = missing;
       if (missing === 0) this.ready.add(i);
     }
+  }
+
+  /**
+   * A job made after the start (a study's next trial): its deps must be known jobs. Returns its
+   * index. Ready at once when its deps succeeded; nothing is added once stopped.
+   */
+  add(job: SchedJob): number {
+    const i = this.jobs.length;
+    this.jobs.push(job);
+    this.phase.push(this.stopped ? "cancelled" : "waiting");
+    this.dependents.push([]);
+    let missing = 0;
+    for (const d of job.deps) {
+      this.dependents[d]!.push(i);
+      if (this.phase[d] !== "succeeded") missing++;
+    }
+    this.missingDeps.push(missing);
+    if (missing === 0 && !this.stopped) this.ready.add(i);
+    return i;
+  }
+
+  /** Jobs ready to start but not started (waiting for room in the budget). */
+  get readyCount(): number {
+    return this.ready.size;
   }
 
   /** Jobs cancelled because of failures given to the constructor (call once, first). */

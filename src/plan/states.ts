@@ -8,6 +8,8 @@ export type RunState =
   | "timeout"
   | "preempted"
   | "cancelled"
+  /** Stopped early by a study's early stopping (ASHA) at a rung: counts as a trial, never rerun. */
+  | "pruned"
   | "lost"
   /** Its status record exists but cannot be read (empty, garbage, wrong types): never rerun without asking. */
   | "unknown";
@@ -20,8 +22,9 @@ export const RUN_STATES: readonly RunState[] = [
   "timeout",
   "preempted",
   "cancelled",
+  "pruned",
   "lost",
   "unknown",
 ];
 
-export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);
+export const TERMINAL_STATES: ReadonlySet<RunState> = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);

@@ -524,9 +524,11 @@ export const defaultsEntrySchema = z.union(
 );
 const defaultsListSchema = z.array(defaultsEntrySchema, { error: te("must be a list such as [_self_, {db: mysql}]") });
 
-const SWEEP_VALUE = "must be a list of values, a sweep string such as '1,2,3' or 'range(3)', or a single value";
+const SWEEP_VALUE = "must be a list of values, a sweep string such as '1,2,3' or 'range(3)', a single value, or (for a search) a distribution such as {type: float, low: 0, high: 1}";
+/** A search's distribution (Hydra's DistributionConfig), checked field by field by plan/search/space.ts. */
+const distributionMap = () => z.looseObject({ type: z.string() });
 const sweepValue = () =>
-  z.union([z.array(configValue()).min(1, { error: te("must not be an empty list (it would sweep over nothing)") }), z.string(), z.number(), z.instanceof(ConfigFloat), z.boolean(), z.null()], {
+  z.union([z.array(configValue()).min(1, { error: te("must not be an empty list (it would sweep over nothing)") }), z.string(), z.number(), z.instanceof(ConfigFloat), z.boolean(), z.null(), distributionMap()], {
     error: te(SWEEP_VALUE),
   });
 
@@ -806,6 +808,12 @@ export const projectSchema = z.strictObject(
     defaults: defaultsListSchema.default(() => []),
     /** Sweep run by `corral run -m`: a grid or a list of grids. @default [] (normalised to a list) */
     sweep: sweepSchema.default(() => []),
+    /**
+     * A search instead of a grid (`corral run -m`): `{sampler: random|tpe|grid, budget,
+     * objective: {metric, mode}, seed, early_stop: {asha: {...}}}`, the space under `sweep:`
+     * (docs/search.md). Checked where the sweep is planned. @default undefined (a grid)
+     */
+    search: z.unknown().optional(),
     /** Sweep folder template; `${now:...}` uses strftime codes, `%f` is milliseconds. @default "multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}" */
     sweep_dir: z.string().min(1, { error: te("must not be empty") }).default(DEFAULT_SWEEP_DIR),
     /** Per-run resources. @default {} */

@@ -49,6 +49,10 @@ export const RUN_CONFIG = "config.yaml";
 export const RUN_OVERRIDES = "overrides.yaml";
 export const STDOUT = "stdout.log";
 export const STDERR = "stderr.log";
+/** `<run>/trial.json`: a study's trial, recorded before it starts (its number and params). */
+export const TRIAL = "trial.json";
+/** `<run>/prune-request.json`: the head's word that a study's early stopping stops this run (rung, value). */
+export const PRUNE_REQUEST = "prune-request.json";
 /** `<run>/metrics.jsonl`: JSON lines the run appends. */
 export const METRICS = "metrics.jsonl";
 /**

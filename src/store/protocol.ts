@@ -7,6 +7,7 @@ import type { ContainerSpec } from "../plan/container.js";
 import type { MultinodeMode } from "../plan/multinode.js";
 import type { ConfigMap } from "../plan/types.js";
 import type { JobHashes } from "../plan/uptodate.js";
+import type { Params, SearchSpace } from "../plan/search/types.js";
 
 export { RUN_STATES, TERMINAL_STATES, type RunState } from "../plan/states.js";
 import type { RunState } from "../plan/states.js";
@@ -37,6 +38,9 @@ export interface RunStatusRecord {
   cpus?: number[];
   /** Why a `timeout` run was stopped: its own `resources.timeout`, or the allocation's time limit ahead. */
   stopCause?: "run-timeout" | "alloc-timeout";
+  /** A `pruned` trial: the ASHA rung (0-based) it stopped at, and the resource there (e.g. step 3). */
+  rung?: number;
+  rungResource?: number;
   /** Human-readable cause, e.g. "exceeded timeout 5s; force-killed after 2s grace". */
   message?: string;
   history: Array<{ state: RunState; at: number; attempt: number }>;
@@ -87,6 +91,8 @@ export interface RunSpec {
   gpus: number;
   /** Seconds before the run is stopped and recorded as `timeout`. */
   timeoutS?: number;
+  /** A study trial with early stopping: the worker stops it (SIGTERM, kill grace) when its run folder gets a prune request. */
+  prunable?: boolean;
   attempt: number;
   /** Expected run time in seconds (`resources.estimate`): the worker does not start it when it cannot finish before the allocation ends. */
   estimateS?: number;
@@ -161,6 +167,31 @@ export interface SweepManifest {
   container?: ContainerSpec;
   /** Pipelines: DAG edges as [upstream run index, downstream run index] (drawn by the dashboard). */
   edges?: Array<[number, number]>;
+  /** A study (`corral run -m --search`): its trials are runs made as slots free, up to `budget`. */
+  search?: StudyRecord;
+}
+
+/** What a study needs to make its next trial without the command line that started it. */
+export interface StudyRecord {
+  /** `custom`: a sampler the library's caller passed (only that caller can make further trials). */
+  sampler: "random" | "tpe" | "custom";
+  budget: number;
+  objective: { metric: string; mode: "min" | "max" };
+  seed: number;
+  early_stop?: { asha: { resource: string; min: number; max: number; reduction_factor: number } };
+  /** The search space (plain data: plan/search/types.ts SearchSpace). */
+  space: SearchSpace;
+  /** Overrides every trial gets before its own (the command line's other overrides). */
+  base: string[];
+}
+
+/** `<run>/trial.json`: a trial's record, written (atomically) before it is submitted. */
+export interface TrialFile {
+  type: "trial";
+  version: 1;
+  number: number;
+  params: Params;
+  entry: RunEntry;
 }
 
 export interface RunEntry {
@@ -177,6 +208,8 @@ export interface RunEntry {
   argv?: string[];
   /** Swept parameters for tables: key -> value. */
   params: ConfigMap;
+  /** A study's trial: the params its sampler chose (typed values, as the sampler sees them). */
+  trial?: Params;
   /** Pipeline job name (rule + wildcards) when kind = flow. */
   job?: string;
   rule?: string;

@@ -82,6 +82,7 @@ export function countStates(states: Iterable<RunState>): Record<RunState, number
     timeout: 0,
     preempted: 0,
     cancelled: 0,
+    pruned: 0,
     lost: 0,
     unknown: 0,
   };

@@ -7,8 +7,8 @@ import path from "node:path";
 import { CorralError } from "../errors.js";
 import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
-import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
-import { MANIFEST, METRICS, PROJECT_INDEX_DIR, runExitFile, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
+import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest, type TrialFile } from "./protocol.js";
+import { MANIFEST, METRICS, PROJECT_INDEX_DIR, PRUNE_REQUEST, runExitFile, STATUS, SWEEP_INDEX_DIR, TRIAL } from "./layout.js";
 
 export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
 
@@ -311,4 +311,24 @@ export function tailLines(file: string, n = 5, bytes = 8192): string[] {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** A study's trial record in its run folder (see {@link TrialFile}); undefined when absent or unreadable. */
+export function readTrial(runDir: string): TrialFile | undefined {
+  const t = readJsonSync<TrialFile>(path.join(runDir, TRIAL));
+  return t !== undefined && t.type === "trial" && typeof t.number === "number" && t.entry !== undefined ? t : undefined;
+}
+
+/** Record a trial before it starts: written whole or not at all (the commit point of a new trial). */
+export function writeTrial(runDir: string, t: TrialFile): void {
+  writeJsonAtomicSync(path.join(runDir, TRIAL), t);
+}
+
+/** The head's request that a run be stopped early (ASHA), read by the worker running it. */
+export function writePruneRequest(runDir: string, why: { rung: number; resource: number; value: number }): void {
+  writeJsonAtomicSync(path.join(runDir, PRUNE_REQUEST), { type: "prune-request", version: 1, ...why, at: Date.now() });
+}
+
+export function readPruneRequest(runDir: string): { rung: number; resource: number; value: number } | undefined {
+  return readJsonSync<{ rung: number; resource: number; value: number }>(path.join(runDir, PRUNE_REQUEST));
 }

@@ -10,7 +10,7 @@ import path from "node:path";
 import type { BatchSpec, RunSpec, RunState, RunStatusRecord } from "../store/protocol.js";
 import { Ballast, cmdlineOf, isDiskFull, pidAlive } from "../store/fsutil.js";
 import { ClaimIdentity, sameWorker, type Claim, type ClaimVerdict } from "../store/claim.js";
-import { readRunStatus, writeRunStatus } from "../store/store.js";
+import { readPruneRequest, readRunStatus, writeRunStatus } from "../store/store.js";
 import { SpawnHelper } from "./spawn-helper.js";
 import { cancelMarkerOf, runExitFile, STDERR, STDOUT, workerBallastFile } from "../store/layout.js";
 import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
@@ -58,6 +58,8 @@ const RUNNING_WRITE_DELAY_MS = 100;
 const LOOKAHEAD = 16;
 /** How long a run killed from outside waits for the worker's own stop signal before it counts as failed. */
 const OUTSIDE_KILL_SETTLE_MS = 1000;
+/** How often a worker looks for a study's prune requests of its prunable runs. */
+const PRUNE_POLL_MS = 250;
 
 /**
  * cancel: stop by request (runs `cancelled`); immediate: kill now; timeout: the allocation's limit
@@ -82,7 +84,9 @@ interface Active {
   proc: Supervised;
   record: RunStatusRecord;
   /** Why we signalled this run, if we did: decides its final state whatever its exit code. */
-  stopReason?: "run-timeout" | "alloc-timeout" | "cancel" | "preempt";
+  stopReason?: "run-timeout" | "alloc-timeout" | "cancel" | "preempt" | "prune";
+  /** The head's prune request (a study's ASHA), once seen. */
+  prune?: { rung: number; resource: number; value: number };
   timer?: NodeJS.Timeout;
 }
 
@@ -389,6 +393,12 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
         // Even a clean exit after the signal is a checkpoint, not a finish: resubmit it.
         state = "timeout";
         message = "stopped before the allocation's time limit";
+      } else if (a.stopReason === "prune") {
+        // Stopped by the study's early stopping: a finished trial, never run again.
+        state = "pruned";
+        message = `stopped early by ASHA at rung ${a.prune!.rung} (${a.prune!.resource}: value ${a.prune!.value} not in the top of its rung)`;
+        rec.rung = a.prune!.rung;
+        rec.rungResource = a.prune!.resource;
       } else if (a.stopReason === "cancel") {
         state = "cancelled";
         message = "stopped by request";
@@ -441,6 +451,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     ballast.release();
     clearInterval(heartbeat);
     clearInterval(fenceTimer);
+    clearInterval(pruneTimer);
     clearTimeout(wakeTimer);
     const bad = (counts.failed ?? 0) + (counts.timeout ?? 0) + (counts.lost ?? 0) + (counts.preempted ?? 0);
     const exitCode = stopping === "cancel" || stopping === "immediate" || stopping === "preempt" ? 130 : bad > 0 || (counts.cancelled ?? 0) > 0 || diskFull ? 1 : 0;
@@ -484,6 +495,21 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
     }
   }, Math.max(1, batch.heartbeatS) * 1000);
   heartbeat.unref();
+
+  // A study's early stopping: the head asks through a file in the run folder; the run gets
+  // SIGTERM and the kill grace, as any stop, and is recorded `pruned`.
+  const pruneTimer = setInterval(() => {
+    for (const a of active.values()) {
+      if (!a.spec.prunable || a.stopReason !== undefined || a.record.pid === undefined) continue;
+      const req = readPruneRequest(a.spec.dir);
+      if (req === undefined) continue;
+      a.stopReason = "prune";
+      a.prune = req;
+      vlog(`run ${a.spec.index}: pruned by the study at rung ${req.rung}, stopping`);
+      void a.proc.stop(batch.killGraceS * 1000);
+    }
+  }, PRUNE_POLL_MS);
+  pruneTimer.unref();
 
   const stop = (mode: StopMode): void => {
     // Queued starts that have not begun never will; each comes back `notStarted`.

@@ -13,13 +13,18 @@ export function registerResults(program: Command, ctx: CommandContext): void {
     .description("one table: parameters x the last value of each metric")
     .argument("[sweep]", "sweep folder, id or name (default: the latest)")
     .addOption(new Option("--format <fmt>", "output format").choices(["table", "csv", "json", "md"]).default("table"))
-    .option("--best <metric>", "sort by a metric and show the best first: metric[:min|max] (default max)")
-    .action(async (sweep: string | undefined, o: { format: "table" | "csv" | "json" | "md"; best?: string }) => {
+    .option("--best [metric]", "sort by a metric and show the best first: metric[:min|max] (default max; a study's objective when omitted)")
+    .action(async (sweep: string | undefined, o: { format: "table" | "csv" | "json" | "md"; best?: string | true }) => {
       const dir = resolveSweep(projectDirOf(ctx.globals()), sweep);
       const m = readManifest(dir);
       const st = await readSweepStatus(dir, makeLauncher(m.settings));
       let best: { metric: string; mode: "min" | "max" } | undefined;
-      if (o.best) {
+      if (o.best === true) {
+        // A study's own objective.
+        const obj = st.manifest.search?.objective;
+        if (!obj) throw new CorralError("E_USAGE", "--best needs a metric: metric[:min|max] (only a study has an objective of its own)", { hint: "e.g. corral results --best val_loss:min" });
+        best = obj;
+      } else if (o.best) {
         const [metric, mode = "max"] = o.best.split(":");
         if (!metric || (mode !== "min" && mode !== "max")) throw new CorralError("E_USAGE", `--best takes metric[:min|max], got '${o.best}'`);
         best = { metric, mode };

@@ -1,7 +1,8 @@
 /** `corral resume`: rerun what did not finish, adopting what still runs; flows go to their head. */
 import type { Command } from "commander";
 import path from "node:path";
-import { projectDrift, rerunCandidates, resumeSweep, type CurrentRecipe } from "../../engine/launch.js";
+import { projectDrift, rerunCandidates, resumeSweep, trialComposer, type CurrentRecipe } from "../../engine/launch.js";
+import type { TrialComposer } from "../../engine/study.js";
 import { readSweepStatus } from "../../engine/inspect.js";
 import { CorralError, countOf } from "../../errors.js";
 import { makeLauncher } from "../../launchers/registry.js";
@@ -33,7 +34,8 @@ export function registerResume(program: Command, ctx: CommandContext): void {
     const retryFailed = Boolean(o.retryFailed || o.useCurrentProject);
     const current = await currentRecipe(dir, { retryFailed, retryUnknown: Boolean(o.retryUnknown), use: Boolean(o.useCurrentProject), asRecorded: Boolean(o.asRecorded) });
     const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
-    const r = await resumeSweep({ sweepDir: dir, retryFailed, ...(o.retryUnknown ? { retryUnknown: true } : {}), ...(o.jobs ? { jobs: o.jobs } : {}), ...(current ? { current } : {}) }, reporter, { ...(o.detach ? { detach: true } : {}) });
+    const compose = await studyComposer(dir);
+    const r = await resumeSweep({ sweepDir: dir, retryFailed, ...(compose ? { compose } : {}), ...(o.retryUnknown ? { retryUnknown: true } : {}), ...(o.jobs ? { jobs: o.jobs } : {}), ...(current ? { current } : {}) }, reporter, { ...(o.detach ? { detach: true } : {}) });
     const { found, resubmitted } = await r.submitted;
     process.stderr.write(`corral: ${found.succeeded} already succeeded, ${found.adopted} still queued or running (adopted), ${resubmitted} resubmitted\n`);
     if (o.detach) {
@@ -43,6 +45,15 @@ export function registerResume(program: Command, ctx: CommandContext): void {
     }
     ctx.setExit(await attach(r, reporter));
   });
+}
+
+/** A study with trials still to make: its trials are composed with the project (as the sweep recorded its command). */
+async function studyComposer(dir: string): Promise<TrialComposer | undefined> {
+  const m = readManifest(dir);
+  if (!m.search || m.runs.length >= m.search.budget) return undefined;
+  if (m.search.sampler === "custom") throw new CorralError("E_USAGE", `${m.search.budget - m.runs.length} trial(s) of this study are still to be asked, and its sampler was a library caller's own`, { hint: "a study driven by the library is continued by the library; corral status and corral results still read it", exitCode: 2 });
+  const project = await openProject({ cwd: m.projectDir, allowMissing: m.commandFrom === "command line", profiles: m.profile ? m.profile.split(",") : [] });
+  return trialComposer(project, m.command, process.env, new Date(m.createdAt), project.profileOverrides);
 }
 
 /**

@@ -15,7 +15,7 @@ import { streamRunOutput } from "../stream-output.js";
 import { runDirOf } from "../../store/store.js";
 import type { CommandContext } from "./context.js";
 
-type RunOpts = Pick<TableOpts, "multirun" | "profile" | "launcher" | "jobs" | "dryRun" | "json" | "detach" | "name" | "verbose">;
+type RunOpts = Pick<TableOpts, "search" | "budget" | "objective" | "seed" | "multirun" | "profile" | "launcher" | "jobs" | "dryRun" | "json" | "detach" | "name" | "verbose">;
 
 export function registerRun(program: Command, ctx: CommandContext): void {
   const cmd = program
@@ -36,11 +36,22 @@ export function registerRun(program: Command, ctx: CommandContext): void {
       ...(o.launcher ? { launcher: o.launcher } : {}),
       ...(o.jobs ? { jobs: o.jobs } : {}),
       ...(o.verbose ? { verbose: true } : {}),
+      search: { ...(o.search ? { search: o.search } : {}), ...(o.budget !== undefined ? { budget: o.budget } : {}), ...(o.objective ? { objective: o.objective } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
       ...(profileNames.length ? { profile: profileNames.join(",") } : {}),
       env: process.env,
       now: new Date(),
     });
     const runs = planAll(prepared);
+    if (o.dryRun && prepared.study) {
+      // A study's trials are asked as slots free: say what it would search.
+      const s = prepared.study.record;
+      const dims = s.space.params.map((p) => `${p.name}: ${p.dist.type === "categorical" ? `choice(${p.dist.spelled.join(", ")})` : `${p.dist.type}${p.dist.log ? " log" : ""} [${p.dist.low}, ${p.dist.high}]${p.dist.step !== undefined ? ` step ${p.dist.step}` : ""}`}`);
+      const lines = [`a study of ${s.budget} trial${s.budget === 1 ? "" : "s"} of: ${prepared.command.join(" ")} (${s.sampler}, seed ${s.seed}, ${s.objective.metric} ${s.objective.mode}, launcher ${prepared.settings.type}, ${prepared.settings.parallel} at once)`, ...dims.map((d) => `  ${d}`)];
+      if (s.base.length || s.space.fixed.length) lines.push(`  every trial: ${[...s.base, ...s.space.fixed].join(" ")}`);
+      if (s.early_stop) lines.push(`  early stop: asha on ${s.early_stop.asha.resource}, min ${s.early_stop.asha.min}, max ${s.early_stop.asha.max}, reduction factor ${s.early_stop.asha.reduction_factor}`);
+      process.stdout.write(o.json ? JSON.stringify({ study: s }, null, 2) + "\n" : lines.join("\n") + "\n");
+      return;
+    }
     if (o.dryRun) {
       // Written run by run: a million-run plan is never one string.
       if (o.json) {

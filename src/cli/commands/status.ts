@@ -2,6 +2,7 @@
 import { countOf } from "../../errors.js";
 import type { Command } from "commander";
 import { readSweepStatus, stalledReason } from "../../engine/inspect.js";
+import { studySummary } from "../../engine/study.js";
 import { waitForSweep } from "../../engine/watch.js";
 import { makeLauncher } from "../../launchers/registry.js";
 import { TERMINAL_STATES } from "../../store/protocol.js";
@@ -13,7 +14,7 @@ import { dim, formatCounts, green, red } from "../reporter.js";
 import { makeWatchReporter } from "../watch-view.js";
 import type { CommandContext } from "./context.js";
 
-const stateWord = (s: string): string => (s === "succeeded" ? green(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
+const stateWord = (s: string): string => (s === "succeeded" ? green(s) : s === "pruned" ? dim(s) : TERMINAL_STATES.has(s as never) ? red(s) : s);
 
 export function registerStatus(program: Command, ctx: CommandContext): void {
   program
@@ -39,11 +40,17 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
         return;
       }
       const st = await readSweepStatus(dir, launcher);
+      const study = studySummary(st.manifest);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ sweep: st.manifest.dir, kind: st.manifest.kind, launcher: st.manifest.launcher, counts: st.counts, total: st.total, ...(st.stalled ? { stalled: st.stalled } : {}), runs: st.runs }, null, 2) + "\n");
+        process.stdout.write(JSON.stringify({ sweep: st.manifest.dir, kind: st.manifest.kind, launcher: st.manifest.launcher, counts: st.counts, total: st.total, ...(study ? { study } : {}), ...(st.stalled ? { stalled: st.stalled } : {}), runs: st.runs }, null, 2) + "\n");
         return;
       }
       process.stdout.write(`${st.manifest.dir}  (${st.manifest.kind}, ${st.manifest.launcher}, ${countOf(st.total, "run")})\n${formatCounts(st.counts) || "no runs"}\n`);
+      if (study) {
+        const done = `${study.complete} complete${study.pruned ? `, ${study.pruned} pruned` : ""}`;
+        process.stdout.write(`study: ${study.sampler}, ${study.trials}/${study.budget} trials (${done}); objective ${study.objective.metric} (${study.objective.mode})\n`);
+        process.stdout.write(study.best ? `best: trial ${study.best.index}, ${study.objective.metric} ${study.best.value}  [${study.best.overrides.join(" ")}]\n` : "best: none yet (no trial has completed with the objective)\n");
+      }
       if (st.stalled) process.stdout.write(`${red("!")} ${st.stalled}\n`);
       const show = o.all ? st.runs : st.runs.filter((r) => r.state !== "succeeded");
       await writeLines(

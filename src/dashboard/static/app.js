@@ -2,12 +2,12 @@
 // it is put into the page with textContent / attributes, never parsed as HTML.
 /* global uPlot */
 
-const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "lost", "unknown"];
-const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "lost"]);
+const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost", "unknown"];
+const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);
 /** Ended without succeeding: marked wherever runs are drawn. */
 const UNSUCCESSFUL = new Set(["failed", "timeout", "preempted", "cancelled", "lost"]);
 /** Progress bars and count chips, left to right: done well, done badly, still to come. */
-const BAR_ORDER = ["succeeded", "failed", "timeout", "preempted", "lost", "cancelled", "unknown", "running", "pending"];
+const BAR_ORDER = ["succeeded", "failed", "timeout", "preempted", "lost", "cancelled", "pruned", "unknown", "running", "pending"];
 const COLORS = ["#2f6fdf", "#e6850e", "#2ca25f", "#d7301f", "#9c6ade", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 // One set of state colours: style.css's custom properties (--failed, ...), read once for canvas and SVG.
 const rootStyle = getComputedStyle(document.documentElement);

@@ -1,0 +1,80 @@
+// A study's pure parts: settings from the command line and the project file (errors name the
+// key), the grid a discrete space spans, trial records derived from a run's state and metrics,
+// and ASHA's decision for a running trial from the metrics lines.
+import { describe, expect, it } from "vitest";
+import type { CorralError } from "../../src/errors.js";
+import { ashaCheck, discreteGrid, rungValues, studySettings, trialRecord } from "../../src/plan/search/study.js";
+import { spaceFromOverrides } from "../../src/plan/search/space.js";
+
+const err = (fn: () => unknown): CorralError => {
+  try {
+    fn();
+  } catch (e) {
+    return e as CorralError;
+  }
+  throw new Error("no error");
+};
+
+describe("study settings", () => {
+  it("the command line wins over the file; grid and nothing mean a grid", () => {
+    expect(studySettings(undefined, {}, "c.yaml")).toBeUndefined();
+    expect(studySettings({ sampler: "grid" }, {}, "c.yaml")).toBeUndefined();
+    expect(studySettings({ sampler: "random", budget: 3, objective: { metric: "acc", mode: "max" } }, { search: "tpe", budget: 9, seed: 2 }, "c.yaml")).toEqual({ sampler: "tpe", budget: 9, objective: { metric: "acc", mode: "max" }, seed: 2 });
+    expect(studySettings(undefined, { search: "random", budget: 2, objective: "loss" }, "c.yaml")?.objective).toEqual({ metric: "loss", mode: "min" });
+    expect(studySettings({ sampler: "tpe", budget: 4, objective: "val:max", early_stop: { asha: { max: 9 } } }, {}, "c.yaml")?.earlyStop).toEqual({ resource: "step", min: 1, max: 9, reductionFactor: 3 });
+  });
+  it("bad input names file and key", () => {
+    const cases: Array<[unknown, object, string]> = [
+      [{ sampler: "tpe", budget: 3 }, {}, "search.objective"],
+      [{ sampler: "bayes", budget: 3, objective: "l" }, {}, "search.sampler"],
+      [undefined, { search: "tpe", objective: "l" }, "--budget"],
+      [{ sampler: "tpe", budget: 2.5, objective: "l" }, {}, "search.budget"],
+      [{ sampler: "tpe", budget: 2, objective: { metric: "l", mode: "up" } }, {}, "search.objective.mode"],
+      [{ sampler: "tpe", budget: 2, objective: "l", early_stop: { hyperband: {} } }, {}, "search.early_stop.hyperband"],
+      [{ sampler: "tpe", budget: 2, objective: "l", early_stop: { asha: { max: 0.5 } } }, {}, "search.early_stop.asha.max"],
+    ];
+    for (const [y, f, key] of cases) {
+      const e = err(() => studySettings(y, f, "c.yaml"));
+      expect(e.location?.key, JSON.stringify(y)).toBe(key);
+      expect(e.exitCode).toBe(2);
+    }
+  });
+});
+
+describe("the grid of a discrete space", () => {
+  it("spans the search's values (range high inclusive); undefined with a continuous parameter", () => {
+    expect(discreteGrid(spaceFromOverrides(["w=choice(1,2)", "l=range(2,4)", "seed=1"]))).toEqual({ overrides: ["w=1,2", "l=2,3,4", "seed=1"], size: 6 });
+    expect(discreteGrid(spaceFromOverrides(["x=interval(0,1)"]))).toBeUndefined();
+  });
+});
+
+describe("trial records from a run", () => {
+  const obj = { metric: "loss", mode: "min" as const };
+  it("succeeded with the objective: complete with its last value; without it: failed", () => {
+    expect(trialRecord(3, { x: 1 }, "succeeded", [{ loss: 2 }, { step: 2, loss: 1.5 }], obj)).toEqual({ number: 3, state: "complete", params: { x: 1 }, value: 1.5 });
+    expect(trialRecord(3, { x: 1 }, "succeeded", [{ acc: 2 }], obj).state).toBe("failed");
+  });
+  it("pruned keeps its last report; not ended is running; failed and cancelled are failed", () => {
+    expect(trialRecord(0, {}, "pruned", [{ step: 1, loss: 4 }, { step: 3, loss: 3 }], obj)).toEqual({ number: 0, state: "pruned", params: {}, intermediate: { step: 3, value: 3 } });
+    expect(trialRecord(0, {}, undefined, [], obj).state).toBe("running");
+    expect(trialRecord(0, {}, "lost", [], obj).state).toBe("running");
+    expect(trialRecord(0, {}, "cancelled", [], obj).state).toBe("failed");
+  });
+});
+
+describe("ASHA from metrics lines", () => {
+  const cfg = { resource: "step", min: 1, max: 9, reductionFactor: 3 };
+  const rows = (vals: number[]): Array<Record<string, number>> => vals.map((v, k) => ({ step: k + 1, loss: v }));
+  it("the value at each rung is the first report at or past it", () => {
+    expect(rungValues(cfg, rows([5, 4, 3, 2]), "loss")).toEqual([5, 3, undefined]);
+    expect(rungValues(cfg, [{ step: 4, loss: 1 }], "loss")).toEqual([1, 1, undefined]);
+  });
+  it("stops a trial outside the top third of its rung, continues the best, decides nothing at max", () => {
+    const others = [rungValues(cfg, rows([1, 1, 1]), "loss"), rungValues(cfg, rows([2, 2, 2]), "loss"), rungValues(cfg, rows([3, 3, 3]), "loss")];
+    expect(ashaCheck(cfg, "min", rows([9]), others, "loss", 0)).toMatchObject({ decision: "stop", rung: 0, resource: 1, value: 9 });
+    expect(ashaCheck(cfg, "min", rows([0.5, 0.5, 0.5]), others, "loss", 0)).toEqual({ decision: "continue", passed: 2 });
+    // Rung 1 already passed: only newer rungs are checked.
+    expect(ashaCheck(cfg, "min", rows([9, 9, 9]), others, "loss", 2).decision).toBe("continue");
+    expect(ashaCheck(cfg, "max", rows([9]), others, "loss", 0).decision).toBe("continue");
+  });
+});
