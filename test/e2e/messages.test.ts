@@ -128,6 +128,12 @@ const REPROS: Repro[] = [
   { message: "sweep.zip.<key> has <count> but zip.<key> has <m>; zipped lists must have the same length", files: Y(`${BASE}sweep:\n  zip:\n    a: [1, 2]\n    b: [1]\n`), args: ["run", "-m", "--dry-run"] },
   { message: "no metric '<metric>' in this sweep: <what it has>", inSweep: true, args: ["results", "--best", "acc"] },
   { message: "--best takes metric[:min|max], got '<value>'", inSweep: true, args: ["results", "--best", "loss:median"] },
+  { message: "--best needs a metric: metric[:min|max] (only a study has an objective of its own)", inSweep: true, args: ["results", "--best"] },
+  // --- search ------------------------------------------------------------------------------------
+  { message: "<key>: a distribution ({type: ...}) is for a search, and this is a grid", files: Y("command: echo\nconfig:\n  lr: 0.1\nsweep:\n  lr: {type: float, low: 0.001, high: 0.1}\n"), args: ["run", "-m"] },
+  { message: "--search runs many trials: add -m (--multirun)", files: Y(BASE), args: ["run", "--search", "tpe", "--budget", "3", "--objective", "loss", "a=interval(0,1)"] },
+  { message: "sweep: a search takes one space, not a list of grids", files: Y("command: echo\nconfig:\n  a: 1\nsweep:\n  - a: [1, 2]\n  - a: [3]\nsearch: {sampler: tpe, budget: 3, objective: loss}\n"), args: ["run", "-m"] },
+  { message: "a search needs a space: no parameter to search", files: Y("command: echo\nconfig:\n  a: 1\nsearch: {sampler: tpe, budget: 3, objective: loss}\n"), args: ["run", "-m"] },
   // --- finding sweeps and runs ----------------------------------------------------------------
   { message: "no sweeps recorded in <dir>", files: Y(BASE), args: ["status"] },
   { message: "no sweep '<ref>'", files: Y(BASE), args: ["status", "nosuchsweep"] },

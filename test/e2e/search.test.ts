@@ -237,6 +237,14 @@ describe("library", () => {
     expect([...ranTrials(dir).values()].map((p) => p[0]).sort()).toEqual(["x=0.0 w=1", "x=0.1 w=2", "x=0.2 w=3", "x=0.3 w=1"]);
     const rows = (await sweep.results()).rows;
     expect(rows.map((r) => r.x)).toEqual([0, 0.1, 0.2, 0.3]);
+    // Its further trials can only be asked through the library: `corral resume` says so, exit 2.
+    const file = path.join(sweep.dir, "sweep.json");
+    const m = readJson<{ search: { budget: number } }>(file);
+    m.search.budget = 6;
+    writeFileSync(file, JSON.stringify(m));
+    const again = corral(["resume", sweep.dir], { cwd: dir, env: { PROJECT: dir } });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("2 trials of this study are still to be asked, and its sampler was a library caller's own");
   }, 60_000);
 });
 

@@ -27,6 +27,7 @@ const INTERNAL = [
   "src/plan/sbatch.ts: a single-command batch script", // script invariants
   "src/plan/sbatch.ts: exec needs a command",
   "src/plan/sbatch.ts: a probe script runs", // the doctor probe's own script
+  "src/plan/search/study.ts: this study's sampler was", // corral resume refuses such a study first (`<n> trials of this study ...`)
   "src/plan/sbatch.ts: launcher.nodejs must be an", // the schema refuses such a value first (`<key> must be <what it takes>`)
   "src/plan/sbatch.ts: invalid environment variable name", // names come from Corral itself
   "src/plan/pack.ts: ", // packing invariants: the launcher settings are checked and clamped first

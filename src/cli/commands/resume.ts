@@ -51,7 +51,8 @@ export function registerResume(program: Command, ctx: CommandContext): void {
 async function studyComposer(dir: string): Promise<TrialComposer | undefined> {
   const m = readManifest(dir);
   if (!m.search || m.runs.length >= m.search.budget) return undefined;
-  if (m.search.sampler === "custom") throw new CorralError("E_USAGE", `${m.search.budget - m.runs.length} trial(s) of this study are still to be asked, and its sampler was a library caller's own`, { hint: "a study driven by the library is continued by the library; corral status and corral results still read it", exitCode: 2 });
+  const left = m.search.budget - m.runs.length;
+  if (m.search.sampler === "custom") throw new CorralError("E_USAGE", `${left} ${left === 1 ? "trial of this study is" : "trials of this study are"} still to be asked, and its sampler was a library caller's own`, { hint: "a study driven by the library is continued by the library; corral status and corral results still read it", exitCode: 2 });
   const project = await openProject({ cwd: m.projectDir, allowMissing: m.commandFrom === "command line", profiles: m.profile ? m.profile.split(",") : [] });
   return trialComposer(project, m.command, process.env, new Date(m.createdAt), project.profileOverrides);
 }
