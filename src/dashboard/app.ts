@@ -16,7 +16,8 @@ import { streamSSE } from "hono/streaming";
 import type { MetricsLine, RunEntry, SweepManifest } from "../store/protocol.js";
 import { readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
 import type { RunStatusRecord } from "../store/protocol.js";
-import { METRICS, parseMetricSeries, STATUS } from "../store/store.js";
+import { METRICS, STATUS } from "../store/store.js";
+import type { SeriesSet } from "../store/metrics.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
 
@@ -193,10 +194,11 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   app.get("/api/metrics/:sweep/:index", (c) => {
     const r = runOf(c);
     if (!r) return notFound(c);
-    const got = readWithin(r.sweep.manifest.dir, path.join(r.dir, METRICS));
-    if (got.kind === "outside") return outside(c, METRICS);
-    const rows: MetricsLine[] = got.kind === "ok" ? parseMetricSeries(got.data.toString("utf8")) : [];
-    return c.json({ rows: downsample(rows, 5000) });
+    if (sizeWithin(r.sweep.manifest.dir, path.join(r.dir, METRICS)) === "outside") return outside(c, METRICS);
+    const reader = watcher.seriesOf(r.sweep.summary.id, r.entry.index);
+    if (!reader) return notFound(c);
+    const s = reader.series();
+    return c.json({ x: s.x, sources: reader.sources().map((x) => x.kind), rows: seriesRows(s) });
   });
 
   app.get("/api/events", (c) =>
@@ -259,11 +261,18 @@ function pickManifest(m: SweepManifest): Record<string, unknown> {
 }
 
 
-/** Keep every k-th line (and the last) so a long run's curve stays cheap to send and draw. */
-function downsample<T>(rows: T[], max: number): T[] {
-  if (rows.length <= max) return rows;
-  const k = Math.ceil(rows.length / max);
-  const out = rows.filter((_, i) => i % k === 0);
-  if ((rows.length - 1) % k !== 0) out.push(rows[rows.length - 1]!);
-  return out;
+/**
+ * Downsampled series as the rows the client draws: one row per x, holding every metric that
+ * has a point there (`step`, or `line` when some point had no step), in x order.
+ */
+export function seriesRows(s: SeriesSet): MetricsLine[] {
+  const byX = new Map<number, MetricsLine>();
+  for (const [k, pts] of Object.entries(s.series)) {
+    for (const [x, y] of pts) {
+      let row = byX.get(x);
+      if (!row) byX.set(x, (row = { [s.x]: x }));
+      row[k] = y;
+    }
+  }
+  return [...byX.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
 }

@@ -8,10 +8,11 @@ import { configToJson } from "../plan/serialize.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { isHeadJob, readLastMetrics, readManifest, readRunStatus, runDirOf, workOf } from "../store/store.js";
+import { isHeadJob, readManifest, readRunStatus, runDirOf, workOf } from "../store/store.js";
 import type { RunView } from "./events.js";
 import { hostname } from "node:os";
 import { pidAlive } from "../store/fsutil.js";
+import { readRunMetrics } from "../store/metrics.js";
 
 export interface SweepStatus {
   manifest: SweepManifest;
@@ -96,7 +97,7 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
   const entries = new Map(status.manifest.runs.map((r) => [r.index, r]));
   for (const run of status.runs) {
     const entry = entries.get(run.index)!;
-    const metrics: ConfigMap = readLastMetrics(run.dir);
+    const metrics: ConfigMap = readRunMetrics(run.dir);
     for (const k of Object.keys(entry.params)) paramCols.add(k);
     for (const k of Object.keys(metrics)) metricCols.add(k);
     rows.push({ run: run.index, ...(entry.job ? { job: entry.job } : {}), ...(opts.keepFloats ? paramsAsWritten(entry) : entry.params), state: run.state, ...metrics });

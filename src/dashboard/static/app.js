@@ -317,11 +317,12 @@ function renderFacts(info) {
 async function refreshMetrics() {
   const run = state.run;
   if (!run) return;
-  const { rows } = await api(`/api/metrics/${enc(run.sweep)}/${run.index}`);
+  // Downsampled by the server (first, min, max and last point of each bucket), sorted by x.
+  const { rows, x: serverX } = await api(`/api/metrics/${enc(run.sweep)}/${run.index}`);
   if (state.run !== run) return;
   const box = document.getElementById("charts");
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === "number")))];
-  const xKey = ["step", "epoch", "iter", "iteration"].find((k) => keys.includes(k) && isMonotone(rows.map((r) => r[k])));
+  const xKey = [serverX, "step", "epoch", "iter", "iteration"].find((k) => k && keys.includes(k) && isMonotone(rows.map((r) => r[k])));
   const ys = keys.filter((k) => k !== xKey);
   if (!rows.length || !ys.length) return;
   for (const c of state.charts) c.destroy();
