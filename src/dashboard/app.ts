@@ -18,6 +18,7 @@ import { readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
 import type { RunStatusRecord } from "../store/protocol.js";
 import { METRICS, STATUS } from "../store/store.js";
 import type { SeriesSet } from "../store/metrics.js";
+import { pageOfRuns } from "./table.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
 
@@ -134,13 +135,22 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
       for (const k of Object.keys(r.params)) params.add(k);
       for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
     }
-    return c.json({
-      sweep: s.summary,
-      manifest: pickManifest(s.manifest),
-      paramColumns: [...params],
-      metricColumns: [...metrics],
-      runs: s.rows,
+    const base = { sweep: s.summary, manifest: pickManifest(s.manifest), paramColumns: [...params], metricColumns: [...metrics] };
+    // `?limit=`: one page of the filtered, sorted table (a 100,000-run sweep sends one page).
+    const limit = c.req.query("limit");
+    if (limit === undefined) return c.json({ ...base, runs: s.rows });
+    const offset = c.req.query("offset") ?? "0";
+    const dir = c.req.query("dir") ?? "asc";
+    if (!/^\d{1,6}$/.test(limit) || Number(limit) < 1 || !/^\d{1,9}$/.test(offset)) return c.json({ error: "limit must be 1-999999 and offset a non-negative integer" }, 400);
+    if (dir !== "asc" && dir !== "desc") return c.json({ error: "dir must be asc or desc" }, 400);
+    const page = pageOfRuns(s.rows, base.paramColumns, {
+      filter: c.req.query("filter") ?? "",
+      sort: c.req.query("sort") ?? "run",
+      dir: dir === "asc" ? 1 : -1,
+      offset: Number(offset),
+      limit: Number(limit),
     });
+    return c.json({ ...base, total: s.rows.length, ...page });
   });
 
   app.get("/api/run/:sweep/:index", (c) => {

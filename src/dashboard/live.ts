@@ -80,6 +80,8 @@ const mtimeOf = (file: string): number => {
 
 /** Runs whose downsampled chart series stay in memory between chart requests. */
 export const SERIES_KEPT = 32;
+/** Metric files larger than this get their chart series in the watcher's first read of them. */
+export const SERIES_ABOVE = 8 << 20;
 
 export interface StoreWatcherOptions {
   /** Sweep folders to show even when the project index does not list them. */
@@ -127,7 +129,15 @@ export class StoreWatcher {
     const e = t.manifest.runs[i];
     const runDir = e ? runDirWithin(t.manifest, e) : undefined;
     if (!e || !runDir) return undefined;
-    const reader = (t.readers[i] ??= new RunMetrics(runDir, { root: t.manifest.dir }));
+    const reader = (t.readers[i] ??= new RunMetrics(runDir, { root: t.manifest.dir, seriesAbove: SERIES_ABOVE }));
+    this.keepSeries(reader);
+    reader.enableSeries();
+    reader.update();
+    return reader;
+  }
+
+  /** Mark a reader's series most recently used; the least recently used beyond SERIES_KEPT drop theirs. */
+  private keepSeries(reader: RunMetrics): void {
     this.charted.delete(reader);
     this.charted.add(reader);
     for (const old of this.charted) {
@@ -135,9 +145,6 @@ export class StoreWatcher {
       old.disableSeries();
       this.charted.delete(old);
     }
-    reader.enableSeries();
-    reader.update();
-    return reader;
   }
 
   subscribe(fn: (events: DashboardEvent[]) => void): () => void {
@@ -245,8 +252,10 @@ export class StoreWatcher {
       const root = t.manifest.dir;
       const rec = readJsonWithin<RunStatusRecord>(root, path.join(runDir, STATUS));
       const row = applyStatus(baseRow(e), rec, deriveStatus(rec, now));
-      const reader = (t.readers[i] ??= new RunMetrics(runDir, { root }));
+      const reader = (t.readers[i] ??= new RunMetrics(runDir, { root, seriesAbove: SERIES_ABOVE }));
       reader.update();
+      // A large file's chart series are made in the same pass (counted among those kept).
+      if (reader.hasSeries) this.keepSeries(reader);
       row.metrics = reader.last();
       if (JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
         t.rows[i] = row;

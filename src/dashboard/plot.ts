@@ -74,7 +74,7 @@ export function aggregateMetric(lines: readonly MetricsLine[], metric: string, a
 
 /** One number of a run's metric from every metric file of its folder, read in bounded chunks. */
 export function runAggregate(runDir: string, metric: string, agg: PlotAgg): number | undefined {
-  const m = new RunMetrics(runDir);
+  const m = new RunMetrics(runDir, { extremes: agg !== "last" });
   m.update();
   if (agg !== "last") return m.extremes().get(metric)?.[agg];
   const v = m.last()[metric];

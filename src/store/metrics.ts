@@ -158,6 +158,10 @@ export interface RunMetricsOptions {
   root?: string;
   /** Keep downsampled series for charts (off: last values only). */
   series?: boolean;
+  /** Turn series on, before the first read, when the metric files hold more than this many bytes (a later chart request then reads nothing again). */
+  seriesAbove?: number;
+  /** Track each numeric key's min and max (`extremes()`). */
+  extremes?: boolean;
   chunkBytes?: number;
 }
 
@@ -205,7 +209,19 @@ export class RunMetrics {
   /** Read what was appended to every metric file since the last call; true if anything new came. */
   update(): boolean {
     let changed = false;
-    for (const source of findMetricSources(this.runDir)) {
+    const sources = findMetricSources(this.runDir);
+    if (!this.seriesOn && this.opts.seriesAbove !== undefined && this.states.size === 0) {
+      let total = 0;
+      for (const src of sources) {
+        try {
+          total += statSync(src.file).size;
+        } catch {
+          /* not there */
+        }
+      }
+      if (total > this.opts.seriesAbove) this.seriesOn = true;
+    }
+    for (const source of sources) {
       let st = this.states.get(source.file);
       if (this.opts.root && locateWithin(this.opts.root, source.file) !== "ok") continue;
       let size: number;
@@ -280,11 +296,17 @@ export class RunMetrics {
   }
 
   private feed(st: SourceState, row: MetricsLine): void {
+    if (!this.seriesOn && !this.opts.extremes) {
+      // The common case, kept cheap: a 200 MB file is millions of rows.
+      Object.assign(st.last, row);
+      st.count++;
+      return;
+    }
     const x = typeof row.step === "number" && Number.isFinite(row.step) ? row.step : undefined;
     for (const [k, v] of Object.entries(row)) {
       if (v === undefined || (typeof v === "object" && v !== null && !Array.isArray(v))) continue;
       st.last[k] = v as ConfigMap[string];
-      if (typeof v === "number" && Number.isFinite(v)) {
+      if (this.opts.extremes && typeof v === "number" && Number.isFinite(v)) {
         const e = this.ext.get(k);
         if (!e) this.ext.set(k, { min: v, max: v });
         else if (v < e.min) e.min = v;
