@@ -143,9 +143,9 @@ describe("API", () => {
     expect(body.x).toBe("step");
     expect(body.rows).toEqual([0, 1, 2, 3].map((i) => ({ step: i, loss: 2 / 2 ** i, "eval.acc": 1 - 2 / 2 ** i / 4 })));
     // metrics.jsonl grows: the next chart request reads the new line only
-    appendFileSync(path.join(manifest.dir, "0", "metrics.jsonl"), '{"step":2,"loss":0.5}\n');
     const reader = watcher.seriesOf("s1", 0)!;
     const before = reader.bytesRead;
+    appendFileSync(path.join(manifest.dir, "0", "metrics.jsonl"), '{"step":2,"loss":0.5}\n');
     expect(((await (await get("/api/metrics/s1/0")).json()) as { rows: unknown[] }).rows).toEqual([{ step: 0, loss: 2 }, { step: 1, loss: 1 }, { step: 2, loss: 0.5 }]);
     expect(reader.bytesRead - before).toBe('{"step":2,"loss":0.5}\n'.length);
   });
