@@ -262,7 +262,11 @@ export class StoreWatcher {
         changed.push(row);
       }
       // Final per its own file: its metrics were read after it ended, nothing more can change.
-      if (rec && TERMINAL_STATES.has(rec.state)) t.settled[i] = true;
+      if (rec && TERMINAL_STATES.has(rec.state)) {
+        t.settled[i] = true;
+        // Nothing more will be appended: a 100,000-run sweep keeps last values, not readers.
+        if (!reader.hasSeries) t.readers[i] = undefined;
+      }
     });
     const events: DashboardEvent[] = [];
     const summary = this.summary(t);
