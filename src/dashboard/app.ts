@@ -19,6 +19,7 @@ import type { RunStatusRecord } from "../store/protocol.js";
 import { METRICS, STATUS } from "../store/store.js";
 import type { SeriesSet } from "../store/metrics.js";
 import { pageOfRuns } from "./table.js";
+import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
 
@@ -151,6 +152,29 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
       limit: Number(limit),
     });
     return c.json({ ...base, total: s.rows.length, ...page });
+  });
+
+  // Group by: mean ± std (min, max) of every metric over the `over` parameters (seeds), one row
+  // per combination of the others, as `corral results --over`.
+  app.get("/api/group/:sweep", (c) => {
+    const s = sweepOr404(c);
+    if (!s) return notFound(c);
+    const params = new Set<string>();
+    const metrics = new Set<string>();
+    for (const r of s.rows) {
+      for (const k of Object.keys(r.params)) params.add(k);
+      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
+    }
+    const over = c.req.queries("over")?.flatMap((o) => o.split(",")).filter(Boolean) ?? [];
+    const unknown = over.find((o) => !params.has(o));
+    if (unknown !== undefined) return c.json({ error: `no parameter '${unknown}' in this sweep (its parameters: ${[...params].join(", ")})` }, 400);
+    const table: ResultsTable = {
+      columns: [],
+      paramColumns: [...params],
+      metricColumns: [...metrics],
+      rows: s.rows.map((r) => ({ ...r.params, ...r.metrics, state: r.state })),
+    };
+    return c.json(groupResults(table, over));
   });
 
   app.get("/api/run/:sweep/:index", (c) => {

@@ -161,6 +161,21 @@ describe("API", () => {
     expect(rows.at(-1)!.step).toBe(19_999);
   });
 
+  it("/api/group: mean ± std of each metric over the named parameters, as corral results --over", async () => {
+    const { get, watcher } = setup();
+    writeFileSync(path.join(manifest.dir, "1", "metrics.jsonl"), '{"step":1,"loss":3}\n');
+    watcher.poll();
+    type G = { keys: string[]; over: string[]; rows: Array<{ params: Record<string, unknown>; n: number; stats: Record<string, { n: number; mean: number; std?: number; min: number; max: number }> }> };
+    const all = (await (await get("/api/group/s1?over=lr")).json()) as G;
+    expect(all.keys).toEqual([]);
+    expect(all.rows).toEqual([{ params: {}, n: 3, stats: { loss: { n: 2, mean: 2, std: Math.SQRT2, min: 1, max: 3 } } }]);
+    const none = (await (await get("/api/group/s1")).json()) as G;
+    expect(none.rows.map((r) => [r.params.lr, r.n])).toEqual([[0, 1], [1, 1], [2, 1]]);
+    const bad = await get("/api/group/s1?over=lrr");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("no parameter 'lrr'");
+  });
+
   it("?limit= serves one page of the filtered, sorted run table", async () => {
     const { get } = setup();
     type Page = { total: number; matched: number; offset: number; runs: Array<{ index: number }> };
