@@ -378,7 +378,7 @@ async function showGroup(view, id, query) {
   const table = h("table", { id: "group-table" }, h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c)))), h("tbody", {}, body));
   view.replaceChildren(
     h("h1", {}, over.length ? `mean ± std over ${over.join(", ")}` : "every run"),
-    h("div", { class: "toolbar" }, "average over: ", ...boxes, h("span", { class: "muted" }, `${g.rows.length} rows; std is the sample standard deviation (n − 1); \`corral results --over\` prints the same table`)),
+    h("div", { class: "toolbar" }, "average over: ", ...boxes, h("span", { class: "muted" }, `${g.rows.length} rows; std is the sample standard deviation (n − 1); corral results --over prints the same table`)),
     h("div", { class: "card", style: "padding:0;overflow:auto;max-height:45vh" }, table),
     h("h2", {}, "parallel coordinates"),
     h("div", { class: "toolbar" }, "colour: ", pick, h("span", { class: "muted" }, "one line per run through its parameters and the metric; blue low, red high")),
