@@ -83,6 +83,26 @@ describe.skipIf(skipReason !== undefined)("foreign loggers' metrics in the dashb
     }
   });
 
+  it("a paged sweep table (the mode of sweeps over 5,000 runs) filters and sorts on the server", async () => {
+    const { page, errors } = await newPage(`#/sweep/${sweepId}?paged=1`);
+    const asked: string[] = [];
+    page.on("request", (r) => asked.push(r.url()));
+    await page.locator("#runs tbody tr").first().waitFor({ timeout: 20_000 });
+    await page.locator("#filter").fill("fmt=wandb");
+    const wandb = runs.filter((r) => r.params.fmt === "wandb").length;
+    await page.waitForFunction((t) => document.getElementById("shown")?.textContent === t, `${wandb} of ${runs.length} runs`, { timeout: 20_000 });
+    expect(await page.locator("#runs tbody tr").count()).toBe(wandb);
+    expect(asked.some((u) => u.includes(`/api/sweep/${sweepId}?`) && u.includes("limit=") && u.includes("filter=fmt%3Dwandb"))).toBe(true);
+    await page.locator('th[data-col="loss"]').click();
+    await page.locator('th[data-col="loss"]').click();
+    await page.waitForFunction(() => document.querySelector('th[data-col="loss"]')?.classList.contains("sorted-desc"), undefined, { timeout: 20_000 });
+    await page.waitForFunction((n) => document.querySelectorAll("#runs tbody tr").length === n, wandb, { timeout: 20_000 });
+    expect(asked.some((u) => u.includes("sort=loss") && u.includes("dir=desc"))).toBe(true);
+    const order = runs.filter((r) => r.params.fmt === "wandb").sort((a, b) => b.metrics.loss! - a.metrics.loss! || a.index - b.index).map((r) => String(r.index));
+    await page.waitForFunction((want) => [...document.querySelectorAll("#runs tbody tr")].map((tr) => tr.getAttribute("data-index")).join() === want.join(), order, { timeout: 20_000 });
+    expect(errors).toEqual([]);
+  });
+
   it("the group-by view averages over seed by default: one row per fmt x lr, and a parallel-coordinates line per run", async () => {
     const { page, errors } = await newPage(`#/group/${sweepId}`);
     await page.locator("#group-table tbody tr").first().waitFor({ timeout: 20_000 });

@@ -90,7 +90,7 @@ async function show() {
   const { parts, query } = route();
   const view = document.getElementById("view");
   try {
-    if (parts[0] === "sweep" && parts[1]) await showSweep(view, parts[1]);
+    if (parts[0] === "sweep" && parts[1]) await showSweep(view, parts[1], query);
     else if (parts[0] === "run" && parts[1] && parts[2]) await showRun(view, parts[1], parts[2]);
     else if (parts[0] === "compare" && parts[1]) await showCompare(view, parts[1], query);
     else if (parts[0] === "group" && parts[1]) await showGroup(view, parts[1], query);
@@ -139,8 +139,26 @@ async function loadDetail(id) {
   return state.detail;
 }
 
-async function showSweep(view, id) {
-  const d = await loadDetail(id);
+// Sweeps above this many runs are filtered, sorted and cut into a page by the server
+// (`?paged=1` in the hash forces it): the browser never holds 100,000 rows.
+const PAGED_ABOVE = 5000;
+const PAGE = 2000;
+async function loadPage(id) {
+  const q = new URLSearchParams({ limit: String(PAGE), filter: sweepView.filter, sort: sweepView.sortKey, dir: sweepView.sortDir > 0 ? "asc" : "desc" });
+  const d = await api(`/api/sweep/${enc(id)}?${q}`);
+  d.paged = true;
+  state.detail = d;
+  return d;
+}
+let pageTimer;
+function refetchPage(view, id) {
+  clearTimeout(pageTimer);
+  pageTimer = setTimeout(() => void loadPage(id).then((d) => renderSweep(view, d)), 150);
+}
+
+async function showSweep(view, id, query) {
+  const paged = query?.get("paged") === "1" || (state.sweeps.get(id)?.total ?? 0) > PAGED_ABOVE;
+  const d = paged ? await loadPage(id) : await loadDetail(id);
   renderSweep(view, d);
 }
 
@@ -173,9 +191,10 @@ function renderSweep(view, d) {
   const s = d.sweep;
   crumbs(["sweeps", "#/"], [s.name || s.id]);
   const cols = ["run", ...(s.kind === "flow" ? ["job"] : []), ...d.paramColumns, "state", "elapsed", ...d.metricColumns];
-  const rows = d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
+  // Paged: the server filtered and sorted already.
+  const rows = d.paged ? [...d.runs] : d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
   const key = cols.includes(sweepView.sortKey) ? sweepView.sortKey : "run";
-  rows.sort((a, b) => {
+  if (!d.paged) rows.sort((a, b) => {
     const x = cellValue(a, key, d);
     const y = cellValue(b, key, d);
     if (x === undefined && y === undefined) return a.index - b.index;
@@ -188,7 +207,8 @@ function renderSweep(view, d) {
     h("th", { class: `sortable${c === key ? (sweepView.sortDir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
       sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
       sweepView.sortKey = c;
-      renderSweep(view, state.detail);
+      if (state.detail.paged) refetchPage(view, s.id);
+      else renderSweep(view, state.detail);
     } }, c)));
   const MAX = 2000; // a million-run sweep is filtered, not scrolled
   const body = rows.slice(0, MAX).map((r) =>
@@ -200,7 +220,8 @@ function renderSweep(view, d) {
         return h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v));
       })));
   const summary = [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)];
-  const shown = `${rows.length} of ${d.runs.length} runs${rows.length > MAX ? ` (first ${MAX} shown)` : ""}`;
+  const matched = d.paged ? d.matched : rows.length;
+  const shown = `${matched} of ${d.paged ? d.total : d.runs.length} runs${matched > MAX ? ` (first ${MAX} shown)` : ""}`;
   const table = h("table", { id: "runs" }, h("thead", {}, head), h("tbody", {}, body));
   // Live updates replace the summary and the table only: the filter box keeps focus and caret.
   if (view.dataset.sweep === s.id && document.getElementById("filter")) {
@@ -213,7 +234,8 @@ function renderSweep(view, d) {
   const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, key=value, loss<0.5, failed", value: sweepView.filter });
   filter.addEventListener("input", () => {
     sweepView.filter = filter.value;
-    renderSweep(view, state.detail);
+    if (state.detail.paged) refetchPage(view, s.id);
+    else renderSweep(view, state.detail);
   });
   view.replaceChildren(
     h("h1", {}, s.name || s.id),
