@@ -99,7 +99,7 @@ describe.skipIf(skipReason !== undefined)("foreign loggers' metrics in the dashb
     await page.waitForFunction((n) => document.querySelectorAll("#runs tbody tr").length === n, wandb, { timeout: 20_000 });
     expect(asked.some((u) => u.includes("sort=loss") && u.includes("dir=desc"))).toBe(true);
     const order = runs.filter((r) => r.params.fmt === "wandb").sort((a, b) => b.metrics.loss! - a.metrics.loss! || a.index - b.index).map((r) => String(r.index));
-    await page.waitForFunction((want) => [...document.querySelectorAll("#runs tbody tr")].map((tr) => tr.getAttribute("data-index")).join() === want.join(), order, { timeout: 20_000 });
+    await page.waitForFunction((want) => Array.from(document.querySelectorAll("#runs tbody tr"), (tr) => tr.getAttribute("data-index")).join() === want.join(), order, { timeout: 20_000 });
     expect(errors).toEqual([]);
   });
 

@@ -76,6 +76,12 @@ describe("metrics from foreign loggers", () => {
     expect(csv.filter(Boolean)).toHaveLength(7);
   });
 
+  it("corral plot charts a metric only one logger wrote (Lightning's train_loss): one point per run that has it", () => {
+    const r = corral(["plot", "--metric", "train_loss", "--param", "lr", "--agg", "min", "--out", "-"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/<circle class="pt"/g)).toHaveLength(rows.filter((x) => x.fmt === "lightning").length);
+  });
+
   it("--over a parameter the sweep does not have: exit 2 naming it and the parameters there are", () => {
     const r = corral(["results", "--over", "sead"], { cwd: dir });
     expect(r.code).toBe(2);
