@@ -5,10 +5,9 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
-import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
 import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest } from "./protocol.js";
-import { MANIFEST, METRICS, PROJECT_INDEX_DIR, runExitFile, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
+import { MANIFEST, PROJECT_INDEX_DIR, runExitFile, STATUS, SWEEP_INDEX_DIR } from "./layout.js";
 
 export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
 
@@ -242,58 +241,6 @@ export function resolveRun(sweep: SweepManifest, ref: string): RunEntry {
   }
   const why = ref.length < MIN_ID_PREFIX && /^[0-9a-f]+$/.test(ref) ? ` (an id prefix needs at least ${MIN_ID_PREFIX} characters)` : "";
   throw new CorralError("E_NOT_FOUND", `no run '${ref}' in sweep ${sweep.dir}${why}`, { hint });
-}
-
-/** Last value of every key in a run's metrics.jsonl (partial last lines are ignored). */
-export function readLastMetrics(runDir: string): ConfigMap {
-  let text: string;
-  try {
-    text = readFileSync(path.join(runDir, METRICS), "utf8");
-  } catch {
-    return {};
-  }
-  return parseLastMetrics(text);
-}
-
-/** Last value of every key in the text of a metrics.jsonl. */
-export function parseLastMetrics(text: string): ConfigMap {
-  const out: ConfigMap = {};
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const obj = JSON.parse(line) as unknown;
-      if (obj && typeof obj === "object" && !Array.isArray(obj)) Object.assign(out, obj);
-    } catch {
-      // a line being written right now; the next read will see it whole
-    }
-  }
-  return out;
-}
-
-/** All metric lines of a run (for curves). */
-export function readMetricSeries(runDir: string): Array<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = readFileSync(path.join(runDir, METRICS), "utf8");
-  } catch {
-    return [];
-  }
-  return parseMetricSeries(text);
-}
-
-/** All metric lines in the text of a metrics.jsonl (a partial last line is skipped). */
-export function parseMetricSeries(text: string): Array<Record<string, unknown>> {
-  const rows: Array<Record<string, unknown>> = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const obj = JSON.parse(line) as unknown;
-      if (obj && typeof obj === "object" && !Array.isArray(obj)) rows.push(obj as Record<string, unknown>);
-    } catch {
-      /* partial line */
-    }
-  }
-  return rows;
 }
 
 /** The last `n` non-empty lines of a text file (reads at most its last `bytes`). */
