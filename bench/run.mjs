@@ -1,6 +1,6 @@
 // `npm run bench`: Corral side by side with its peers, in one run, on this machine. Prints a
 // table and writes bench/RESULTS.md. Sections skip (and say why) when a peer or the SLURM
-// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,dynvision,startup,slurm,search
+// cluster is missing. Options: --quick (smaller sizes), --only sweep,local,dag,flow,dynvision,startup,slurm,search,metrics
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, utimesSync } from "node:fs";
 import os from "node:os";
@@ -292,6 +292,43 @@ if (want("search")) {
       });
     }
   }
+}
+
+// Metrics at scale (issue 16 point 4): a 200 MB metrics.jsonl through `corral results` and the
+// dashboard's chart endpoint, and a 100,000-run sweep's table served a page at a time. Before
+// (issue 16, same file): results 1.9 s and 475 MB; the server 1.18 GB after one chart request
+// and 2.28 GB after four.
+if (want("metrics")) {
+  const mb = quick ? 20 : 200;
+  const nRuns = quick ? 10_000 : 100_000;
+  const big = project({});
+  execFileSync(process.execPath, [path.join(here, "metrics.mjs"), "gen-big", big, String(mb)]);
+  const res = timed(process.execPath, [cli, "results", "big"], { cwd: big });
+  rows.push({ what: `corral results on a ${mb} MB metrics.jsonl (${quick ? "" : "1.85M lines, "}streamed)`, corral: `${fmt(res.ms)}, ${res.rssMB} MB peak`, peer: "before: 1.9 s, 475 MB (issue 16)", ratio: "", target: "peak RSS < 200 MB", ok: res.rssMB < 200 });
+  const chart = JSON.parse(execFileSync(process.execPath, [path.join(here, "metrics.mjs"), "serve", big, "big", "chart"], { encoding: "utf8" }));
+  const ms = chart.requests.map((r) => r.ms);
+  rows.push({
+    what: `dashboard: 4 chart requests of that run (downsampled, ${Math.round(chart.requests[0].bytes / 1024)} KB each); first store poll ${fmt(chart.startMs)}`,
+    corral: `${ms.map((m) => `${m}`).join(" / ")} ms, server ${chart.rssMB} MB after`,
+    peer: "before: 1.18 GB after 1 request, 2.28 GB after 4 (issue 16)",
+    ratio: "",
+    target: "each < 1 s, server < 200 MB",
+    ok: Math.max(...ms) < 1000 && chart.rssMB < 200,
+  });
+  rmSync(big, { recursive: true, force: true });
+  const wide = project({});
+  execFileSync(process.execPath, [path.join(here, "metrics.mjs"), "gen-wide", wide, String(nRuns)]);
+  const table = JSON.parse(execFileSync(process.execPath, [path.join(here, "metrics.mjs"), "serve", wide, "wide", "table"], { encoding: "utf8" }));
+  const tms = table.requests.map((r) => r.ms);
+  rows.push({
+    what: `dashboard: ${nRuns.toLocaleString("en")}-run sweep, 4 table pages of 100 (first, offset, filtered, filtered + sorted); first store poll ${fmt(table.startMs)}`,
+    corral: `${tms.join(" / ")} ms (${Math.round(table.requests[0].bytes / 1024)} KB a page), server ${table.rssMB} MB after`,
+    peer: "",
+    ratio: "",
+    target: "each page < 1 s",
+    ok: Math.max(...tms) < 1000,
+  });
+  rmSync(wide, { recursive: true, force: true });
 }
 
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(1)).join(" ")}`;

@@ -16,7 +16,10 @@ import { streamSSE } from "hono/streaming";
 import type { MetricsLine, RunEntry, SweepManifest } from "../store/protocol.js";
 import { readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
 import type { RunStatusRecord } from "../store/protocol.js";
-import { METRICS, parseMetricSeries, STATUS } from "../store/store.js";
+import { METRICS, STATUS } from "../store/store.js";
+import type { SeriesSet } from "../store/metrics.js";
+import { pageOfRuns } from "./table.js";
+import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
 
@@ -133,13 +136,45 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
       for (const k of Object.keys(r.params)) params.add(k);
       for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
     }
-    return c.json({
-      sweep: s.summary,
-      manifest: pickManifest(s.manifest),
+    const base = { sweep: s.summary, manifest: pickManifest(s.manifest), paramColumns: [...params], metricColumns: [...metrics] };
+    // `?limit=`: one page of the filtered, sorted table (a 100,000-run sweep sends one page).
+    const limit = c.req.query("limit");
+    if (limit === undefined) return c.json({ ...base, runs: s.rows });
+    const offset = c.req.query("offset") ?? "0";
+    const dir = c.req.query("dir") ?? "asc";
+    if (!/^\d{1,6}$/.test(limit) || Number(limit) < 1 || !/^\d{1,9}$/.test(offset)) return c.json({ error: "limit must be 1-999999 and offset a non-negative integer" }, 400);
+    if (dir !== "asc" && dir !== "desc") return c.json({ error: "dir must be asc or desc" }, 400);
+    const page = pageOfRuns(s.rows, base.paramColumns, {
+      filter: c.req.query("filter") ?? "",
+      sort: c.req.query("sort") ?? "run",
+      dir: dir === "asc" ? 1 : -1,
+      offset: Number(offset),
+      limit: Number(limit),
+    });
+    return c.json({ ...base, total: s.rows.length, ...page });
+  });
+
+  // Group by: mean ± std (min, max) of every metric over the `over` parameters (seeds), one row
+  // per combination of the others, as `corral results --over`.
+  app.get("/api/group/:sweep", (c) => {
+    const s = sweepOr404(c);
+    if (!s) return notFound(c);
+    const params = new Set<string>();
+    const metrics = new Set<string>();
+    for (const r of s.rows) {
+      for (const k of Object.keys(r.params)) params.add(k);
+      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
+    }
+    const over = c.req.queries("over")?.flatMap((o) => o.split(",")).filter(Boolean) ?? [];
+    const unknown = over.find((o) => !params.has(o));
+    if (unknown !== undefined) return c.json({ error: `no parameter '${unknown}' in this sweep (its parameters: ${[...params].join(", ")})` }, 400);
+    const table: ResultsTable = {
+      columns: [],
       paramColumns: [...params],
       metricColumns: [...metrics],
-      runs: s.rows,
-    });
+      rows: s.rows.map((r) => ({ ...r.params, ...r.metrics, state: r.state })),
+    };
+    return c.json(groupResults(table, over));
   });
 
   app.get("/api/run/:sweep/:index", (c) => {
@@ -193,10 +228,11 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   app.get("/api/metrics/:sweep/:index", (c) => {
     const r = runOf(c);
     if (!r) return notFound(c);
-    const got = readWithin(r.sweep.manifest.dir, path.join(r.dir, METRICS));
-    if (got.kind === "outside") return outside(c, METRICS);
-    const rows: MetricsLine[] = got.kind === "ok" ? parseMetricSeries(got.data.toString("utf8")) : [];
-    return c.json({ rows: downsample(rows, 5000) });
+    if (sizeWithin(r.sweep.manifest.dir, path.join(r.dir, METRICS)) === "outside") return outside(c, METRICS);
+    const reader = watcher.seriesOf(r.sweep.summary.id, r.entry.index);
+    if (!reader) return notFound(c);
+    const s = reader.series();
+    return c.json({ x: s.x, sources: reader.sources().map((x) => x.kind), rows: seriesRows(s) });
   });
 
   app.get("/api/events", (c) =>
@@ -259,11 +295,18 @@ function pickManifest(m: SweepManifest): Record<string, unknown> {
 }
 
 
-/** Keep every k-th line (and the last) so a long run's curve stays cheap to send and draw. */
-function downsample<T>(rows: T[], max: number): T[] {
-  if (rows.length <= max) return rows;
-  const k = Math.ceil(rows.length / max);
-  const out = rows.filter((_, i) => i % k === 0);
-  if ((rows.length - 1) % k !== 0) out.push(rows[rows.length - 1]!);
-  return out;
+/**
+ * Downsampled series as the rows the client draws: one row per x, holding every metric that
+ * has a point there (`step`, or `line` when some point had no step), in x order.
+ */
+export function seriesRows(s: SeriesSet): MetricsLine[] {
+  const byX = new Map<number, MetricsLine>();
+  for (const [k, pts] of Object.entries(s.series)) {
+    for (const [x, y] of pts) {
+      let row = byX.get(x);
+      if (!row) byX.set(x, (row = { [s.x]: x }));
+      row[k] = y;
+    }
+  }
+  return [...byX.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
 }

@@ -9,8 +9,9 @@ import type { ConfigMap } from "../plan/types.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus } from "../store/status.js";
-import { locateWithin, readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
-import { listSweeps, MANIFEST, METRICS, parseLastMetrics, readManifest, STATUS, type SweepRef } from "../store/store.js";
+import { locateWithin, readJsonWithin } from "../store/contain.js";
+import { listSweeps, MANIFEST, readManifest, STATUS, type SweepRef } from "../store/store.js";
+import { RunMetrics } from "../store/metrics.js";
 
 /** One run as the dashboard shows it: manifest facts, derived state, latest metrics. */
 export interface RunRow {
@@ -61,8 +62,8 @@ interface Tracked {
   manifest: SweepManifest;
   manifestMtime: number;
   rows: RunRow[];
-  /** Size of each run's metrics.jsonl when last read (-1: never read). */
-  metricsSize: number[];
+  /** Each run's metrics reader: byte offsets of its metric files, so a round reads what was appended. */
+  readers: Array<RunMetrics | undefined>;
   /** The status file said final (derived states like "lost" are re-checked every round). */
   settled: boolean[];
   summarySig: string;
@@ -77,6 +78,11 @@ const mtimeOf = (file: string): number => {
 };
 
 
+/** Runs whose downsampled chart series stay in memory between chart requests. */
+export const SERIES_KEPT = 32;
+/** Metric files larger than this get their chart series in the watcher's first read of them. */
+export const SERIES_ABOVE = 8 << 20;
+
 export interface StoreWatcherOptions {
   /** Sweep folders to show even when the project index does not list them. */
   extraSweepDirs?: string[];
@@ -86,6 +92,8 @@ export interface StoreWatcherOptions {
 /** Live model of a project's sweeps; `poll()` is one synchronous round, `start()` repeats it. */
 export class StoreWatcher {
   private readonly tracked = new Map<string, Tracked>();
+  /** Readers keeping chart series, least recently charted first. */
+  private readonly charted = new Set<RunMetrics>();
   private readonly listeners = new Set<(events: DashboardEvent[]) => void>();
   private readonly closers = new Set<() => void>();
   private isClosed = false;
@@ -108,6 +116,35 @@ export class StoreWatcher {
   get(idOrName: string): { summary: SweepSummary; manifest: SweepManifest; rows: RunRow[] } | undefined {
     const t = this.tracked.get(idOrName) ?? [...this.tracked.values()].find((x) => x.ref.name === idOrName);
     return t ? { summary: this.summary(t), manifest: t.manifest, rows: t.rows } : undefined;
+  }
+
+  /**
+   * A run's metrics reader with chart series on, brought up to date (only what was appended is
+   * read). At most SERIES_KEPT runs keep their series; the least recently charted drops its own.
+   */
+  seriesOf(idOrName: string, index: number): RunMetrics | undefined {
+    const t = this.tracked.get(idOrName) ?? [...this.tracked.values()].find((x) => x.ref.name === idOrName);
+    if (!t) return undefined;
+    const i = t.manifest.runs.findIndex((r) => r.index === index);
+    const e = t.manifest.runs[i];
+    const runDir = e ? runDirWithin(t.manifest, e) : undefined;
+    if (!e || !runDir) return undefined;
+    const reader = (t.readers[i] ??= new RunMetrics(runDir, { root: t.manifest.dir, seriesAbove: SERIES_ABOVE }));
+    this.keepSeries(reader);
+    reader.enableSeries();
+    reader.update();
+    return reader;
+  }
+
+  /** Mark a reader's series most recently used; the least recently used beyond SERIES_KEPT drop theirs. */
+  private keepSeries(reader: RunMetrics): void {
+    this.charted.delete(reader);
+    this.charted.add(reader);
+    for (const old of this.charted) {
+      if (this.charted.size <= SERIES_KEPT) break;
+      old.disableSeries();
+      this.charted.delete(old);
+    }
   }
 
   subscribe(fn: (events: DashboardEvent[]) => void): () => void {
@@ -192,12 +229,13 @@ export class StoreWatcher {
       }
       const old = t;
       const oldRows = new Map((old?.rows ?? []).map((r) => [r.index, r]));
+      const oldReaders = new Map((old?.manifest.runs ?? []).map((r, k) => [r.index, old!.readers[k]]));
       t = {
         ref,
         manifest,
         manifestMtime: mtime,
         rows: manifest.runs.map((e) => oldRows.get(e.index) ?? baseRow(e)),
-        metricsSize: manifest.runs.map(() => -1),
+        readers: manifest.runs.map((e) => oldReaders.get(e.index)),
         // A changed manifest (a resume) may reopen finished runs: read every status again.
         settled: manifest.runs.map(() => false),
         summarySig: old?.summarySig ?? "",
@@ -214,17 +252,21 @@ export class StoreWatcher {
       const root = t.manifest.dir;
       const rec = readJsonWithin<RunStatusRecord>(root, path.join(runDir, STATUS));
       const row = applyStatus(baseRow(e), rec, deriveStatus(rec, now));
-      const metricsFile = path.join(runDir, METRICS);
-      const found = sizeWithin(root, metricsFile);
-      const size = found === "outside" ? -1 : found;
-      row.metrics = size === t.metricsSize[i] ? t.rows[i]!.metrics : size < 0 ? {} : readMetricsWithin(root, metricsFile);
-      t.metricsSize[i] = size;
+      const reader = (t.readers[i] ??= new RunMetrics(runDir, { root, seriesAbove: SERIES_ABOVE }));
+      reader.update();
+      // A large file's chart series are made in the same pass (counted among those kept).
+      if (reader.hasSeries) this.keepSeries(reader);
+      row.metrics = reader.last();
       if (JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
         t.rows[i] = row;
         changed.push(row);
       }
       // Final per its own file: its metrics were read after it ended, nothing more can change.
-      if (rec && TERMINAL_STATES.has(rec.state)) t.settled[i] = true;
+      if (rec && TERMINAL_STATES.has(rec.state)) {
+        t.settled[i] = true;
+        // Nothing more will be appended: a 100,000-run sweep keeps last values, not readers.
+        if (!reader.hasSeries) t.readers[i] = undefined;
+      }
     });
     const events: DashboardEvent[] = [];
     const summary = this.summary(t);
@@ -297,7 +339,3 @@ export function runDirWithin(m: SweepManifest, e: RunEntry): string | undefined 
   return locateWithin(root, dir) === "outside" ? undefined : dir;
 }
 
-function readMetricsWithin(root: string, file: string): ConfigMap {
-  const r = readWithin(root, file);
-  return r.kind === "ok" ? parseLastMetrics(r.data.toString("utf8")) : {};
-}

@@ -11,7 +11,8 @@ import type { ConfigMap, ConfigValue } from "../plan/types.js";
 import type { MetricsLine, RunState, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { deriveStatus } from "../store/status.js";
-import { readMetricSeries, readRunStatus } from "../store/store.js";
+import { readRunStatus } from "../store/store.js";
+import { RunMetrics } from "../store/metrics.js";
 
 /** How one run's metric series becomes one number: its last, smallest or largest value. */
 export type PlotAgg = "last" | "min" | "max";
@@ -71,12 +72,21 @@ export function aggregateMetric(lines: readonly MetricsLine[], metric: string, a
   return out;
 }
 
-/** Read every run's metrics.jsonl and aggregate `metric`, with the run's state; runs without it are left out. */
+/** One number of a run's metric from every metric file of its folder, read in bounded chunks. */
+export function runAggregate(runDir: string, metric: string, agg: PlotAgg): number | undefined {
+  const m = new RunMetrics(runDir, { extremes: agg !== "last" });
+  m.update();
+  if (agg !== "last") return m.extremes().get(metric)?.[agg];
+  const v = m.last()[metric];
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/** Read every run's metrics (metrics.jsonl and foreign loggers' files) and aggregate `metric`, with the run's state; runs without it are left out. */
 export function collectPlotPoints(manifest: SweepManifest, metric: string, agg: PlotAgg, now = Date.now()): PlotPoint[] {
   const points: PlotPoint[] = [];
   for (const r of manifest.runs) {
     const dir = path.join(manifest.dir, r.dir);
-    const v = aggregateMetric(readMetricSeries(dir), metric, agg);
+    const v = runAggregate(dir, metric, agg);
     if (v !== undefined) points.push({ run: r.index, params: r.params, value: v, state: deriveStatus(readRunStatus(dir), now) });
   }
   return points;

@@ -8,10 +8,11 @@ import { configToJson } from "../plan/json.js";
 import type { Launcher } from "../launchers/launcher.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { countStates, deriveStatus, factsMessage, type LivenessFacts } from "../store/status.js";
-import { isHeadJob, readLastMetrics, readManifest, readRunStatus, runDirOf, workOf } from "../store/store.js";
+import { isHeadJob, readManifest, readRunStatus, runDirOf, workOf } from "../store/store.js";
 import type { RunView } from "./events.js";
 import { hostname } from "node:os";
 import { pidAlive } from "../store/fsutil.js";
+import { readRunMetrics } from "../store/metrics.js";
 
 export interface SweepStatus {
   manifest: SweepManifest;
@@ -96,7 +97,7 @@ export function resultsTable(status: SweepStatus, best?: { metric: string; mode:
   const entries = new Map(status.manifest.runs.map((r) => [r.index, r]));
   for (const run of status.runs) {
     const entry = entries.get(run.index)!;
-    const metrics: ConfigMap = readLastMetrics(run.dir);
+    const metrics: ConfigMap = readRunMetrics(run.dir);
     for (const k of Object.keys(entry.params)) paramCols.add(k);
     for (const k of Object.keys(metrics)) metricCols.add(k);
     rows.push({ run: run.index, ...(entry.job ? { job: entry.job } : {}), ...(opts.keepFloats ? paramsAsWritten(entry) : entry.params), state: run.state, ...metrics });
@@ -158,4 +159,112 @@ export function formatResults(t: ResultsTable, format: "csv" | "json" | "md" | "
   const widths = t.columns.map((c, i) => Math.max(c.length, ...grid.map((row) => row[i]!.length)));
   const line = (row: string[]): string => row.map((s, i) => s.padEnd(widths[i]!)).join("  ").trimEnd();
   return [line(t.columns), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)].join("\n") + "\n";
+}
+
+/** Mean, sample standard deviation (n - 1), min and max of one metric over a group's runs. */
+export interface MetricStats {
+  /** Runs of the group with a finite number for the metric. */
+  n: number;
+  mean: number;
+  /** Undefined for a single value. */
+  std?: number;
+  min: number;
+  max: number;
+}
+
+/** `corral results --over seed`: one row per combination of the parameters not averaged over. */
+export interface GroupedTable {
+  /** The parameters that name a group (every parameter but the `over` ones). */
+  keys: string[];
+  over: string[];
+  metrics: string[];
+  rows: Array<{ params: ConfigMap; n: number; stats: Record<string, MetricStats> }>;
+}
+
+const groupKey = (v: ConfigValue | undefined): string => (v === undefined ? "\u0000" : v instanceof ConfigFloat ? pyFloatRepr(v.value) : JSON.stringify(v));
+
+/**
+ * Group a results table by every parameter but `over` and summarise each metric over the runs
+ * of a group (the seeds): n, mean, std, min, max. Groups keep the order of their first run;
+ * `best` sorts them by the metric's mean.
+ */
+export function groupResults(t: ResultsTable, over: string[], best?: { metric: string; mode: "min" | "max" }): GroupedTable {
+  const keys = t.paramColumns.filter((k) => !over.includes(k));
+  const metrics = t.metricColumns.filter((m) => m !== "step" && t.rows.some((r) => typeof r[m] === "number" || r[m] instanceof ConfigFloat));
+  const groups = new Map<string, { params: ConfigMap; runs: Array<Record<string, ConfigValue>> }>();
+  for (const r of t.rows) {
+    const id = keys.map((k) => groupKey(r[k])).join("\u0001");
+    let g = groups.get(id);
+    if (!g) {
+      const params: ConfigMap = {};
+      for (const k of keys) if (r[k] !== undefined) params[k] = r[k]!;
+      groups.set(id, (g = { params, runs: [] }));
+    }
+    g.runs.push(r);
+  }
+  let rows = [...groups.values()].map((g) => {
+    const stats: Record<string, MetricStats> = {};
+    for (const m of metrics) {
+      const xs = g.runs.map((r) => Number(r[m])).filter((x, i) => (typeof g.runs[i]![m] === "number" || g.runs[i]![m] instanceof ConfigFloat) && Number.isFinite(x));
+      if (!xs.length) continue;
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const s: MetricStats = { n: xs.length, mean, min: Math.min(...xs), max: Math.max(...xs) };
+      if (xs.length > 1) s.std = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
+      stats[m] = s;
+    }
+    return { params: g.params, n: g.runs.length, stats };
+  });
+  if (best) {
+    const sign = best.mode === "min" ? 1 : -1;
+    rows = rows.filter((r) => r.stats[best.metric]).sort((a, b) => sign * (a.stats[best.metric]!.mean - b.stats[best.metric]!.mean));
+  }
+  return { keys, over, metrics, rows };
+}
+
+/** Four significant digits for the text table; csv and json keep full precision. */
+const short = (x: number): string => (Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(4))));
+
+/**
+ * A grouped table as text. csv/json: `<metric>_mean`, `_std`, `_min`, `_max` (and `_n` when some
+ * run of a group lacks the metric); table/md: `<metric>` as `mean ± std` and `<metric> min..max`,
+ * with `(k/n)` when only k of the group's n runs logged it.
+ */
+export function formatGrouped(g: GroupedTable, format: "csv" | "json" | "md" | "table"): string {
+  if (format === "json" || format === "csv") {
+    const partial = new Set(g.metrics.filter((m) => g.rows.some((r) => r.stats[m] && r.stats[m]!.n < r.n)));
+    const columns = [...g.keys, "n", ...g.metrics.flatMap((m) => [`${m}_mean`, `${m}_std`, `${m}_min`, `${m}_max`, ...(partial.has(m) ? [`${m}_n`] : [])])];
+    const rows = g.rows.map((r) => {
+      const o: Record<string, ConfigValue> = { ...r.params, n: r.n };
+      for (const m of g.metrics) {
+        const s = r.stats[m];
+        o[`${m}_mean`] = s ? s.mean : null;
+        o[`${m}_std`] = s?.std ?? null;
+        o[`${m}_min`] = s ? s.min : null;
+        o[`${m}_max`] = s ? s.max : null;
+        if (partial.has(m)) o[`${m}_n`] = s?.n ?? 0;
+      }
+      return o;
+    });
+    if (format === "json") return configToJson(rows as ConfigValue) + "\n";
+    return [columns, ...rows.map((r) => columns.map((c) => (r[c] === null ? "" : cell(r[c]))))].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+  }
+  const columns = [...g.keys, "n", ...g.metrics.flatMap((m) => [`${m} (mean ± std)`, `${m} min..max`])];
+  const grid = g.rows.map((r) => [
+    ...g.keys.map((k) => cell(r.params[k])),
+    String(r.n),
+    ...g.metrics.flatMap((m) => {
+      const s = r.stats[m];
+      if (!s) return ["", ""];
+      const of = s.n < r.n ? ` (${s.n}/${r.n})` : "";
+      return [`${short(s.mean)}${s.std === undefined ? "" : ` ± ${short(s.std)}`}${of}`, `${short(s.min)}..${short(s.max)}`];
+    }),
+  ]);
+  const right = (c: string): boolean => c === "n" || g.metrics.some((m) => c.startsWith(`${m} `));
+  if (format === "md") {
+    const esc = (s: string): string => s.replace(/\|/g, "\\|");
+    return [`| ${columns.map(esc).join(" | ")} |`, `| ${columns.map((c) => (right(c) ? "---:" : "---")).join(" | ")} |`, ...grid.map((row) => `| ${row.map(esc).join(" | ")} |`)].join("\n") + "\n";
+  }
+  const widths = columns.map((c, i) => Math.max(c.length, ...grid.map((row) => row[i]!.length)));
+  const line = (row: string[]): string => row.map((s, i) => (right(columns[i]!) ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(columns), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)].join("\n") + "\n";
 }

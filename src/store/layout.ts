@@ -56,6 +56,18 @@ export const PRUNE_REQUEST = "prune-request.json";
 /** `<run>/metrics.jsonl`: JSON lines the run appends. */
 export const METRICS = "metrics.jsonl";
 /**
+ * Metric files other loggers write inside a run folder, found without the app changing
+ * (docs/results.md "Where metrics come from"): TensorBoard event files, PyTorch Lightning's
+ * CSVLogger (`lightning_logs/version_N/metrics.csv`), W&B offline runs
+ * (`wandb/offline-run-*\/run-*.wandb`, or an old `wandb-history.jsonl`).
+ */
+export const FOREIGN_METRICS = {
+  tensorboard: (name: string): boolean => name.startsWith("events.out.tfevents."),
+  lightning: (name: string): boolean => name === "metrics.csv",
+  wandb: (name: string, parent: string): boolean => /^run-[\w.-]*\.wandb$/.test(name) && /^(offline-)?run-/.test(parent),
+  wandbHistory: (name: string): boolean => name === "wandb-history.jsonl",
+};
+/**
  * `<run>/exit-<attempt>.json`: the attempt's exit (code, signal, orphaned), written by the worker's
  * spawn helper the moment it reaps the run, before the worker records its status.
  */

@@ -5,7 +5,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { CorralError } from "../errors.js";
-import type { ConfigMap } from "../plan/types.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
 import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest, type TrialFile } from "./protocol.js";
 import { MANIFEST, METRICS, PROJECT_INDEX_DIR, PRUNE_REQUEST, runExitFile, STATUS, SWEEP_INDEX_DIR, TRIAL } from "./layout.js";
@@ -244,33 +243,11 @@ export function resolveRun(sweep: SweepManifest, ref: string): RunEntry {
   throw new CorralError("E_NOT_FOUND", `no run '${ref}' in sweep ${sweep.dir}${why}`, { hint });
 }
 
-/** Last value of every key in a run's metrics.jsonl (partial last lines are ignored). */
-export function readLastMetrics(runDir: string): ConfigMap {
-  let text: string;
-  try {
-    text = readFileSync(path.join(runDir, METRICS), "utf8");
-  } catch {
-    return {};
-  }
-  return parseLastMetrics(text);
-}
-
-/** Last value of every key in the text of a metrics.jsonl. */
-export function parseLastMetrics(text: string): ConfigMap {
-  const out: ConfigMap = {};
-  for (const line of text.split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      const obj = JSON.parse(line) as unknown;
-      if (obj && typeof obj === "object" && !Array.isArray(obj)) Object.assign(out, obj);
-    } catch {
-      // a line being written right now; the next read will see it whole
-    }
-  }
-  return out;
-}
-
-/** All metric lines of a run (for curves). */
+/**
+ * Every line of a run's `metrics.jsonl` as a row (a partial last line is skipped): what a study
+ * reads for its objective and ASHA's rungs. Charts and results use the incremental readers of
+ * src/store/metrics.ts.
+ */
 export function readMetricSeries(runDir: string): Array<Record<string, unknown>> {
   let text: string;
   try {
@@ -278,11 +255,6 @@ export function readMetricSeries(runDir: string): Array<Record<string, unknown>>
   } catch {
     return [];
   }
-  return parseMetricSeries(text);
-}
-
-/** All metric lines in the text of a metrics.jsonl (a partial last line is skipped). */
-export function parseMetricSeries(text: string): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = [];
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;

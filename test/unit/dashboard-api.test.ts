@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -130,6 +130,64 @@ describe("API", () => {
   it("metric series", async () => {
     const { get } = setup();
     expect(((await (await get("/api/metrics/s1/0")).json()) as { rows: unknown[] }).rows).toEqual([{ step: 0, loss: 2 }, { step: 1, loss: 1 }]);
+  });
+
+  it("metric series from foreign loggers' files, live rows and charts read only what was appended", async () => {
+    const { get, watcher } = setup();
+    const run1 = path.join(manifest.dir, "1");
+    cpSync(path.resolve(import.meta.dirname, "../fixtures/metrics/wandb-offline"), run1, { recursive: true });
+    watcher.poll();
+    expect(watcher.get("s1")!.rows[1]!.metrics).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375 });
+    const body = (await (await get("/api/metrics/s1/1")).json()) as { x: string; sources: string[]; rows: unknown[] };
+    expect(body.sources).toEqual(["wandb"]);
+    expect(body.x).toBe("step");
+    expect(body.rows).toEqual([0, 1, 2, 3].map((i) => ({ step: i, loss: 2 / 2 ** i, "eval.acc": 1 - 2 / 2 ** i / 4 })));
+    // metrics.jsonl grows: the next chart request reads the new line only
+    const reader = watcher.seriesOf("s1", 0)!;
+    const before = reader.bytesRead;
+    appendFileSync(path.join(manifest.dir, "0", "metrics.jsonl"), '{"step":2,"loss":0.5}\n');
+    expect(((await (await get("/api/metrics/s1/0")).json()) as { rows: unknown[] }).rows).toEqual([{ step: 0, loss: 2 }, { step: 1, loss: 1 }, { step: 2, loss: 0.5 }]);
+    expect(reader.bytesRead - before).toBe('{"step":2,"loss":0.5}\n'.length);
+  });
+
+  it("a long series comes back downsampled, with its extremes", async () => {
+    const { get } = setup();
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ step: i, loss: i === 12_345 ? 99 : 1 / (1 + i) }));
+    writeFileSync(path.join(manifest.dir, "0", "metrics.jsonl"), lines.join("\n") + "\n");
+    const rows = ((await (await get("/api/metrics/s1/0")).json()) as { rows: Array<{ step: number; loss: number }> }).rows;
+    expect(rows.length).toBeLessThan(4001);
+    expect(rows).toContainEqual({ step: 12_345, loss: 99 });
+    expect(rows[0]).toEqual({ step: 0, loss: 1 });
+    expect(rows.at(-1)!.step).toBe(19_999);
+  });
+
+  it("/api/group: mean ± std of each metric over the named parameters, as corral results --over", async () => {
+    const { get, watcher } = setup();
+    writeFileSync(path.join(manifest.dir, "1", "metrics.jsonl"), '{"step":1,"loss":3}\n');
+    watcher.poll();
+    type G = { keys: string[]; over: string[]; rows: Array<{ params: Record<string, unknown>; n: number; stats: Record<string, { n: number; mean: number; std?: number; min: number; max: number }> }> };
+    const all = (await (await get("/api/group/s1?over=lr")).json()) as G;
+    expect(all.keys).toEqual([]);
+    expect(all.rows).toEqual([{ params: {}, n: 3, stats: { loss: { n: 2, mean: 2, std: Math.SQRT2, min: 1, max: 3 } } }]);
+    const none = (await (await get("/api/group/s1")).json()) as G;
+    expect(none.rows.map((r) => [r.params.lr, r.n])).toEqual([[0, 1], [1, 1], [2, 1]]);
+    const bad = await get("/api/group/s1?over=lrr");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("no parameter 'lrr'");
+  });
+
+  it("?limit= serves one page of the filtered, sorted run table", async () => {
+    const { get } = setup();
+    type Page = { total: number; matched: number; offset: number; runs: Array<{ index: number }> };
+    const page = async (q: string): Promise<Page> => (await (await get(`/api/sweep/s1?${q}`)).json()) as Page;
+    expect(await page("limit=2")).toMatchObject({ total: 3, matched: 3, offset: 0, runs: [{ index: 0 }, { index: 1 }] });
+    expect((await page("limit=2&offset=2")).runs.map((r) => r.index)).toEqual([2]);
+    expect((await page("limit=5&sort=lr&dir=desc")).runs.map((r) => r.index)).toEqual([2, 1, 0]);
+    expect(await page("limit=5&filter=lr>0")).toMatchObject({ matched: 2, runs: [{ index: 1 }, { index: 2 }] });
+    expect((await page("limit=5&filter=succeeded")).runs.map((r) => r.index)).toEqual([0]);
+    // missing values last in either direction
+    expect((await page("limit=5&sort=loss&dir=desc")).runs.map((r) => r.index)).toEqual([0, 1, 2]);
+    for (const bad of ["limit=0", "limit=x", "limit=2&offset=-1", "limit=2&dir=up"]) expect((await get(`/api/sweep/s1?${bad}`)).status, bad).toBe(400);
   });
 
   it("unknown sweeps, runs and traversal attempts are 404, never a file", async () => {

@@ -1,6 +1,6 @@
-/** `corral results`: one table of parameters x the last value of each metric. */
+/** `corral results`: one table of parameters x the last value of each metric (or, with --over, their mean ± std). */
 import { Option, type Command } from "commander";
-import { formatResults, readSweepStatus, resultsTable } from "../../engine/inspect.js";
+import { formatGrouped, formatResults, groupResults, readSweepStatus, resultsTable } from "../../engine/inspect.js";
 import { CorralError, didYouMean } from "../../errors.js";
 import { makeLauncher } from "../../launchers/registry.js";
 import { readManifest, resolveSweep } from "../../store/store.js";
@@ -14,7 +14,8 @@ export function registerResults(program: Command, ctx: CommandContext): void {
     .argument("[sweep]", "sweep folder, id or name (default: the latest)")
     .addOption(new Option("--format <fmt>", "output format").choices(["table", "csv", "json", "md"]).default("table"))
     .option("--best [metric]", "sort by a metric and show the best first: metric[:min|max] (default max; a study's objective when omitted)")
-    .action(async (sweep: string | undefined, o: { format: "table" | "csv" | "json" | "md"; best?: string | true }) => {
+    .option("--over <param>", "mean ± std (and min, max) of each metric over this parameter, one row per combination of the others; repeatable (--over seed)", (v: string, acc: string[]) => [...acc, ...v.split(",").filter(Boolean)], [] as string[])
+    .action(async (sweep: string | undefined, o: { format: "table" | "csv" | "json" | "md"; best?: string | true; over: string[] }) => {
       const dir = resolveSweep(projectDirOf(ctx.globals()), sweep);
       const m = readManifest(dir);
       const st = await readSweepStatus(dir, makeLauncher(m.settings));
@@ -36,8 +37,19 @@ export function registerResults(program: Command, ctx: CommandContext): void {
         const near = didYouMean(best.metric, [...known, ...table.paramColumns]);
         const params = table.paramColumns.length ? ` (parameters: ${table.paramColumns.join(", ")})` : "";
         throw new CorralError("E_USAGE", `no metric '${best.metric}' in this sweep: ${known.length ? `its metrics are ${known.join(", ")}` : "no run has logged a metric yet"}${params}`, {
-          hint: near ? `did you mean --best ${near}${best.mode === "min" ? ":min" : ""}?` : "metrics are the keys of the JSON lines a run appends to $CORRAL_RUN_DIR/metrics.jsonl",
+          hint: near ? `did you mean --best ${near}${best.mode === "min" ? ":min" : ""}?` : "metrics are the keys of the JSON lines a run appends to $CORRAL_RUN_DIR/metrics.jsonl, or what it logs through TensorBoard, Lightning's CSVLogger or W&B (offline) in its folder",
         });
+      }
+      if (o.over.length) {
+        for (const p of o.over) {
+          if (table.paramColumns.includes(p)) continue;
+          const near = didYouMean(p, table.paramColumns);
+          throw new CorralError("E_USAGE", `--over ${p}: no parameter '${p}' in this sweep${table.paramColumns.length ? ` (its parameters: ${table.paramColumns.join(", ")})` : ""}`, {
+            ...(near ? { hint: `did you mean --over ${near}?` } : {}),
+          });
+        }
+        process.stdout.write(formatGrouped(groupResults(table, o.over, best && table.metricColumns.includes(best.metric) ? best : undefined), o.format));
+        return;
       }
       process.stdout.write(formatResults(table, o.format));
     });

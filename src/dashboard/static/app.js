@@ -90,9 +90,10 @@ async function show() {
   const { parts, query } = route();
   const view = document.getElementById("view");
   try {
-    if (parts[0] === "sweep" && parts[1]) await showSweep(view, parts[1]);
+    if (parts[0] === "sweep" && parts[1]) await showSweep(view, parts[1], query);
     else if (parts[0] === "run" && parts[1] && parts[2]) await showRun(view, parts[1], parts[2]);
     else if (parts[0] === "compare" && parts[1]) await showCompare(view, parts[1], query);
+    else if (parts[0] === "group" && parts[1]) await showGroup(view, parts[1], query);
     else if (parts[0] === "dag" && parts[1]) await showDag(view, parts[1]);
     else showList(view);
   } catch (e) {
@@ -138,8 +139,26 @@ async function loadDetail(id) {
   return state.detail;
 }
 
-async function showSweep(view, id) {
-  const d = await loadDetail(id);
+// Sweeps above this many runs are filtered, sorted and cut into a page by the server
+// (`?paged=1` in the hash forces it): the browser never holds 100,000 rows.
+const PAGED_ABOVE = 5000;
+const PAGE = 2000;
+async function loadPage(id) {
+  const q = new URLSearchParams({ limit: String(PAGE), filter: sweepView.filter, sort: sweepView.sortKey, dir: sweepView.sortDir > 0 ? "asc" : "desc" });
+  const d = await api(`/api/sweep/${enc(id)}?${q}`);
+  d.paged = true;
+  state.detail = d;
+  return d;
+}
+let pageTimer;
+function refetchPage(view, id) {
+  clearTimeout(pageTimer);
+  pageTimer = setTimeout(() => void loadPage(id).then((d) => renderSweep(view, d)), 150);
+}
+
+async function showSweep(view, id, query) {
+  const paged = query?.get("paged") === "1" || (state.sweeps.get(id)?.total ?? 0) > PAGED_ABOVE;
+  const d = paged ? await loadPage(id) : await loadDetail(id);
   renderSweep(view, d);
 }
 
@@ -172,9 +191,10 @@ function renderSweep(view, d) {
   const s = d.sweep;
   crumbs(["sweeps", "#/"], [s.name || s.id]);
   const cols = ["run", ...(s.kind === "flow" ? ["job"] : []), ...d.paramColumns, "state", "elapsed", ...d.metricColumns];
-  const rows = d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
+  // Paged: the server filtered and sorted already.
+  const rows = d.paged ? [...d.runs] : d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
   const key = cols.includes(sweepView.sortKey) ? sweepView.sortKey : "run";
-  rows.sort((a, b) => {
+  if (!d.paged) rows.sort((a, b) => {
     const x = cellValue(a, key, d);
     const y = cellValue(b, key, d);
     if (x === undefined && y === undefined) return a.index - b.index;
@@ -187,7 +207,8 @@ function renderSweep(view, d) {
     h("th", { class: `sortable${c === key ? (sweepView.sortDir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
       sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
       sweepView.sortKey = c;
-      renderSweep(view, state.detail);
+      if (state.detail.paged) refetchPage(view, s.id);
+      else renderSweep(view, state.detail);
     } }, c)));
   const MAX = 2000; // a million-run sweep is filtered, not scrolled
   const body = rows.slice(0, MAX).map((r) =>
@@ -199,7 +220,8 @@ function renderSweep(view, d) {
         return h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v));
       })));
   const summary = [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)];
-  const shown = `${rows.length} of ${d.runs.length} runs${rows.length > MAX ? ` (first ${MAX} shown)` : ""}`;
+  const matched = d.paged ? d.matched : rows.length;
+  const shown = `${matched} of ${d.paged ? d.total : d.runs.length} runs${matched > MAX ? ` (first ${MAX} shown)` : ""}`;
   const table = h("table", { id: "runs" }, h("thead", {}, head), h("tbody", {}, body));
   // Live updates replace the summary and the table only: the filter box keeps focus and caret.
   if (view.dataset.sweep === s.id && document.getElementById("filter")) {
@@ -212,7 +234,8 @@ function renderSweep(view, d) {
   const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, key=value, loss<0.5, failed", value: sweepView.filter });
   filter.addEventListener("input", () => {
     sweepView.filter = filter.value;
-    renderSweep(view, state.detail);
+    if (state.detail.paged) refetchPage(view, s.id);
+    else renderSweep(view, state.detail);
   });
   view.replaceChildren(
     h("h1", {}, s.name || s.id),
@@ -220,6 +243,7 @@ function renderSweep(view, d) {
     h("div", { class: "toolbar", id: "sweep-summary" }, summary),
     h("div", { class: "toolbar" }, filter,
       h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter"),
+      h("a", { class: "button", href: `#/group/${enc(s.id)}` }, "group by: mean ± std"),
       s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
       h("span", { class: "muted", id: "shown" }, shown)),
     h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, table),
@@ -317,11 +341,12 @@ function renderFacts(info) {
 async function refreshMetrics() {
   const run = state.run;
   if (!run) return;
-  const { rows } = await api(`/api/metrics/${enc(run.sweep)}/${run.index}`);
+  // Downsampled by the server (first, min, max and last point of each bucket), sorted by x.
+  const { rows, x: serverX } = await api(`/api/metrics/${enc(run.sweep)}/${run.index}`);
   if (state.run !== run) return;
   const box = document.getElementById("charts");
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => typeof r[k] === "number")))];
-  const xKey = ["step", "epoch", "iter", "iteration"].find((k) => keys.includes(k) && isMonotone(rows.map((r) => r[k])));
+  const xKey = [serverX, "step", "epoch", "iter", "iteration"].find((k) => k && keys.includes(k) && isMonotone(rows.map((r) => r[k])));
   const ys = keys.filter((k) => k !== xKey);
   if (!rows.length || !ys.length) return;
   for (const c of state.charts) c.destroy();
@@ -342,6 +367,89 @@ async function refreshMetrics() {
   });
 }
 const isMonotone = (a) => a.every((v, i) => typeof v === "number" && (i === 0 || v >= a[i - 1]));
+
+// ---------- group by: mean ± std over some parameters; parallel coordinates ----------
+async function showGroup(view, id, query) {
+  const d = await loadDetail(id);
+  const s = d.sweep;
+  crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["group by"]);
+  const over = query.getAll("over").filter((o) => d.paramColumns.includes(o));
+  if (!query.has("over") && d.paramColumns.includes("seed")) over.push("seed");
+  const metric = query.get("metric") || d.metricColumns.find((m) => m !== "step") || d.metricColumns[0];
+  const go = (o, m) => {
+    const q = new URLSearchParams(o.map((x) => ["over", x]));
+    if (!o.length) q.set("over", "");
+    if (m) q.set("metric", m);
+    location.hash = `#/group/${enc(s.id)}?${q}`;
+  };
+  const boxes = d.paramColumns.map((p) => h("label", { class: "muted" }, h("input", { type: "checkbox", "data-over": p, checked: over.includes(p), onchange: (e) => go(e.target.checked ? [...over, p] : over.filter((x) => x !== p), metric) }), ` ${p} `));
+  const pick = h("select", { id: "pick-metric", onchange: (e) => go(over, e.target.value) }, d.metricColumns.map((m) => h("option", { value: m, selected: m === metric }, m)));
+  const g = await api(`/api/group/${enc(s.id)}?${new URLSearchParams(over.map((x) => ["over", x]))}`);
+  const cols = [...g.keys, "n", ...g.metrics.flatMap((m) => [`${m} (mean ± std)`, `${m} min..max`])];
+  const num = (x) => fmt(Number(x.toPrecision(4)));
+  const body = g.rows.map((r) => h("tr", {}, [
+    ...g.keys.map((k) => h("td", {}, fmt(r.params[k]))),
+    h("td", { class: "num" }, String(r.n)),
+    ...g.metrics.flatMap((m) => {
+      const st = r.stats[m];
+      if (!st) return [h("td", {}), h("td", {})];
+      const of = st.n < r.n ? ` (${st.n}/${r.n})` : "";
+      return [h("td", { class: "num" }, `${num(st.mean)}${st.std === undefined ? "" : ` ± ${num(st.std)}`}${of}`), h("td", { class: "num" }, `${num(st.min)}..${num(st.max)}`)];
+    }),
+  ]));
+  const table = h("table", { id: "group-table" }, h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c)))), h("tbody", {}, body));
+  view.replaceChildren(
+    h("h1", {}, over.length ? `mean ± std over ${over.join(", ")}` : "every run"),
+    h("div", { class: "toolbar" }, "average over: ", ...boxes, h("span", { class: "muted" }, `${g.rows.length} rows; std is the sample standard deviation (n − 1); corral results --over prints the same table`)),
+    h("div", { class: "card", style: "padding:0;overflow:auto;max-height:45vh" }, table),
+    h("h2", {}, "parallel coordinates"),
+    h("div", { class: "toolbar" }, "colour: ", pick, h("span", { class: "muted" }, "one line per run through its parameters and the metric; blue low, red high")),
+    h("div", { class: "card", id: "parcoords" }, parallelCoords(d, metric)),
+  );
+}
+
+/** An SVG with one vertical axis per swept parameter plus the metric; one polyline per run. */
+function parallelCoords(d, metric) {
+  const NS = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs, ...kids) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    for (const c of kids) e.append(c);
+    return e;
+  };
+  const runs = d.runs.filter((r) => typeof r.metrics[metric] === "number").slice(0, 5000);
+  const axes = [...d.paramColumns.filter((p) => new Set(runs.map((r) => fmt(r.params[p]))).size > 1), metric];
+  const W = Math.max(480, axes.length * 140), H = 320, top = 30, bottom = 30, left = 60, right = 60;
+  const val = (r, a) => (a === metric ? r.metrics[a] : r.params[a]);
+  const scales = axes.map((a) => {
+    const vs = runs.map((r) => val(r, a));
+    if (vs.every((v) => typeof v === "number")) {
+      const lo = Math.min(...vs), hi = Math.max(...vs);
+      const log = lo > 0 && hi / lo >= 100;
+      const t = (v) => (log ? Math.log10(v) : v);
+      return { a, f: (v) => (hi === lo ? 0.5 : (t(v) - t(lo)) / (t(hi) - t(lo))), ticks: [lo, hi] };
+    }
+    const cats = [...new Set(vs.map(fmt))];
+    return { a, f: (v) => (cats.length === 1 ? 0.5 : cats.indexOf(fmt(v)) / (cats.length - 1)), ticks: cats };
+  });
+  const xOf = (i) => left + (i * (W - left - right)) / Math.max(1, axes.length - 1);
+  const yOf = (u) => top + (1 - u) * (H - top - bottom);
+  const ms = runs.map((r) => r.metrics[metric]);
+  const mlo = Math.min(...ms), mhi = Math.max(...ms);
+  const colour = (v) => `hsl(${Math.round(240 * (1 - (mhi === mlo ? 0.5 : (v - mlo) / (mhi - mlo))))} 70% 45%)`;
+  const svg = el("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, "font-size": "11", "data-axes": axes.join(",") });
+  for (const r of runs) {
+    const pts = scales.map((s, i) => `${xOf(i).toFixed(1)},${yOf(s.f(val(r, s.a))).toFixed(1)}`).join(" ");
+    svg.append(el("polyline", { points: pts, fill: "none", stroke: colour(r.metrics[metric]), "stroke-opacity": runs.length > 200 ? "0.3" : "0.8", class: `pc-run${UNSUCCESSFUL.has(r.state) ? " failed" : ""}`, "data-index": r.index }, el("title", {}, `run ${r.index}: ${metric}=${fmt(r.metrics[metric])}`)));
+  }
+  scales.forEach((s, i) => {
+    svg.append(el("line", { x1: xOf(i), x2: xOf(i), y1: top, y2: H - bottom, stroke: "#333" }));
+    svg.append(el("text", { x: xOf(i), y: top - 10, "text-anchor": "middle", "font-weight": "bold" }, s.a));
+    const ticks = s.ticks.length > 8 ? [s.ticks[0], s.ticks[s.ticks.length - 1]] : s.ticks;
+    for (const t of ticks) svg.append(el("text", { x: xOf(i) + 4, y: yOf(s.f(t)) + 4 }, fmt(t)));
+  });
+  return svg;
+}
 
 // ---------- compare: a metric against a swept parameter ----------
 async function showCompare(view, id, query) {

@@ -1,0 +1,193 @@
+import { appendFileSync, cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { crc32, crc32c, decodeTfRecords, decodeWandbLog, maskedCrc32c } from "../../src/store/metric-formats.js";
+import { findMetricSources, MinMaxSeries, readRunMetrics, RunMetrics } from "../../src/store/metrics.js";
+
+const FIX = path.resolve(import.meta.dirname, "../fixtures/metrics");
+const tmps: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(path.join(os.tmpdir(), "corral-metrics-"));
+  tmps.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of tmps.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const pyAvailable = (() => {
+  try {
+    execFileSync("python3", ["-c", "import zlib"]);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe("checksums", () => {
+  it("CRC-32C and CRC-32 give the standard check values; the TFRecord mask is TensorFlow's", () => {
+    const nine = new TextEncoder().encode("123456789");
+    expect(crc32c(nine)).toBe(0xe3069283);
+    expect(crc32(nine)).toBe(0xcbf43926);
+    // continuing from a seed, as wandb's zlib.crc32(data, crc_of_type) does
+    expect(crc32(nine.subarray(4), crc32(nine.subarray(0, 4)))).toBe(0xcbf43926);
+    const c = crc32c(nine);
+    expect(maskedCrc32c(nine)).toBe(((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0);
+  });
+
+  it.runIf(pyAvailable)("agree with python3's zlib.crc32 on random data", () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7919) % 256));
+    const py = execFileSync("python3", ["-c", "import sys,zlib; print(zlib.crc32(sys.stdin.buffer.read()))"], { input: data, encoding: "utf8" });
+    expect(crc32(data)).toBe(Number(py.trim()));
+  });
+});
+
+describe("TensorBoard event files", () => {
+  it("reads simple_value scalars, float tensor scalars (tensor_content and float_val), skips non-scalar tensors", () => {
+    const m = new RunMetrics(path.join(FIX, "tensorboard"), { series: true });
+    m.update();
+    expect(m.sources().map((s) => s.kind)).toEqual(["tensorboard"]);
+    expect(m.last()).toEqual({ step: 40, loss: 0.25, acc: 0.9375, "val/loss": 0.5, "val/acc": 0.5 });
+    expect(m.series().series.loss).toEqual([[0, 2], [10, 1], [20, 0.5], [30, 0.25]]);
+    expect(m.series().series).not.toHaveProperty("weights");
+  });
+
+  it("a record cut in the middle waits for the rest; a damaged data checksum skips that record only", () => {
+    const file = findMetricSources(path.join(FIX, "tensorboard"))[0]!.file;
+    const bytes = readFileSync(file);
+    const all = decodeTfRecords(bytes);
+    const at = bytes.indexOf("val/acc");
+    const cut = decodeTfRecords(bytes.subarray(0, at + 3));
+    expect(cut.rows.length).toBe(all.rows.length - 1);
+    expect(cut.used).toBeLessThan(at);
+    // The rest arrives: the record is read from where the first read stopped.
+    expect(decodeTfRecords(bytes.subarray(cut.used)).rows[0]).toEqual({ step: 40, "val/acc": 0.5 });
+    const bad = Buffer.from(bytes);
+    bad[at]! ^= 0xff;
+    const rows = decodeTfRecords(bad).rows;
+    expect(rows.length).toBe(all.rows.length - 1);
+    expect(rows.at(-1)).toEqual({ step: 40, "val/loss": 0.5 });
+  });
+});
+
+describe("Lightning CSVLogger", () => {
+  it("reads sparse rows under the header, empty cells left out", () => {
+    const m = new RunMetrics(path.join(FIX, "lightning"), { series: true });
+    m.update();
+    expect(m.sources().map((s) => s.kind)).toEqual(["lightning"]);
+    expect(m.last()).toEqual({ epoch: 3, step: 39, train_loss: 0.25, val_loss: 0.75 });
+    expect(m.series().series.val_loss).toEqual([[9, 2.5], [19, 1.5], [29, 1], [39, 0.75]]);
+  });
+
+  it("a file rewritten with a new column (as CSVLogger does) is read again from the start", () => {
+    const dir = tmp();
+    const csv = path.join(dir, "lightning_logs", "version_0", "metrics.csv");
+    mkdirSync(path.dirname(csv), { recursive: true });
+    writeFileSync(csv, "epoch,step,loss\n0,9,2.0\n");
+    const m = new RunMetrics(dir, { series: true });
+    m.update();
+    writeFileSync(csv, "epoch,step,loss,val_acc\n0,9,2.0,\n0,9,,0.5\n1,19,1.0,\n");
+    expect(m.update()).toBe(true);
+    expect(m.last()).toEqual({ epoch: 1, step: 19, loss: 1, val_acc: 0.5 });
+    expect(m.series().series.loss).toEqual([[9, 2], [19, 1]]);
+  });
+});
+
+describe("W&B offline runs", () => {
+  it("reads history rows of run-*.wandb: _step as step, wandb's own _keys and non-scalars left out, nested keys dotted, records across blocks joined", () => {
+    const m = new RunMetrics(path.join(FIX, "wandb-offline"), { series: true });
+    m.update();
+    expect(m.sources().map((s) => s.kind)).toEqual(["wandb"]);
+    expect(m.last()).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375 });
+    expect(m.series().series.loss).toEqual([[0, 2], [1, 1], [2, 0.5], [3, 0.25]]);
+  });
+
+  it("a log read in pieces of any size gives the same rows", () => {
+    const file = findMetricSources(path.join(FIX, "wandb-offline"))[0]!.file;
+    const bytes = readFileSync(file);
+    const whole = decodeWandbLog(bytes.subarray(7), 7).rows;
+    expect(whole.length).toBe(4);
+    for (const chunk of [100, 4096, 40_000]) {
+      const dir = tmp();
+      const dest = path.join(dir, "wandb", "offline-run-x", "run-x.wandb");
+      mkdirSync(path.dirname(dest), { recursive: true });
+      const m = new RunMetrics(dir, { series: true, chunkBytes: chunk });
+      // The file grows by `chunk` bytes at a time, as a writer appends.
+      for (let n = Math.min(chunk, bytes.length); ; n = Math.min(n + chunk, bytes.length)) {
+        writeFileSync(dest, bytes.subarray(0, n));
+        m.update();
+        if (n === bytes.length) break;
+      }
+      expect(m.series().series.loss, `chunk ${chunk}`).toEqual([[0, 2], [1, 1], [2, 0.5], [3, 0.25]]);
+    }
+  });
+});
+
+describe("metrics.jsonl and the reader", () => {
+  it("reads only what was appended; a half-written line waits; truncation starts over", () => {
+    const dir = tmp();
+    const f = path.join(dir, "metrics.jsonl");
+    writeFileSync(f, '{"step": 0, "loss": 2}\n{"step": 1, "lo');
+    const m = new RunMetrics(dir, { series: true });
+    m.update();
+    expect(m.last()).toEqual({ step: 0, loss: 2 });
+    const before = m.bytesRead;
+    appendFileSync(f, 'ss": 1}\n');
+    expect(m.update()).toBe(true);
+    expect(m.last()).toEqual({ step: 1, loss: 1 });
+    // Only the second line was read again, not the first.
+    expect(m.bytesRead - before).toBe('{"step": 1, "loss": 1}\n'.length);
+    expect(m.update()).toBe(false);
+    truncateSync(f, 0);
+    writeFileSync(f, '{"step": 0, "acc": 0.5}\n');
+    m.update();
+    expect(m.series().series).toEqual({ acc: [[0, 0.5]] });
+  });
+
+  it("a complete last line without its newline counts; lines longer than a chunk are read whole", () => {
+    const dir = tmp();
+    writeFileSync(path.join(dir, "metrics.jsonl"), `{"note": "${"x".repeat(300)}", "a": 1}\n{"a": 2}`);
+    expect(readRunMetrics(dir, { chunkBytes: 64 })).toEqual({ note: "x".repeat(300), a: 2 });
+  });
+
+  it("finds every logger's files in one run folder; the run's own metrics.jsonl wins on a shared key", () => {
+    const dir = tmp();
+    for (const d of ["tensorboard", "lightning", "wandb-offline"]) cpSync(path.join(FIX, d), dir, { recursive: true });
+    writeFileSync(path.join(dir, "metrics.jsonl"), '{"loss": 9}\n');
+    expect(findMetricSources(dir).map((s) => s.kind)).toEqual(["lightning", "tensorboard", "wandb", "jsonl"]);
+    const last = readRunMetrics(dir);
+    expect(last).toMatchObject({ loss: 9, train_loss: 0.25, "eval.acc": 0.9375, "val/acc": 0.5 });
+  });
+
+  it.runIf(pyAvailable)("the fixture generator writes the committed fixtures byte for byte", () => {
+    const out = tmp();
+    execFileSync("python3", [path.join(FIX, "make_fixtures.py"), out]);
+    for (const s of ["tensorboard", "lightning", "wandb-offline"].flatMap((d) => findMetricSources(path.join(FIX, d)).filter((x) => x.kind !== "jsonl"))) {
+      const rel = path.relative(FIX, s.file);
+      expect(readFileSync(path.join(out, rel)).equals(readFileSync(s.file)), rel).toBe(true);
+    }
+  });
+});
+
+describe("downsampling", () => {
+  it("keeps O(target) points, the first and last, and every extreme (a spike survives)", () => {
+    const s = new MinMaxSeries(50);
+    const n = 100_000;
+    for (let i = 0; i < n; i++) s.add(i, i === 77_777 ? 1000 : i === 12_345 ? -1000 : Math.sin(i / 1000));
+    const pts = s.points();
+    expect(pts.length).toBeLessThanOrEqual(4 * 100);
+    expect(pts[0]).toEqual([0, 0]);
+    expect(pts.at(-1)![0]).toBe(n - 1);
+    expect(pts).toContainEqual([77_777, 1000]);
+    expect(pts).toContainEqual([12_345, -1000]);
+    // x stays in order
+    expect(pts.every((p, i) => i === 0 || p[0] >= pts[i - 1]![0])).toBe(true);
+  });
+
+  it("few points come back unchanged", () => {
+    const s = new MinMaxSeries(50);
+    for (let i = 0; i < 30; i++) s.add(i, i * i);
+    expect(s.points()).toEqual(Array.from({ length: 30 }, (_, i) => [i, i * i]));
+  });
+});
