@@ -50,6 +50,8 @@ describe.skipIf(skipReason !== undefined)("real SLURM cluster", () => {
     const worker = join(dir, "worker.sh");
     writeFileSync(worker, `#!/bin/sh\nprintf '%s|%s|%s\\n' "$1" "\${CUDA_VISIBLE_DEVICES-unset}" "$HOSTILE" > "$1.seen"\n`);
     chmodSync(worker, 0o755);
+    const fakeNode = join(dir, "node");
+    writeFileSync(fakeNode, `#!/bin/sh\nif [ "$1" = -e ]; then printf %s 20.11.1; exit 0; fi\nexec /bin/sh "$@"\n`, { mode: 0o755 });
     const script = join(dir, "chunk-0.sbatch");
     writeFileSync(
       script,
@@ -64,7 +66,8 @@ describe.skipIf(skipReason !== undefined)("real SLURM cluster", () => {
         requeue: false,
         signalGraceS: 30,
         env: { HOSTILE: hostile },
-        nodePath: "/bin/sh",
+        // A stand-in for node: answers the job's runtime check (Node >= 20), then runs the worker with sh.
+        nodePath: fakeNode,
         workerScript: worker,
       }),
     );
