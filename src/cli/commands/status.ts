@@ -2,7 +2,6 @@
 import { countOf } from "../../errors.js";
 import type { Command } from "commander";
 import { readSweepStatus, stalledReason } from "../../engine/inspect.js";
-import { studySummary } from "../../engine/study.js";
 import { waitForSweep } from "../../engine/watch.js";
 import { makeLauncher } from "../../launchers/registry.js";
 import { TERMINAL_STATES } from "../../store/protocol.js";
@@ -40,7 +39,8 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
         return;
       }
       const st = await readSweepStatus(dir, launcher);
-      const study = studySummary(st.manifest);
+      // A study's summary needs the samplers: loaded only for a study.
+      const study = st.manifest.search ? (await import("../../engine/study.js")).studySummary(st.manifest) : undefined;
       if (o.json) {
         process.stdout.write(JSON.stringify({ sweep: st.manifest.dir, kind: st.manifest.kind, launcher: st.manifest.launcher, counts: st.counts, total: st.total, ...(study ? { study } : {}), ...(st.stalled ? { stalled: st.stalled } : {}), runs: st.runs }, null, 2) + "\n");
         return;
