@@ -160,15 +160,22 @@ describe.skipIf(skipReason !== undefined)("dashboard marks in headless Chromium"
 
   it("progress bars put succeeded on the left, then failed and cancelled, then running, then pending", async () => {
     const { page, errors } = await newPage();
-    // One look at all segments at once: the page redraws live, so element handles can go stale.
+    // One look at all segments at once (the page redraws live, so element handles can go stale),
+    // repeated until the bar is laid out: every segment has a width.
     const xOrder = async (bar: string): Promise<string[]> => {
       await page.locator(`${bar} > div`).first().waitFor();
-      const found = await page.locator(bar).evaluate((el) =>
-        Array.from(el.children).map((c) => {
-          const r = c.getBoundingClientRect();
-          return { x: r.x, width: r.width, title: c.getAttribute("title") ?? "" };
-        }),
-      );
+      const look = () =>
+        page.locator(bar).evaluate((el) =>
+          Array.from(el.children).map((c) => {
+            const r = c.getBoundingClientRect();
+            return { x: r.x, width: r.width, title: c.getAttribute("title") ?? "" };
+          }),
+        );
+      let found = await look();
+      for (let i = 0; i < 50 && found.some((f) => f.width <= 0); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        found = await look();
+      }
       for (const f of found) expect(f.width, f.title).toBeGreaterThan(0);
       // Each segment says how many runs it stands for.
       return found.sort((a, b) => a.x - b.x).map((f) => f.title);
