@@ -2,7 +2,7 @@
  * The core through the real CLI: a project in a temp folder, `corral` as a child process,
  * assertions on exit codes, files and output.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
@@ -185,13 +185,16 @@ describe("nothing lost: interrupt, kill -9, resume", () => {
   });
 
   it("refuses a second corral on a sweep that is in use", async () => {
-    const dir = project();
-    const p = corralAsync(["run", "-m", "i=range(4)"], { cwd: dir });
+    // The runs wait on a gate, so the sweep is surely still in use when the second corral comes.
+    const dir = makeProject({ "corral.yaml": `command: sh -c 'while [ -e "$GATE" ]; do sleep 0.1; done'\nconfig:\n  i: 0\nlauncher:\n  jobs: 2\n`, gate: "" });
+    const gate = path.join(dir, "gate");
+    const p = corralAsync(["run", "-m", "i=range(4)"], { cwd: dir, env: { GATE: gate } });
     await waitFor(() => sweepDirs(dir).length === 1 && existsSync(path.join(sweepDirs(dir)[0]!, ".lock")), 20_000, "the sweep lock");
-    const r = corral(["resume"], { cwd: dir });
+    const r = corral(["resume"], { cwd: dir, env: { GATE: gate } });
+    rmSync(gate);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/in use by another corral \(pid \d+/);
-    await p.done;
+    expect((await p.done).code).toBe(0);
   });
 });
 
