@@ -1,13 +1,44 @@
 /** `corral config`: the composed config of one run, or that plus the settings in force. */
 import { CorralError } from "../errors.js";
 import { getPath } from "../plan/configpath.js";
-import { planRuns } from "../plan/runs.js";
+import { planRuns, type RunPlan } from "../plan/runs.js";
 import type { ConfigValue } from "../plan/types.js";
 import type { ProjectContext } from "../project/open.js";
 import { resolveSettings, settingsAsWritten } from "../launchers/settings.js";
 import { appComposer } from "./app-compose.js";
 import { configLineOf } from "../project/yaml-source.js";
 import { appOf, hasNoYaml, withAppLauncher } from "./launch.js";
+
+/**
+ * One run of the project composed as `corral run` composes it: inline `config:` or `config_dir`
+ * with its defaults list, the profiles' overrides first, then `overrides`; interpolations
+ * resolved. Shared by `corral config` and the flow's config.
+ */
+export function planOneRun(
+  project: ProjectContext,
+  overrides: string[],
+  env: Record<string, string | undefined>,
+  now: Date,
+  appCompose?: ReturnType<typeof appComposer>,
+): RunPlan {
+  return planRuns({
+    ...(appCompose ? { appCompose } : {}),
+    lineOf: configLineOf(),
+    command: project.config.command ?? [],
+    repo: project.repo,
+    primary: project.primary,
+    defaults: project.defaults,
+    grids: [],
+    baseOverrides: project.profileOverrides,
+    overrides,
+    multirun: false,
+    freeForm: project.synthetic,
+    env,
+    now,
+    sourceFile: project.file,
+    ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}),
+  });
+}
 
 export function composeForDisplay(
   project: ProjectContext,
@@ -17,24 +48,7 @@ export function composeForDisplay(
   const command = project.config.command ?? [];
   // A Hydra app whose configs live in Python: the app composes, as for `corral run`.
   const fromApp = appOf(project.config.app, command, project.dir) === "hydra" && hasNoYaml(project) ? appComposer(command, project.dir, opts.env) : undefined;
-  const plan = planRuns({
-    ...(fromApp ? { appCompose: fromApp } : {}),
-    lineOf: configLineOf(),
-    command,
-    repo: project.repo,
-    primary: project.primary,
-    defaults: project.defaults,
-    grids: [],
-    // The profiles' overrides come first, as for `corral run`: the config shown is the run's.
-    baseOverrides: project.profileOverrides,
-    overrides,
-    multirun: false,
-    freeForm: project.synthetic,
-    env: opts.env,
-    now: opts.now,
-    sourceFile: project.file,
-    ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}),
-  });
+  const plan = planOneRun(project, overrides, opts.env, opts.now, fromApp);
   const run = plan.run(0);
   const job = run.config;
   const cfg = (fromApp ? withAppLauncher(project, run, overrides, opts.env) : project).config;

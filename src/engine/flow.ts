@@ -11,14 +11,13 @@ import { spawn } from "node:child_process";
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
+import { planOneRun } from "./config-view.js";
 import { CorralError, countOf, didYouMean } from "../errors.js";
 import type { JobScheduling, LaunchPreview, LaunchSettings, ResourceAsk } from "../launchers/launcher.js";
 import { makeLauncher, schedulingGpus } from "../launchers/registry.js";
 import { containerWrap } from "../plan/container.js";
 import { buildDag, renderArgv, renderShell, type Dag, type Job, type ResourcesSpec, type RuleContext, type RuleResources, type RuleSpec, type TargetSpec } from "../plan/dag.js";
 import { resolveAgainst, type InterpolationContext } from "../plan/interpolate.js";
-import { planRuns } from "../plan/runs.js";
-import { configLineOf } from "../project/yaml-source.js";
 import { describeIssues, issueMessages, ruleResourcesSchema, type RuleConfig } from "../project/schema.js";
 import { ConfigFloat } from "../plan/float.js";
 import { parseOverride, toConfigValue } from "../plan/overrides.js";
@@ -361,23 +360,7 @@ export function resolveTargets(
  * interpolations resolved. An override of an unknown key (without `+`) fails as for `corral run`.
  */
 export function flowConfig(project: ProjectContext, overrides: string[], env: Record<string, string | undefined>, now: Date): ConfigMap {
-  const plan = planRuns({
-    lineOf: configLineOf(),
-    command: project.config.command ?? [],
-    repo: project.repo,
-    primary: project.primary,
-    defaults: project.defaults,
-    grids: [],
-    baseOverrides: project.profileOverrides,
-    overrides,
-    multirun: false,
-    freeForm: project.synthetic,
-    env,
-    now,
-    sourceFile: project.file,
-    ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}),
-  });
-  return plan.run(0).config;
+  return planOneRun(project, overrides, env, now).run(0).config;
 }
 
 /**
