@@ -17,7 +17,7 @@ import { discardUnstartedSweep, readManifest } from "../store/store.js";
 import type { Reporter, RunView } from "./events.js";
 import { acquireFlowLock, FLOW_FILE, flowBatchKey, inputStamps, markFoldersDone, protectOutputs, recordOf, removeOutputs, type FlowFile } from "./flow.js";
 import { driveSweep, type EngineNode, type LoopHooks } from "./loop.js";
-import { runSpecOf } from "./spec.js";
+import { runSpecOf } from "../worker/run-spec.js";
 
 /** Options of one head. */
 export interface HeadOptions {

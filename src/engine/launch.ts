@@ -8,11 +8,10 @@ import path from "node:path";
 import { parse as parseYaml, stringify as toYaml } from "yaml";
 import { CorralError, countOf } from "../errors.js";
 import type { LaunchPreview, LaunchSettings } from "../launchers/launcher.js";
-import { containerWrap, type ContainerSpec } from "../plan/container.js";
+import type { ContainerSpec } from "../plan/container.js";
 import { stableStringify } from "../plan/configpath.js";
 import type { ConfigMap, ConfigValue } from "../plan/types.js";
-import { multinodeWrap } from "../plan/multinode.js";
-import { fillHydraRefs, hydraRunArgs, isCorralKey, overrideDirname, usesHydra } from "../plan/hydra-app.js";
+import { fillHydraRefs, isCorralKey, overrideDirname, usesHydra } from "../plan/hydra-app.js";
 import { commandInterpolates } from "../plan/command.js";
 import { resolveInterpolations } from "../plan/interpolate.js";
 import { sweepNameProblem } from "../plan/names.js";
@@ -26,12 +25,12 @@ import { parseOverrides } from "../plan/overrides.js";
 import { appComposer } from "./app-compose.js";
 import { configLineOf } from "../project/yaml-source.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
-import { launchSettingsRecord, type RunEntry, type RunSpec, type SweepManifest } from "../store/protocol.js";
+import { launchSettingsRecord, type RunEntry, type SweepManifest } from "../store/protocol.js";
 import { indexSweep, readManifest, readPruneRequest, writeManifest } from "../store/store.js";
 import { backgroundFileWriter } from "../store/file-writer.js";
 import type { Reporter } from "./events.js";
 import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
-import { runSpecOf } from "./spec.js";
+import { runSpec } from "../worker/run-spec.js";
 import { gitInfo } from "../project/git.js";
 import { makeLauncher } from "../launchers/registry.js";
 import { checkMultinode, resolveSettings, type SettingFlags } from "../launchers/settings.js";
@@ -492,46 +491,6 @@ export function makeSweepDir(dir: string, projectFile: string): void {
       fail(`${code} at ${m}`);
     }
   }
-}
-
-export interface RunResources {
-  cpus?: number;
-  gpus?: number;
-  timeout?: number;
-  estimate?: number;
-}
-
-/** Everything a worker needs to execute one run of a sweep, with no access to the project. */
-export function runSpec(m: SweepManifest, e: RunEntry, res: RunResources, attempt: number, resumed: boolean): RunSpec {
-  const dir = path.join(m.dir, e.dir);
-  // A command that interpolates the config (`--lr ${lr}`) was filled in at planning; else Hydra style.
-  const argv = e.argv ?? [...m.command, ...e.overrides, ...(m.app === "hydra" ? hydraRunArgs({ index: e.index, id: e.id, dir }, e.overrides) : [])];
-  const container = m.container && containerWrap(m.container, { projectDir: m.projectDir, runDir: dir, gpu: (res.gpus ?? 0) > 0, argv, passEnv: Object.keys(m.baseEnv ?? {}) });
-  // Multi-node outermost (srun from the batch node), the container inside each node's process.
-  const settings = m.settings?.type === "slurm" ? m.settings : undefined;
-  const mn = settings?.multinode;
-  const cpusPerTask = settings?.slurm.cpusPerTask;
-  const wrap =
-    mn && mn.nodes > 1
-      ? multinodeWrap({
-          mode: mn.mode,
-          nodes: mn.nodes,
-          ...(mn.procsPerNode !== undefined ? { procsPerNode: mn.procsPerNode } : {}),
-          ...(cpusPerTask !== undefined ? { cpusPerTask } : {}),
-          ...(container ? { inner: container } : {}),
-        })
-      : container;
-  return runSpecOf(m, e, {
-    argv,
-    ...(wrap ? { wrap } : {}),
-    config: true,
-    cpus: res.cpus ?? 0,
-    gpus: res.gpus ?? Number.NaN,
-    ...(res.timeout !== undefined ? { timeoutS: res.timeout } : {}),
-    ...(res.estimate !== undefined ? { estimateS: res.estimate } : {}),
-    attempt,
-    resumed,
-  });
 }
 
 /** What the project as it is now gives the runs a resume would start again. */

@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runSpec } from "../../src/engine/launch.js";
+import { runSpec } from "../../src/worker/run-spec.js";
 import { checkMultinode, resolveSettings } from "../../src/launchers/settings.js";
 import { CorralError } from "../../src/errors.js";
 import type { LaunchSettings } from "../../src/launchers/launcher.js";
