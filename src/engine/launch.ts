@@ -26,7 +26,7 @@ import { appComposer } from "./app-compose.js";
 import { configLineOf } from "../project/yaml-source.js";
 import { acquireSweepLock, type SweepLock } from "../store/lock.js";
 import { launchSettingsRecord, type RunEntry, type SweepManifest } from "../store/protocol.js";
-import { indexSweep, readManifest, readPruneRequest, writeManifest } from "../store/store.js";
+import { indexSweep, readManifest, readPruneRequest, writeManifest, writeStudyRecipe } from "../store/store.js";
 import { backgroundFileWriter } from "../store/file-writer.js";
 import type { Reporter } from "./events.js";
 import { driveSweep, type EngineNode, type LoopOutcome } from "./loop.js";
@@ -39,9 +39,10 @@ import { discreteGrid, studySettings, type SearchFlags, type StudySettings } fro
 import { spaceFromOverrides, spaceFromYaml, trialOverrides } from "../plan/search/space.js";
 import { randomSampler } from "../plan/search/random.js";
 import type { Sampler } from "../plan/search/types.js";
-import type { StudyRecord } from "../store/protocol.js";
+import type { StudyRecipe, StudyRecord } from "../store/protocol.js";
 import { parseOverride } from "../plan/overrides.js";
 import { reconcileStudy, studyGrow, studyWatch, type TrialComposer } from "./study.js";
+import { recipeComposer, recipeOf } from "../worker/trials.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -64,6 +65,8 @@ export interface RunRequest extends SettingFlags {
 /** A study: its record, how to compose a trial, and a sampler of the caller's own. */
 export interface PreparedStudy {
   record: StudyRecord;
+  /** How its trials are composed: written to the sweep folder, so workers and resumes compose them alike. */
+  recipe: StudyRecipe;
   compose: TrialComposer;
   sampler?: Sampler;
 }
@@ -165,23 +168,19 @@ function prepareStudy(req: RunRequest, command: string[], s: StudySettings): Pre
     ...(s.earlyStop ? { early_stop: { asha: { resource: s.earlyStop.resource, min: s.earlyStop.min, max: s.earlyStop.max, reduction_factor: s.earlyStop.reductionFactor } } } : {}),
     space,
     base,
+    ...(s.nJobs !== undefined ? { n_jobs: s.nJobs } : {}),
   };
-  const compose = trialComposer(req.project, command, req.env, req.now, req.profileOverrides ?? req.project.profileOverrides);
+  const recipe = recipeOf({ command, repo: req.project.repo, primary: req.project.primary, defaults: req.project.defaults, baseOverrides: req.profileOverrides ?? req.project.profileOverrides, freeForm: req.project.synthetic, now: req.now, sourceFile: file, ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}) });
+  const compose = recipeComposer(recipe, req.env);
   // Bad overrides fail now (exit 2, nothing started): the first trial the seed gives is composed.
   const plan = planRuns({ command, repo: req.project.repo, primary: req.project.primary, defaults: req.project.defaults, grids: [], baseOverrides: req.profileOverrides ?? req.project.profileOverrides, overrides: [...base, ...trialOverrides(space, randomSampler(space, { seed: s.seed }).ask([], 0))], multirun: false, freeForm: req.project.synthetic, env: req.env, now: req.now, sourceFile: file, ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}) });
   plan.run(0);
-  const settings = resolveSettings(req.project.config, req);
+  let settings = resolveSettings(req.project.config, req);
   checkMultinode(settings, file);
+  // On SLURM each array task keeps `parallel` trials going, drawing new ones as they end.
+  if (settings.type === "slurm") settings = { ...settings, perJob: settings.parallel };
   const app = appOf(req.project.config.app, command, req.project.dir);
-  return { request: req, command, plan, settings, study: { record, compose, ...(req.sampler ? { sampler: req.sampler } : {}) }, ...(app ? { app } : {}) };
-}
-
-/** Composes a trial's run with the project: its config with the trial's overrides applied. */
-export function trialComposer(project: ProjectContext, command: string[], env: Record<string, string | undefined>, now: Date, baseOverrides: string[]): TrialComposer {
-  return (overrides, index) => {
-    const r = planRuns({ command, repo: project.repo, primary: project.primary, defaults: project.defaults, grids: [], baseOverrides, overrides, multirun: false, freeForm: project.synthetic, env, now, sourceFile: project.file, ...(project.primaryFile ? { primaryFile: project.primaryFile } : {}) }).run(0);
-    return { ...r, index, params: Object.fromEntries(Object.entries(r.params)) };
-  };
+  return { request: req, command, plan, settings, study: { record, recipe, compose, ...(req.sampler ? { sampler: req.sampler } : {}) }, ...(app ? { app } : {}) };
 }
 
 /**
@@ -338,7 +337,10 @@ export async function startSweep(p: PreparedSweep, runs: PlannedRun[], reporter:
   makeSweepDir(dir, project.file);
   const lock = acquireSweepLock(dir, "corral run");
   const manifest = newManifest(p, runs, dir, folders);
-  if (p.study) manifest.search = p.study.record;
+  if (p.study) {
+    manifest.search = p.study.record;
+    writeStudyRecipe(dir, p.study.recipe);
+  }
   const git = gitInfo(project.dir);
   if (git) manifest.git = git;
   try {
@@ -397,7 +399,7 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
   // A study: trials recorded in their folders but not yet in sweep.json first, then one more per free slot.
   const study = manifest.search && opts.study ? opts.study : undefined;
   try {
-    if (manifest.search) reconcileStudy(manifest);
+    if (manifest.search) reconcileStudy(manifest, study?.compose);
   } catch (e) {
     lock.release();
     throw e;
@@ -407,7 +409,7 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
   const drive = driveSweep({
     manifest,
     nodes: manifest.runs.map(() => node),
-    ...(study ? { grow: studyGrow(manifest, study.compose, node, opts.jobs ?? manifest.settings?.parallel ?? 1, reporter, study.sampler) } : {}),
+    ...(study ? { grow: studyGrow(manifest, study.compose, node, opts.jobs ?? manifest.search?.n_jobs ?? manifest.settings?.parallel ?? 1, reporter, study.sampler, drawsTrials(manifest, study.sampler)) } : {}),
     hooks: {
       spec: (i, attempt, resumed) => {
         opts.onSubmit?.(i);
@@ -429,6 +431,16 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
   });
   const submitted = drive.started.then((r) => ({ found: r.found, resubmitted: r.submitted }));
   return { manifest, submitted, done: drive.done.finally(() => lock.release()), stop: drive.stop };
+}
+
+/**
+ * A study on SLURM: its array tasks draw further trials as their slots free (worker/trials.ts),
+ * unless its sampler is a library caller's own (only that caller can ask it), or its runs span
+ * nodes (one run per task).
+ */
+function drawsTrials(m: SweepManifest, custom: Sampler | undefined): boolean {
+  const s = m.settings;
+  return s?.type === "slurm" && custom === undefined && m.search?.sampler !== "custom" && !(s.multinode && s.multinode.nodes > 1);
 }
 
 /** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */

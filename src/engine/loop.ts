@@ -92,9 +92,22 @@ export interface GrowHook {
   total: number;
   /**
    * Make the next run: append it to `manifest.runs` (its folder and files recorded first) and
-   * return its node; undefined when there are no more.
+   * return its node; undefined when there are no more; `taken` when another maker (a study's
+   * worker) made that run first: the loop adopts it, then asks again.
    */
-  next(): EngineNode | undefined;
+  next(): EngineNode | undefined | "taken";
+  /**
+   * Runs others appended since the last look (trials a study's workers drew), in index order:
+   * `running` ones are in a job the manifest names (followed like adopted runs, never
+   * submitted); the others are submitted.
+   */
+  adopt?(): Array<{ node: EngineNode; running: boolean }>;
+  /**
+   * The jobs make further runs themselves (a study's SLURM array tasks draw trials as their slots
+   * free): while one of the sweep's jobs lives the loop makes none, and waits for them even with
+   * no run open.
+   */
+  drawing?: boolean;
 }
 
 export interface LoopOptions {
@@ -273,8 +286,12 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
     // What earlier commands left: succeeded runs stay done, live ones are adopted, the rest go again.
     // Read even when the manifest records no job: a command killed between starting a worker and
     // recording it leaves runs whose worker has ended since (recover() adopts only live ones).
+    /** Some job of the sweep is queued or running (a study's drawing tasks: see GrowHook.drawing). */
+    let jobsAlive = false;
+    const liveJobs = (facts: Map<number, LivenessFacts>): boolean => [...facts.values()].some((f) => f.workerAlive === true || f.scheduler === "pending" || f.scheduler === "running");
     {
       const facts = await launcher.explain(view());
+      jobsAlive = liveJobs(facts);
       for (let i = 0; i < n; i++) {
         let rec = readRunStatus(runDir(i));
         const f = facts.get(i) ?? {};
@@ -396,7 +413,8 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         const sized: LaunchSettings = here
           ? { ...localSettingsOf(settings), parallel: Math.max(1, Math.min(part.length, localSettingsOf(settings).parallel)) }
           : !headPacks && launcher.size
-            ? launcher.size(settings, { ...first.need, timeoutS: first.timeoutS, ...(first.scheduling ? { scheduling: first.scheduling } : {}) }, part.length)
+            ? // A drawing task is sized for all its slots, however few trials it starts with.
+              launcher.size(settings, { ...first.need, timeoutS: first.timeoutS, ...(first.scheduling ? { scheduling: first.scheduling } : {}) }, opts.grow?.drawing ? Math.max(part.length, settings.parallel) : part.length)
             : settings;
         const s: LaunchSettings = settingsForAttempt(headPacks ? { ...sized, parallel: part.length } : { ...sized }, att, policy);
         if (headPacks) {
@@ -568,17 +586,34 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         await cancelJobs(true);
       }
       if (!stopping && opts.grow) {
-        // A study: its next trials, as many as there are free slots.
-        while (open.size + sched.readyCount < opts.grow.capacity) {
-          const node = opts.grow.next();
-          if (node === undefined) break;
+        const grow = opts.grow;
+        const append = (node: EngineNode): void => {
           nodes.push(node);
           attempt.push(1);
           resumedFlag.push(0);
           hadRecord.push(0);
           n++;
-          sched.add(schedJob(node));
           manifestDirty = true;
+        };
+        const adoptGrown = (): void => {
+          for (const a of grow.adopt?.() ?? []) {
+            append(a.node);
+            if (a.running) open.add(sched.addRunning(schedJob(a.node)));
+            else sched.add(schedJob(a.node));
+          }
+        };
+        adoptGrown();
+        // A study: its next trials, as many as there are free slots (its drawing tasks fill their own).
+        const paused = grow.drawing === true && jobsAlive;
+        while (!paused && open.size + sched.readyCount < grow.capacity) {
+          const node = grow.next();
+          if (node === "taken") {
+            adoptGrown();
+            continue;
+          }
+          if (node === undefined) break;
+          append(node);
+          sched.add(schedJob(node));
         }
       }
       if (!stopping) {
@@ -595,7 +630,9 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
         const runs = manifest.runs.map((_, i) => viewOf(i, finalState.get(i) ?? "pending"));
         return { manifest, runs, counts: countStates(runs.map((r) => r.state)), interrupted: false, detached: true, found };
       }
-      if (open.size === 0) {
+      // A study's drawing tasks still live: they may make further trials; wait for them.
+      const drawersLive = opts.grow?.drawing === true && jobsAlive && !stopping;
+      if (open.size === 0 && !drawersLive) {
         if (sched.done) break;
         // Only a failed submission (now retried or failed) gets here; go round at once.
         if (++idleRounds > 1000) throw new Error("corral: ready runs that never start (internal error)");
@@ -613,6 +650,7 @@ export function driveSweep(opts: LoopOptions): SweepDrive {
       try {
         facts = await launcher.explain(view());
         explainFailures = 0;
+        jobsAlive = liveJobs(facts);
       } catch (e) {
         facts = new Map();
         if (explainFailures++ === 0) reporter.emit({ type: "warning", message: `the scheduler did not answer (${(e as Error).message}); going on with the status files` });

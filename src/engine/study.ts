@@ -9,37 +9,41 @@
  * asks twice for the same trial number; `reconcileStudy` adopts trials recorded in their folder
  * but missing from sweep.json.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { stringify as toYaml } from "yaml";
-import type { PlannedRun } from "../plan/runs.js";
-import { configToYaml } from "../plan/serialize.js";
-import { ashaCheck, rungValues, samplerOf, trialRecord, type MetricRow } from "../plan/search/study.js";
+import { ashaCheck, rungValues, samplerOf, type MetricRow } from "../plan/search/study.js";
 import { trialOverrides } from "../plan/search/space.js";
 import type { Sampler, TrialRecord } from "../plan/search/types.js";
 import type { AshaConfig } from "../plan/search/asha.js";
-import { RUN_CONFIG, RUN_OVERRIDES } from "../store/layout.js";
-import type { RunEntry, RunStatusRecord, SweepManifest } from "../store/protocol.js";
-import { readMetricSeries, readPruneRequest, readRunStatus, readTrial, writeManifest, writePruneRequest, writeTrial } from "../store/store.js";
+import { RUN_CONFIG } from "../store/layout.js";
+import type { RunStatusRecord, SweepManifest, TrialFile } from "../store/protocol.js";
+import { readMetricSeries, readPruneRequest, writeManifest, writePruneRequest } from "../store/store.js";
+import { historyOf, makeTrial, trialsFrom, writeTrialFiles, type TrialComposer } from "../worker/trials.js";
 import type { EngineNode, GrowHook } from "./loop.js";
 import type { Reporter } from "./events.js";
 
-/** Composes one trial's run from its overrides (the project's config with them applied). */
-export type TrialComposer = (overrides: string[], index: number) => PlannedRun;
+export type { TrialComposer } from "../worker/trials.js";
 
 const runDir = (m: SweepManifest, i: number): string => path.join(m.dir, m.runs[i]!.dir);
 
-/** Trials recorded in their folders but not in sweep.json (a crash between the two): adopted, in order. */
-export function reconcileStudy(m: SweepManifest): number {
-  let added = 0;
-  for (let k = m.runs.length; ; k++) {
-    const t = readTrial(path.join(m.dir, String(k)));
-    if (t === undefined || t.number !== k) break;
+/**
+ * Trials recorded in their folders but not in sweep.json, in order: made by a worker drawing
+ * trials (named in its batch's runs, so the launcher answers for it), or left by a crash between
+ * a trial's claim and sweep.json. A trial whose config files a crash left unwritten gets them.
+ */
+export function reconcileStudy(m: SweepManifest, compose?: TrialComposer): TrialFile[] {
+  const found = trialsFrom(m, m.runs.length);
+  for (const t of found) {
     m.runs.push(t.entry);
-    added++;
+    if (t.drawnBy) {
+      const b = m.jobs.flatMap((j) => j.batches).find((x) => x.batchId === t.drawnBy!.batchId);
+      if (b && !b.runs.includes(t.number)) b.runs.push(t.number);
+    }
+    const dir = path.join(m.dir, t.entry.dir);
+    if (compose && !existsSync(path.join(dir, RUN_CONFIG))) writeTrialFiles(dir, compose([...m.search!.base, ...trialOverrides(m.search!.space, t.params)], t.number));
   }
-  if (added > 0) writeManifest(m);
-  return added;
+  if (found.length > 0) writeManifest(m);
+  return found;
 }
 
 const asha = (m: SweepManifest): AshaConfig | undefined => {
@@ -49,36 +53,40 @@ const asha = (m: SweepManifest): AshaConfig | undefined => {
 
 /** Every trial as the sampler sees it, from the run folders. */
 export function studyHistory(m: SweepManifest): TrialRecord[] {
-  const s = m.search!;
-  const resource = s.early_stop?.asha.resource ?? "step";
-  return m.runs.map((e, i) => {
-    const rec = readRunStatus(runDir(m, i));
-    return trialRecord(i, e.trial ?? {}, rec?.state, readMetricSeries(runDir(m, i)) as MetricRow[], s.objective, resource);
-  });
+  return historyOf(m, m.runs.map((e) => ({ params: e.trial ?? {} })));
 }
 
-/** The loop's grow hook of a study: its next trial whenever a slot frees, up to the budget. */
-export function studyGrow(m: SweepManifest, compose: TrialComposer, node: EngineNode, capacity: number, reporter: Reporter, custom?: Sampler): GrowHook {
+/**
+ * The loop's grow hook of a study: its next trial whenever a slot frees, up to the budget. With
+ * `drawing` (a study on SLURM), the array tasks draw trials themselves as their slots free; the
+ * head makes trials only while none of its jobs lives, and adopts the ones the tasks drew.
+ */
+export function studyGrow(m: SweepManifest, compose: TrialComposer, node: EngineNode, capacity: number, reporter: Reporter, custom: Sampler | undefined, drawing: boolean): GrowHook {
   const s = m.search!;
-  const sampler = custom ?? samplerOf(s, s.space);
+  const sampler = custom ?? samplerOf({ ...s, sampler: s.sampler === "custom" ? "random" : s.sampler }, s.space);
   return {
     capacity,
     total: s.budget,
-    next(): EngineNode | undefined {
+    drawing,
+    adopt() {
+      return reconcileStudy(m, compose).map((t) => {
+        if (t.drawnBy) reporter.emit({ type: "info", message: `trial ${t.number}: ${trialOverrides(s.space, t.params).join(" ")} (drawn by task ${t.drawnBy.batchId})` });
+        return { node, running: t.drawnBy !== undefined };
+      });
+    },
+    next(): EngineNode | undefined | "taken" {
       const k = m.runs.length;
       if (k >= s.budget) return undefined;
-      const params = sampler.ask(studyHistory(m), k);
-      const planned = compose([...s.base, ...trialOverrides(s.space, params)], k);
-      const dir = path.join(m.dir, String(k));
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, RUN_CONFIG), configToYaml(planned.config));
-      writeFileSync(path.join(dir, RUN_OVERRIDES), toYaml(planned.overrides));
-      const entry: RunEntry = { index: k, id: planned.id, dir: String(k), overrides: planned.overrides, ...(planned.argv ? { argv: planned.argv } : {}), params: { ...params }, trial: params };
-      // The commit point: from here on trial k has these params, whatever happens next.
-      writeTrial(dir, { type: "trial", version: 1, number: k, params, entry });
-      m.runs.push(entry);
+      // Made here with the history as the folders give it: trials others made are in it.
+      const t = makeTrial(m, compose, sampler);
+      if (t === undefined) return trialsFrom(m, k).length > 0 ? "taken" : undefined;
+      if (t.number !== k) {
+        // Workers made trials k.. first: those are adopted before this one.
+        return "taken";
+      }
+      m.runs.push(t.entry);
       writeManifest(m);
-      reporter.emit({ type: "info", message: `trial ${k}: ${trialOverrides(s.space, params).join(" ")}` });
+      reporter.emit({ type: "info", message: `trial ${k}: ${trialOverrides(s.space, t.params).join(" ")}` });
       return node;
     },
   };

@@ -127,6 +127,20 @@ export class FlowScheduler {
     return i;
   }
 
+  /**
+   * A job made and started by someone else after the start (a trial a study's worker drew): it
+   * runs already, and counts against the budget like an adopted one. Returns its index.
+   */
+  addRunning(job: SchedJob): number {
+    const i = this.jobs.length;
+    this.jobs.push(job);
+    this.phase.push("running");
+    this.dependents.push([]);
+    this.missingDeps.push(0);
+    this.claim(i, [], 0);
+    return i;
+  }
+
   /** Jobs ready to start but not started (waiting for room in the budget). */
   get readyCount(): number {
     return this.ready.size;

@@ -113,5 +113,7 @@ export const DOCTOR_PROBE_DIR = path.join(PROJECT_INDEX_DIR, "doctor-probe");
 export const FLOW_ALLOC_DIR = path.join(PROJECT_INDEX_DIR, "flow-alloc");
 
 export const sweepWorkDir = (sweepDir: string): string => path.join(sweepDir, SWEEP_WORK_DIR);
+/** `<sweep>/.corral/study-recipe.json`: how a study's trials are composed (protocol.ts StudyRecipe). */
+export const studyRecipeFile = (sweepDir: string): string => path.join(sweepDir, SWEEP_WORK_DIR, "study-recipe.json");
 export const slurmDirOf = (sweepDir: string): string => path.join(sweepDir, SLURM_DIR);
 export const cancelMarkerOf = (sweepDir: string): string => path.join(sweepDir, SLURM_DIR, CANCEL_MARKER);

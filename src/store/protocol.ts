@@ -6,6 +6,7 @@
 import type { ContainerSpec } from "../plan/container.js";
 import type { MultinodeMode } from "../plan/multinode.js";
 import type { ConfigMap } from "../plan/types.js";
+import type { DefaultsEntry, GroupOption } from "../plan/compose.js";
 import type { JobHashes } from "../plan/uptodate.js";
 import type { Params, SearchSpace } from "../plan/search/types.js";
 
@@ -124,6 +125,8 @@ export interface BatchSpec {
   timeoutSignal?: string;
   /** Seconds before the allocation's end by which runs must be done (SLURM `--signal` grace); enables walltime-aware starts. */
   endGraceS?: number;
+  /** A study's batch: when a slot frees and no run of the batch waits, the worker draws the study's next trial (worker/trials.ts). */
+  study?: true;
 }
 
 /** `<sweep>/sweep.json`: the manifest of a sweep or pipeline. */
@@ -183,15 +186,42 @@ export interface StudyRecord {
   space: SearchSpace;
   /** Overrides every trial gets before its own (the command line's other overrides). */
   base: string[];
+  /** Trials at once (`search.n_jobs`); SLURM packs them `parallel` to an array task. @default the launcher's parallel */
+  n_jobs?: number;
 }
 
-/** `<run>/trial.json`: a trial's record, written (atomically) before it is submitted. */
+/**
+ * `<sweep>/.corral/study-recipe.json`: how a trial's run is composed, as the project was when the
+ * study started (its command and every config file of its config folder). Whoever makes a trial
+ * (the head, or a worker drawing trials inside a packed allocation) composes it from this, never
+ * from the project file.
+ */
+export interface StudyRecipe {
+  type: "study-recipe";
+  version: 1;
+  command: string[];
+  /** The config folder's configs: [group, [[option, config]]] (plan/compose.ts ConfigRepo). */
+  repo: Array<[string, Array<[string, GroupOption]>]>;
+  primary: ConfigMap | null;
+  defaults: DefaultsEntry[];
+  /** Profile overrides, before every trial's own. */
+  baseOverrides: string[];
+  freeForm: boolean;
+  /** The study's start (`${now:...}` of every trial). */
+  now: number;
+  sourceFile: string;
+  primaryFile?: string;
+}
+
+/** `<run>/trial.json`: a trial's record, claimed (a hard link: atomic, once) before it is submitted. */
 export interface TrialFile {
   type: "trial";
   version: 1;
   number: number;
   params: Params;
   entry: RunEntry;
+  /** Drawn by a worker in a packed allocation (SLURM array task): the batch that runs it. */
+  drawnBy?: { batchId: string; jobId?: string; host: string; pid: number };
 }
 
 export interface RunEntry {

@@ -2,12 +2,13 @@
  * The on-disk record of sweeps and runs (see DESIGN.md "On disk"). Any command, in any shell,
  * on any node sharing the filesystem, reads the same files; nothing needs a server.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { CorralError } from "../errors.js";
 import { readJsonSync, writeJsonAtomicSync } from "./fsutil.js";
-import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type SweepManifest, type TrialFile } from "./protocol.js";
-import { MANIFEST, METRICS, PROJECT_INDEX_DIR, PRUNE_REQUEST, runExitFile, STATUS, SWEEP_INDEX_DIR, TRIAL } from "./layout.js";
+import { readLaunchSettings, RUN_STATES, type JobEntry, type RunEntry, type RunState, type RunStatusRecord, type StudyRecipe, type SweepManifest, type TrialFile } from "./protocol.js";
+import { MANIFEST, METRICS, PROJECT_INDEX_DIR, PRUNE_REQUEST, runExitFile, STATUS, studyRecipeFile, SWEEP_INDEX_DIR, TRIAL } from "./layout.js";
 
 export { MANIFEST, METRICS, PROJECT_INDEX_DIR, STATUS } from "./layout.js";
 
@@ -291,9 +292,41 @@ export function readTrial(runDir: string): TrialFile | undefined {
   return t !== undefined && t.type === "trial" && typeof t.number === "number" && t.entry !== undefined ? t : undefined;
 }
 
-/** Record a trial before it starts: written whole or not at all (the commit point of a new trial). */
-export function writeTrial(runDir: string, t: TrialFile): void {
-  writeJsonAtomicSync(path.join(runDir, TRIAL), t);
+/**
+ * Claim trial `t.number` in its run folder: its record is written whole to a file of its own, then
+ * hard-linked to `trial.json`, which succeeds for exactly one claimer (also on NFS, where link is
+ * atomic). False: another head or worker made this trial first. The commit point of a new trial.
+ */
+export function claimTrial(runDir: string, t: TrialFile): boolean {
+  mkdirSync(runDir, { recursive: true });
+  const tmp = path.join(runDir, `.${TRIAL}.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const fd = openSync(tmp, "wx");
+  try {
+    writeSync(fd, JSON.stringify(t) + "\n");
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path.join(runDir, TRIAL));
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** A study's recipe (protocol.ts StudyRecipe); undefined for a study made before recipes, or unreadable. */
+export function readStudyRecipe(sweepDir: string): StudyRecipe | undefined {
+  const r = readJsonSync<StudyRecipe>(studyRecipeFile(sweepDir));
+  return r !== undefined && r.type === "study-recipe" ? r : undefined;
+}
+
+export function writeStudyRecipe(sweepDir: string, r: StudyRecipe): void {
+  mkdirSync(path.dirname(studyRecipeFile(sweepDir)), { recursive: true });
+  writeJsonAtomicSync(studyRecipeFile(sweepDir), r);
 }
 
 /** The head's request that a run be stopped early (ASHA), read by the worker running it. */

@@ -13,7 +13,7 @@ import { ClaimIdentity, sameWorker, type Claim, type ClaimVerdict } from "../sto
 import { readPruneRequest, readRunStatus, writeRunStatus } from "../store/store.js";
 import { SpawnHelper } from "./spawn-helper.js";
 import { cancelMarkerOf, runExitFile, STDERR, STDOUT, workerBallastFile } from "../store/layout.js";
-import { medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
+import { fitsBeforeEnd, medianMs, ResourcePool, SlotScheduler, type Deadline, type Grant } from "./slots.js";
 import { signalExitCode, startRun, type Supervised } from "./supervise.js";
 
 /**
@@ -47,6 +47,11 @@ export interface WorkerContext {
    * every run not yet succeeded is recorded failed with this message.
    */
   setupFailed?: string;
+  /**
+   * A study's batch: make the study's next trial (worker/trials.ts trialDrawer), undefined when
+   * there is none to make. Called when a slot is free and no run of the batch waits.
+   */
+  draw?: () => RunSpec | undefined;
 }
 
 /** See start(): how long a run lives before its "running" record is written. */
@@ -250,7 +255,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
   // One small process starts every run of the batch (see spawn-helper.ts); none for an empty batch.
   // Also for one run: the helper records exits and stops the runs if this worker dies.
   // It keeps `parallel` slots: runs handed over while all are busy start the moment one frees.
-  const helper = todo.length > 0 ? SpawnHelper.start(baseEnv, undefined, { slots: batch.parallel, marker: ctx.cancelRequested ? undefined : cancelMarkerOf(batch.sweepDir) }) : undefined;
+  const helper = todo.length > 0 || ctx.draw ? SpawnHelper.start(baseEnv, undefined, { slots: batch.parallel, marker: ctx.cancelRequested ? undefined : cancelMarkerOf(batch.sweepDir) }) : undefined;
   sched.lookahead = () => (helper?.queues ? Math.max(batch.parallel, LOOKAHEAD) : 0);
   let stopping: StopMode | undefined;
   let cancelReason = "not started: the batch was stopped";
@@ -461,6 +466,37 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
 
   const markerFile = cancelMarkerOf(batch.sweepDir);
   const cancelRequested = ctx.cancelRequested ?? ((): boolean => existsSync(markerFile));
+  /**
+   * A study's batch: each free slot no run of the batch waits for draws the study's next trial,
+   * unless the allocation ends before a trial (as long as this batch's took) could finish.
+   * Drawn trials are this worker's runs from then on: claimed, run, recorded like the others.
+   */
+  let draw = ctx.draw;
+  const drawTrials = (): void => {
+    while (draw && stopping === undefined && !diskFull && sched.pending < sched.free) {
+      if (deadline && !fitsBeforeEnd(now(), medianMs(durations), deadline.endMs, deadline.graceMs)) {
+        vlog("no further trial drawn: the allocation ends before one could finish");
+        draw = undefined;
+        return;
+      }
+      let spec: RunSpec | undefined;
+      try {
+        spec = draw();
+      } catch (e) {
+        ctx.log(`cannot draw the study's next trial: ${(e as Error).message}`);
+        spec = undefined;
+      }
+      if (spec === undefined) {
+        draw = undefined;
+        return;
+      }
+      specs.set(spec.index, spec);
+      prev.set(spec.index, undefined);
+      vlog(`run ${spec.index}: drawn from the study`);
+      if (gate(spec, undefined) !== "go") continue;
+      sched.add({ index: spec.index, cpus: spec.cpus, gpus: Number.isFinite(spec.gpus) && spec.gpus >= 0 ? spec.gpus : undefined });
+    }
+  };
   const pump = (): void => {
     clearTimeout(wakeTimer);
     // Checked before any run starts (one stat): after `corral cancel` returns, nothing starts.
@@ -470,6 +506,7 @@ export function runBatch(batch: BatchSpec, ctx: WorkerContext): BatchHandle {
       stop("cancel");
       return;
     }
+    drawTrials();
     for (;;) {
       const d = sched.next(now());
       if (d.kind === "start") {

@@ -231,6 +231,18 @@ export class SlotScheduler {
     this.held.delete(index);
   }
 
+  /** Queue one more run (a study's trial the worker drew). */
+  add(req: SlotRequest): void {
+    const why = this.pool.impossible(req);
+    if (why) throw new CorralError("E_RESOURCES", why, { hint: "lower the run's cpus/gpus, raise the job's, or set parallel lower", exitCode: 1 });
+    this.queue.push(req);
+  }
+
+  /** Free slots (no lookahead): where a drawn trial would start at once. */
+  get free(): number {
+    return Math.max(0, this.pool.parallel - this.running);
+  }
+
   /** Take a queued run out for good (it succeeded elsewhere). */
   drop(index: number): void {
     this.held.delete(index);

@@ -24,6 +24,7 @@ import { detectCpus, detectGpus } from "./resources.js";
 import { SETUP_FAILED_ENV } from "../plan/sbatch.js";
 import type { AllocationFacts } from "./allocation.js";
 import { allocationOf } from "../launchers/registry.js";
+import { trialDrawer } from "./trials.js";
 
 function main(): void {
   const file = process.argv[2];
@@ -82,6 +83,8 @@ function main(): void {
       ...(batch.endGraceS !== undefined ? optional("allocEndMs", alloc?.endMs()) : {}),
       log,
       ...(setupFailed !== undefined ? { setupFailed } : {}),
+      // A study's batch draws further trials as its slots free (none after a failed setup).
+      ...(batch.study && setupFailed === undefined ? { draw: trialDrawer(batch.sweepDir, { batchId: batch.batchId, ...(jobId ? { jobId } : {}), host: hostname(), pid: process.pid }, env) } : {}),
     });
   } catch (e) {
     // A split that cannot work is said once, clearly, in the job log.

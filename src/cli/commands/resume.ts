@@ -1,13 +1,15 @@
 /** `corral resume`: rerun what did not finish, adopting what still runs; flows go to their head. */
 import type { Command } from "commander";
 import path from "node:path";
-import { projectDrift, rerunCandidates, resumeSweep, trialComposer, type CurrentRecipe } from "../../engine/launch.js";
+import { projectDrift, rerunCandidates, resumeSweep, type CurrentRecipe } from "../../engine/launch.js";
 import type { TrialComposer } from "../../engine/study.js";
 import { readSweepStatus } from "../../engine/inspect.js";
 import { CorralError, countOf } from "../../errors.js";
 import { makeLauncher } from "../../launchers/registry.js";
 import { openProject, type ProjectContext } from "../../project/open.js";
-import { readManifest, resolveSweep } from "../../store/store.js";
+import { readManifest, readStudyRecipe, resolveSweep } from "../../store/store.js";
+import { studyRecipeFile } from "../../store/layout.js";
+import { recipeComposer } from "../../worker/trials.js";
 import { projectDirOf } from "../args.js";
 import { attach } from "../attach.js";
 import { addTableOptions, type TableOpts } from "../options.js";
@@ -34,7 +36,7 @@ export function registerResume(program: Command, ctx: CommandContext): void {
     const retryFailed = Boolean(o.retryFailed || o.useCurrentProject);
     const current = await currentRecipe(dir, { retryFailed, retryUnknown: Boolean(o.retryUnknown), use: Boolean(o.useCurrentProject), asRecorded: Boolean(o.asRecorded) });
     const reporter = makeTerminalReporter({ json: Boolean(o.json), quiet: false });
-    const compose = await studyComposer(dir);
+    const compose = studyComposer(dir);
     const r = await resumeSweep({ sweepDir: dir, retryFailed, ...(compose ? { compose } : {}), ...(o.retryUnknown ? { retryUnknown: true } : {}), ...(o.jobs ? { jobs: o.jobs } : {}), ...(current ? { current } : {}) }, reporter, { ...(o.detach ? { detach: true } : {}) });
     const { found, resubmitted } = await r.submitted;
     process.stderr.write(`corral: ${found.succeeded} already succeeded, ${found.adopted} still queued or running (adopted), ${resubmitted} resubmitted\n`);
@@ -47,14 +49,15 @@ export function registerResume(program: Command, ctx: CommandContext): void {
   });
 }
 
-/** A study with trials still to make: its trials are composed with the project (as the sweep recorded its command). */
-async function studyComposer(dir: string): Promise<TrialComposer | undefined> {
+/** A study with trials still to make: its trials are composed from the recipe its sweep folder keeps (the project as the study started). */
+function studyComposer(dir: string): TrialComposer | undefined {
   const m = readManifest(dir);
   if (!m.search || m.runs.length >= m.search.budget) return undefined;
   const left = m.search.budget - m.runs.length;
   if (m.search.sampler === "custom") throw new CorralError("E_USAGE", `${left} ${left === 1 ? "trial of this study is" : "trials of this study are"} still to be asked, and its sampler was a library caller's own`, { hint: "a study driven by the library is continued by the library; corral status and corral results still read it", exitCode: 2 });
-  const project = await openProject({ cwd: m.projectDir, allowMissing: m.commandFrom === "command line", profiles: m.profile ? m.profile.split(",") : [] });
-  return trialComposer(project, m.command, process.env, new Date(m.createdAt), project.profileOverrides);
+  const recipe = readStudyRecipe(dir);
+  if (!recipe) throw new CorralError("E_STORAGE", `${studyRecipeFile(dir)} is missing or unreadable: the study's further trials cannot be composed`, { hint: "start a new study; corral status and corral results still read this one", exitCode: 1 });
+  return recipeComposer(recipe, process.env);
 }
 
 /**

@@ -95,6 +95,8 @@ export class SlurmLauncher implements Launcher {
     for (const r of runs) checkSlurmSplit({ cpus: r.cpus, gpus: r.gpus }, settings, r.index);
     const limits = settings.debug ? DEFAULT_LIMITS : await this.clusterLimits();
     const { multinode, parallel, chunks, chunkBase } = planChunks(req, settings, limits);
+    // A study whose sampler the workers have (not a library caller's own) is drawn from by its tasks.
+    const study = sweep.search !== undefined && sweep.search.sampler !== "custom" && !multinode;
     const jobs: JobEntry[] = [];
     for (const ch of chunks) {
       const chunk = chunkBase + ch.chunk;
@@ -107,7 +109,9 @@ export class SlurmLauncher implements Launcher {
           batchId,
           sweepDir: sweep.dir,
           runs: t.runs.map((i) => byIndex.get(i)!),
-          parallel: Math.min(parallel, t.runs.length),
+          // A study's task keeps its slots full by drawing further trials (worker/trials.ts).
+          parallel: study ? Math.min(parallel, settings.perJob) : Math.min(parallel, t.runs.length),
+          ...(study ? { study: true as const } : {}),
           stagger: settings.stagger,
           killGraceS: settings.killGraceS,
           resources: settings.debug ? { ...(settings.cpuIds ? { cpuIds: settings.cpuIds } : {}), ...(settings.gpuIds ? { gpuIds: settings.gpuIds } : {}) } : {},

@@ -21,6 +21,8 @@ export interface StudySettings {
   objective: { metric: string; mode: Direction };
   seed: number;
   earlyStop?: AshaConfig;
+  /** Trials at once (`search.n_jobs`, as the Hydra Optuna sweeper's `n_jobs`). */
+  nJobs?: number;
 }
 
 /** The command line's spelling. */
@@ -32,7 +34,7 @@ export interface SearchFlags {
 }
 
 const CLI = "<command line>";
-const FIELDS = ["sampler", "budget", "objective", "seed", "early_stop"];
+const FIELDS = ["sampler", "budget", "objective", "seed", "early_stop", "n_jobs"];
 
 /**
  * The study asked for, or undefined for a grid (no `--search`, no `search:`, or `grid`). Errors
@@ -82,7 +84,9 @@ export function studySettings(yaml: unknown, flags: SearchFlags, file: string): 
     if (bad !== undefined) fail({ file, key: `search.early_stop.${bad}` }, "unknown early stopping", "the one early stopping is asha: {resource, min, max, reduction_factor}");
     if ("asha" in (es as object)) earlyStop = ashaFromYaml((es as Record<string, unknown>).asha, { file, key: "search.early_stop.asha" });
   }
-  return { sampler: sampler as "random" | "tpe", budget: budget as number, objective, seed: seed as number, ...(earlyStop ? { earlyStop } : {}) };
+  const nJobs = y.n_jobs;
+  if (nJobs !== undefined && (typeof nJobs !== "number" || !Number.isInteger(nJobs) || nJobs < 1)) fail({ file, key: "search.n_jobs" }, `must be a whole number of trials at once of at least 1 (got ${String(nJobs)})`, "e.g. n_jobs: 6 (on SLURM, 3 array tasks of launcher.parallel 2)");
+  return { sampler: sampler as "random" | "tpe", budget: budget as number, objective, seed: seed as number, ...(earlyStop ? { earlyStop } : {}), ...(nJobs !== undefined ? { nJobs: nJobs as number } : {}) };
 }
 
 function objectiveOf(flag: string | undefined, y: unknown, file: string, fail: (w: { file: string; key: string }, m: string, h?: string) => never): StudySettings["objective"] {
