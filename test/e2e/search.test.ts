@@ -282,15 +282,18 @@ describe("ASHA", () => {
 });
 
 const noSlurm = slurmProblem();
-describe.skipIf(noSlurm !== undefined)("a study on the SLURM test cluster (head-driven)", () => {
-  it("submits trials as slots free: exactly the budget, each trial once", () => {
+describe.skipIf(noSlurm !== undefined)("a study on the SLURM test cluster", () => {
+  it("one array task keeps its 3 slots busy by drawing trials: one submission, exactly the budget, each trial once", () => {
     const dir = project("launcher: {type: slurm, parallel: 3}\nenv: {PROJECT: PROJECTDIR}\n");
     writeFileSync(path.join(dir, "corral.yaml"), readFileSync(path.join(dir, "corral.yaml"), "utf8").replace("PROJECTDIR", dir));
     const r = corral(["run", "-m", "--search", "tpe", "--budget", "7", "--objective", "loss:min", ...SPACE], { cwd: dir, env: { PROJECT: dir }, timeoutMs: 150_000 });
     expect(r.code, r.stderr).toBe(0);
     const sweep = sweepDirs(dir)[0]!;
     expect(manifestOf(sweep).runs.length).toBe(7);
-    expect(manifestOf(sweep).jobs.length).toBeGreaterThan(1);
+    // Packed (test/e2e/slurm-study.test.ts has 3 tasks): the first 3 trials from the head, 4 drawn by the task.
+    expect(manifestOf(sweep).jobs.length).toBe(1);
+    const drawn = [...Array(7).keys()].filter((k) => readJson<{ drawnBy?: unknown }>(path.join(sweep, String(k), "trial.json")).drawnBy !== undefined);
+    expect(drawn).toEqual([3, 4, 5, 6]);
     const ran = ranTrials(dir);
     expect(ran.size).toBe(7);
     for (const [run, p] of ran) expect(p, `trial ${run}`).toHaveLength(1);

@@ -39,6 +39,16 @@ describe("study settings", () => {
       expect(e.exitCode).toBe(2);
     }
   });
+  it("n_jobs: a whole number of trials at once, named when wrong", () => {
+    expect(studySettings({ sampler: "tpe", budget: 9, objective: "l", n_jobs: 6 }, {}, "c.yaml")?.nJobs).toBe(6);
+    expect(studySettings({ sampler: "tpe", budget: 9, objective: "l" }, {}, "c.yaml")?.nJobs).toBeUndefined();
+    for (const bad of [0, 2.5, "6"]) {
+      const e = err(() => studySettings({ sampler: "tpe", budget: 9, objective: "l", n_jobs: bad }, {}, "c.yaml"));
+      expect(e.location).toEqual({ file: "c.yaml", key: "search.n_jobs" });
+      expect(e.message).toContain("must be a whole number of trials at once");
+      expect(e.exitCode).toBe(2);
+    }
+  });
 });
 
 describe("the grid of a discrete space", () => {
