@@ -170,3 +170,26 @@ export function compareSweeps(a: SweepSide, b: SweepSide, metric: string, mode: 
   }
   return { metric, mode, sides, shared, configDiff };
 }
+
+/** One trial of a study as the dashboard charts it. */
+export interface StudyTrialPoint {
+  number: number;
+  /** complete (has its objective), pruned (its last reported value, if any), failed, running. */
+  state: "complete" | "pruned" | "failed" | "running";
+  value?: number;
+}
+
+/**
+ * Best-so-far of a study's objective after each trial number (by trial number, not by end time):
+ * the best value of the complete trials numbered up to it; undefined before the first. Pruned,
+ * failed and running trials do not count (a pruned trial's value is from before it finished).
+ */
+export function bestSoFar(trials: readonly StudyTrialPoint[], mode: "min" | "max"): Array<number | undefined> {
+  let best: number | undefined;
+  return [...trials]
+    .sort((a, b) => a.number - b.number)
+    .map((t) => {
+      if (t.state === "complete" && t.value !== undefined && Number.isFinite(t.value) && (best === undefined || (mode === "min" ? t.value < best : t.value > best))) best = t.value;
+      return best;
+    });
+}
