@@ -76,13 +76,13 @@ export async function showVs(ui, view, query) {
   toolbar.append(" metric ", ui.h("select", { id: "vs-metric", onchange: (e) => go({ metric: e.target.value }) }, r.metrics.map((m) => ui.h("option", { value: m, selected: m === r.metric }, m))),
     " best is ", ui.h("select", { id: "vs-mode", onchange: (e) => go({ mode: e.target.value }) }, ["min", "max"].map((m) => ui.h("option", { value: m, selected: m === r.mode }, m))));
   const link = (sw, i) => ui.h("a", { href: `#/run/${enc(sw.id)}/${i}` }, `run ${i}`);
-  const table = (id, head, rows) => ui.h("table", { id }, ui.h("thead", {}, ui.h("tr", {}, head.map((c) => ui.h("th", {}, c)))), ui.h("tbody", {}, rows));
+  const table = (id, head, rows, attrs) => ui.h("table", { id, ...attrs }, ui.h("thead", {}, ui.h("tr", {}, head.map((c) => ui.h("th", {}, c)))), ui.h("tbody", {}, rows));
   const td = (v, cls) => ui.h("td", cls ? { class: cls } : {}, v);
   const summary = table("vs-summary", ["", "sweep", "runs", "succeeded", `with ${r.metric}`, `${r.metric} mean ± std`, `best (${r.mode})`], [sa, sb].map((sw, k) => {
     const x = r.sides[k];
     return ui.h("tr", { "data-side": k ? "b" : "a" }, td(k ? "B" : "A"), td(ui.h("a", { href: `#/sweep/${enc(sw.id)}` }, label(sw))), td(String(x.runs), "num"), td(String(x.succeeded), "num"), td(String(x.withMetric), "num"),
       td(x.mean === undefined ? "" : `${num(ui, x.mean)}${x.std === undefined ? "" : ` ± ${num(ui, x.std)}`}`, "num"), td(x.best[0] ? num(ui, x.best[0].value) : "", "num"));
-  }));
+  }), { "data-a": sa.id, "data-b": sb.id, "data-metric": r.metric, "data-mode": r.mode });
   const params = (p) => Object.entries(p).map(([k, v]) => `${k}=${ui.fmt(v)}`).join(" ");
   const best = [sa, sb].map((sw, k) => ui.h("div", { class: "card" }, ui.h("h2", { style: "margin-top:0" }, `best runs of ${k ? "B" : "A"}: ${label(sw)}`),
     table(`vs-best-${k ? "b" : "a"}`, ["run", r.metric, "parameters"], r.sides[k].best.map((x) => ui.h("tr", { "data-index": x.index }, td(link(sw, x.index)), td(num(ui, x.value), "num"), td(ui.h("code", {}, params(x.params))))))));
