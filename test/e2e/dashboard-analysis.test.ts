@@ -24,6 +24,9 @@ a = dict(x.split("=", 1) for x in sys.argv[1:])
 lr = float(a.get("lr", "0.1")); w = int(a.get("width", "64")); s = int(a.get("seed", "0"))
 with open(os.path.join(os.environ["CORRAL_RUN_DIR"], "metrics.jsonl"), "a") as f:
     f.write(json.dumps({"step": 1, "loss": 10 * lr + 0.2 * w / 64 + 0.01 * s}) + "\\n")
+# The study's trial FAIL_TRIAL logs its loss, then fails: charted as failed, not as a value.
+if os.path.basename(os.environ["CORRAL_RUN_DIR"]) == os.environ.get("FAIL_TRIAL"):
+    sys.exit(1)
 `;
 
 interface Run { index: number; params: Record<string, unknown>; loss?: number; state: string; dir: string }
@@ -62,8 +65,8 @@ beforeAll(() => {
   expect(a.stderr).toContain("12 succeeded");
   const b = corral(["run", "-m", "lr=0.2,0.3", "width=64,128", "depth=3"], { cwd: project });
   expect(b.stderr).toContain("4 succeeded");
-  const s = corral(["run", "-m", "--search", "random", "--budget", "6", "--objective", "loss:min", "--seed", "3", "lr=interval(0.05,0.5)", "width=choice(32,64)"], { cwd: project });
-  expect(s.code, s.stderr).toBe(0);
+  const s = corral(["run", "-m", "--search", "random", "--budget", "6", "--objective", "loss:min", "--seed", "3", "lr=interval(0.05,0.5)", "width=choice(32,64)"], { cwd: project, env: { FAIL_TRIAL: "2" } });
+  expect(s.stderr).toContain("5 succeeded, 1 failed");
   [A, B, S] = sweepDirs(project).map(readSweep) as [typeof A, typeof B, typeof S];
   expect(S.m.search?.budget).toBe(6);
 }, 180_000);
@@ -202,12 +205,13 @@ describe.skipIf(skipReason !== undefined)("analysis views in the dashboard (head
     expect(await page.locator('[data-fact="trials"]').textContent()).toBe("6 / 6");
     const pts = await page.locator("#best-so-far .trial").evaluateAll((els) => els.map((e) => ({ n: Number(e.getAttribute("data-number")), state: e.getAttribute("data-state"), v: e.hasAttribute("data-value") ? Number(e.getAttribute("data-value")) : undefined })));
     expect(pts.map((p) => p.n)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(pts[2]!.state).toBe("failed");
     let best = Infinity;
     const want: number[] = [];
     for (const r of S.runs) {
       const p = pts.find((x) => x.n === r.index)!;
       expect(p.state).toBe(r.state === "succeeded" ? "complete" : r.state === "pruned" ? "pruned" : "failed");
-      expect(p.v).toBe(r.loss);
+      expect(p.v).toBe(r.state === "succeeded" ? r.loss : undefined);
       if (r.state === "succeeded" && r.loss! < best) best = r.loss!;
       want.push(best);
     }
