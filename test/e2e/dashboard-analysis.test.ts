@@ -7,7 +7,7 @@
  * /usr/bin/chromium is missing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -173,7 +173,7 @@ describe.skipIf(skipReason !== undefined)("analysis views in the dashboard (head
     await page.locator("#vs-mode").selectOption("min");
     await page.locator('#vs-summary[data-mode="min"][data-metric="loss"]').waitFor({ timeout: 20_000 });
     expect(await page.evaluate(() => location.hash)).toContain(`a=${A.id}`);
-    const cells = async (sel: string): Promise<string[][]> => page.locator(`${sel} tbody tr`).evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent ?? "")));
+    const cells = async (sel: string): Promise<string[][]> => page.locator(`${sel} tbody tr`).evaluateAll((rows) => rows.map((r) => Array.from(r.querySelectorAll("td"), (td) => td.textContent ?? "")));
     const short = (x: number): string => String(Number(x.toPrecision(4)));
     const meanOf = (rs: Run[]): number => rs.reduce((a, x) => a + x.loss!, 0) / rs.length;
     const summary = await cells("#vs-summary");

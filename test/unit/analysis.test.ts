@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareSweeps, flattenConfig, parameterImportance, type AnalysisRun } from "../../src/plan/analysis.js";
+import { bestSoFar, compareSweeps, flattenConfig, parameterImportance, type AnalysisRun } from "../../src/plan/analysis.js";
 
 /** Every combination of the given values, as params. */
 const grid = (axes: Record<string, unknown[]>): Array<Record<string, unknown>> =>
@@ -83,5 +83,20 @@ describe("compareSweeps", () => {
     ]);
     expect(c.configDiff).toEqual([{ key: "extra", b: true }, { key: "model.width", a: 64, b: 128 }]);
     expect(compareSweeps(a, b, "loss", "max", 1).sides[0]!.best[0]!.value).toBe(5);
+  });
+});
+
+describe("bestSoFar", () => {
+  const trials = [
+    { number: 0, state: "failed" as const },
+    { number: 1, state: "complete" as const, value: 3 },
+    { number: 3, state: "complete" as const, value: 1 },
+    { number: 2, state: "pruned" as const, value: 0.5 },
+    { number: 4, state: "complete" as const, value: 2 },
+    { number: 5, state: "running" as const },
+  ];
+  it("by trial number, complete trials only, in the objective's direction", () => {
+    expect(bestSoFar(trials, "min")).toEqual([undefined, 3, 3, 1, 1, 1]);
+    expect(bestSoFar(trials, "max")).toEqual([undefined, 3, 3, 3, 3, 3]);
   });
 });
