@@ -22,6 +22,7 @@ import { pageOfRuns } from "./table.js";
 import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
+import { analysisRoutes } from "./analysis.js";
 
 export const TOKEN_COOKIE = "corral_token";
 export const TOKEN_HEADER = "x-corral-token";
@@ -73,6 +74,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   const files: Record<string, { file: string; type: string }> = {
     "/": { file: path.join(staticDir, "index.html"), type: "text/html; charset=utf-8" },
     "/app.js": { file: path.join(staticDir, "app.js"), type: "text/javascript; charset=utf-8" },
+    "/analysis.js": { file: path.join(staticDir, "analysis.js"), type: "text/javascript; charset=utf-8" },
     "/style.css": { file: path.join(staticDir, "style.css"), type: "text/css; charset=utf-8" },
     "/vendor/uPlot.js": { file: up.js, type: "text/javascript; charset=utf-8" },
     "/vendor/uPlot.css": { file: up.css, type: "text/css; charset=utf-8" },
@@ -176,6 +178,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     };
     return c.json(groupResults(table, over));
   });
+
+  analysisRoutes(app, watcher);
 
   app.get("/api/run/:sweep/:index", (c) => {
     const r = runOf(c);

@@ -49,6 +49,8 @@ export interface SweepSummary {
   /** Runs in a final state. */
   done: number;
   counts: Record<RunState, number>;
+  /** A study: its sampler, budget and objective (the dashboard's study view). */
+  study?: { sampler: string; budget: number; objective: { metric: string; mode: "min" | "max" } };
 }
 
 /** What changed in one poll round. */
@@ -295,6 +297,7 @@ export class StoreWatcher {
       total: t.rows.length,
       done,
       counts,
+      ...(m.search ? { study: { sampler: m.search.sampler, budget: m.search.budget, objective: m.search.objective } } : {}),
     };
   }
 }

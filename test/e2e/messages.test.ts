@@ -129,6 +129,8 @@ const REPROS: Repro[] = [
   { message: "no metric '<metric>' in this sweep: <what it has>", inSweep: true, args: ["results", "--best", "acc"] },
   { message: "--best takes metric[:min|max], got '<value>'", inSweep: true, args: ["results", "--best", "loss:median"] },
   { message: "--best needs a metric: metric[:min|max] (only a study has an objective of its own)", inSweep: true, args: ["results", "--best"] },
+  { message: "--importance <metric>: no metric '<metric>' in this sweep: <what it has>", inSweep: true, args: ["results", "--importance", "acc"] },
+  { message: "--vs compares on one metric: add --best metric[:min|max]", inSweep: true, args: ["results", "--vs", "other"] },
   // --- search ------------------------------------------------------------------------------------
   { message: "<key>: a distribution ({type: ...}) is for a search, and this is a grid", files: Y("command: echo\nconfig:\n  lr: 0.1\nsweep:\n  lr: {type: float, low: 0.001, high: 0.1}\n"), args: ["run", "-m"] },
   { message: "--search runs many trials: add -m (--multirun)", files: Y(BASE), args: ["run", "--search", "tpe", "--budget", "3", "--objective", "loss", "a=interval(0,1)"] },

@@ -1,6 +1,7 @@
 // corral dashboard client: vanilla JS, no build step. Everything from the server is data:
 // it is put into the page with textContent / attributes, never parsed as HTML.
 /* global uPlot */
+import { importanceCard, showStudy, showVs } from "./analysis.js";
 
 const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost", "unknown"];
 const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);
@@ -95,6 +96,8 @@ async function show() {
     else if (parts[0] === "compare" && parts[1]) await showCompare(view, parts[1], query);
     else if (parts[0] === "group" && parts[1]) await showGroup(view, parts[1], query);
     else if (parts[0] === "dag" && parts[1]) await showDag(view, parts[1]);
+    else if (parts[0] === "vs") await showVs(ui, view, query);
+    else if (parts[0] === "study" && parts[1]) await showStudy(ui, view, parts[1]);
     else showList(view);
   } catch (e) {
     view.replaceChildren(h("p", { class: "error" }, String(e.message || e)));
@@ -124,7 +127,7 @@ function showList(view) {
     ),
   );
   view.replaceChildren(
-    h("h1", {}, "Sweeps and pipelines"),
+    h("div", { class: "toolbar" }, h("h1", {}, "Sweeps and pipelines"), sweeps.length > 1 ? h("a", { class: "button", id: "vs-link", href: "#/vs" }, "compare two sweeps") : null),
     sweeps.length
       ? h("table", { id: "sweeps" }, h("thead", {}, h("tr", {}, ["sweep", "kind", "started", "launcher", "done", "progress", "states"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, "No sweeps recorded in this project yet. Start one with corral run -m …"),
@@ -245,6 +248,7 @@ function renderSweep(view, d) {
       h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter"),
       h("a", { class: "button", href: `#/group/${enc(s.id)}` }, "group by: mean ± std"),
       s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
+      s.study ? h("a", { class: "button", id: "study-link", href: `#/study/${enc(s.id)}` }, "study: best so far") : null,
       h("span", { class: "muted", id: "shown" }, shown)),
     h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, table),
   );
@@ -405,6 +409,8 @@ async function showGroup(view, id, query) {
     h("h2", {}, "parallel coordinates"),
     h("div", { class: "toolbar" }, "colour: ", pick, h("span", { class: "muted" }, "one line per run through its parameters and the metric; blue low, red high")),
     h("div", { class: "card", id: "parcoords" }, parallelCoords(d, metric)),
+    h("h2", {}, `importance of each parameter for ${metric}`),
+    importanceCard(ui, s.id, metric),
   );
 }
 
@@ -730,6 +736,9 @@ function connect() {
   });
   es.addEventListener("runs", (m) => onRuns(JSON.parse(m.data)));
 }
+
+// What analysis.js draws with.
+const ui = { h, api, fmt, crumbs, state, loadDetail, parallelCoords, STATE_COLOR, COLORS };
 
 const first = await api("/api/sweeps");
 state.sweeps = new Map(first.sweeps.map((s) => [s.id, s]));
