@@ -50,18 +50,27 @@ function parseCsv(text: string): string[][] {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (ch === '"') quoted = false;
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
       else field += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ",") row.push(field), (field = "");
-    else if (ch === "\r" && text[i + 1] === "\n") {
+    else if (ch === ",") {
+      row.push(field);
+      field = "";
+    } else if (ch === "\r" && text[i + 1] === "\n") {
       row.push(field);
       rows.push(row);
-      (row = []), (field = ""), i++;
+      row = [];
+      field = "";
+      i++;
     } else field += ch;
   }
-  if (field || row.length) row.push(field), rows.push(row);
+  if (field || row.length) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows;
 }
 
@@ -281,7 +290,7 @@ describe.skipIf(skipReason !== undefined)("curves of several runs, exports (head
     await page.close();
   });
 
-  it("the compare view opens on the metric whose final values spread most, and its table exports as CSV", async () => {
+  it("the compare view opens on the metric whose final values spread most; its table exports as CSV, its chart and the parallel coordinates as PNG/SVG", async () => {
     const score = (m: string): number => {
       const vs = runs.map((r) => r.metrics[m]).filter((v): v is number => typeof v === "number");
       return (Math.max(...vs) - Math.min(...vs)) / (Math.abs(Math.max(...vs)) + Math.abs(Math.min(...vs)));
@@ -297,6 +306,14 @@ describe.skipIf(skipReason !== undefined)("curves of several runs, exports (head
     expect(rows[0]).toContain(best);
     const png = await downloaded(page, () => page.locator('#compare-chart [data-export="png"]').click());
     expect([...png.bytes.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    // An SVG picture of the page (parallel coordinates): SVG as drawn, PNG rendered from it
+    await page.goto(`${origin}/#/group/${sweepId}`);
+    await page.locator("#parcoords svg").waitFor({ timeout: 20_000 });
+    const lines = await page.locator("#parcoords polyline").count();
+    const pc = await downloaded(page, () => page.locator('#parcoords [data-export="svg"]').click());
+    expect(await page.evaluate((t) => new DOMParser().parseFromString(t, "image/svg+xml").querySelectorAll("polyline").length, pc.bytes.toString("utf8"))).toBe(lines);
+    const pcPng = await downloaded(page, () => page.locator('#parcoords [data-export="png"]').click());
+    expect([...pcPng.bytes.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
     expect(errors).toEqual([]);
     await page.close();
   });

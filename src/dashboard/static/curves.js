@@ -21,9 +21,12 @@ export function initCurves(c) {
 }
 
 // ---------- colours ----------
-/** A run's colour, the same on every chart and page: hues a golden angle apart by run index. */
+/**
+ * A run's colour, the same on every chart and page: hues a golden angle apart by run index, and
+ * three lightnesses in turn (runs 5 apart have near hues; their lightness differs).
+ */
 export const runHue = (index) => Math.round((210 + index * 137.508) % 360);
-export const runColor = (index, alpha = 1) => `hsl(${runHue(index)} 70% 42%${alpha < 1 ? ` / ${alpha}` : ""})`;
+export const runColor = (index, alpha = 1) => `hsl(${runHue(index)} 70% ${[42, 30, 55][index % 3]}%${alpha < 1 ? ` / ${alpha}` : ""})`;
 
 // ---------- run selection (sweep table) ----------
 const selected = new Map(); // sweep id -> Set of run indices
@@ -394,7 +397,7 @@ export async function showCurves(view, id, query) {
   const toggle = (key, label) => h("label", { class: "muted" }, h("input", { type: "checkbox", id: `curves-${key}`, checked: cv[key], onchange: (e) => { cv[key] = e.target.checked; keep(); drawCurves(cv); } }), ` ${label}`);
   const why = c.informative?.metric === c.metric && !query.get("metric") && WHY[c.informative.why] ? `opened on ${c.metric}: ${WHY[c.informative.why]}` : "";
   view.replaceChildren(
-    h("h1", {}, `${c.metric || "?"} over ${c.runs.length} run${c.runs.length === 1 ? "" : "s"}`),
+    h("h1", {}, `${c.metric || "?"} over ${c.runs.length} run${c.runs.length === 1 ? "" : "s"}`, query.get("filter") ? h("span", { class: "muted", id: "curves-filter" }, ` (filter: ${query.get("filter")})`) : null),
     h("div", { class: "toolbar" }, "metric ", metricPick, " x ", xPick, " smoothing ", slider, smoothVal, toggle("logx", "log x"), toggle("logy", "log y"),
       chartButtons(`${id}-${c.metric}`, () => uplotPng(state.curves.uplot, { title: c.metric, legend: curveLegend(cv) }), () => uplotSvg(state.curves.uplot, { title: c.metric, legend: curveLegend(cv), series: (i) => i > 0 })),
       why ? h("span", { class: "muted", id: "curves-why" }, why) : null),
