@@ -22,7 +22,7 @@ import { pageOfRuns } from "./table.js";
 import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
-import { CURVES_MAX, mostInformative, parseRunList, timeAt, TIME_KEYS } from "./curves.js";
+import { CURVES_MAX, mostInformative, parseRunList, thin, timeAt, TIME_KEYS } from "./curves.js";
 
 export const TOKEN_COOKIE = "corral_token";
 export const TOKEN_HEADER = "x-corral-token";
@@ -263,7 +263,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     for (const row of chosen.slice(0, CURVES_MAX)) {
       const reader = metric ? watcher.seriesOf(s.summary.id, row.index) : undefined;
       const set = reader?.series();
-      const pts = (metric && set?.series[metric]) || [];
+      const pts = thin((metric && set?.series[metric]) || []);
       const timeKey = TIME_KEYS.find((k) => k !== metric && set?.series[k]?.length);
       const x = pts.map((p) => p[0]);
       runs.push({ index: row.index, state: row.state, params: row.params, x, y: pts.map((p) => p[1]), xKey: set?.x ?? "step", ...(timeKey ? { timeKey, t: timeAt(x, set!.series[timeKey]!) } : {}) });

@@ -4,11 +4,23 @@
  * opens on. The series come from the same incremental readers as /api/metrics (min/max per
  * bucket), so a chart of 50 runs costs 50 downsampled series, never the files.
  */
+import { MinMaxSeries } from "../store/metrics.js";
 import type { SweepManifest } from "../store/protocol.js";
 import type { RunRow } from "./live.js";
 
 /** Most runs one curves answer carries; the page says when the selection was cut. */
 export const CURVES_MAX = 50;
+
+/** Most points of one run's curve in a curves answer (50 runs x 1,000 points; a chart is ~1,000 px wide). */
+export const CURVE_POINTS = 1000;
+
+/** A downsampled series thinned again to at most CURVE_POINTS (min/max per bucket: spikes stay). */
+export function thin(points: ReadonlyArray<[number, number]>, max = CURVE_POINTS): Array<[number, number]> {
+  if (points.length <= max) return [...points];
+  const m = new MinMaxSeries(Math.floor(max / 8));
+  for (const [x, y] of points) m.add(x, y);
+  return m.points();
+}
 
 /** Keys that count steps or time: never the metric a chart opens on. */
 const COUNTER = /^(_.*|step|global_step|steps|epoch|epochs|iter|iters|iteration|iterations|batch|batch_idx|sample|samples|time|timestamp|wall_time|walltime|elapsed|runtime|duration|lr|learning_rate)$|(_step|_epoch|_time|_timestamp|_seconds|_secs)$/i;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDashboardApp } from "../../src/dashboard/app.js";
-import { CURVES_MAX, mostInformative, parseRunList, timeAt } from "../../src/dashboard/curves.js";
+import { CURVE_POINTS, CURVES_MAX, mostInformative, parseRunList, thin, timeAt } from "../../src/dashboard/curves.js";
 import { StoreWatcher, type RunRow } from "../../src/dashboard/live.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { indexSweep, writeManifest, writeRunStatus } from "../../src/store/store.js";
@@ -39,6 +39,15 @@ describe("helpers", () => {
   it("wall time at each x by interpolation, from the first logged time", () => {
     expect(timeAt([0, 5, 10, 20], [[0, 100], [10, 110]])).toEqual([0, 5, 10, 10]);
     expect(timeAt([1], [])).toBeUndefined();
+  });
+  it("a long curve is thinned to CURVE_POINTS, keeping its ends and its spike", () => {
+    const pts = Array.from({ length: 4000 }, (_, i): [number, number] => [i, i === 2345 ? 50 : Math.sin(i / 100)]);
+    const got = thin(pts);
+    expect(got.length).toBeLessThanOrEqual(CURVE_POINTS);
+    expect(got[0]).toEqual(pts[0]);
+    expect(got.at(-1)).toEqual(pts.at(-1));
+    expect(got).toContainEqual([2345, 50]);
+    expect(thin(pts.slice(0, 10))).toEqual(pts.slice(0, 10));
   });
   it("run lists", () => {
     expect(parseRunList("3,1,3")).toEqual([3, 1]);

@@ -406,7 +406,26 @@ export async function showCurves(view, id, query) {
     h("div", { class: "card", id: "curves-legend-box", style: "padding:0;overflow:auto;max-height:40vh" }),
   );
   drawCurves(cv);
+  // While a plotted run is still going, its curve grows: ask again (the server reads only what was appended).
+  let sig = JSON.stringify(c.runs);
+  let busy = false;
+  state.timers.push(setInterval(async () => {
+    if (busy || !cv.data.runs.some((r) => !FINAL.has(r.state)) || state.curves?.uplot === undefined) return;
+    busy = true;
+    try {
+      const next = await api(`/api/curves/${enc(id)}?${q}`);
+      const nsig = JSON.stringify(next.runs);
+      if (nsig !== sig && document.getElementById("curves-chart")) {
+        sig = nsig;
+        cv.data = next;
+        drawCurves(cv);
+      }
+    } finally {
+      busy = false;
+    }
+  }, 3000));
 }
+const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);
 
 /** The curves as drawn now: per run its points on the chosen x, smoothed when asked. */
 function curveRuns(cv) {
