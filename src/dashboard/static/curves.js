@@ -399,7 +399,7 @@ export async function showCurves(view, id, query) {
   view.replaceChildren(
     h("h1", {}, `${c.metric || "?"} over ${c.runs.length} run${c.runs.length === 1 ? "" : "s"}`, query.get("filter") ? h("span", { class: "muted", id: "curves-filter" }, ` (filter: ${query.get("filter")})`) : null),
     h("div", { class: "toolbar" }, "metric ", metricPick, " x ", xPick, " smoothing ", slider, smoothVal, toggle("logx", "log x"), toggle("logy", "log y"),
-      chartButtons(`${id}-${c.metric}`, () => uplotPng(state.curves.uplot, { title: c.metric, legend: curveLegend(cv) }), () => uplotSvg(state.curves.uplot, { title: c.metric, legend: curveLegend(cv), series: (i) => i > 0 })),
+      chartButtons(`${id}-${c.metric}`, () => uplotPng(state.curves.uplot, { title: c.metric, legend: curveLegend(cv) }), () => uplotSvg(state.curves.uplot, { title: c.metric, legend: curveLegend(cv) })),
       why ? h("span", { class: "muted", id: "curves-why" }, why) : null),
     h("p", { class: "muted", id: "curves-notes" }),
     h("div", { class: "chart", id: "curves-chart" }),
