@@ -23,6 +23,7 @@ import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
 import { analysisRoutes } from "./analysis.js";
+import { CURVES_MAX, mostInformative, parseRunList, thin, timeAt, TIME_KEYS } from "./curves.js";
 
 export const TOKEN_COOKIE = "corral_token";
 export const TOKEN_HEADER = "x-corral-token";
@@ -75,6 +76,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     "/": { file: path.join(staticDir, "index.html"), type: "text/html; charset=utf-8" },
     "/app.js": { file: path.join(staticDir, "app.js"), type: "text/javascript; charset=utf-8" },
     "/analysis.js": { file: path.join(staticDir, "analysis.js"), type: "text/javascript; charset=utf-8" },
+    "/curves.js": { file: path.join(staticDir, "curves.js"), type: "text/javascript; charset=utf-8" },
     "/style.css": { file: path.join(staticDir, "style.css"), type: "text/css; charset=utf-8" },
     "/vendor/uPlot.js": { file: up.js, type: "text/javascript; charset=utf-8" },
     "/vendor/uPlot.css": { file: up.css, type: "text/css; charset=utf-8" },
@@ -138,7 +140,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
       for (const k of Object.keys(r.params)) params.add(k);
       for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
     }
-    const base = { sweep: s.summary, manifest: pickManifest(s.manifest), paramColumns: [...params], metricColumns: [...metrics] };
+    const base = { sweep: s.summary, manifest: pickManifest(s.manifest), paramColumns: [...params], metricColumns: [...metrics], informative: mostInformative(s.rows, [...metrics], s.manifest) };
     // `?limit=`: one page of the filtered, sorted table (a 100,000-run sweep sends one page).
     const limit = c.req.query("limit");
     if (limit === undefined) return c.json({ ...base, runs: s.rows });
@@ -237,6 +239,40 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     if (!reader) return notFound(c);
     const s = reader.series();
     return c.json({ x: s.x, sources: reader.sources().map((x) => x.kind), rows: seriesRows(s) });
+  });
+
+  // One metric of several runs (`runs=3,5,8`, or the table's `filter`/`sort`/`dir`), at most
+  // CURVES_MAX, each downsampled; `t` is wall-clock seconds when the run logs a time key.
+  app.get("/api/curves/:sweep", (c) => {
+    const s = sweepOr404(c);
+    if (!s) return notFound(c);
+    const metrics = new Set<string>();
+    for (const r of s.rows) for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
+    const informative = mostInformative(s.rows, [...metrics], s.manifest);
+    const metric = c.req.query("metric") || informative.metric;
+    const listed = c.req.query("runs");
+    let chosen: typeof s.rows;
+    if (listed !== undefined) {
+      const want = parseRunList(listed);
+      if (!want) return c.json({ error: "runs must be run indices separated by commas (runs=0,3,7)" }, 400);
+      const at = new Map(s.rows.map((r) => [r.index, r]));
+      chosen = want.map((i) => at.get(i)).filter((r): r is NonNullable<typeof r> => r !== undefined);
+    } else {
+      const dir = c.req.query("dir") ?? "asc";
+      if (dir !== "asc" && dir !== "desc") return c.json({ error: "dir must be asc or desc" }, 400);
+      const params = [...new Set(s.rows.flatMap((r) => Object.keys(r.params)))];
+      chosen = pageOfRuns(s.rows, params, { filter: c.req.query("filter") ?? "", sort: c.req.query("sort") ?? "run", dir: dir === "asc" ? 1 : -1, limit: s.rows.length }).runs;
+    }
+    const runs = [];
+    for (const row of chosen.slice(0, CURVES_MAX)) {
+      const reader = metric ? watcher.seriesOf(s.summary.id, row.index) : undefined;
+      const set = reader?.series();
+      const pts = thin((metric && set?.series[metric]) || []);
+      const timeKey = TIME_KEYS.find((k) => k !== metric && set?.series[k]?.length);
+      const x = pts.map((p) => p[0]);
+      runs.push({ index: row.index, state: row.state, params: row.params, x, y: pts.map((p) => p[1]), xKey: set?.x ?? "step", ...(timeKey ? { timeKey, t: timeAt(x, set!.series[timeKey]!) } : {}) });
+    }
+    return c.json({ metric, metrics: [...metrics], informative, matched: chosen.length, limit: CURVES_MAX, cut: chosen.length > CURVES_MAX, runs });
   });
 
   app.get("/api/events", (c) =>

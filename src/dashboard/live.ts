@@ -80,8 +80,8 @@ const mtimeOf = (file: string): number => {
 };
 
 
-/** Runs whose downsampled chart series stay in memory between chart requests. */
-export const SERIES_KEPT = 32;
+/** Runs whose downsampled chart series stay in memory between chart requests (more than a curves chart's 50 runs). */
+export const SERIES_KEPT = 64;
 /** Metric files larger than this get their chart series in the watcher's first read of them. */
 export const SERIES_ABOVE = 8 << 20;
 

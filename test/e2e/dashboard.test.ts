@@ -190,7 +190,8 @@ describe.skipIf(skipReason !== undefined)("corral ui (dashboard) in headless Chr
     // Sort by lr descending and filter to one value: the table follows.
     await page.click('#runs th[data-col="lr"]');
     await page.click('#runs th[data-col="lr"]');
-    expect(await page.locator('#runs tbody tr td:nth-child(2)').first().textContent()).toBe("0.1");
+    // Cells: the select box, run, lr, ...
+    expect(await page.locator('#runs tbody tr td:nth-child(3)').first().textContent()).toBe("0.1");
     await page.fill("#filter", "lr=0.01");
     await until("the filter", async () => (await page.locator("#runs tbody tr").count()) === 3);
     await page.fill("#filter", "");

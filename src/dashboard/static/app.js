@@ -2,6 +2,7 @@
 // it is put into the page with textContent / attributes, never parsed as HTML.
 /* global uPlot */
 import { importanceCard, showStudy, showVs } from "./analysis.js";
+import { initCurves, selectCell, selectHead, showCurves, sweepActions } from "./curves.js";
 
 const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost", "unknown"];
 const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);
@@ -95,6 +96,7 @@ async function show() {
     else if (parts[0] === "run" && parts[1] && parts[2]) await showRun(view, parts[1], parts[2]);
     else if (parts[0] === "compare" && parts[1]) await showCompare(view, parts[1], query);
     else if (parts[0] === "group" && parts[1]) await showGroup(view, parts[1], query);
+    else if (parts[0] === "curves" && parts[1]) await showCurves(view, parts[1], query);
     else if (parts[0] === "dag" && parts[1]) await showDag(view, parts[1]);
     else if (parts[0] === "vs") await showVs(ui, view, query);
     else if (parts[0] === "study" && parts[1]) await showStudy(ui, view, parts[1]);
@@ -206,7 +208,8 @@ function renderSweep(view, d) {
     const c = typeof x === "number" && typeof y === "number" ? x - y : key === "state" ? STATES.indexOf(x) - STATES.indexOf(y) : String(x).localeCompare(String(y));
     return sweepView.sortDir * c || a.index - b.index;
   });
-  const head = h("tr", {}, cols.map((c) =>
+  state.sweepTable = { id: s.id, cols, rows, paged: !!d.paged };
+  const head = h("tr", {}, selectHead(s.id, rows.slice(0, 2000)), cols.map((c) =>
     h("th", { class: `sortable${c === key ? (sweepView.sortDir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
       sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
       sweepView.sortKey = c;
@@ -215,7 +218,7 @@ function renderSweep(view, d) {
     } }, c)));
   const MAX = 2000; // a million-run sweep is filtered, not scrolled
   const body = rows.slice(0, MAX).map((r) =>
-    h("tr", { class: "link", "data-index": r.index, onclick: () => (location.hash = `#/run/${enc(s.id)}/${r.index}`) },
+    h("tr", { class: "link", "data-index": r.index, onclick: () => (location.hash = `#/run/${enc(s.id)}/${r.index}`) }, selectCell(s.id, r.index),
       cols.map((c) => {
         const v = cellValue(r, c, d);
         if (c === "state") return h("td", {}, stateBadge(r.state));
@@ -249,6 +252,7 @@ function renderSweep(view, d) {
       h("a", { class: "button", href: `#/group/${enc(s.id)}` }, "group by: mean ± std"),
       s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
       s.study ? h("a", { class: "button", id: "study-link", href: `#/study/${enc(s.id)}` }, "study: best so far") : null,
+      ...sweepActions(s.id),
       h("span", { class: "muted", id: "shown" }, shown)),
     h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, table),
   );
@@ -462,7 +466,8 @@ async function showCompare(view, id, query) {
   const d = await loadDetail(id);
   const s = d.sweep;
   crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["compare"]);
-  const metric = query.get("metric") || d.metricColumns[0];
+  // Opens on the most informative metric (the server's `informative`: curves.ts), not `step`.
+  const metric = query.get("metric") || d.informative?.metric || d.metricColumns[0];
   const param = query.get("param") || d.paramColumns[0];
   const pick = (name, options, value) => h("select", { id: `pick-${name}`, onchange: (e) => {
     const q = new URLSearchParams({ metric, param, [name]: e.target.value });
@@ -740,6 +745,7 @@ function connect() {
 // What analysis.js draws with.
 const ui = { h, api, fmt, crumbs, state, loadDetail, parallelCoords, STATE_COLOR, COLORS };
 
+initCurves({ state, h, fmt, api, enc, crumbs, stateBadge, cellValue, sweepView, UNSUCCESSFUL });
 const first = await api("/api/sweeps");
 state.sweeps = new Map(first.sweeps.map((s) => [s.id, s]));
 connect();
