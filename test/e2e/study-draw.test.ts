@@ -4,7 +4,7 @@
  * is killed with SIGKILL at each of its `link` calls in turn (the claim of a trial) and `corral
  * resume` finishes the study. Counted from the trial folders and from what the trials wrote.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
@@ -89,4 +89,14 @@ describe("trials drawn by several processes from one study", () => {
       expect([...ran].sort(), `${call} #${n}: each trial ran once`).toEqual([...Array(BUDGET).keys()].map((k) => path.join(sweep, String(k))).sort());
     }
   }, 300_000);
+
+  it("corral resume of a study whose recipe is gone: exit 1 naming the file, nothing started", () => {
+    const { dir, sweep } = studyToDraw(3);
+    rmSync(path.join(sweep, ".corral", "study-recipe.json"));
+    const r = corral(["resume"], { cwd: dir, env: { COUNT_FILE: path.join(dir, "count.txt") } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${path.join(sweep, ".corral", "study-recipe.json")} is missing or unreadable: the study's further trials cannot be composed`);
+    expect(existsSync(path.join(sweep, "1", "trial.json"))).toBe(false);
+    expect(lines(path.join(dir, "count.txt"))).toHaveLength(1);
+  });
 });
