@@ -298,4 +298,24 @@ describe.skipIf(noSlurm !== undefined)("a study on the SLURM test cluster", () =
     expect(ran.size).toBe(7);
     for (const [run, p] of ran) expect(p, `trial ${run}`).toHaveLength(1);
   }, 180_000);
+
+  it("ASHA prunes trials the task drew: SIGTERM received, recorded pruned, budget exact, each trial once", () => {
+    const dir = project(`launcher: {type: slurm, parallel: 3, poll_interval: 1}\nenv: {PROJECT: PROJECTDIR, STEP_S: "0.5"}\nsearch:\n  early_stop: {asha: {resource: step, min: 1, max: 9, reduction_factor: 3}}\n  sampler: random\n  objective: loss:min\n`);
+    writeFileSync(path.join(dir, "corral.yaml"), readFileSync(path.join(dir, "corral.yaml"), "utf8").replace("PROJECTDIR", dir));
+    const r = corral(["run", "-m", "--budget", "12", "--seed", "4", "steps=9", ...SPACE], { cwd: dir, env: { PROJECT: dir }, timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const sweep = sweepDirs(dir)[0]!;
+    const m = manifestOf(sweep);
+    expect(m.runs.length).toBe(12);
+    expect(m.jobs.length).toBe(1);
+    const drawn = (i: number): boolean => readJson<{ drawnBy?: unknown }>(path.join(sweep, String(i), "trial.json")).drawnBy !== undefined;
+    const pruned = m.runs.map((_, i) => i).filter((i) => stateOf(sweep, i) === "pruned");
+    expect(pruned.filter(drawn).length, "pruned trials the task drew").toBeGreaterThan(0);
+    const termed = new Set(lines(path.join(dir, "sigterm.txt")));
+    for (const i of pruned) expect(termed.has(String(i)), `trial ${i} got SIGTERM`).toBe(true);
+    for (let i = 0; i < 12; i++) expect(["succeeded", "pruned"]).toContain(stateOf(sweep, i));
+    const ran = ranTrials(dir);
+    expect(ran.size).toBe(12);
+    for (const [run, p] of ran) expect(p, `trial ${run}`).toHaveLength(1);
+  }, 180_000);
 });
