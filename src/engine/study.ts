@@ -137,7 +137,8 @@ export interface StudySummary {
 export function studySummary(m: SweepManifest): StudySummary | undefined {
   const s = m.search;
   if (!s) return undefined;
-  const history = studyHistory(m);
+  // Trials a study's SLURM tasks drew that no head has adopted yet (its head is gone) count too.
+  const history = historyOf(m, [...m.runs.map((e) => ({ params: e.trial ?? {} })), ...trialsFrom(m, m.runs.length)]);
   let best: StudySummary["best"];
   for (const t of history) {
     if (t.state !== "complete") continue;
@@ -146,7 +147,7 @@ export function studySummary(m: SweepManifest): StudySummary | undefined {
   return {
     sampler: s.sampler,
     budget: s.budget,
-    trials: m.runs.length,
+    trials: history.length,
     complete: history.filter((t) => t.state === "complete").length,
     pruned: history.filter((t) => t.state === "pruned").length,
     objective: s.objective,

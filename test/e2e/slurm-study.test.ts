@@ -97,13 +97,19 @@ describe.skipIf(problem !== undefined)("a study on SLURM (real local cluster)", 
     expect([...batchRuns].sort((a, b) => a - b)).toEqual([...Array(BUDGET).keys()]);
   });
 
-  it("the head killed with SIGKILL mid-study: the tasks go on drawing; corral resume ends with exactly the budget, none twice", async () => {
+  it("the head killed with SIGKILL mid-study: the tasks draw and run the rest alone; corral status counts them; corral resume ends with exactly the budget, none twice", async () => {
     const dir = study();
     const head = corralAsync(["run", "-m"], { cwd: dir });
     await waitFor(() => existsSync(path.join(dir, "ran.txt")) && lines(path.join(dir, "ran.txt")).length >= 4, 120_000);
     head.child.kill("SIGKILL");
     await head.done;
+    // Without any head, the tasks draw and run the rest of the study.
+    await waitFor(() => lines(path.join(dir, "ran.txt")).length >= BUDGET, 120_000, "the tasks to run every trial");
     await sleep(1500);
+    const sweep = sweepDirs(dir)[0]!;
+    expect(readJson<SweepManifest>(path.join(sweep, "sweep.json")).runs.length).toBeLessThan(BUDGET);
+    // corral status counts the trials the tasks drew, adopted or not.
+    expect(corral(["status"], { cwd: dir }).stdout).toContain(`${BUDGET}/${BUDGET} trials`);
     const r = corral(["resume"], { cwd: dir, timeoutMs: 240_000 });
     expect(r.code, r.stderr).toBe(0);
     const { m } = checkStudy(dir);
