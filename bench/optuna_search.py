@@ -1,6 +1,7 @@
 # Optuna's TPE (Debian's python3-optuna, run with /usr/bin/python3) on Branin and 6-D Hartmann,
 # sequential ask/tell: bench/search.mjs runs Corral's samplers on the same functions and budget.
-# Usage: optuna_search.py <branin|hartmann6> <budget> <seed>... -> one JSON line: best per seed.
+# Usage: optuna_search.py <branin|hartmann6> <budget> [--multivariate] <seed>... -> one JSON line:
+# best per seed. --multivariate: TPESampler(multivariate=True); else Optuna's default TPE.
 import json
 import math
 import sys
@@ -29,9 +30,15 @@ def hartmann6(t):
 
 fn = {"branin": branin, "hartmann6": hartmann6}[sys.argv[1]]
 budget = int(sys.argv[2])
+rest = sys.argv[3:]
+multivariate = "--multivariate" in rest
+if multivariate:
+    import warnings
+
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 best = []
-for seed in map(int, sys.argv[3:]):
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+for seed in (int(a) for a in rest if a != "--multivariate"):
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, multivariate=multivariate))
     study.optimize(fn, n_trials=budget)
     best.append(study.best_value)
 print(json.dumps({"optuna": optuna.__version__, "best": best}))

@@ -1,8 +1,10 @@
-// Search samplers against Optuna (issue 15): Corral's TPE, Optuna's TPE (bench/optuna_search.py,
-// Debian's python3-optuna) and Corral's random search on Branin (2-D) and 6-D Hartmann, the same
-// budget over the same seeds, sequential ask/tell; and a pure simulation of slot utilization of an
-// asynchronous study against synchronous batches. Prints one JSON line per row; `bench/run.mjs
-// --only search` tabulates them. Needs `npm run build` (imports dist/).
+// Search samplers against Optuna (issue 15): Corral's TPE (multivariate, its default; and
+// univariate), Optuna's TPE (bench/optuna_search.py, Debian's python3-optuna: its default
+// univariate TPE, the target, and multivariate=True) and Corral's random search on Branin (2-D)
+// and 6-D Hartmann, the same budget over the same seeds, sequential ask/tell; and a pure
+// simulation of slot utilization of an asynchronous study against synchronous batches. Prints one
+// JSON line per row; `bench/run.mjs --only search` tabulates them. Needs `npm run build` (imports
+// dist/). Options: --seeds N (10), --from FIRST (1), --budget (60), --slots (4), --python.
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +17,7 @@ const { rngFor } = await import("../dist/plan/search/prng.js");
 const args = process.argv.slice(2);
 const opt = (name, def) => (args.includes(name) ? args[args.indexOf(name) + 1] : def);
 const budget = Number(opt("--budget", 60));
-const seeds = Array.from({ length: Number(opt("--seeds", 10)) }, (_, i) => i + 1);
+const seeds = Array.from({ length: Number(opt("--seeds", 10)) }, (_, i) => i + Number(opt("--from", 1)));
 const python = opt("--python", "/usr/bin/python3");
 
 const A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]];
@@ -61,24 +63,40 @@ function study(sampler, f) {
   return best;
 }
 
+/** Optuna's best per seed, or the error it printed. */
+function optuna(name, multivariate) {
+  const r = spawnSync(python, [path.join(here, "optuna_search.py"), name, String(budget), ...(multivariate ? ["--multivariate"] : []), ...seeds.map(String)], { encoding: "utf8" });
+  return r.status === 0 ? JSON.parse(r.stdout.trim().split("\n").pop()) : { error: (r.stderr || String(r.error)).slice(-300) };
+}
+
+/** Geometric mean of the regret (best minus the optimum): less swayed by a few lucky seeds than the median. */
+const gmRegret = (xs, optimum) => +Math.exp(xs.reduce((s, x) => s + Math.log(x - optimum), 0) / xs.length).toPrecision(3);
+
 for (const [name, p] of Object.entries(problems)) {
   const t0 = performance.now();
   const tpe = seeds.map((seed) => study(tpeSampler(p.space, { seed }), p.f));
   const tpeMs = Math.round(performance.now() - t0);
+  const univariate = seeds.map((seed) => study(tpeSampler(p.space, { seed, multivariate: false }), p.f));
   const random = seeds.map((seed) => study(randomSampler(p.space, { seed }), p.f));
-  const r = spawnSync(python, [path.join(here, "optuna_search.py"), name, String(budget), ...seeds.map(String)], { encoding: "utf8" });
-  const optuna = r.status === 0 ? JSON.parse(r.stdout.trim().split("\n").pop()) : undefined;
+  const opt = optuna(name, false);
+  const optMv = opt.error ? undefined : optuna(name, true);
   const row = {
     kind: "sampler",
     problem: name,
     budget,
     seeds: seeds.length,
+    firstSeed: seeds[0],
     optimum: p.optimum,
     corralTpe: median(tpe),
+    corralUnivariate: median(univariate),
     corralRandom: median(random),
     corralTpeMsPerTrial: +(tpeMs / (budget * seeds.length)).toFixed(2),
-    ...(optuna ? { optuna: median(optuna.best), optunaVersion: optuna.optuna } : { optunaError: (r.stderr || String(r.error)).slice(-300) }),
+    gmRegret: { corralTpe: gmRegret(tpe, p.optimum), corralUnivariate: gmRegret(univariate, p.optimum) },
+    ...(opt.error
+      ? { optunaError: opt.error }
+      : { optuna: median(opt.best), optunaMultivariate: median(optMv.best), optunaVersion: opt.optuna }),
   };
+  if (!opt.error) Object.assign(row.gmRegret, { optuna: gmRegret(opt.best, p.optimum), optunaMultivariate: gmRegret(optMv.best, p.optimum) });
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }
 

@@ -166,6 +166,7 @@ function prepareStudy(req: RunRequest, command: string[], s: StudySettings): Pre
     objective: s.objective,
     seed: s.seed,
     ...(s.earlyStop ? { early_stop: { asha: { resource: s.earlyStop.resource, min: s.earlyStop.min, max: s.earlyStop.max, reduction_factor: s.earlyStop.reductionFactor } } } : {}),
+    ...(s.tpe ? { tpe: s.tpe } : {}),
     space,
     base,
     ...(s.nJobs !== undefined ? { n_jobs: s.nJobs } : {}),

@@ -182,6 +182,8 @@ export interface StudyRecord {
   objective: { metric: string; mode: "min" | "max" };
   seed: number;
   early_stop?: { asha: { resource: string; min: number; max: number; reduction_factor: number } };
+  /** TPE's options (`search.tpe`); absent: the defaults (multivariate). */
+  tpe?: { multivariate: boolean };
   /** The search space (plain data: plan/search/types.ts SearchSpace). */
   space: SearchSpace;
   /** Overrides every trial gets before its own (the command line's other overrides). */

@@ -105,6 +105,15 @@ describe("a local study", () => {
     expect(m.runs.length).toBe(5);
     expect(ranTrials(dir).size).toBe(5);
   }, 60_000);
+
+  it("keeps search.tpe in the study's record, for resume to ask with the same TPE", () => {
+    const dir = project(`sweep:\n  x: interval(0, 1)\nsearch:\n  sampler: tpe\n  budget: 2\n  objective: loss\n  tpe: {multivariate: false}\n`);
+    const r = corral(["run", "-m"], { cwd: dir, env: { PROJECT: dir } });
+    expect(r.code, r.stderr).toBe(0);
+    const m = manifestOf(sweepDirs(dir)[0]!);
+    expect(m.search?.tpe).toEqual({ multivariate: false });
+    expect(ranTrials(dir).size).toBe(2);
+  }, 60_000);
 });
 
 describe("bad input", () => {
@@ -114,6 +123,7 @@ describe("bad input", () => {
     ["unknown sampler in the file", [...SPACE], "search: {sampler: tpee, budget: 3, objective: loss}\n", /search\.sampler: unknown sampler 'tpee' \(did you mean 'tpe'\?\)/],
     ["budget in the file below 1", [...SPACE], "search: {sampler: tpe, budget: 0, objective: loss}\n", /search\.budget: must be a whole number of trials of at least 1/],
     ["unknown field", [...SPACE], "search: {sampler: tpe, budget: 3, objective: loss, seeds: 1}\n", /search\.seeds: unknown field \(did you mean 'seed'\?\)/],
+    ["tpe option not a boolean", [...SPACE], "search: {sampler: tpe, budget: 3, objective: loss, tpe: {multivariate: yes please}}\n", /search\.tpe\.multivariate: must be true or false/],
     ["interval under a grid", ["x=interval(0,1)"], "", /interval\(\) is for continuous samplers/],
     ["budget without a search", ["--budget", "4", "w=1,2"], "", /--budget: is for a search/],
   ];

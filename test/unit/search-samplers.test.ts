@@ -1,13 +1,15 @@
 // Random and TPE samplers: bounds, shapes, seeds, purity, and TPE's behaviour as Optuna's
-// (startup, concentration, constant liar, categorical preference, pruned and failed trials).
+// (startup, concentration, constant liar, categorical preference, pruned and failed trials), in
+// both its multivariate (default) and univariate forms.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseOverrides } from "../../src/plan/overrides.js";
+import { rngFor } from "../../src/plan/search/prng.js";
 import { randomSampler } from "../../src/plan/search/random.js";
 import { spaceFromOverrides } from "../../src/plan/search/space.js";
-import { defaultWeights, parzen, tpeSampler } from "../../src/plan/search/tpe.js";
+import { defaultWeights, jointParzen, parzen, tpeSampler } from "../../src/plan/search/tpe.js";
 import type { Distribution, ParamValue, Params, Sampler, SearchSpace, TrialRecord } from "../../src/plan/search/types.js";
 
 const space = (...overrides: string[]): SearchSpace => spaceFromOverrides(parseOverrides(overrides));
@@ -90,14 +92,16 @@ describe("TPE sampler", () => {
     tpe.forEach((t, i) => expect(t.params).toEqual(rnd.ask([], i)));
   });
 
-  it("is deterministic: the same seed, trial number and history give the same params", () => {
-    const h = run(tpeSampler(MIXED, { seed: 3 }), (p) => (p.dropout as number) + Math.log10(p.lr as number) ** 2, 25);
-    const a = tpeSampler(MIXED, { seed: 3 });
-    const b = tpeSampler(MIXED, { seed: 3 });
+  it.each([true, false])("is deterministic: the same seed, trial number and history give the same params (multivariate: %s)", (multivariate) => {
+    const h = run(tpeSampler(MIXED, { seed: 3, multivariate }), (p) => (p.dropout as number) + Math.log10(p.lr as number) ** 2, 25);
+    const a = tpeSampler(MIXED, { seed: 3, multivariate });
+    const b = tpeSampler(MIXED, { seed: 3, multivariate });
     expect(a.ask(h, 25)).toEqual(b.ask(h, 25));
     expect(a.ask([...h].reverse(), 25)).toEqual(a.ask(h, 25));
-    expect(tpeSampler(MIXED, { seed: 4 }).ask(h, 25)).not.toEqual(a.ask(h, 25));
-    expect(outOfBounds(a.ask(h, 25))).toEqual([]);
+    expect(tpeSampler(MIXED, { seed: 4, multivariate }).ask(h, 25)).not.toEqual(a.ask(h, 25));
+    expect(tpeSampler(MIXED, { seed: 3, multivariate: !multivariate }).ask(h, 25)).not.toEqual(a.ask(h, 25));
+    // Every later trial stays in bounds and on its grid.
+    for (const t of run(tpeSampler(MIXED, { seed: 5, multivariate }), (p) => (p.dropout as number) + Math.log10(p.lr as number) ** 2, 40)) expect(outOfBounds(t.params)).toEqual([]);
   });
 
   it("after startup concentrates near the optimum of a quadratic, far more than random search", () => {
@@ -122,17 +126,46 @@ describe("TPE sampler", () => {
     expect(([1, 2, 3].map(share).reduce((a, b) => a + b) / 3)).toBeGreaterThan(0.5);
   });
 
-  it("constant liar: a trial running at the point TPE would suggest steers the suggestion away (not without the liar)", () => {
+  it.each([true, false])("constant liar: a trial running at the point TPE would suggest steers the suggestion away, not without the liar (multivariate: %s)", (multivariate) => {
+    const XY = space("x=interval(-10,10)", "y=interval(0,1)");
     for (const seed of [1, 2, 3]) {
-      const h = run(tpeSampler(X, { seed }), quad, 20);
-      const liar = tpeSampler(X, { seed });
+      const h = run(tpeSampler(XY, { seed, multivariate }), quad, 20);
+      const liar = tpeSampler(XY, { seed, multivariate });
       const alone = liar.ask(h, 21);
       // Another worker is already running that very point: it counts among the bad trials.
       const running: TrialRecord = { number: 20, state: "running", params: alone };
       expect(liar.ask([...h, running], 21)).not.toEqual(alone);
-      const honest = tpeSampler(X, { seed, constantLiar: false });
+      const honest = tpeSampler(XY, { seed, constantLiar: false, multivariate });
       expect(honest.ask([...h, running], 21)).toEqual(honest.ask(h, 21));
     }
+  });
+
+  it("multivariate draws each candidate from one kernel over all parameters: good trials in two corners give candidates in those corners, not the other two", () => {
+    const XY = space("x=interval(0,1)", "y=interval(0,1)");
+    const corners: Params[] = Array.from({ length: 30 }, (_, i) => (i % 2 ? { x: 0.1 + i * 1e-3, y: 0.1 } : { x: 0.9 - i * 1e-3, y: 0.9 }));
+    const rng = rngFor("corners");
+    for (const kind of ["spread", "range"] as const) {
+      const l = jointParzen(XY.params, corners, 1, false, kind);
+      const draws = Array.from({ length: 400 }, () => l.toParams(l.sample(rng)));
+      const mixed = draws.filter((p) => Math.abs((p.x as number) - (p.y as number)) > 0.5).length / draws.length;
+      // Independent draws per parameter would land in the other two corners half the time; here
+      // only the prior's kernel (weight 1/31) can.
+      expect(mixed, kind).toBeLessThan(0.05);
+    }
+  });
+
+  it("multivariate with the spread bandwidth narrows the good estimator as the good trials gather (Optuna's range bandwidth does not)", () => {
+    const X1 = space("x=interval(0,1)", "y=interval(0,1)");
+    // 30 trials: the magic clip lets kernels down to 1/32 of the range, Optuna's are 0.2 x 30^(-1/6) = 0.11 of it.
+    const gathered: Params[] = Array.from({ length: 30 }, (_, i) => ({ x: 0.5 + (i % 5) * 1e-3, y: 0.5 - (i % 3) * 1e-3 }));
+    const spreadOut: Params[] = Array.from({ length: 30 }, (_, i) => ({ x: (i + 0.5) / 30, y: 1 - (i + 0.5) / 30 }));
+    const at = [0.5, 0.5];
+    const spread = (obs: Params[]): number => jointParzen(X1.params, obs, 1, true, "spread").logPdf(at);
+    const range = (obs: Params[]): number => jointParzen(X1.params, obs, 1, true, "range").logPdf(at);
+    // The density at the gathered points' centre: far higher with kernels as narrow as the points are close.
+    expect(spread(gathered)).toBeGreaterThan(range(gathered) + 1);
+    // Spread-out points: kernels as wide as the range's (or wider), so no sharper there.
+    expect(spread(spreadOut)).toBeLessThan(range(gathered));
   });
 
   it("leaves failed trials out, and counts pruned ones as finished (after the complete ones)", () => {
@@ -167,5 +200,22 @@ describe("TPE sampler", () => {
       const at = (x: ParamValue): number => (c.dist.type === "categorical" ? c.dist.choices.indexOf(x) : c.dist.log ? Math.log(x as number) : (x as number));
       c.xs.forEach((x, i) => expect(est.logPdf(at(x)), `${JSON.stringify(c.dist)} at ${String(x)}`).toBeCloseTo(c.lp[i]!, 9));
     }
+  });
+
+  it.skipIf(!hasOptuna)("has the same multivariate Parzen log densities as Optuna 3.1 (bandwidth range), and the spread bandwidth's as Optuna's estimator given those bandwidths", () => {
+    const script = fileURLToPath(new URL("../fixtures/search/optuna_joint.py", import.meta.url));
+    const r = spawnSync(PY, [script], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout) as { space: SearchSpace["params"]; obs: Params[]; xs: Params[]; range: number[]; spread: number[] };
+    expect(c.space).toHaveLength(6);
+    expect(c.xs).toHaveLength(8);
+    // A point of the transformed space: log for a log scale, an index for a category.
+    const at = (p: Params): number[] => c.space.map(({ name, dist }) => (dist.type === "categorical" ? dist.choices.indexOf(p[name]!) : dist.log ? Math.log(p[name] as number) : (p[name] as number)));
+    for (const kind of ["range", "spread"] as const) {
+      const est = jointParzen(c.space, c.obs, 1, false, kind);
+      c.xs.forEach((x, i) => expect(est.logPdf(at(x)), `${kind} at ${JSON.stringify(x)}`).toBeCloseTo(c[kind][i]!, 9));
+    }
+    // The two differ: the observations are gathered, so the spread kernels are narrower.
+    expect(c.spread).not.toEqual(c.range);
   });
 });

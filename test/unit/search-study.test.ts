@@ -3,8 +3,10 @@
 // and ASHA's decision for a running trial from the metrics lines.
 import { describe, expect, it } from "vitest";
 import type { CorralError } from "../../src/errors.js";
-import { ashaCheck, discreteGrid, rungValues, studySettings, trialRecord } from "../../src/plan/search/study.js";
+import { ashaCheck, discreteGrid, rungValues, samplerOf, studySettings, trialRecord } from "../../src/plan/search/study.js";
 import { spaceFromOverrides } from "../../src/plan/search/space.js";
+import { tpeSampler } from "../../src/plan/search/tpe.js";
+import type { TrialRecord } from "../../src/plan/search/types.js";
 
 const err = (fn: () => unknown): CorralError => {
   try {
@@ -32,12 +34,32 @@ describe("study settings", () => {
       [{ sampler: "tpe", budget: 2, objective: { metric: "l", mode: "up" } }, {}, "search.objective.mode"],
       [{ sampler: "tpe", budget: 2, objective: "l", early_stop: { hyperband: {} } }, {}, "search.early_stop.hyperband"],
       [{ sampler: "tpe", budget: 2, objective: "l", early_stop: { asha: { max: 0.5 } } }, {}, "search.early_stop.asha.max"],
+      [{ sampler: "tpe", budget: 2, objective: "l", tpe: { multivarite: false } }, {}, "search.tpe.multivarite"],
+      [{ sampler: "tpe", budget: 2, objective: "l", tpe: { multivariate: "no" } }, {}, "search.tpe.multivariate"],
+      [{ sampler: "tpe", budget: 2, objective: "l", tpe: [false] }, {}, "search.tpe"],
+      [{ sampler: "random", budget: 2, objective: "l", tpe: { multivariate: false } }, {}, "search.tpe"],
     ];
     for (const [y, f, key] of cases) {
       const e = err(() => studySettings(y, f, "c.yaml"));
       expect(e.location?.key, JSON.stringify(y)).toBe(key);
       expect(e.exitCode).toBe(2);
     }
+    expect(err(() => studySettings({ sampler: "tpe", budget: 2, objective: "l", tpe: { multivarite: false } }, {}, "c.yaml")).message).toContain("did you mean 'multivariate'");
+  });
+  it("search.tpe.multivariate picks the TPE: absent the multivariate one, false Optuna's default univariate one", () => {
+    const y = { sampler: "tpe", budget: 30, objective: "l" };
+    expect(studySettings(y, {}, "c.yaml")?.tpe).toBeUndefined();
+    expect(studySettings({ ...y, tpe: { multivariate: false } }, {}, "c.yaml")?.tpe).toEqual({ multivariate: false });
+    expect(studySettings({ ...y, tpe: {} }, {}, "c.yaml")?.tpe).toEqual({ multivariate: true });
+    // --search random over a file's TPE leaves its tpe options aside.
+    expect(studySettings({ ...y, tpe: { multivariate: false } }, { search: "random" }, "c.yaml")?.tpe).toBeUndefined();
+    // The sampler a study's record asks for is the one these options name.
+    const XY = spaceFromOverrides(["x=interval(0,1)", "y=interval(0,1)"]);
+    const h: TrialRecord[] = Array.from({ length: 15 }, (_, i) => ({ number: i, state: "complete", params: { x: (i * 7) % 15 / 15, y: i / 15 }, value: i }));
+    const base = { sampler: "tpe" as const, seed: 1, objective: { metric: "l", mode: "min" as const } };
+    expect(samplerOf({ ...base, tpe: { multivariate: false } }, XY).ask(h, 15)).toEqual(tpeSampler(XY, { seed: 1, multivariate: false }).ask(h, 15));
+    expect(samplerOf(base, XY).ask(h, 15)).toEqual(tpeSampler(XY, { seed: 1, multivariate: true }).ask(h, 15));
+    expect(samplerOf(base, XY).ask(h, 15)).not.toEqual(tpeSampler(XY, { seed: 1, multivariate: false }).ask(h, 15));
   });
   it("n_jobs: a whole number of trials at once, named when wrong", () => {
     expect(studySettings({ sampler: "tpe", budget: 9, objective: "l", n_jobs: 6 }, {}, "c.yaml")?.nJobs).toBe(6);

@@ -23,6 +23,14 @@ export interface StudySettings {
   earlyStop?: AshaConfig;
   /** Trials at once (`search.n_jobs`, as the Hydra Optuna sweeper's `n_jobs`). */
   nJobs?: number;
+  /** TPE's options (`search.tpe`); absent: the defaults (multivariate). */
+  tpe?: TpeSettings;
+}
+
+/** The project file's `search.tpe`. */
+export interface TpeSettings {
+  /** One joint estimator over all parameters (default), or one per parameter (Optuna's default TPE). */
+  multivariate: boolean;
 }
 
 /** The command line's spelling. */
@@ -34,7 +42,8 @@ export interface SearchFlags {
 }
 
 const CLI = "<command line>";
-const FIELDS = ["sampler", "budget", "objective", "seed", "early_stop", "n_jobs"];
+const FIELDS = ["sampler", "budget", "objective", "seed", "early_stop", "n_jobs", "tpe"];
+const TPE_FIELDS = ["multivariate"];
 
 /**
  * The study asked for, or undefined for a grid (no `--search`, no `search:`, or `grid`). Errors
@@ -84,9 +93,26 @@ export function studySettings(yaml: unknown, flags: SearchFlags, file: string): 
     if (bad !== undefined) fail({ file, key: `search.early_stop.${bad}` }, "unknown early stopping", "the one early stopping is asha: {resource, min, max, reduction_factor}");
     if ("asha" in (es as object)) earlyStop = ashaFromYaml((es as Record<string, unknown>).asha, { file, key: "search.early_stop.asha" });
   }
+  let tpe: TpeSettings | undefined;
+  if (y.tpe !== undefined && y.tpe !== null && sampler === "tpe") {
+    const t = y.tpe;
+    const HINT = "e.g. tpe: {multivariate: false} for Optuna's default (univariate) TPE";
+    if (typeof t !== "object" || Array.isArray(t)) fail({ file, key: "search.tpe" }, "must be a map", HINT);
+    for (const k of Object.keys(t as object)) {
+      if (!TPE_FIELDS.includes(k)) {
+        const dym = didYouMean(k, TPE_FIELDS);
+        fail({ file, key: `search.tpe.${k}` }, `unknown field${dym ? ` (did you mean '${dym}'?)` : ""}`, `tpe takes ${TPE_FIELDS.join(", ")}`);
+      }
+    }
+    const mv = (t as Record<string, unknown>).multivariate ?? true;
+    if (typeof mv !== "boolean") fail({ file, key: "search.tpe.multivariate" }, `must be true or false (got ${String(mv)})`, HINT);
+    tpe = { multivariate: mv as boolean };
+  } else if (y.tpe !== undefined && flags.search === undefined) {
+    fail({ file, key: "search.tpe" }, `is for sampler tpe, and this search's sampler is ${String(sampler)}`, "drop search.tpe, or set sampler: tpe");
+  }
   const nJobs = y.n_jobs;
   if (nJobs !== undefined && (typeof nJobs !== "number" || !Number.isInteger(nJobs) || nJobs < 1)) fail({ file, key: "search.n_jobs" }, `must be a whole number of trials at once of at least 1 (got ${String(nJobs)})`, "e.g. n_jobs: 6 (on SLURM, 3 array tasks of launcher.parallel 2)");
-  return { sampler: sampler as "random" | "tpe", budget: budget as number, objective, seed: seed as number, ...(earlyStop ? { earlyStop } : {}), ...(nJobs !== undefined ? { nJobs: nJobs as number } : {}) };
+  return { sampler: sampler as "random" | "tpe", budget: budget as number, objective, seed: seed as number, ...(earlyStop ? { earlyStop } : {}), ...(tpe ? { tpe } : {}), ...(nJobs !== undefined ? { nJobs: nJobs as number } : {}) };
 }
 
 function objectiveOf(flag: string | undefined, y: unknown, file: string, fail: (w: { file: string; key: string }, m: string, h?: string) => never): StudySettings["objective"] {
@@ -108,9 +134,9 @@ function objectiveOf(flag: string | undefined, y: unknown, file: string, fail: (
 }
 
 /** The sampler of a study. */
-export function samplerOf(s: { sampler: StudySettings["sampler"] | "custom"; seed: number; objective: StudySettings["objective"] }, space: SearchSpace): Sampler {
+export function samplerOf(s: { sampler: StudySettings["sampler"] | "custom"; seed: number; objective: StudySettings["objective"]; tpe?: TpeSettings }, space: SearchSpace): Sampler {
   if (s.sampler === "custom") throw new CorralError("E_USAGE", "this study's sampler was the library caller's own: its further trials can only be asked through launch({ search: { sampler } })", { exitCode: 2 });
-  return s.sampler === "tpe" ? tpeSampler(space, { seed: s.seed, direction: s.objective.mode }) : randomSampler(space, { seed: s.seed });
+  return s.sampler === "tpe" ? tpeSampler(space, { seed: s.seed, direction: s.objective.mode, multivariate: s.tpe?.multivariate ?? true }) : randomSampler(space, { seed: s.seed });
 }
 
 /**
