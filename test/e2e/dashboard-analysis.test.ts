@@ -7,7 +7,7 @@
  * /usr/bin/chromium is missing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -223,6 +223,12 @@ describe.skipIf(skipReason !== undefined)("analysis views in the dashboard (head
     const bestRun = S.runs.find((r) => r.loss === want[want.length - 1])!;
     expect(await page.locator('[data-fact="best"]').textContent()).toBe(`trial ${bestRun.index}: loss = ${String(Number(bestRun.loss!.toPrecision(5)))}`);
     expect(await page.locator("#parcoords svg").getAttribute("data-axes")).toBe("lr,width,loss");
+    // The best-so-far chart exports as SVG: the download is the chart with every trial's point.
+    await page.locator('#study-chart [data-export="svg"]').waitFor({ timeout: 10_000 });
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.locator('#study-chart [data-export="svg"]').click()]);
+    const svgText = readFileSync((await dl.path())!, "utf8");
+    expect(svgText).toContain("<svg");
+    expect(svgText.match(/class="trial/g)?.length).toBe(pts.length);
     await page.screenshot({ path: path.join(SHOTS, "dashboard-analysis-study.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();

@@ -161,7 +161,7 @@ function decorateExports(view) {
     const marks = holder.id === "compare-chart" ? () => state.compare?.failed || [] : () => [];
     holder.append(chartButtons(title, () => uplotPng(u, { title }), () => uplotSvg(u, { title, marks: marks() })));
   }
-  for (const svg of view.querySelectorAll("#parcoords > svg, #dag > svg")) {
+  for (const svg of view.querySelectorAll("#parcoords > svg, #dag > svg, #importance > svg, svg#best-so-far")) {
     const box = svg.parentElement;
     if (box.dataset.exports) continue;
     box.dataset.exports = "1";
@@ -169,14 +169,17 @@ function decorateExports(view) {
   }
   for (const table of view.querySelectorAll("table[id]")) {
     if (table.id === "runs") continue; // the sweep table's CSV button is in its toolbar (every row, not those shown)
-    const box = table.closest(".card") || table;
-    const before = box.previousElementSibling;
-    if (before?.dataset.exportFor === table.id) continue;
-    box.before(h("div", { class: "export-bar table-export", "data-export-for": table.id },
+    // Inside the table's card (a card may sit in a grid of cards), else right above the table.
+    const card = table.closest(".card");
+    const where = card || table.parentElement;
+    if (!where || [...where.children].some((c) => c.dataset?.exportFor === table.id)) continue;
+    const bar = h("div", { class: "export-bar table-export", "data-export-for": table.id },
       h("button", { class: "export", "data-export": "csv", onclick: () => {
         const t = document.getElementById(table.id);
         if (t) download(`${fileStem(t.id)}.csv`, new Blob([tableCsv(t)], { type: "text/csv;charset=utf-8" }));
-      } }, "CSV")));
+      } }, "CSV"));
+    if (card) card.prepend(bar);
+    else table.before(bar);
   }
 }
 
