@@ -74,6 +74,12 @@ interface Tracked {
   /** Runs read at least once (a row of one that is not is a placeholder). */
   read: boolean[];
   unread: number;
+  /** When its summary was last made (performance.now()). */
+  summaryAt: number;
+  /** Runs before this index were all read at least once. */
+  cursor: number;
+  /** The sweep folder's plain sub-folders, listed once for all slices of a load. */
+  plainDirs?: Set<string>;
   summarySig: string;
 }
 
@@ -94,9 +100,14 @@ export const SERIES_ABOVE = 8 << 20;
 /**
  * Runs never read that one round reads at most: `start()` reads this many before it returns (a
  * sweep this size is whole at once, and a larger one's first pages are there), and the rest a
- * slice at a time between requests, so the server answers while a 100,000-run sweep loads.
+ * slice of SLICE_MS at a time between requests, so the server answers while a 100,000-run sweep
+ * loads.
  */
 export const READ_SLICE = 2000;
+/** How long one loading slice reads before the event loop turns (requests are answered between). */
+export const SLICE_MS = 40;
+/** While a sweep loads, how often its summary (counts by state, runs unread) is published. */
+const SUMMARY_MS = 500;
 
 export interface StoreWatcherOptions {
   /** Sweep folders to show even when the project index does not list them. */
@@ -175,7 +186,7 @@ export class StoreWatcher {
    * runs never read it reads at most (the others stay placeholders, counted in `unread`).
    */
   poll(newRuns = Infinity): DashboardEvent[] {
-    const budget = { left: newRuns, onlyNew: false };
+    const budget: ReadBudget = { left: newRuns, onlyNew: false, count: 0 };
     const events: DashboardEvent[] = [];
     const refs = listSweeps(this.projectDir);
     for (const dir of this.opts.extraSweepDirs ?? []) {
@@ -249,7 +260,7 @@ export class StoreWatcher {
         return;
       }
       const events: DashboardEvent[] = [];
-      const budget = { left: READ_SLICE, onlyNew: true };
+      const budget: ReadBudget = { left: Infinity, onlyNew: true, until: performance.now() + SLICE_MS, count: 0 };
       try {
         for (const t of [...this.tracked.values()].sort((a, b) => b.ref.createdAt - a.ref.createdAt)) {
           if (t.unread > 0 && budget.left > 0) events.push(...this.readRuns(t, budget));
@@ -316,6 +327,8 @@ export class StoreWatcher {
         settled: manifest.runs.map(() => false),
         read,
         unread: read.filter((x) => !x).length,
+        cursor: 0,
+        summaryAt: 0,
         summarySig: old?.summarySig ?? "",
       };
       this.tracked.set(ref.id, t);
@@ -337,21 +350,28 @@ export class StoreWatcher {
     // Run folders that are plain folders of the sweep folder (not links): their files are read
     // without resolving a path (see openWithin's `listed`). Many runs to read (a first poll): one
     // listing of the sweep folder says so for all; a few (later polls): one lstat each.
-    const plainDirs = realRoot && open > PLAIN_LISTING_ABOVE ? listPlainDirs(root) : undefined;
-    t.manifest.runs.forEach((e, i) => {
-      if (t.settled[i]) return;
+    // Loading slices share one listing (a folder made since is checked the slow way).
+    if (!budget.onlyNew) t.plainDirs = undefined;
+    const plainDirs = realRoot && open > PLAIN_LISTING_ABOVE ? (budget.onlyNew ? (t.plainDirs ??= listPlainDirs(root)) : listPlainDirs(root)) : undefined;
+    const runs = t.manifest.runs;
+    // Runs before the cursor were all read: a loading slice starts there.
+    for (let i = budget.onlyNew ? t.cursor : 0; i < runs.length; i++) {
+      const e = runs[i]!;
+      if (t.settled[i]) continue;
       if (!t.read[i]) {
-        if (budget.left <= 0) return;
+        // A loading slice stops after SLICE_MS (looked at every 32 runs): requests wait no longer.
+        if (budget.until !== undefined && ++budget.count % 32 === 0 && performance.now() > budget.until) budget.left = 0;
+        if (budget.left <= 0) break;
         budget.left--;
         t.read[i] = true;
         t.unread--;
-      } else if (budget.onlyNew) return;
+      } else if (budget.onlyNew) continue;
       const plain = realRoot !== undefined && isPlainName(e.dir) && (plainDirs ? plainDirs.has(e.dir) : isPlainDir(path.join(root, e.dir)));
       const runDir = !realRoot ? undefined : plain ? path.join(path.resolve(root), e.dir) : runDirWithin(t.manifest, e);
       if (!runDir || !realRoot) {
         // A run folder that leads out of the sweep (or a sweep folder gone): nothing of it is read.
         if (t.rows[i]!.state === "unknown") changed.push((t.rows[i] = baseRow(e)));
-        return;
+        continue;
       }
       const view: RunFolderView = { entries: listFolder(runDir), realRoot, plain };
       const rec = readStatusWithin(view, runDir);
@@ -371,13 +391,20 @@ export class StoreWatcher {
         // Nothing more will be appended: a 100,000-run sweep keeps last values, not readers.
         if (!reader.hasSeries) t.readers[i] = undefined;
       }
-    });
+    }
+    while (t.cursor < runs.length && t.read[t.cursor]) t.cursor++;
+    if (t.unread === 0) t.plainDirs = undefined;
     const events: DashboardEvent[] = [];
-    const summary = this.summary(t);
-    const sig = JSON.stringify(summary);
-    if (sig !== t.summarySig) {
-      t.summarySig = sig;
-      events.push({ type: "sweep", sweep: summary });
+    // Counting a 100,000-run sweep's states after each slice of a load would cost more than the
+    // load: its summary goes out every SUMMARY_MS then, and once it is whole.
+    if (!budget.onlyNew || t.unread === 0 || performance.now() - t.summaryAt >= SUMMARY_MS) {
+      t.summaryAt = performance.now();
+      const summary = this.summary(t);
+      const sig = JSON.stringify(summary);
+      if (sig !== t.summarySig) {
+        t.summarySig = sig;
+        events.push({ type: "sweep", sweep: summary });
+      }
     }
     if (changed.length) events.push({ type: "runs", sweep: t.ref.id, runs: changed });
     return events;
@@ -408,12 +435,20 @@ export class StoreWatcher {
 interface ReadBudget {
   left: number;
   onlyNew: boolean;
+  /** performance.now() after which no more runs never read are read this round. */
+  until?: number;
+  /** Runs never read that were looked at this round. */
+  count: number;
 }
 
 /** The row of a run not read yet: its manifest facts, state unknown. */
 function unreadRow(e: RunEntry): RunRow {
-  return { ...baseRow(e), state: "unknown", message: "not read yet: the dashboard is reading this sweep" };
+  const row = baseRow(e);
+  row.state = "unknown";
+  row.message = NOT_READ;
+  return row;
 }
+const NOT_READ = "not read yet: the dashboard is reading this sweep";
 
 function baseRow(e: RunEntry): RunRow {
   return {
