@@ -113,6 +113,8 @@ export interface StoreWatcherOptions {
   /** Sweep folders to show even when the project index does not list them. */
   extraSweepDirs?: string[];
   now?: () => number;
+  /** Runs never read that start() and each timed round read at most. @default READ_SLICE */
+  readSlice?: number;
 }
 
 /** Live model of a project's sweeps; `poll()` is one synchronous round, `start()` repeats it. */
@@ -220,12 +222,12 @@ export class StoreWatcher {
    */
   start(intervalMs = 500): void {
     if (this.timer) return;
-    this.poll(READ_SLICE);
+    this.poll(this.opts.readSlice ?? READ_SLICE);
     this.loadRest();
     this.timer = setInterval(() => {
       if (this.loading) return;
       try {
-        this.poll(READ_SLICE);
+        this.poll(this.opts.readSlice ?? READ_SLICE);
       } catch {
         // a half-written or vanished file: the next round sees it whole
       }
