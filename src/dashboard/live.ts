@@ -245,7 +245,10 @@ export class StoreWatcher {
   /** Resolves once every run of every known sweep has been read (at once when so already). */
   whenLoaded(): Promise<void> {
     if (!this.loading && this.unread() === 0) return Promise.resolve();
-    return new Promise((resolve) => this.loadedWaiters.push(resolve));
+    const done = new Promise<void>((resolve) => this.loadedWaiters.push(resolve));
+    // After a poll with a budget and no start(): the rest is read now.
+    this.loadRest();
+    return done;
   }
 
   /** Read the runs not read yet, a slice per turn of the event loop, and publish them. */
@@ -360,7 +363,8 @@ export class StoreWatcher {
     for (let i = budget.onlyNew ? t.cursor : 0; i < runs.length; i++) {
       const e = runs[i]!;
       if (t.settled[i]) continue;
-      if (!t.read[i]) {
+      const fresh = !t.read[i];
+      if (fresh) {
         // A loading slice stops after SLICE_MS (looked at every 32 runs): requests wait no longer.
         if (budget.until !== undefined && ++budget.count % 32 === 0 && performance.now() > budget.until) budget.left = 0;
         if (budget.left <= 0) break;
@@ -383,7 +387,8 @@ export class StoreWatcher {
       // A large file's chart series are made in the same pass (counted among those kept).
       if (reader.hasSeries) this.keepSeries(reader);
       row.metrics = reader.last();
-      if (JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
+      // A run read for the first time replaces a placeholder: changed, no need to compare.
+      if (fresh || JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
         t.rows[i] = row;
         changed.push(row);
       }

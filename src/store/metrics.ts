@@ -45,15 +45,15 @@ export function findMetricSources(runDir: string, top?: Dirent[]): MetricSource[
     const parent = path.basename(dir);
     for (const e of entries) {
       if (--budget < 0) return;
-      const p = path.join(dir, e.name);
+      const p = (): string => path.join(dir, e.name);
       if (e.isDirectory()) {
-        if (depth < MAX_DEPTH && !e.name.startsWith(".") && !SKIP_DIRS.has(e.name)) walk(p, depth + 1);
+        if (depth < MAX_DEPTH && !e.name.startsWith(".") && !SKIP_DIRS.has(e.name)) walk(p(), depth + 1);
       } else if (e.isFile()) {
         if (depth === 0 && e.name === METRICS) continue;
-        if (FOREIGN_METRICS.tensorboard(e.name)) found.push({ kind: "tensorboard", file: p });
-        else if (depth > 0 && FOREIGN_METRICS.lightning(e.name)) found.push({ kind: "lightning", file: p });
-        else if (FOREIGN_METRICS.wandb(e.name, parent)) found.push({ kind: "wandb", file: p });
-        else if (FOREIGN_METRICS.wandbHistory(e.name)) found.push({ kind: "wandb-jsonl", file: p });
+        if (FOREIGN_METRICS.tensorboard(e.name)) found.push({ kind: "tensorboard", file: p() });
+        else if (depth > 0 && FOREIGN_METRICS.lightning(e.name)) found.push({ kind: "lightning", file: p() });
+        else if (FOREIGN_METRICS.wandb(e.name, parent)) found.push({ kind: "wandb", file: p() });
+        else if (FOREIGN_METRICS.wandbHistory(e.name)) found.push({ kind: "wandb-jsonl", file: p() });
       }
     }
   };
