@@ -308,7 +308,7 @@ if (want("metrics")) {
   const chart = JSON.parse(execFileSync(process.execPath, [path.join(here, "metrics.mjs"), "serve", big, "big", "chart"], { encoding: "utf8" }));
   const ms = chart.requests.map((r) => r.ms);
   rows.push({
-    what: `dashboard: 4 chart requests of that run (downsampled, ${Math.round(chart.requests[0].bytes / 1024)} KB each); first store poll ${fmt(chart.startMs)}`,
+    what: `dashboard: 4 chart requests of that run (downsampled, ${Math.round(chart.requests[0].bytes / 1024)} KB each); first store poll ${fmt(chart.loadedMs)}`,
     corral: `${ms.map((m) => `${m}`).join(" / ")} ms, server ${chart.rssMB} MB after`,
     peer: "before: 1.18 GB after 1 request, 2.28 GB after 4 (issue 16)",
     ratio: "",
@@ -321,12 +321,12 @@ if (want("metrics")) {
   const table = JSON.parse(execFileSync(process.execPath, [path.join(here, "metrics.mjs"), "serve", wide, "wide", "table"], { encoding: "utf8" }));
   const tms = table.requests.map((r) => r.ms);
   rows.push({
-    what: `dashboard: ${nRuns.toLocaleString("en")}-run sweep, 4 table pages of 100 (first, offset, filtered, filtered + sorted); first store poll ${fmt(table.startMs)}`,
-    corral: `${tms.join(" / ")} ms (${Math.round(table.requests[0].bytes / 1024)} KB a page), server ${table.rssMB} MB after`,
-    peer: "",
+    what: `dashboard: ${nRuns.toLocaleString("en")}-run sweep, 4 table pages of 100 (first, offset, filtered, filtered + sorted) once every run was read; first page asked at start`,
+    corral: `${tms.join(" / ")} ms (${Math.round(table.requests[0].bytes / 1024)} KB a page), server ${table.rssMB} MB after; first page ${fmt(table.firstPageMs)} after start (${table.firstUnread.toLocaleString("en")} runs still unread), every run read after ${fmt(table.loadedMs)}`,
+    peer: "before: first page after the whole first poll, 69.1 s",
     ratio: "",
-    target: "each page < 1 s",
-    ok: Math.max(...tms) < 1000,
+    target: "each page < 1 s, first page < 3 s, server < 300 MB",
+    ok: Math.max(...tms) < 1000 && table.firstPageMs < 3000 && table.rssMB < 300,
   });
   rmSync(wide, { recursive: true, force: true });
 }

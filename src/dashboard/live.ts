@@ -3,15 +3,15 @@
  * reads. A poll round re-reads only what can still change (status files of unfinished runs,
  * metrics files that grew, manifests whose mtime moved) and reports the differences as events.
  */
-import { statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync, type Dirent } from "node:fs";
 import path from "node:path";
 import type { ConfigMap } from "../plan/types.js";
 import type { RunEntry, RunState, RunStatusRecord, SweepManifest } from "../store/protocol.js";
 import { TERMINAL_STATES } from "../store/protocol.js";
 import { countStates, deriveStatus } from "../store/status.js";
-import { locateWithin, readJsonWithin } from "../store/contain.js";
-import { listSweeps, MANIFEST, readManifest, STATUS, type SweepRef } from "../store/store.js";
-import { RunMetrics } from "../store/metrics.js";
+import { locateWithin, readWithin, realPathOf } from "../store/contain.js";
+import { listSweeps, MANIFEST, parseRunStatus, readManifest, STATUS, type SweepRef } from "../store/store.js";
+import { RunMetrics, type RunFolderView } from "../store/metrics.js";
 
 /** One run as the dashboard shows it: manifest facts, derived state, latest metrics. */
 export interface RunRow {
@@ -51,6 +51,11 @@ export interface SweepSummary {
   counts: Record<RunState, number>;
   /** A study: its sampler, budget and objective (the dashboard's study view). */
   study?: { sampler: string; budget: number; objective: { metric: string; mode: "min" | "max" } };
+  /**
+   * Runs whose records the dashboard has not read yet (it reads a large sweep a slice at a time
+   * after start; they count as `unknown` until then). Absent once every run was read.
+   */
+  unread?: number;
 }
 
 /** What changed in one poll round. */
@@ -68,6 +73,15 @@ interface Tracked {
   readers: Array<RunMetrics | undefined>;
   /** The status file said final (derived states like "lost" are re-checked every round). */
   settled: boolean[];
+  /** Runs read at least once (a row of one that is not is a placeholder). */
+  read: boolean[];
+  unread: number;
+  /** When its summary was last made (performance.now()). */
+  summaryAt: number;
+  /** Runs before this index were all read at least once. */
+  cursor: number;
+  /** The sweep folder's plain sub-folders, listed once for all slices of a load. */
+  plainDirs?: Set<string>;
   summarySig: string;
 }
 
@@ -85,10 +99,24 @@ export const SERIES_KEPT = 64;
 /** Metric files larger than this get their chart series in the watcher's first read of them. */
 export const SERIES_ABOVE = 8 << 20;
 
+/**
+ * Runs never read that one round reads at most: `start()` reads this many before it returns (a
+ * sweep this size is whole at once, and a larger one's first pages are there), and the rest a
+ * slice of SLICE_MS at a time between requests, so the server answers while a 100,000-run sweep
+ * loads.
+ */
+export const READ_SLICE = 2000;
+/** How long one loading slice reads before the event loop turns (requests are answered between). */
+export const SLICE_MS = 40;
+/** While a sweep loads, how often its summary (counts by state, runs unread) is published. */
+const SUMMARY_MS = 500;
+
 export interface StoreWatcherOptions {
   /** Sweep folders to show even when the project index does not list them. */
   extraSweepDirs?: string[];
   now?: () => number;
+  /** Runs never read that start() and each timed round read at most. @default READ_SLICE */
+  readSlice?: number;
 }
 
 /** Live model of a project's sweeps; `poll()` is one synchronous round, `start()` repeats it. */
@@ -101,6 +129,9 @@ export class StoreWatcher {
   private isClosed = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  /** Reading the runs not read yet, a slice at a time (regular rounds wait meanwhile). */
+  private loading = false;
+  private loadedWaiters: Array<() => void> = [];
 
   constructor(
     readonly projectDir: string,
@@ -154,8 +185,12 @@ export class StoreWatcher {
     return () => this.listeners.delete(fn);
   }
 
-  /** One poll round: returns (and publishes) what changed since the last. */
-  poll(): DashboardEvent[] {
+  /**
+   * One poll round: returns (and publishes) what changed since the last. `newRuns`: how many
+   * runs never read it reads at most (the others stay placeholders, counted in `unread`).
+   */
+  poll(newRuns = Infinity): DashboardEvent[] {
+    const budget: ReadBudget = { left: newRuns, onlyNew: false, count: 0 };
     const events: DashboardEvent[] = [];
     const refs = listSweeps(this.projectDir);
     for (const dir of this.opts.extraSweepDirs ?? []) {
@@ -170,7 +205,7 @@ export class StoreWatcher {
     const seen = new Set<string>();
     for (const ref of refs) {
       seen.add(ref.id);
-      const ev = this.refreshSweep(ref);
+      const ev = this.refreshSweep(ref, budget);
       events.push(...ev);
     }
     for (const id of [...this.tracked.keys()]) {
@@ -183,17 +218,72 @@ export class StoreWatcher {
     return events;
   }
 
-  /** Poll every `intervalMs` until close(). */
+  /**
+   * Poll every `intervalMs` until close(). The first round reads at most READ_SLICE runs before
+   * this returns; runs not read yet are read a slice at a time right after (see whenLoaded).
+   */
   start(intervalMs = 500): void {
     if (this.timer) return;
-    this.poll();
+    this.poll(this.opts.readSlice ?? READ_SLICE);
+    this.loadRest();
     this.timer = setInterval(() => {
+      if (this.loading) return;
       try {
-        this.poll();
+        this.poll(this.opts.readSlice ?? READ_SLICE);
       } catch {
         // a half-written or vanished file: the next round sees it whole
       }
+      this.loadRest();
     }, intervalMs);
+  }
+
+  /** Runs of known sweeps not read yet. */
+  unread(): number {
+    let n = 0;
+    for (const t of this.tracked.values()) n += t.unread;
+    return n;
+  }
+
+  /** Resolves once every run of every known sweep has been read (at once when so already). */
+  whenLoaded(): Promise<void> {
+    if (!this.loading && this.unread() === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.loadedWaiters.push(resolve));
+    // After a poll with a budget and no start(): the rest is read now.
+    this.loadRest();
+    return done;
+  }
+
+  /** Read the runs not read yet, a slice per turn of the event loop, and publish them. */
+  private loadRest(): void {
+    if (this.loading) return;
+    if (this.unread() === 0 || this.isClosed) {
+      for (const fn of this.loadedWaiters.splice(0)) fn();
+      return;
+    }
+    this.loading = true;
+    const step = (): void => {
+      if (this.isClosed) {
+        this.loading = false;
+        return;
+      }
+      const events: DashboardEvent[] = [];
+      const budget: ReadBudget = { left: Infinity, onlyNew: true, until: performance.now() + SLICE_MS, count: 0 };
+      try {
+        for (const t of [...this.tracked.values()].sort((a, b) => b.ref.createdAt - a.ref.createdAt)) {
+          if (t.unread > 0 && budget.left > 0) events.push(...this.readRuns(t, budget));
+        }
+      } catch {
+        // as a regular round: the next one sees it whole
+      }
+      if (events.length) for (const fn of this.listeners) fn(events);
+      if (this.unread() > 0) {
+        setImmediate(step);
+        return;
+      }
+      this.loading = false;
+      for (const fn of this.loadedWaiters.splice(0)) fn();
+    };
+    setImmediate(step);
   }
 
   /** Run `fn` once when the watcher closes (at once if it already has): event streams end then. */
@@ -212,11 +302,12 @@ export class StoreWatcher {
     this.timer = undefined;
     this.isClosed = true;
     this.listeners.clear();
+    for (const fn of this.loadedWaiters.splice(0)) fn();
     for (const fn of this.closers) fn();
     this.closers.clear();
   }
 
-  private refreshSweep(ref: SweepRef): DashboardEvent[] {
+  private refreshSweep(ref: SweepRef, budget: ReadBudget): DashboardEvent[] {
     const mfile = path.join(ref.dir, MANIFEST);
     const mtime = mtimeOf(mfile);
     let t = this.tracked.get(ref.id);
@@ -230,36 +321,76 @@ export class StoreWatcher {
         return [];
       }
       const old = t;
-      const oldRows = new Map((old?.rows ?? []).map((r) => [r.index, r]));
+      const oldRows = new Map((old?.rows ?? []).flatMap((r, k) => (old!.read[k] ? [[r.index, r] as const] : [])));
       const oldReaders = new Map((old?.manifest.runs ?? []).map((r, k) => [r.index, old!.readers[k]]));
+      const read = manifest.runs.map((e) => oldRows.has(e.index));
       t = {
         ref,
         manifest,
         manifestMtime: mtime,
-        rows: manifest.runs.map((e) => oldRows.get(e.index) ?? baseRow(e)),
+        rows: manifest.runs.map((e) => oldRows.get(e.index) ?? unreadRow(e)),
         readers: manifest.runs.map((e) => oldReaders.get(e.index)),
         // A changed manifest (a resume) may reopen finished runs: read every status again.
         settled: manifest.runs.map(() => false),
+        read,
+        unread: read.filter((x) => !x).length,
+        cursor: 0,
+        summaryAt: 0,
         summarySig: old?.summarySig ?? "",
       };
       this.tracked.set(ref.id, t);
     }
+    return this.readRuns(t, budget);
+  }
+
+  /**
+   * Read the runs of a sweep that can still change (and, within the budget, those never read),
+   * and report what changed: its summary and the rows.
+   */
+  private readRuns(t: Tracked, budget: ReadBudget): DashboardEvent[] {
     const now = this.now();
     const changed: RunRow[] = [];
-    t.manifest.runs.forEach((e, i) => {
-      if (t.settled[i]) return;
-      const runDir = runDirWithin(t.manifest, e);
-      if (!runDir) return;
-      // Every file a row shows is read only if it really lies inside the sweep folder.
-      const root = t.manifest.dir;
-      const rec = readJsonWithin<RunStatusRecord>(root, path.join(runDir, STATUS));
+    // Every file a row shows is read only if it really lies inside the sweep folder.
+    const root = t.manifest.dir;
+    const realRoot = realPathOf(root);
+    const open = budget.onlyNew ? Math.min(t.unread, budget.left) : t.manifest.runs.filter((_, i) => !t.settled[i]).length;
+    // Run folders that are plain folders of the sweep folder (not links): their files are read
+    // without resolving a path (see openWithin's `listed`). Many runs to read (a first poll): one
+    // listing of the sweep folder says so for all; a few (later polls): one lstat each.
+    // Loading slices share one listing (a folder made since is checked the slow way).
+    if (!budget.onlyNew) t.plainDirs = undefined;
+    const plainDirs = realRoot && open > PLAIN_LISTING_ABOVE ? (budget.onlyNew ? (t.plainDirs ??= listPlainDirs(root)) : listPlainDirs(root)) : undefined;
+    const runs = t.manifest.runs;
+    // Runs before the cursor were all read: a loading slice starts there.
+    for (let i = budget.onlyNew ? t.cursor : 0; i < runs.length; i++) {
+      const e = runs[i]!;
+      if (t.settled[i]) continue;
+      const fresh = !t.read[i];
+      if (fresh) {
+        // A loading slice stops after SLICE_MS (looked at every 32 runs): requests wait no longer.
+        if (budget.until !== undefined && ++budget.count % 32 === 0 && performance.now() > budget.until) budget.left = 0;
+        if (budget.left <= 0) break;
+        budget.left--;
+        t.read[i] = true;
+        t.unread--;
+      } else if (budget.onlyNew) continue;
+      const plain = realRoot !== undefined && isPlainName(e.dir) && (plainDirs ? plainDirs.has(e.dir) : isPlainDir(path.join(root, e.dir)));
+      const runDir = !realRoot ? undefined : plain ? path.join(path.resolve(root), e.dir) : runDirWithin(t.manifest, e);
+      if (!runDir || !realRoot) {
+        // A run folder that leads out of the sweep (or a sweep folder gone): nothing of it is read.
+        if (t.rows[i]!.state === "unknown") changed.push((t.rows[i] = baseRow(e)));
+        continue;
+      }
+      const view: RunFolderView = { entries: listFolder(runDir), realRoot, plain };
+      const rec = readStatusWithin(view, runDir);
       const row = applyStatus(baseRow(e), rec, deriveStatus(rec, now));
       const reader = (t.readers[i] ??= new RunMetrics(runDir, { root, seriesAbove: SERIES_ABOVE }));
-      reader.update();
+      reader.update(view);
       // A large file's chart series are made in the same pass (counted among those kept).
       if (reader.hasSeries) this.keepSeries(reader);
       row.metrics = reader.last();
-      if (JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
+      // A run read for the first time replaces a placeholder: changed, no need to compare.
+      if (fresh || JSON.stringify(row) !== JSON.stringify(t.rows[i])) {
         t.rows[i] = row;
         changed.push(row);
       }
@@ -269,13 +400,20 @@ export class StoreWatcher {
         // Nothing more will be appended: a 100,000-run sweep keeps last values, not readers.
         if (!reader.hasSeries) t.readers[i] = undefined;
       }
-    });
+    }
+    while (t.cursor < runs.length && t.read[t.cursor]) t.cursor++;
+    if (t.unread === 0) t.plainDirs = undefined;
     const events: DashboardEvent[] = [];
-    const summary = this.summary(t);
-    const sig = JSON.stringify(summary);
-    if (sig !== t.summarySig) {
-      t.summarySig = sig;
-      events.push({ type: "sweep", sweep: summary });
+    // Counting a 100,000-run sweep's states after each slice of a load would cost more than the
+    // load: its summary goes out every SUMMARY_MS then, and once it is whole.
+    if (!budget.onlyNew || t.unread === 0 || performance.now() - t.summaryAt >= SUMMARY_MS) {
+      t.summaryAt = performance.now();
+      const summary = this.summary(t);
+      const sig = JSON.stringify(summary);
+      if (sig !== t.summarySig) {
+        t.summarySig = sig;
+        events.push({ type: "sweep", sweep: summary });
+      }
     }
     if (changed.length) events.push({ type: "runs", sweep: t.ref.id, runs: changed });
     return events;
@@ -298,9 +436,29 @@ export class StoreWatcher {
       done,
       counts,
       ...(m.search ? { study: { sampler: m.search.sampler, budget: m.search.budget, objective: m.search.objective } } : {}),
+      ...(t.unread ? { unread: t.unread } : {}),
     };
   }
 }
+
+/** What a round may read: how many runs never read yet, and whether only those. */
+interface ReadBudget {
+  left: number;
+  onlyNew: boolean;
+  /** performance.now() after which no more runs never read are read this round. */
+  until?: number;
+  /** Runs never read that were looked at this round. */
+  count: number;
+}
+
+/** The row of a run not read yet: its manifest facts, state unknown. */
+function unreadRow(e: RunEntry): RunRow {
+  const row = baseRow(e);
+  row.state = "unknown";
+  row.message = NOT_READ;
+  return row;
+}
+const NOT_READ = "not read yet: the dashboard is reading this sweep";
 
 function baseRow(e: RunEntry): RunRow {
   return {
@@ -328,6 +486,50 @@ function applyStatus(row: RunRow, rec: RunStatusRecord | undefined, state: RunSt
   if (rec.exitCode !== undefined) row.exitCode = rec.exitCode;
   if (rec.message) row.message = rec.message;
   return row;
+}
+
+/** Runs to read in one round above which the sweep folder is listed once instead of an lstat per run folder. */
+const PLAIN_LISTING_ABOVE = 64;
+
+/** A run folder named by one plain component (no separator, not `.` or `..`). */
+const isPlainName = (dir: string): boolean => dir !== "" && dir !== "." && dir !== ".." && !dir.includes("/") && !dir.includes(path.sep);
+
+/** Names of the sub-folders of `dir` that are folders, not links to one. */
+function listPlainDirs(dir: string): Set<string> {
+  try {
+    return new Set(
+      readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+function isPlainDir(dir: string): boolean {
+  return lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
+/** A folder's entries; undefined when it is not there (a run not started). */
+function listFolder(dir: string): Dirent[] | undefined {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A run's status record as `corral status` reads it (one that cannot be parsed is `unknown`,
+ * with the reason); undefined when it has none, or when its status.json leads out of the sweep.
+ */
+function readStatusWithin(view: RunFolderView, runDir: string): RunStatusRecord | undefined {
+  const entry = view.entries?.find((d) => d.name === STATUS);
+  if (!entry) return undefined;
+  const file = path.join(runDir, STATUS);
+  const r = readWithin(view.realRoot, file, undefined, { realRoot: view.realRoot, listed: view.plain && entry.isFile() });
+  return r.kind === "ok" ? parseRunStatus(r.data.toString("utf8"), file) : undefined;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface Dashboard {
   host: string;
   port: number;
   token: string;
+  /** Resolves once the first poll has read every run (a large sweep loads a slice at a time after start). */
+  whenLoaded(): Promise<void>;
   /** Stop polling and listening; safe to call twice. */
   close(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     host: addr.address,
     port: addr.port,
     token,
+    whenLoaded: () => watcher.whenLoaded(),
     close() {
       closed ??= new Promise<void>((resolve) => {
         watcher.close();

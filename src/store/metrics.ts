@@ -7,10 +7,10 @@
  * every numeric key for charts. `corral results`, `corral plot` and the dashboard all read
  * through here.
  */
-import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, type Dirent } from "node:fs";
 import path from "node:path";
 import type { ConfigMap } from "../plan/types.js";
-import { locateWithin } from "./contain.js";
+import { openWithin, readRange, realPathOf, type ContainedOpen } from "./contain.js";
 import { FOREIGN_METRICS, METRICS } from "./layout.js";
 import { csvFields, csvRow, decodeTfRecords, decodeWandbLog, isWandbHeader, type Decoded } from "./metric-formats.js";
 import type { MetricsLine } from "./protocol.js";
@@ -32,28 +32,28 @@ const SKIP_DIRS = new Set(["node_modules", "__pycache__", "checkpoints", "media"
  * own metrics.jsonl, so that on a key both write, the run's own value wins. Links are not
  * followed; hidden folders are not entered.
  */
-export function findMetricSources(runDir: string): MetricSource[] {
+export function findMetricSources(runDir: string, top?: Dirent[]): MetricSource[] {
   const found: MetricSource[] = [];
   let budget = MAX_ENTRIES;
   const walk = (dir: string, depth: number): void => {
     let entries;
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      entries = depth === 0 && top ? top : readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
     const parent = path.basename(dir);
     for (const e of entries) {
       if (--budget < 0) return;
-      const p = path.join(dir, e.name);
+      const p = (): string => path.join(dir, e.name);
       if (e.isDirectory()) {
-        if (depth < MAX_DEPTH && !e.name.startsWith(".") && !SKIP_DIRS.has(e.name)) walk(p, depth + 1);
+        if (depth < MAX_DEPTH && !e.name.startsWith(".") && !SKIP_DIRS.has(e.name)) walk(p(), depth + 1);
       } else if (e.isFile()) {
         if (depth === 0 && e.name === METRICS) continue;
-        if (FOREIGN_METRICS.tensorboard(e.name)) found.push({ kind: "tensorboard", file: p });
-        else if (depth > 0 && FOREIGN_METRICS.lightning(e.name)) found.push({ kind: "lightning", file: p });
-        else if (FOREIGN_METRICS.wandb(e.name, parent)) found.push({ kind: "wandb", file: p });
-        else if (FOREIGN_METRICS.wandbHistory(e.name)) found.push({ kind: "wandb-jsonl", file: p });
+        if (FOREIGN_METRICS.tensorboard(e.name)) found.push({ kind: "tensorboard", file: p() });
+        else if (depth > 0 && FOREIGN_METRICS.lightning(e.name)) found.push({ kind: "lightning", file: p() });
+        else if (FOREIGN_METRICS.wandb(e.name, parent)) found.push({ kind: "wandb", file: p() });
+        else if (FOREIGN_METRICS.wandbHistory(e.name)) found.push({ kind: "wandb-jsonl", file: p() });
       }
     }
   };
@@ -165,6 +165,19 @@ export interface RunMetricsOptions {
   chunkBytes?: number;
 }
 
+/**
+ * What a caller already knows of a run folder this round (the dashboard lists it once for the
+ * status file and the metrics): {@link RunMetrics.update} then lists nothing and resolves no path.
+ */
+export interface RunFolderView {
+  /** The folder's entries; undefined when it does not exist (yet). */
+  entries: Dirent[] | undefined;
+  /** Real path of the folder the reads are confined to (options' `root`). */
+  realRoot: string;
+  /** The run folder lies inside that root by a path without links (see openWithin's `listed`). */
+  plain: boolean;
+}
+
 /** The metrics of one run folder, read incrementally. */
 export class RunMetrics {
   private states = new Map<string, SourceState>();
@@ -206,46 +219,54 @@ export class RunMetrics {
     this.allStep = true;
   }
 
-  /** Read what was appended to every metric file since the last call; true if anything new came. */
-  update(): boolean {
-    let changed = false;
-    const sources = findMetricSources(this.runDir);
-    if (!this.seriesOn && this.opts.seriesAbove !== undefined && this.states.size === 0) {
-      let total = 0;
-      for (const src of sources) {
-        try {
-          total += statSync(src.file).size;
-        } catch {
-          /* not there */
+  /**
+   * Read what was appended to every metric file since the last call; true if anything new came.
+   * Each file is opened once a call (its size from the open descriptor).
+   */
+  update(view?: RunFolderView): boolean {
+    let sources = findMetricSources(this.runDir, view ? (view.entries ?? []) : undefined);
+    const jsonl = view?.entries?.find((e) => e.name === METRICS);
+    // Listed and not there: no open that can only fail.
+    if (view && !jsonl) sources = sources.filter((s) => s.kind !== "jsonl");
+    const realRoot = view?.realRoot ?? (this.opts.root !== undefined ? realPathOf(this.opts.root) : undefined);
+    if (this.opts.root !== undefined && realRoot === undefined) return false;
+    const open: Array<{ source: MetricSource; fd: number; size: number }> = [];
+    try {
+      for (const source of sources) {
+        // Foreign files were found as plain files in plain folders; metrics.jsonl may be a link.
+        const listed = view !== undefined && view.plain && (source.kind !== "jsonl" || jsonl?.isFile() === true);
+        const o: ContainedOpen = realRoot !== undefined ? openWithin(realRoot, source.file, { listed }) : openPlain(source.file);
+        if (o.kind === "ok") open.push({ source, fd: o.fd, size: o.size });
+      }
+      if (!this.seriesOn && this.opts.seriesAbove !== undefined && this.states.size === 0) {
+        if (open.reduce((n, f) => n + f.size, 0) > this.opts.seriesAbove) this.seriesOn = true;
+      }
+      let changed = false;
+      for (let again = true; again; ) {
+        again = false;
+        for (const { source, fd, size } of open) {
+          let st = this.states.get(source.file);
+          if (st && (size < st.offset || (source.kind === "lightning" && this.headerOf(fd) !== st.header))) {
+            // Truncated (a new attempt) or rewritten (Lightning adds a column by rewriting the file).
+            if (this.seriesOn) {
+              this.reset();
+              again = true;
+              break;
+            }
+            st = undefined;
+          }
+          if (!st) {
+            st = { source, offset: 0, count: 0, last: {} };
+            this.states.set(source.file, st);
+            changed = true;
+          }
+          if (size > st.offset && this.readFrom(st, fd, size)) changed = true;
         }
       }
-      if (total > this.opts.seriesAbove) this.seriesOn = true;
+      return changed;
+    } finally {
+      for (const f of open) closeSync(f.fd);
     }
-    for (const source of sources) {
-      let st = this.states.get(source.file);
-      if (this.opts.root && locateWithin(this.opts.root, source.file) !== "ok") continue;
-      let size: number;
-      try {
-        size = statSync(source.file).size;
-      } catch {
-        continue;
-      }
-      if (st && (size < st.offset || (source.kind === "lightning" && this.headerOf(source.file) !== st.header))) {
-        // Truncated (a new attempt) or rewritten (Lightning adds a column by rewriting the file).
-        if (this.seriesOn) {
-          this.reset();
-          return this.update();
-        }
-        st = undefined;
-      }
-      if (!st) {
-        st = { source, offset: 0, count: 0, last: {} };
-        this.states.set(source.file, st);
-        changed = true;
-      }
-      if (size > st.offset && this.readFrom(st, size)) changed = true;
-    }
-    return changed;
   }
 
   /** Last value of every key, over all sources (the run's own metrics.jsonl last, so it wins). */
@@ -273,25 +294,20 @@ export class RunMetrics {
     return [...this.states.values()].map((s) => s.source);
   }
 
-  private headerOf(file: string): string | undefined {
-    const buf = this.readRange(file, 0, 65536);
+  private headerOf(fd: number): string | undefined {
+    const buf = this.readAt(fd, 0, 65536);
     if (!buf) return undefined;
     const nl = buf.indexOf(10);
     return nl < 0 ? undefined : buf.subarray(0, nl).toString("utf8");
   }
 
-  private readRange(file: string, start: number, len: number): Buffer | undefined {
-    let fd: number | undefined;
+  private readAt(fd: number, start: number, len: number): Buffer | undefined {
     try {
-      fd = openSync(file, "r");
-      const buf = Buffer.allocUnsafe(len);
-      const n = readSync(fd, buf, 0, len, start);
-      this.bytesRead += n;
-      return buf.subarray(0, n);
+      const buf = readRange(fd, start, start + len);
+      this.bytesRead += buf.length;
+      return buf;
     } catch {
       return undefined;
-    } finally {
-      if (fd !== undefined) closeSync(fd);
     }
   }
 
@@ -322,18 +338,18 @@ export class RunMetrics {
   }
 
   /** Read [offset, size) of one source in chunks; false when no complete record was there. */
-  private readFrom(st: SourceState, size: number): boolean {
+  private readFrom(st: SourceState, fd: number, size: number): boolean {
     let chunk = this.opts.chunkBytes ?? CHUNK_BYTES;
     let any = false;
     const kind = st.source.kind;
     if (kind === "wandb" && st.offset === 0) {
-      const head = this.readRange(st.source.file, 0, 7);
+      const head = this.readAt(fd, 0, 7);
       if (!head || !isWandbHeader(head)) return false;
       st.offset = 7;
     }
     while (st.offset < size) {
       const len = Math.min(chunk, size - st.offset);
-      const buf = this.readRange(st.source.file, st.offset, len);
+      const buf = this.readAt(fd, st.offset, len);
       if (!buf?.length) break;
       const atEnd = st.offset + buf.length >= size;
       const got = this.decode(st, buf, atEnd);
@@ -423,4 +439,23 @@ export function readRunMetrics(runDir: string, opts: RunMetricsOptions = {}): Co
   const m = new RunMetrics(runDir, opts);
   m.update();
   return m.last();
+}
+
+/** Open a file with no confinement (`corral results`, `corral plot`: the user's own folders). */
+function openPlain(file: string): ContainedOpen {
+  let fd: number;
+  try {
+    // O_NONBLOCK: a FIFO of that name must not hang the read.
+    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch {
+    return { kind: "missing" };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile()) return { kind: "ok", fd, size: st.size };
+  } catch {
+    /* gone */
+  }
+  closeSync(fd);
+  return { kind: "missing" };
 }

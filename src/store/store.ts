@@ -72,6 +72,11 @@ export function readRunStatus(runDir: string): RunStatusRecord | undefined {
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     return unknownRecord(`cannot read ${file}: ${code ?? (e as Error).message}`);
   }
+  return parseRunStatus(text, file);
+}
+
+/** A status record from the text of `file`: one that cannot be read comes back as state `unknown` with the reason (see {@link readRunStatus}). */
+export function parseRunStatus(text: string, file: string): RunStatusRecord {
   let rec: unknown;
   try {
     rec = JSON.parse(text);
