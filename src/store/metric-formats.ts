@@ -148,13 +148,15 @@ function tensorScalar(t: Uint8Array): number | undefined {
   return floats.length === 1 ? floats[0] : undefined;
 }
 
-/** One `Event` message: its step and scalar values (`simple_value`, or a float scalar `tensor`). */
+/** One `Event` message: its step, wall time and scalar values (`simple_value`, or a float scalar `tensor`). */
 export function decodeEvent(ev: Uint8Array): MetricsLine | undefined {
   let step = 0;
+  let wall: number | undefined;
   const values: Record<string, number> = {};
   let any = false;
   for (const f of protoFields(ev)) {
     if (f.no === 2 && f.wire === 0) step = f.v;
+    else if (f.no === 1 && f.wire === 1) wall = f64(ev, f.at);
     else if (f.no === 5 && f.wire === 2) {
       // Summary.value (repeated Summary.Value)
       for (const v of protoFields(f.bytes)) {
@@ -173,7 +175,8 @@ export function decodeEvent(ev: Uint8Array): MetricsLine | undefined {
       }
     }
   }
-  return any ? { step, ...values } : undefined;
+  // The event's wall time (seconds since the epoch) as `wall_time`, TensorBoard's own name: charts against time read it.
+  return any ? { step, ...(wall !== undefined ? { wall_time: wall } : {}), ...values } : undefined;
 }
 
 /**
@@ -217,12 +220,13 @@ const WB_TYPE_SEED = [0, 1, 2, 3, 4].map((t) => crc32(Uint8Array.of(t)));
 export const isWandbHeader = (buf: Uint8Array): boolean =>
   buf.length >= WB_HEADER && utf8.decode(buf.subarray(0, 4)) === ":W&B" && view(buf).getUint16(4, true) === 0xbee1 && buf[6] === 0;
 
-/** One wandb `Record`: a history row (`_step` as `step`; keys starting with `_` are wandb's own), or undefined. */
+/** One wandb `Record`: a history row (`_step` as `step`, `_timestamp` as `wall_time`; other keys starting with `_` are wandb's own), or undefined. */
 export function decodeWandbRecord(rec: Uint8Array): MetricsLine | undefined {
   const hist = protoFields(rec).find((f) => f.no === 2 && f.wire === 2);
   if (!hist || hist.wire !== 2) return undefined;
   const row: MetricsLine = {};
   let step: number | undefined;
+  let wall: number | undefined;
   let any = false;
   for (const f of protoFields(hist.bytes)) {
     if (f.no === 2 && f.wire === 2) {
@@ -249,6 +253,7 @@ export function decodeWandbRecord(rec: Uint8Array): MetricsLine | undefined {
       continue;
     }
     if (name === "_step" && typeof value === "number") step = value;
+    if (name === "_timestamp" && typeof value === "number") wall = value;
     if (name.startsWith("_")) continue;
     // Scalars only: images, tables and histograms are objects.
     if (typeof value === "number" || typeof value === "string" || typeof value === "boolean") {
@@ -257,6 +262,8 @@ export function decodeWandbRecord(rec: Uint8Array): MetricsLine | undefined {
     }
   }
   if (!any) return undefined;
+  // wandb's `_timestamp` (seconds since the epoch) as `wall_time`, the time key charts read.
+  if (wall !== undefined) row.wall_time = wall;
   return step === undefined ? row : { step, ...row };
 }
 

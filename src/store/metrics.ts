@@ -387,6 +387,7 @@ export class RunMetrics {
           if (!o) return undefined;
           const row: MetricsLine = typeof o._step === "number" ? { step: o._step } : {};
           for (const [k, v] of Object.entries(o)) if (!k.startsWith("_")) row[k] = v;
+          if (typeof o._timestamp === "number") row.wall_time = o._timestamp;
           return row;
         });
       default:

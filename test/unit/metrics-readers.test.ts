@@ -48,8 +48,11 @@ describe("TensorBoard event files", () => {
     const m = new RunMetrics(path.join(FIX, "tensorboard"), { series: true });
     m.update();
     expect(m.sources().map((s) => s.kind)).toEqual(["tensorboard"]);
-    expect(m.last()).toEqual({ step: 40, loss: 0.25, acc: 0.9375, "val/loss": 0.5, "val/acc": 0.5 });
+    // Each event's wall time is `wall_time` (the fixture's events are 1 s apart from 1700000000, the last at +99).
+    expect(m.last()).toEqual({ step: 40, wall_time: 1700000099, loss: 0.25, acc: 0.9375, "val/loss": 0.5, "val/acc": 0.5 });
     expect(m.series().series.loss).toEqual([[0, 2], [10, 1], [20, 0.5], [30, 0.25]]);
+    // make_fixtures.py: step 10*i logged (loss, then acc) at 1700000000 + i.
+    expect(m.series().series.wall_time?.slice(0, 4)).toEqual([[0, 1700000000], [0, 1700000000], [10, 1700000001], [10, 1700000001]]);
     expect(m.series().series).not.toHaveProperty("weights");
   });
 
@@ -62,12 +65,12 @@ describe("TensorBoard event files", () => {
     expect(cut.rows.length).toBe(all.rows.length - 1);
     expect(cut.used).toBeLessThan(at);
     // The rest arrives: the record is read from where the first read stopped.
-    expect(decodeTfRecords(bytes.subarray(cut.used)).rows[0]).toEqual({ step: 40, "val/acc": 0.5 });
+    expect(decodeTfRecords(bytes.subarray(cut.used)).rows[0]).toEqual({ step: 40, wall_time: 1700000099, "val/acc": 0.5 });
     const bad = Buffer.from(bytes);
     bad[at]! ^= 0xff;
     const rows = decodeTfRecords(bad).rows;
     expect(rows.length).toBe(all.rows.length - 1);
-    expect(rows.at(-1)).toEqual({ step: 40, "val/loss": 0.5 });
+    expect(rows.at(-1)).toEqual({ step: 40, wall_time: 1700000099, "val/loss": 0.5 });
   });
 });
 
@@ -95,11 +98,21 @@ describe("Lightning CSVLogger", () => {
 });
 
 describe("W&B offline runs", () => {
+  it("an old wandb-history.jsonl: _step as step, _timestamp as wall_time, wandb's other _keys left out", () => {
+    const d = tmp();
+    mkdirSync(path.join(d, "wandb", "offline-run-1", "files"), { recursive: true });
+    writeFileSync(path.join(d, "wandb", "offline-run-1", "files", "wandb-history.jsonl"), ['{"_step": 0, "_timestamp": 1700000000.25, "_runtime": 1, "loss": 2}', '{"_step": 1, "_timestamp": 1700000002.5, "_runtime": 3, "loss": 1}', ""].join("\n"));
+    const m = new RunMetrics(d, { series: true });
+    m.update();
+    expect(m.last()).toEqual({ step: 1, loss: 1, wall_time: 1700000002.5 });
+    expect(m.series().series.wall_time).toEqual([[0, 1700000000.25], [1, 1700000002.5]]);
+  });
   it("reads history rows of run-*.wandb: _step as step, wandb's own _keys and non-scalars left out, nested keys dotted, records across blocks joined", () => {
     const m = new RunMetrics(path.join(FIX, "wandb-offline"), { series: true });
     m.update();
     expect(m.sources().map((s) => s.kind)).toEqual(["wandb"]);
-    expect(m.last()).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375 });
+    // `_timestamp` is `wall_time`; `_runtime` and the other wandb keys stay out.
+    expect(m.last()).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375, wall_time: 1700000003.5 });
     expect(m.series().series.loss).toEqual([[0, 2], [1, 1], [2, 0.5], [3, 0.25]]);
   });
 
