@@ -6,17 +6,15 @@
  * land in test-results/. The browser part is skipped, with the reason printed, when
  * /usr/bin/chromium is missing.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SweepManifest } from "../../src/store/protocol.js";
-import { CLI, ROOT, corral, lines, makeProject, readJson, sweepDirs } from "../helpers.js";
+import { CLI, corral, lines, makeProject, readJson, sweepDirs } from "../helpers.js";
+import { CHROMIUM, launchChromium, openPage, SHOTS, startUi } from "../ui-browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-const SHOTS = path.join(ROOT, "test-results");
 
 // loss: mostly lr (10 x lr), a little width, a hair seed; one line of metrics per run.
 const APP = `import json, os, sys
@@ -116,29 +114,14 @@ describe.skipIf(skipReason !== undefined)("analysis views in the dashboard (head
   let origin = "";
   let token = "";
 
-  const newPage = async (hash: string): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser!.newPage({ viewport: { width: 1300, height: 900 } });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${origin}/?token=${token}${hash}`);
-    return { page, errors };
-  };
+  const newPage = (hash = ""): Promise<{ page: Page; errors: string[] }> => openPage(browser!, origin, token, hash, { width: 1300, height: 900 });
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    uiProc = spawn(process.execPath, [CLI, "ui", "--no-open", "--port", "0"], { cwd: project, stdio: ["ignore", "pipe", "pipe"] });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      uiProc!.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        const line = out.split("\n").find((l) => l.startsWith("http"));
-        if (line) resolve(line.trim());
-      });
-      uiProc!.on("exit", (code) => reject(new Error(`corral ui exited ${code}`)));
-    });
-    origin = new URL(url).origin;
-    token = new URL(url).searchParams.get("token") ?? "";
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    const ui = startUi(project);
+    uiProc = ui.proc;
+    ({ origin, token } = await ui.ready);
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

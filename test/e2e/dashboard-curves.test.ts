@@ -6,19 +6,17 @@
  * chart is exported as PNG and SVG and the table as CSV, each checked. Screenshots land in
  * test-results/. Skipped, with the reason printed, when /usr/bin/chromium is missing.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Download, type Page } from "playwright-core";
+import type { Browser, Download, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, launchChromium, openPage, SHOTS, startUi } from "../ui-browser.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/cli/main.js");
 const FIXTURE_APP = path.join(ROOT, "test/fixtures/metrics/make_fixtures.py");
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-const SHOTS = path.join(ROOT, "test-results");
 const TB_RUN = 6;
 const FAILING = 5;
 const STEPS = 30;
@@ -98,13 +96,7 @@ describe.skipIf(skipReason !== undefined)("curves of several runs, exports (head
   let runs: Run[] = [];
   const runOfK = (k: number): Run => runs.find((r) => r.params.k === k)!;
 
-  const newPage = async (hash: string): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser!.newPage({ viewport: { width: 1300, height: 900 }, acceptDownloads: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${origin}/?token=${token}${hash}`);
-    return { page, errors };
-  };
+  const newPage = (hash = ""): Promise<{ page: Page; errors: string[] }> => openPage(browser!, origin, token, hash, { width: 1300, height: 900 });
   const downloaded = async (page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> => {
     const [dl] = (await Promise.all([page.waitForEvent("download", { timeout: 20_000 }), click()])) as [Download, void];
     return { name: dl.suggestedFilename(), bytes: readFileSync((await dl.path())!) };
@@ -123,23 +115,14 @@ describe.skipIf(skipReason !== undefined)("curves of several runs, exports (head
     expect(sweep.stderr).toContain("6 succeeded");
     const manifest = JSON.parse(readFileSync(path.join(dir, ".corral", "sweeps", readdirSync(path.join(dir, ".corral", "sweeps"))[0]!), "utf8")) as { id: string; dir: string };
     sweepId = manifest.id;
-    uiProc = spawn(process.execPath, [CLI, "ui", "--no-open", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      uiProc!.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        const line = out.split("\n").find((l) => l.startsWith("http"));
-        if (line) resolve(line.trim());
-      });
-      uiProc!.on("exit", (code) => reject(new Error(`corral ui exited ${code}`)));
-    });
-    origin = new URL(url).origin;
-    token = new URL(url).searchParams.get("token") ?? "";
+    const ui = startUi(dir);
+    uiProc = ui.proc;
+    ({ origin, token } = await ui.ready);
     const r = await fetch(`${origin}/api/sweep/${sweepId}`, { headers: { "x-corral-token": token } });
     const d = (await r.json()) as { runs: Run[]; sweep: { dir: string } };
     runs = d.runs;
     sweepDir = d.sweep.dir;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

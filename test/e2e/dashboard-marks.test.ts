@@ -9,14 +9,12 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, launchChromium, openPage, SHOTS, startUi } from "../ui-browser.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/cli/main.js");
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-const SHOTS = path.join(ROOT, "test-results");
 
 const skipReason = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed` : !existsSync(CLI) ? `${CLI} not built (npm run build)` : undefined;
 if (skipReason) console.warn(`[dashboard-marks.test] skipped: ${skipReason}`);
@@ -86,20 +84,13 @@ describe.skipIf(skipReason !== undefined)("dashboard marks in headless Chromium"
   let token = "";
   let sweepId = "";
   let flowId = "";
-  let uiStderr = "";
 
   const api = async <T,>(p: string): Promise<T> => {
     const r = await fetch(`${origin}${p}`, { headers: { "x-corral-token": token } });
     expect(r.status, p).toBe(200);
     return (await r.json()) as T;
   };
-  const newPage = async (): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${origin}/?token=${token}`);
-    return { page, errors };
-  };
+  const newPage = (): Promise<{ page: Page; errors: string[] }> => openPage(browser!, origin, token, "", { width: 1400, height: 900 });
   const indexed = (): Array<{ id: string; kind?: string }> => {
     const index = path.join(dir, ".corral", "sweeps");
     if (!existsSync(index)) return [];
@@ -116,26 +107,16 @@ describe.skipIf(skipReason !== undefined)("dashboard marks in headless Chromium"
     flowProc = spawn(process.execPath, [CLI, "flow", "-k"], { cwd: dir, stdio: "ignore", detached: true });
     await until("the pipeline to be recorded", () => indexed().some((s) => s.kind === "flow"));
     flowId = indexed().find((s) => s.kind === "flow")!.id;
-    uiProc = spawn(process.execPath, [CLI, "ui", "--no-open", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    uiProc.stderr!.on("data", (b: Buffer) => (uiStderr += b.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      uiProc!.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        const line = out.split("\n").find((l) => l.startsWith("http"));
-        if (line) resolve(line.trim());
-      });
-      uiProc!.on("exit", (code) => reject(new Error(`corral ui exited ${code}: ${uiStderr}`)));
-    });
-    origin = new URL(url).origin;
-    token = new URL(url).searchParams.get("token") ?? "";
+    const ui = startUi(dir);
+    uiProc = ui.proc;
+    ({ origin, token } = await ui.ready);
     // The pipeline settles with one job in each state: wait holds until the gate file exists.
     await until("the pipeline to reach succeeded/failed/cancelled/running/pending", async () => {
       const { sweeps } = await api<{ sweeps: Array<{ id: string; counts: Counts }> }>("/api/sweeps");
       const c = sweeps.find((s) => s.id === flowId)?.counts ?? {};
       return ["succeeded", "failed", "cancelled", "running", "pending"].every((k) => c[k] === 1);
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -5,19 +5,17 @@
  * coordinates). Screenshots land in test-results/. Skipped, with the reason printed, when
  * /usr/bin/chromium is missing.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, launchChromium, openPage, SHOTS, startUi } from "../ui-browser.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/cli/main.js");
 const APP = path.join(ROOT, "test/fixtures/metrics/make_fixtures.py");
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-const SHOTS = path.join(ROOT, "test-results");
 
 const skipReason = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed` : !existsSync(CLI) ? `${CLI} not built (npm run build)` : undefined;
 if (skipReason) console.warn(`[dashboard-metrics.test] skipped: ${skipReason}`);
@@ -32,13 +30,7 @@ describe.skipIf(skipReason !== undefined)("foreign loggers' metrics in the dashb
   type Run = { index: number; params: { fmt: string; lr: number; seed: number }; metrics: Record<string, number> };
   let runs: Run[] = [];
 
-  const newPage = async (hash: string): Promise<{ page: Page; errors: string[] }> => {
-    const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`${origin}/?token=${token}${hash}`);
-    return { page, errors };
-  };
+  const newPage = (hash = ""): Promise<{ page: Page; errors: string[] }> => openPage(browser!, origin, token, hash, { width: 1400, height: 900 });
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -46,21 +38,12 @@ describe.skipIf(skipReason !== undefined)("foreign loggers' metrics in the dashb
     const sweep = spawnSync(process.execPath, [CLI, "run", "-m", "fmt=tensorboard,lightning,wandb", "lr=0.1,0.2", "seed=0,1"], { cwd: dir, encoding: "utf8" });
     expect(sweep.stderr).toContain("12 succeeded");
     sweepId = JSON.parse(readFileSync(path.join(dir, ".corral", "sweeps", readdirSync(path.join(dir, ".corral", "sweeps"))[0]!), "utf8")).id;
-    uiProc = spawn(process.execPath, [CLI, "ui", "--no-open", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      uiProc!.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        const line = out.split("\n").find((l) => l.startsWith("http"));
-        if (line) resolve(line.trim());
-      });
-      uiProc!.on("exit", (code) => reject(new Error(`corral ui exited ${code}`)));
-    });
-    origin = new URL(url).origin;
-    token = new URL(url).searchParams.get("token") ?? "";
+    const ui = startUi(dir);
+    uiProc = ui.proc;
+    ({ origin, token } = await ui.ready);
     const r = await fetch(`${origin}/api/sweep/${sweepId}`, { headers: { "x-corral-token": token } });
     runs = ((await r.json()) as { runs: Run[] }).runs;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

@@ -9,13 +9,12 @@ import http from "node:http";
 import net from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, launchChromium, startUi } from "../ui-browser.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CLI = path.join(ROOT, "dist/cli/main.js");
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
 const skipReason = !existsSync(CHROMIUM) ? `${CHROMIUM} not installed` : !existsSync(CLI) ? `${CLI} not built (npm run build)` : undefined;
 if (skipReason) console.warn(`[dashboard.test] skipped: ${skipReason}`);
@@ -64,7 +63,7 @@ describe.skipIf(skipReason !== undefined)("corral ui (dashboard) in headless Chr
   let url = "";
   let port = 0;
   let token = "";
-  let uiStderr = "";
+  let uiStderr = (): string => "";
   let sweepId = "";
 
   beforeAll(async () => {
@@ -74,21 +73,14 @@ describe.skipIf(skipReason !== undefined)("corral ui (dashboard) in headless Chr
     const index = path.join(dir, ".corral", "sweeps");
     await until("the sweep to be recorded", () => existsSync(index) && readdirSync(index).some((f) => f.endsWith(".json")));
     sweepId = readdirSync(index)[0]!.replace(/\.json$/, "");
-    uiProc = spawn(process.execPath, [CLI, "ui", "--no-open", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    uiProc.stderr!.on("data", (b: Buffer) => (uiStderr += b.toString()));
-    url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      uiProc!.stdout!.on("data", (b: Buffer) => {
-        out += b.toString();
-        const line = out.split("\n").find((l) => l.startsWith("http"));
-        if (line) resolve(line.trim());
-      });
-      uiProc!.on("exit", (code) => reject(new Error(`corral ui exited ${code}: ${uiStderr}`)));
-    });
+    const ui = startUi(dir);
+    uiProc = ui.proc;
+    uiStderr = ui.stderr;
+    url = await ui.url;
     const u = new URL(url);
     port = Number(u.port);
     token = u.searchParams.get("token") ?? "";
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -112,7 +104,7 @@ describe.skipIf(skipReason !== undefined)("corral ui (dashboard) in headless Chr
 
   it("binds 127.0.0.1 by default and prints a URL with a long random token", async () => {
     expect(new URL(url).hostname).toBe("127.0.0.1");
-    expect(uiStderr).toContain(`listening on 127.0.0.1:${port}`);
+    expect(uiStderr()).toContain(`listening on 127.0.0.1:${port}`);
     expect(token).toMatch(/^[\w-]{32}$/);
     // Not reachable through any non-loopback address of this machine.
     const others = Object.values(networkInterfaces()).flat().filter((i) => i && !i.internal && i.family === "IPv4").map((i) => i!.address);
