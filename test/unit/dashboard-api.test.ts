@@ -137,11 +137,12 @@ describe("API", () => {
     const run1 = path.join(manifest.dir, "1");
     cpSync(path.resolve(import.meta.dirname, "../fixtures/metrics/wandb-offline"), run1, { recursive: true });
     watcher.poll();
-    expect(watcher.get("s1")!.rows[1]!.metrics).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375 });
+    // wandb's `_timestamp` (the fixture: 1700000000.5 + step) is `wall_time`.
+    expect(watcher.get("s1")!.rows[1]!.metrics).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375, wall_time: 1700000003.5 });
     const body = (await (await get("/api/metrics/s1/1")).json()) as { x: string; sources: string[]; rows: unknown[] };
     expect(body.sources).toEqual(["wandb"]);
     expect(body.x).toBe("step");
-    expect(body.rows).toEqual([0, 1, 2, 3].map((i) => ({ step: i, loss: 2 / 2 ** i, "eval.acc": 1 - 2 / 2 ** i / 4 })));
+    expect(body.rows).toEqual([0, 1, 2, 3].map((i) => ({ step: i, loss: 2 / 2 ** i, "eval.acc": 1 - 2 / 2 ** i / 4, wall_time: 1700000000.5 + i })));
     // metrics.jsonl grows: the next chart request reads the new line only
     const reader = watcher.seriesOf("s1", 0)!;
     const before = reader.bytesRead;
