@@ -4,6 +4,7 @@
  * claimed by a hard link of trial.json. Counted from what the trials themselves wrote, not from
  * what Corral says. Skipped, with the reason printed, where no cluster answers.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -24,6 +25,8 @@ for s in range(1, 4):
     with open(os.path.join(d, "metrics.jsonl"), "a") as f:
         f.write(json.dumps({"step": s, "loss": (x - 0.3) ** 2 + w / 100 + 1.0 / s}) + "\\n")
     time.sleep(0.25)
+with open(os.path.join(os.environ["PROJECT"], "done.txt"), "a") as f:
+    f.write(os.path.basename(d) + "\\n")
 `;
 
 const BUDGET = 12;
@@ -114,5 +117,27 @@ describe.skipIf(problem !== undefined)("a study on SLURM (real local cluster)", 
     expect(r.code, r.stderr).toBe(0);
     const { m } = checkStudy(dir);
     expect(m.jobs.filter((j) => j.launcher === "slurm")).toHaveLength(1);
+  });
+
+  it("one task's worker killed with SIGKILL mid-study: its trial ends lost and goes again; the study ends with exactly the budget, each trial completed once", async () => {
+    const dir = study();
+    const head = corralAsync(["run", "-m"], { cwd: dir });
+    await waitFor(() => lines(path.join(dir, "ran.txt")).length >= 5, 120_000, "5 trials to start");
+    const sweep = sweepDirs(dir)[0]!;
+    const job = readJson<SweepManifest>(path.join(sweep, "sweep.json")).jobs.find((j) => j.launcher === "slurm")!;
+    // The batch shell of task 0 is its worker (the script execs it): SIGKILL to it alone.
+    execFileSync("scancel", ["--signal=KILL", "--batch", `${job.jobId}_0`]);
+    const r = await head.done;
+    expect(r.code, r.stderr).toBe(0);
+    const m = readJson<SweepManifest>(path.join(sweep, "sweep.json"));
+    expect(m.runs.length).toBe(BUDGET);
+    // Completed exactly once each (a trial the kill cut short started twice, finished once).
+    const done = lines(path.join(dir, "done.txt"));
+    expect([...done].sort((a, b) => Number(a) - Number(b))).toEqual([...Array(BUDGET).keys()].map(String));
+    expect(existsSync(path.join(sweep, String(BUDGET), "trial.json"))).toBe(false);
+    const attempts = [...Array(BUDGET).keys()].map((k) => readJson<RunStatusRecord>(path.join(sweep, String(k), "status.json")));
+    for (const st of attempts) expect(st.state).toBe("succeeded");
+    // The kill cost a trial its first attempt: it went again.
+    expect(attempts.some((st) => st.attempt === 2)).toBe(true);
   });
 });
