@@ -14,19 +14,10 @@ import { trialRecord } from "../plan/search/study.js";
 import { trialOverrides } from "../plan/search/space.js";
 import { readWithin } from "../store/contain.js";
 import { RUN_CONFIG } from "../store/layout.js";
-import { runDirWithin, type RunRow, type StoreWatcher } from "./live.js";
+import { runDirWithin, type StoreWatcher } from "./live.js";
+import { columnsOf } from "./table.js";
 
 type Tracked = NonNullable<ReturnType<StoreWatcher["get"]>>;
-
-const columnsOf = (rows: readonly RunRow[]): { params: string[]; metrics: string[] } => {
-  const params = new Set<string>();
-  const metrics = new Set<string>();
-  for (const r of rows) {
-    for (const k of Object.keys(r.params)) params.add(k);
-    for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
-  }
-  return { params: [...params], metrics: [...metrics] };
-};
 
 /** The first run's config, flattened; empty when missing or outside the sweep folder. */
 function firstConfig(s: Tracked): Record<string, unknown> {

@@ -18,7 +18,7 @@ import { readJsonWithin, readWithin, sizeWithin } from "../store/contain.js";
 import type { RunStatusRecord } from "../store/protocol.js";
 import { METRICS, STATUS } from "../store/store.js";
 import type { SeriesSet } from "../store/metrics.js";
-import { pageOfRuns } from "./table.js";
+import { columnsOf, pageOfRuns } from "./table.js";
 import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
@@ -134,13 +134,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   app.get("/api/sweep/:sweep", (c) => {
     const s = sweepOr404(c);
     if (!s) return notFound(c);
-    const params = new Set<string>();
-    const metrics = new Set<string>();
-    for (const r of s.rows) {
-      for (const k of Object.keys(r.params)) params.add(k);
-      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
-    }
-    const base = { sweep: s.summary, manifest: pickManifest(s.manifest), paramColumns: [...params], metricColumns: [...metrics], informative: mostInformative(s.rows, [...metrics], s.manifest) };
+    const { params, metrics } = columnsOf(s.rows);
+    const base = { sweep: s.summary, manifest: pickManifest(s.manifest), paramColumns: params, metricColumns: metrics, informative: mostInformative(s.rows, metrics, s.manifest) };
     // `?limit=`: one page of the filtered, sorted table (a 100,000-run sweep sends one page).
     const limit = c.req.query("limit");
     if (limit === undefined) return c.json({ ...base, runs: s.rows });
@@ -163,19 +158,14 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   app.get("/api/group/:sweep", (c) => {
     const s = sweepOr404(c);
     if (!s) return notFound(c);
-    const params = new Set<string>();
-    const metrics = new Set<string>();
-    for (const r of s.rows) {
-      for (const k of Object.keys(r.params)) params.add(k);
-      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
-    }
+    const { params, metrics } = columnsOf(s.rows);
     const over = c.req.queries("over")?.flatMap((o) => o.split(",")).filter(Boolean) ?? [];
-    const unknown = over.find((o) => !params.has(o));
-    if (unknown !== undefined) return c.json({ error: `no parameter '${unknown}' in this sweep (its parameters: ${[...params].join(", ")})` }, 400);
+    const unknown = over.find((o) => !params.includes(o));
+    if (unknown !== undefined) return c.json({ error: `no parameter '${unknown}' in this sweep (its parameters: ${params.join(", ")})` }, 400);
     const table: ResultsTable = {
       columns: [],
-      paramColumns: [...params],
-      metricColumns: [...metrics],
+      paramColumns: params,
+      metricColumns: metrics,
       rows: s.rows.map((r) => ({ ...r.params, ...r.metrics, state: r.state })),
     };
     return c.json(groupResults(table, over));
@@ -246,9 +236,8 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
   app.get("/api/curves/:sweep", (c) => {
     const s = sweepOr404(c);
     if (!s) return notFound(c);
-    const metrics = new Set<string>();
-    for (const r of s.rows) for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
-    const informative = mostInformative(s.rows, [...metrics], s.manifest);
+    const cols = columnsOf(s.rows);
+    const informative = mostInformative(s.rows, cols.metrics, s.manifest);
     const metric = c.req.query("metric") || informative.metric;
     const listed = c.req.query("runs");
     let chosen: typeof s.rows;
@@ -260,8 +249,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     } else {
       const dir = c.req.query("dir") ?? "asc";
       if (dir !== "asc" && dir !== "desc") return c.json({ error: "dir must be asc or desc" }, 400);
-      const params = [...new Set(s.rows.flatMap((r) => Object.keys(r.params)))];
-      chosen = pageOfRuns(s.rows, params, { filter: c.req.query("filter") ?? "", sort: c.req.query("sort") ?? "run", dir: dir === "asc" ? 1 : -1, limit: s.rows.length }).runs;
+      chosen = pageOfRuns(s.rows, cols.params, { filter: c.req.query("filter") ?? "", sort: c.req.query("sort") ?? "run", dir: dir === "asc" ? 1 : -1, limit: s.rows.length }).runs;
     }
     const runs = [];
     for (const row of chosen.slice(0, CURVES_MAX)) {
@@ -272,7 +260,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
       const x = pts.map((p) => p[0]);
       runs.push({ index: row.index, state: row.state, params: row.params, x, y: pts.map((p) => p[1]), xKey: set?.x ?? "step", ...(timeKey ? { timeKey, t: timeAt(x, set!.series[timeKey]!) } : {}) });
     }
-    return c.json({ metric, metrics: [...metrics], informative, matched: chosen.length, limit: CURVES_MAX, cut: chosen.length > CURVES_MAX, runs });
+    return c.json({ metric, metrics: cols.metrics, informative, matched: chosen.length, limit: CURVES_MAX, cut: chosen.length > CURVES_MAX, runs });
   });
 
   app.get("/api/events", (c) =>

@@ -9,6 +9,17 @@ import type { RunRow } from "./live.js";
 
 const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "lost", "unknown"];
 
+/** The parameter columns of a sweep's rows, and its metric columns (keys with a number in some run). */
+export function columnsOf(rows: readonly RunRow[]): { params: string[]; metrics: string[] } {
+  const params = new Set<string>();
+  const metrics = new Set<string>();
+  for (const r of rows) {
+    for (const k of Object.keys(r.params)) params.add(k);
+    for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number") metrics.add(k);
+  }
+  return { params: [...params], metrics: [...metrics] };
+}
+
 /** A value as the table shows it (the client's `fmt`). */
 export const shown = (v: unknown): string => {
   if (v === undefined) return "";

@@ -39,10 +39,10 @@ import { discreteGrid, studySettings, type SearchFlags, type StudySettings } fro
 import { spaceFromOverrides, spaceFromYaml, trialOverrides } from "../plan/search/space.js";
 import { randomSampler } from "../plan/search/random.js";
 import type { Sampler } from "../plan/search/types.js";
-import type { StudyRecipe, StudyRecord } from "../store/protocol.js";
+import { tasksDrawTrials, type StudyRecipe, type StudyRecord } from "../store/protocol.js";
 import { parseOverride } from "../plan/overrides.js";
 import { reconcileStudy, studyGrow, studyWatch, type TrialComposer } from "./study.js";
-import { recipeComposer, recipeOf } from "../worker/trials.js";
+import { recipeComposer, recipeOf, recipePlan } from "../worker/trials.js";
 
 export interface RunRequest extends SettingFlags {
   project: ProjectContext;
@@ -174,7 +174,7 @@ function prepareStudy(req: RunRequest, command: string[], s: StudySettings): Pre
   const recipe = recipeOf({ command, repo: req.project.repo, primary: req.project.primary, defaults: req.project.defaults, baseOverrides: req.profileOverrides ?? req.project.profileOverrides, freeForm: req.project.synthetic, now: req.now, sourceFile: file, ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}) });
   const compose = recipeComposer(recipe, req.env);
   // Bad overrides fail now (exit 2, nothing started): the first trial the seed gives is composed.
-  const plan = planRuns({ command, repo: req.project.repo, primary: req.project.primary, defaults: req.project.defaults, grids: [], baseOverrides: req.profileOverrides ?? req.project.profileOverrides, overrides: [...base, ...trialOverrides(space, randomSampler(space, { seed: s.seed }).ask([], 0))], multirun: false, freeForm: req.project.synthetic, env: req.env, now: req.now, sourceFile: file, ...(req.project.primaryFile ? { primaryFile: req.project.primaryFile } : {}) });
+  const plan = recipePlan(recipe, req.env, [...base, ...trialOverrides(space, randomSampler(space, { seed: s.seed }).ask([], 0))]);
   plan.run(0);
   let settings = resolveSettings(req.project.config, req);
   checkMultinode(settings, file);
@@ -410,7 +410,7 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
   const drive = driveSweep({
     manifest,
     nodes: manifest.runs.map(() => node),
-    ...(study ? { grow: studyGrow(manifest, study.compose, node, opts.jobs ?? manifest.search?.n_jobs ?? manifest.settings?.parallel ?? 1, reporter, study.sampler, drawsTrials(manifest, study.sampler)) } : {}),
+    ...(study ? { grow: studyGrow(manifest, study.compose, node, opts.jobs ?? manifest.search?.n_jobs ?? manifest.settings?.parallel ?? 1, reporter, study.sampler, study.sampler === undefined && tasksDrawTrials(manifest)) } : {}),
     hooks: {
       spec: (i, attempt, resumed) => {
         opts.onSubmit?.(i);
@@ -432,16 +432,6 @@ function driveGrid(manifest: SweepManifest, lock: SweepLock, reporter: Reporter,
   });
   const submitted = drive.started.then((r) => ({ found: r.found, resubmitted: r.submitted }));
   return { manifest, submitted, done: drive.done.finally(() => lock.release()), stop: drive.stop };
-}
-
-/**
- * A study on SLURM: its array tasks draw further trials as their slots free (worker/trials.ts),
- * unless its sampler is a library caller's own (only that caller can ask it), or its runs span
- * nodes (one run per task).
- */
-function drawsTrials(m: SweepManifest, custom: Sampler | undefined): boolean {
-  const s = m.settings;
-  return s?.type === "slurm" && custom === undefined && m.search?.sampler !== "custom" && !(s.multinode && s.multinode.nodes > 1);
 }
 
 /** A new sweep folder from the project's `sweep_dir` template (and `--name`), never an existing one. */

@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { ashaCheck, rungValues, samplerOf, type MetricRow } from "../plan/search/study.js";
 import { trialOverrides } from "../plan/search/space.js";
-import type { Sampler, TrialRecord } from "../plan/search/types.js";
+import type { Sampler } from "../plan/search/types.js";
 import type { AshaConfig } from "../plan/search/asha.js";
 import { RUN_CONFIG } from "../store/layout.js";
 import type { RunStatusRecord, SweepManifest, TrialFile } from "../store/protocol.js";
@@ -50,11 +50,6 @@ const asha = (m: SweepManifest): AshaConfig | undefined => {
   const a = m.search?.early_stop?.asha;
   return a ? { resource: a.resource, min: a.min, max: a.max, reductionFactor: a.reduction_factor } : undefined;
 };
-
-/** Every trial as the sampler sees it, from the run folders. */
-export function studyHistory(m: SweepManifest): TrialRecord[] {
-  return historyOf(m, m.runs.map((e) => ({ params: e.trial ?? {} })));
-}
 
 /**
  * The loop's grow hook of a study: its next trial whenever a slot frees, up to the budget. With

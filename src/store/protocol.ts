@@ -193,6 +193,16 @@ export interface StudyRecord {
 }
 
 /**
+ * Whether a study's SLURM array tasks draw its further trials themselves: not when its sampler
+ * is a library caller's own (only that caller can ask it), nor when its runs span nodes (one run
+ * per task). The head's loop and the SLURM launcher both ask this.
+ */
+export function tasksDrawTrials(m: Pick<SweepManifest, "search" | "settings">): boolean {
+  const s = m.settings;
+  return s?.type === "slurm" && m.search !== undefined && m.search.sampler !== "custom" && !(s.multinode !== undefined && s.multinode.nodes > 1);
+}
+
+/**
  * `<sweep>/.corral/study-recipe.json`: how a trial's run is composed, as the project was when the
  * study started (its command and every config file of its config folder). Whoever makes a trial
  * (the head, or a worker drawing trials inside a packed allocation) composes it from this, never

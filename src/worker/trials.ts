@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
-import { planRuns, type PlannedRun } from "../plan/runs.js";
+import { planRuns, type PlannedRun, type RunPlan } from "../plan/runs.js";
 import type { ConfigRepo, GroupOption } from "../plan/compose.js";
 import type { ConfigMap } from "../plan/types.js";
 import { configToYaml } from "../plan/serialize.js";
@@ -56,28 +56,33 @@ export function recipeOf(r: RecipeInput): StudyRecipe {
   };
 }
 
+/** A plan of one run from the recipe, with these overrides. `env`: the planning process's environment (`${oc.env:...}`). */
+export function recipePlan(r: StudyRecipe, env: Record<string, string | undefined>, overrides: string[]): RunPlan {
+  const repo: ConfigRepo = { groups: new Map(r.repo.map(([g, opts]) => [g, new Map<string, GroupOption>(opts)])) };
+  return planRuns({
+    command: r.command,
+    repo,
+    primary: r.primary ?? undefined,
+    defaults: r.defaults,
+    grids: [],
+    baseOverrides: r.baseOverrides,
+    overrides,
+    multirun: false,
+    freeForm: r.freeForm,
+    env,
+    now: new Date(r.now),
+    sourceFile: r.sourceFile,
+    ...(r.primaryFile !== undefined ? { primaryFile: r.primaryFile } : {}),
+  });
+}
+
 /**
  * A trial's run composed from the recipe (deterministic: the same overrides give the same config
- * wherever it is composed). `env` is the composing process's environment (`${oc.env:...}`).
+ * wherever it is composed).
  */
 export function recipeComposer(r: StudyRecipe, env: Record<string, string | undefined>): TrialComposer {
-  const repo: ConfigRepo = { groups: new Map(r.repo.map(([g, opts]) => [g, new Map<string, GroupOption>(opts)])) };
   return (overrides, index) => {
-    const run = planRuns({
-      command: r.command,
-      repo,
-      primary: r.primary ?? undefined,
-      defaults: r.defaults,
-      grids: [],
-      baseOverrides: r.baseOverrides,
-      overrides,
-      multirun: false,
-      freeForm: r.freeForm,
-      env,
-      now: new Date(r.now),
-      sourceFile: r.sourceFile,
-      ...(r.primaryFile !== undefined ? { primaryFile: r.primaryFile } : {}),
-    }).run(0);
+    const run = recipePlan(r, env, overrides).run(0);
     return { ...run, index, params: Object.fromEntries(Object.entries(run.params)) };
   };
 }

@@ -11,7 +11,7 @@ import { multinodeSbatchArgs } from "../../plan/multinode.js";
 import { packBatches } from "../../plan/pack.js";
 import { batchFilePath, directiveValue, renderSbatch, shellQuote } from "../../plan/sbatch.js";
 import { writeJsonAtomicSync } from "../../store/fsutil.js";
-import type { BatchSpec, JobEntry, RunState, SweepManifest } from "../../store/protocol.js";
+import { tasksDrawTrials, type BatchSpec, type JobEntry, type RunState, type SweepManifest } from "../../store/protocol.js";
 import type { LivenessFacts } from "../../store/status.js";
 import type { DoctorCheck, DoctorContext, Launcher, LaunchPreview, LaunchSettings, MultinodeSettings, RunNeed, SlurmLaunchSettings, SlurmSettings, SubmitRequest, ValidateRequest } from "../launcher.js";
 import { readManifest } from "../../store/store.js";
@@ -95,8 +95,8 @@ export class SlurmLauncher implements Launcher {
     for (const r of runs) checkSlurmSplit({ cpus: r.cpus, gpus: r.gpus }, settings, r.index);
     const limits = settings.debug ? DEFAULT_LIMITS : await this.clusterLimits();
     const { multinode, parallel, chunks, chunkBase } = planChunks(req, settings, limits);
-    // A study whose sampler the workers have (not a library caller's own) is drawn from by its tasks.
-    const study = sweep.search !== undefined && sweep.search.sampler !== "custom" && !multinode;
+    // A study's tasks draw its further trials themselves (worker/trials.ts).
+    const study = tasksDrawTrials(sweep);
     const jobs: JobEntry[] = [];
     for (const ch of chunks) {
       const chunk = chunkBase + ch.chunk;
