@@ -23,7 +23,7 @@ import { groupResults, type ResultsTable } from "../engine/inspect.js";
 import { runDirWithin, type DashboardEvent, type RunRow, type StoreWatcher } from "./live.js";
 import { RUN_CONFIG } from "../store/layout.js";
 import { analysisRoutes } from "./analysis.js";
-import { CURVES_MAX, mostInformative, parseRunList, thin, timeAt, TIME_KEYS } from "./curves.js";
+import { CURVES_MAX, mostInformative, parseRunList, stepKeyOf, thin, timeAt, TIME_KEYS, valueAt } from "./curves.js";
 
 export const TOKEN_COOKIE = "corral_token";
 export const TOKEN_HEADER = "x-corral-token";
@@ -257,8 +257,13 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
       const set = reader?.series();
       const pts = thin((metric && set?.series[metric]) || []);
       const timeKey = TIME_KEYS.find((k) => k !== metric && set?.series[k]?.length);
-      const x = pts.map((p) => p[0]);
-      runs.push({ index: row.index, state: row.state, params: row.params, x, y: pts.map((p) => p[1]), xKey: set?.x ?? "step", ...(timeKey ? { timeKey, t: timeAt(x, set!.series[timeKey]!) } : {}) });
+      const lines = pts.map((p) => p[0]);
+      // A run that logs no `step` is charted against the epoch (or iteration) it logs, not its line number.
+      const found = set?.x === "line" ? stepKeyOf(set.series) : undefined;
+      const counter = found && found.key !== metric ? found : undefined;
+      const x = counter ? valueAt(lines, counter.series)! : lines;
+      const xKey = counter?.key ?? set?.x ?? "step";
+      runs.push({ index: row.index, state: row.state, params: row.params, x, y: pts.map((p) => p[1]), xKey, ...(timeKey ? { timeKey, t: timeAt(lines, set!.series[timeKey]!) } : {}) });
     }
     return c.json({ metric, metrics: cols.metrics, informative, matched: chosen.length, limit: CURVES_MAX, cut: chosen.length > CURVES_MAX, runs });
   });

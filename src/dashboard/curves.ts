@@ -63,26 +63,54 @@ export function mostInformative(rows: readonly RunRow[], metricColumns: readonly
 }
 
 /**
- * Wall-clock seconds at each x, from a run's time series (x, time) by linear interpolation
- * (clamped at the ends), counted from the run's first logged time.
+ * A series' value at each x (x ascending), by linear interpolation between its points, clamped
+ * at the ends; undefined when the series is empty.
  */
-export function timeAt(xs: readonly number[], time: ReadonlyArray<[number, number]>): number[] | undefined {
-  if (!time.length) return undefined;
-  const pts = [...time].sort((a, b) => a[0] - b[0]);
-  const t0 = Math.min(...pts.map((p) => p[1]));
+export function valueAt(xs: readonly number[], series: ReadonlyArray<[number, number]>): number[] | undefined {
+  if (!series.length) return undefined;
+  const pts = [...series].sort((a, b) => a[0] - b[0]);
   const out: number[] = [];
   let j = 0;
   for (const x of xs) {
     while (j + 1 < pts.length && pts[j + 1]![0] <= x) j++;
     const a = pts[j]!;
     const b = pts[j + 1];
-    let t: number;
-    if (x <= pts[0]![0]) t = pts[0]![1];
-    else if (!b) t = a[1];
-    else t = b[0] === a[0] ? a[1] : a[1] + ((x - a[0]) * (b[1] - a[1])) / (b[0] - a[0]);
-    out.push(t - t0);
+    if (x <= pts[0]![0]) out.push(pts[0]![1]);
+    else if (!b) out.push(a[1]);
+    else out.push(b[0] === a[0] ? a[1] : a[1] + ((x - a[0]) * (b[1] - a[1])) / (b[0] - a[0]));
   }
   return out;
+}
+
+/**
+ * Wall-clock seconds at each x, from a run's time series (x, time) by linear interpolation
+ * (clamped at the ends), counted from the run's first logged time.
+ */
+export function timeAt(xs: readonly number[], time: ReadonlyArray<[number, number]>): number[] | undefined {
+  const t = valueAt(xs, time);
+  if (!t) return undefined;
+  const t0 = Math.min(...time.map((p) => p[1]));
+  return t.map((v) => v - t0);
+}
+
+/**
+ * Keys a run that logs no `step` may count its progress with, in this order (Lightning's and
+ * Keras' `epoch`, TensorBoard's `global_step`, hand-written loops' `iter`).
+ */
+export const STEP_KEYS = ["global_step", "trainer/global_step", "epoch", "iteration", "iter", "batch"];
+
+/**
+ * For a run whose rows carry no `step` (its series are against the line number): the first of
+ * STEP_KEYS it logs on more than one line, never decreasing, as `{key, series}`; undefined when none.
+ */
+export function stepKeyOf(series: Readonly<Record<string, ReadonlyArray<[number, number]>>>): { key: string; series: ReadonlyArray<[number, number]> } | undefined {
+  for (const key of STEP_KEYS) {
+    const s = series[key];
+    if (!s || s.length < 2) continue;
+    const pts = [...s].sort((a, b) => a[0] - b[0]);
+    if (pts.every((p, i) => i === 0 || p[1] >= pts[i - 1]![1])) return { key, series: pts };
+  }
+  return undefined;
 }
 
 /** A run list from the query (`runs=3,5,8`): decimal indices, at most 9 digits each, no repeats. */

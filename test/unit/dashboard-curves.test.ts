@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDashboardApp } from "../../src/dashboard/app.js";
-import { CURVE_POINTS, CURVES_MAX, mostInformative, parseRunList, thin, timeAt } from "../../src/dashboard/curves.js";
+import { CURVE_POINTS, CURVES_MAX, mostInformative, parseRunList, stepKeyOf, thin, timeAt, valueAt } from "../../src/dashboard/curves.js";
 import { StoreWatcher, type RunRow } from "../../src/dashboard/live.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { indexSweep, writeManifest, writeRunStatus } from "../../src/store/store.js";
@@ -39,6 +39,13 @@ describe("helpers", () => {
   it("wall time at each x by interpolation, from the first logged time", () => {
     expect(timeAt([0, 5, 10, 20], [[0, 100], [10, 110]])).toEqual([0, 5, 10, 10]);
     expect(timeAt([1], [])).toBeUndefined();
+  });
+  it("a counter key for runs without steps: the first of STEP_KEYS logged on several lines, never decreasing", () => {
+    expect(stepKeyOf({ epoch: [[0, 0], [1, 0], [2, 1]], loss: [[0, 3]] })?.key).toBe("epoch");
+    expect(stepKeyOf({ global_step: [[0, 10], [1, 20]], epoch: [[0, 0], [1, 0]] })?.key).toBe("global_step");
+    expect(stepKeyOf({ epoch: [[0, 2], [1, 1]] })).toBeUndefined();
+    expect(stepKeyOf({ epoch: [[0, 0]] })).toBeUndefined();
+    expect(valueAt([0, 1, 3], [[0, 0], [2, 10]])).toEqual([0, 5, 10]);
   });
   it("a long curve is thinned to CURVE_POINTS, keeping its ends and its spike", () => {
     const pts = Array.from({ length: 4000 }, (_, i): [number, number] => [i, i === 2345 ? 50 : Math.sin(i / 100)]);
@@ -105,6 +112,22 @@ describe("/api/curves", () => {
     expect(c.runs[0]!.index).toBe(RUNS - 1);
     const d = (await (await get("/api/sweep/s1")).json()) as { informative: { metric: string } };
     expect(d.informative.metric).toBe("loss");
+  });
+
+  it("a run that logs no step is charted against the epoch it logs, not its line number", async () => {
+    // Run 2 logs as Lightning's CSVLogger does: two lines per epoch, no `step` key.
+    const rd = path.join(project, "multirun", "s1", "2");
+    const lines = [0, 0, 1, 1, 2, 2].map((e, i) => JSON.stringify(i % 2 ? { epoch: e, val_loss: 10 - e } : { epoch: e, loss: 5 - e, time: 50 + 3 * i }));
+    writeFileSync(path.join(rd, "metrics.jsonl"), lines.join("\n") + "\n");
+    const c = (await (await get("/api/curves/s1?metric=val_loss&runs=2")).json()) as Curves & { runs: Array<{ xKey: string }> };
+    expect(c.runs[0]).toMatchObject({ index: 2, xKey: "epoch", x: [0, 1, 2], y: [10, 9, 8] });
+    // wall time still at the lines' times (line 1, 3, 5 between the logged times of lines 0, 2, 4)
+    expect(c.runs[0]!.t).toEqual([3, 9, 12]);
+    const l = (await (await get("/api/curves/s1?metric=loss&runs=4")).json()) as { runs: Array<{ xKey: string; x: number[] }> };
+    expect(l.runs[0]).toMatchObject({ xKey: "step", x: [0, 1, 2] });
+    // charting the epoch itself keeps the line number
+    const e = (await (await get("/api/curves/s1?metric=epoch&runs=2")).json()) as { runs: Array<{ xKey: string; x: number[] }> };
+    expect(e.runs[0]).toMatchObject({ xKey: "line", x: [0, 1, 2, 3, 4, 5] });
   });
 
   it("refuses a malformed run list", async () => {

@@ -388,7 +388,7 @@ export async function showCurves(view, id, query) {
     location.hash = `#/curves/${enc(id)}?${nq}`;
   } }, c.metrics.map((m) => h("option", { value: m, selected: m === c.metric }, m)));
   const xPick = h("select", { id: "curves-x", onchange: (e) => { cv.x = e.target.value; keep(); drawCurves(cv); } },
-    h("option", { value: "step", selected: cv.x === "step" }, "step"), h("option", { value: "time", selected: cv.x === "time" }, "wall time"));
+    h("option", { value: "step", selected: cv.x === "step" }, xName(c)), h("option", { value: "time", selected: cv.x === "time" }, "wall time"));
   const smoothVal = h("span", { id: "curves-smooth-value", class: "num" }, cv.smooth.toFixed(2));
   const slider = h("input", { type: "range", id: "curves-smooth", min: "0", max: "0.99", step: "0.01", value: String(cv.smooth) });
   slider.addEventListener("input", () => {
@@ -428,6 +428,12 @@ export async function showCurves(view, id, query) {
     }
   }, 3000));
 }
+/** What the runs' x counts: `step`, the epoch or iteration key a run without steps logs, or the line number. */
+const xName = (data) => {
+  const key = data.runs.find((r) => r.x.length && r.xKey)?.xKey || "step";
+  return key === "line" ? "line number" : key;
+};
+
 const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);
 
 /** The curves as drawn now: per run its points on the chosen x, smoothed when asked. */
@@ -470,19 +476,18 @@ function drawCurves(cv) {
   const smooth = cv.smooth > 0;
   const tables = runs.flatMap((r) => (smooth ? [[r.x, r.y], [r.x, r.smoothed]] : [[r.x, r.y]]));
   const data = tables.length ? uPlot.join(tables) : [[]];
-  const series = [{ label: cv.x === "time" ? "wall time (s)" : "step" }];
+  const series = [{ label: cv.x === "time" ? "wall time (s)" : xName(cv.data) }];
   for (const r of runs) {
     const dash = r.bad ? [6, 4] : undefined;
     const base = { scale: "y", spanGaps: true, points: { show: false }, ...(dash ? { dash } : {}) };
     series.push({ ...base, label: `run ${r.index}${smooth ? " raw" : ""}`, stroke: smooth ? runColor(r.index, 0.25) : r.color, width: smooth ? 1 : 1.8 });
     if (smooth) series.push({ ...base, label: `run ${r.index}`, stroke: r.color, width: 2 });
   }
-  const xKey = cv.data.runs.find((r) => r.xKey)?.xKey || "step";
   const u = new uPlot({
     width: Math.min(1100, window.innerWidth - 60), height: 440,
     legend: { show: false },
     scales: { x: { time: false, distr: cv.logx ? 3 : 1 }, y: { distr: cv.logy ? 3 : 1 } },
-    axes: [{ label: (cv.x === "time" ? "wall time (s)" : xKey) + (cv.logx ? " (log)" : "") }, { label: (cv.metric || "") + (cv.logy ? " (log)" : ""), size: 60 }],
+    axes: [{ label: (cv.x === "time" ? "wall time (s)" : xName(cv.data)) + (cv.logx ? " (log)" : "") }, { label: (cv.metric || "") + (cv.logy ? " (log)" : ""), size: 60 }],
     series,
   }, data, holder);
   st.charts.push(u);
