@@ -21,7 +21,7 @@ const TB_RUN = 6;
 const FAILING = 5;
 const STEPS = 30;
 
-// k < 6: metrics.jsonl with step, loss, acc and a wall clock `time` (0.5 s a step); k = 5 then fails.
+// k < 6: metrics.jsonl with step, acc, loss (acc first: no view may open on the first column just because it is first) and a wall clock `time` (0.5 s a step); k = 5 then fails.
 // k = 6: TensorBoard event files written by the fixture app (loss at steps 0, 10, 20, 30, one second apart).
 const APP = `import json, math, os, sys
 run = os.environ["CORRAL_RUN_DIR"]
@@ -32,7 +32,7 @@ if k == ${TB_RUN}:
 with open(os.path.join(run, "metrics.jsonl"), "w") as f:
     for s in range(${STEPS}):
         loss = (1 + 0.4 * k) * math.exp(-0.08 * s) + 0.05 * ((s * 7 + k) % 5)
-        f.write(json.dumps({"step": s, "loss": loss, "acc": 1 - loss / 8, "time": 1000 + 0.5 * s}) + "\\n")
+        f.write(json.dumps({"step": s, "acc": 1 - loss / 8, "loss": loss, "time": 1000 + 0.5 * s}) + "\\n")
 sys.exit(1 if k == ${FAILING} else 0)
 `;
 
@@ -293,6 +293,9 @@ describe.skipIf(skipReason !== undefined)("curves of several runs, exports (head
     // An SVG picture of the page (parallel coordinates): SVG as drawn, PNG rendered from it
     await page.goto(`${origin}/#/group/${sweepId}`);
     await page.locator("#parcoords svg").waitFor({ timeout: 20_000 });
+    // the group-by page opens on the same informative metric (its parallel coordinates and importance too)
+    expect(await page.locator("#pick-metric").inputValue()).toBe(best);
+    expect(await page.locator("#importance-chart").getAttribute("data-metric", { timeout: 20_000 })).toBe(best);
     const lines = await page.locator("#parcoords polyline").count();
     const pc = await downloaded(page, () => page.locator('#parcoords [data-export="svg"]').click());
     expect(await page.evaluate((t) => new DOMParser().parseFromString(t, "image/svg+xml").querySelectorAll("polyline").length, pc.bytes.toString("utf8"))).toBe(lines);

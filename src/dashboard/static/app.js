@@ -377,13 +377,16 @@ async function refreshMetrics() {
 const isMonotone = (a) => a.every((v, i) => typeof v === "number" && (i === 0 || v >= a[i - 1]));
 
 // ---------- group by: mean ± std over some parameters; parallel coordinates ----------
+/** The metric a view of a sweep opens on: the one asked for, else the most informative (the server's `informative`: curves.ts), never `step`. */
+const metricOf = (d, query) => query.get("metric") || d.informative?.metric || d.metricColumns.find((m) => m !== "step") || d.metricColumns[0];
+
 async function showGroup(view, id, query) {
   const d = await loadDetail(id);
   const s = d.sweep;
   crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["group by"]);
   const over = query.getAll("over").filter((o) => d.paramColumns.includes(o));
   if (!query.has("over") && d.paramColumns.includes("seed")) over.push("seed");
-  const metric = query.get("metric") || d.metricColumns.find((m) => m !== "step") || d.metricColumns[0];
+  const metric = metricOf(d, query);
   const go = (o, m) => {
     const q = new URLSearchParams(o.map((x) => ["over", x]));
     if (!o.length) q.set("over", "");
@@ -466,8 +469,7 @@ async function showCompare(view, id, query) {
   const d = await loadDetail(id);
   const s = d.sweep;
   crumbs(["sweeps", "#/"], [s.name || s.id, `#/sweep/${enc(s.id)}`], ["compare"]);
-  // Opens on the most informative metric (the server's `informative`: curves.ts), not `step`.
-  const metric = query.get("metric") || d.informative?.metric || d.metricColumns[0];
+  const metric = metricOf(d, query);
   const param = query.get("param") || d.paramColumns[0];
   const pick = (name, options, value) => h("select", { id: `pick-${name}`, onchange: (e) => {
     const q = new URLSearchParams({ metric, param, [name]: e.target.value });
