@@ -15,6 +15,7 @@ import { trialOverrides } from "../plan/search/space.js";
 import { readWithin } from "../store/contain.js";
 import { RUN_CONFIG } from "../store/layout.js";
 import { runDirWithin, type StoreWatcher } from "./live.js";
+import { likelyMode, mostInformative } from "./curves.js";
 import { columnsOf } from "./table.js";
 
 type Tracked = NonNullable<ReturnType<StoreWatcher["get"]>>;
@@ -39,7 +40,7 @@ export function analysisRoutes(app: Hono, watcher: StoreWatcher): void {
     const s = watcher.get(c.req.param("sweep"));
     if (!s) return c.json({ error: "not found" }, 404);
     const cols = columnsOf(s.rows);
-    const metric = c.req.query("metric") ?? cols.metrics.find((m) => m !== "step") ?? "";
+    const metric = c.req.query("metric") ?? mostInformative(s.rows, cols.metrics, s.manifest).metric ?? "";
     if (!cols.metrics.includes(metric)) return c.json({ error: `no metric '${metric}' in this sweep (its metrics: ${cols.metrics.join(", ")})` }, 400);
     return c.json(importanceOf(s.rows, cols.params, metric));
   });
@@ -52,8 +53,10 @@ export function analysisRoutes(app: Hono, watcher: StoreWatcher): void {
     const ca = columnsOf(a.rows);
     const cb = columnsOf(b.rows);
     const metrics = [...new Set([...ca.metrics, ...cb.metrics])];
-    const metric = c.req.query("metric") ?? a.manifest.search?.objective.metric ?? metrics.find((m) => m !== "step") ?? "";
-    const mode = c.req.query("mode") ?? a.manifest.search?.objective.mode ?? "max";
+    // Unless asked: A's study objective, else the metric most informative across A's runs (curves.ts).
+    const metric = c.req.query("metric") ?? mostInformative(a.rows, metrics, a.manifest).metric ?? "";
+    const objective = a.manifest.search?.objective;
+    const mode = c.req.query("mode") ?? (objective?.metric === metric ? objective.mode : likelyMode(metric));
     if (mode !== "min" && mode !== "max") return c.json({ error: "mode must be min or max" }, 400);
     if (!metrics.includes(metric)) return c.json({ error: `no metric '${metric}' in either sweep (their metrics: ${metrics.join(", ")})` }, 400);
     const side = (s: Tracked) => ({ ...sideOf(s.rows, metric, undefined), config: firstConfig(s) });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDashboardApp } from "../../src/dashboard/app.js";
-import { CURVE_POINTS, CURVES_MAX, mostInformative, parseRunList, stepKeyOf, thin, timeAt, valueAt } from "../../src/dashboard/curves.js";
+import { CURVE_POINTS, CURVES_MAX, likelyMode, mostInformative, parseRunList, stepKeyOf, thin, timeAt, valueAt } from "../../src/dashboard/curves.js";
 import { StoreWatcher, type RunRow } from "../../src/dashboard/live.js";
 import type { RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { indexSweep, writeManifest, writeRunStatus } from "../../src/store/store.js";
@@ -46,6 +46,10 @@ describe("helpers", () => {
     expect(stepKeyOf({ epoch: [[0, 2], [1, 1]] })).toBeUndefined();
     expect(stepKeyOf({ epoch: [[0, 0]] })).toBeUndefined();
     expect(valueAt([0, 1, 3], [[0, 0], [2, 10]])).toEqual([0, 5, 10]);
+  });
+  it("guesses lower is better from loss- and error-like names only", () => {
+    for (const m of ["loss", "val_loss", "train/loss", "valLoss", "top1_err", "error_rate", "mse", "val.rmse", "ppl", "regret"]) expect(likelyMode(m), m).toBe("min");
+    for (const m of ["acc", "val_acc", "f1", "bleu", "glossary_size", "reward", "auc"]) expect(likelyMode(m), m).toBe("max");
   });
   it("a long curve is thinned to CURVE_POINTS, keeping its ends and its spike", () => {
     const pts = Array.from({ length: 4000 }, (_, i): [number, number] => [i, i === 2345 ? 50 : Math.sin(i / 100)]);
@@ -128,6 +132,15 @@ describe("/api/curves", () => {
     // charting the epoch itself keeps the line number
     const e = (await (await get("/api/curves/s1?metric=epoch&runs=2")).json()) as { runs: Array<{ xKey: string; x: number[] }> };
     expect(e.runs[0]).toMatchObject({ xKey: "line", x: [0, 1, 2, 3, 4, 5] });
+  });
+
+  it("importance and two sweeps open on the most informative metric, two sweeps lower-is-better for a loss", async () => {
+    const imp = (await (await get("/api/importance/s1")).json()) as { metric: string };
+    expect(imp.metric).toBe("loss");
+    const vs = (await (await get("/api/vs/s1/s1")).json()) as { metric: string; mode: string };
+    expect(vs).toMatchObject({ metric: "loss", mode: "min" });
+    const asked = (await (await get("/api/vs/s1/s1?metric=time")).json()) as { metric: string; mode: string };
+    expect(asked).toMatchObject({ metric: "time", mode: "max" });
   });
 
   it("refuses a malformed run list", async () => {
