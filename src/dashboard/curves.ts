@@ -63,7 +63,7 @@ export function mostInformative(rows: readonly RunRow[], metricColumns: readonly
 }
 
 /** Names of metrics lower is better for (losses, errors, perplexities, regrets, costs). */
-const LOWER_BETTER = /(^|[_/.\-])(loss|nll|err|error|mse|mae|rmse|perplexity|ppl|regret|cost|wer|cer)([_/.\-]|$)|loss$/i;
+const LOWER_BETTER = /(^|[-_/.])(loss|nll|err|error|mse|mae|rmse|perplexity|ppl|regret|cost|wer|cer)([-_/.]|$)|loss$/i;
 
 /** The direction a metric is better in, by its name when nothing says otherwise: `min` for loss- and error-like names, else `max`. */
 export const likelyMode = (metric: string): "min" | "max" => (LOWER_BETTER.test(metric) ? "min" : "max");
