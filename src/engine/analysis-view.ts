@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { compareSweeps, flattenConfig, parameterImportance, type ImportanceResult, type SweepSide, type SweepsCompared } from "../plan/analysis.js";
 import { ConfigFloat } from "../plan/float.js";
 import { RUN_CONFIG } from "../store/layout.js";
+import { csvText } from "./csv.js";
 
 /** A run as the analysis takes it: parameters, state and the metric's last value. */
 export interface AnalysisRow {
@@ -65,7 +66,7 @@ export function formatImportance(r: ImportanceResult & { metric: string }, forma
   if (format === "json") return JSON.stringify(r, null, 2) + "\n";
   const head = ["param", "importance", "explained", "levels"];
   const grid = r.params.map((p) => [p.param, short(p.importance), short(p.explained), `${p.levels}${p.binned ? " bins" : ""}`]);
-  if (format === "csv") return [head, ...r.params.map((p) => [p.param, String(p.importance), String(p.explained), String(p.levels)])].map((row) => row.join(",")).join("\n") + "\n";
+  if (format === "csv") return csvText([head, ...r.params.map((p) => [p.param, String(p.importance), String(p.explained), String(p.levels)])]);
   if (format === "md") return [`| ${head.join(" | ")} |`, "| --- | ---: | ---: | ---: |", ...grid.map((row) => `| ${row.join(" | ")} |`)].join("\n") + "\n";
   const title = `importance of ${r.metric}: ${r.runs} succeeded runs, variance ${short(r.variance)} (explained: the share of it each parameter's means explain; importance: normalised to sum to 1)`;
   if (!r.params.length) return `${title}\n(no parameter takes more than one value in these runs)\n`;

@@ -13,6 +13,7 @@ import type { RunView } from "./events.js";
 import { hostname } from "node:os";
 import { pidAlive } from "../store/fsutil.js";
 import { readRunMetrics } from "../store/metrics.js";
+import { csvText } from "./csv.js";
 
 export interface SweepStatus {
   manifest: SweepManifest;
@@ -141,13 +142,11 @@ const cell = (v: ConfigValue | undefined): string => {
   return String(v);
 };
 
-const csvCell = (s: string): string => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-
 export function formatResults(t: ResultsTable, format: "csv" | "json" | "md" | "table"): string {
   // Floats stay floats (`1.0`), as in each run's config.yaml.
   if (format === "json") return configToJson(t.rows as ConfigValue) + "\n";
   const grid = t.rows.map((r) => t.columns.map((c) => cell(r[c])));
-  if (format === "csv") return [t.columns, ...grid].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+  if (format === "csv") return csvText([t.columns, ...grid]);
   if (format === "md") {
     const esc = (s: string): string => s.replace(/\|/g, "\\|");
     return [
@@ -246,7 +245,7 @@ export function formatGrouped(g: GroupedTable, format: "csv" | "json" | "md" | "
       return o;
     });
     if (format === "json") return configToJson(rows as ConfigValue) + "\n";
-    return [columns, ...rows.map((r) => columns.map((c) => (r[c] === null ? "" : cell(r[c]))))].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+    return csvText([columns, ...rows.map((r) => columns.map((c) => (r[c] === null ? "" : cell(r[c]))))]);
   }
   const columns = [...g.keys, "n", ...g.metrics.flatMap((m) => [`${m} (mean ± std)`, `${m} min..max`])];
   const grid = g.rows.map((r) => [

@@ -6,84 +6,125 @@
  * caller reads a growing file by what was appended (a half-written record waits for the next
  * read). Pure functions over buffers: the file reading lives in metrics.ts.
  *
- * A hand-written protobuf wire reader rather than a library: three messages, a dozen fields,
- * no schema compilation, and the fixtures that test it are written by an independent encoder
- * (test/fixtures/metrics/make_fixtures.py).
+ * The formats are read with libraries: protobufjs decodes the `Event`/`Summary`/`TensorProto`
+ * and `Record`/`HistoryRecord` messages (from a descriptor of just the fields read, with their
+ * numbers and types as tensorflow's and wandb's .proto files give them; every other field is
+ * skipped), crc-32 checks the frames, csv-parse reads metrics.csv. The framing itself (TFRecord
+ * frames, the LevelDB-style log blocks of a `.wandb` file) is a few lines here: no maintained
+ * npm package reads either. The fixtures that test all this are written by an independent
+ * encoder (test/fixtures/metrics/make_fixtures.py).
  */
+import CRC32 from "crc-32";
+import CRC32C from "crc-32/crc32c.js";
+import { parse as parseCsv, CsvError } from "csv-parse/sync";
+import { Root, type Message, type Type } from "protobufjs/light.js";
 import type { MetricsLine } from "./protocol.js";
 
-// ---------- protobuf wire format ----------
+// ---------- protobuf messages ----------
 
-/** One field of a protobuf message: its number and its value (varint as number, bytes as a view). */
-type Field = { no: number; wire: 0; v: number } | { no: number; wire: 1 | 5; at: number } | { no: number; wire: 2; bytes: Uint8Array };
+/**
+ * The messages read, as a protobufjs descriptor: tensorflow/core/framework/{event,summary,tensor,
+ * tensor_shape,types}.proto and wandb/proto/wandb_internal.proto, trimmed to the fields Corral
+ * reads (field numbers and types as there).
+ */
+const PROTOS = Root.fromJSON({
+  nested: {
+    tensorflow: {
+      nested: {
+        Event: {
+          fields: { wall_time: { type: "double", id: 1 }, step: { type: "int64", id: 2 }, summary: { type: "Summary", id: 5 } },
+        },
+        Summary: {
+          fields: { value: { rule: "repeated", type: "Value", id: 1 } },
+          nested: {
+            Value: {
+              oneofs: { value: { oneof: ["simple_value", "tensor"] } },
+              fields: { tag: { type: "string", id: 1 }, simple_value: { type: "float", id: 2 }, tensor: { type: "TensorProto", id: 8 } },
+            },
+          },
+        },
+        TensorProto: {
+          fields: {
+            dtype: { type: "DataType", id: 1 },
+            tensor_shape: { type: "TensorShapeProto", id: 2 },
+            tensor_content: { type: "bytes", id: 4 },
+            float_val: { rule: "repeated", type: "float", id: 5, options: { packed: true } },
+            double_val: { rule: "repeated", type: "double", id: 6, options: { packed: true } },
+          },
+        },
+        TensorShapeProto: {
+          fields: { dim: { rule: "repeated", type: "Dim", id: 2 } },
+          nested: { Dim: { fields: { size: { type: "int64", id: 1 } } } },
+        },
+        DataType: { values: { DT_INVALID: 0, DT_FLOAT: 1, DT_DOUBLE: 2 } },
+      },
+    },
+    wandb_internal: {
+      nested: {
+        Record: { fields: { num: { type: "int64", id: 1 }, history: { type: "HistoryRecord", id: 2 } } },
+        HistoryRecord: { fields: { item: { rule: "repeated", type: "HistoryItem", id: 1 }, step: { type: "HistoryStep", id: 2 } } },
+        HistoryItem: { fields: { key: { type: "string", id: 1 }, nested_key: { rule: "repeated", type: "string", id: 2 }, value_json: { type: "string", id: 16 } } },
+        HistoryStep: { fields: { num: { type: "int64", id: 1 } } },
+      },
+    },
+  },
+});
+const EventType = PROTOS.lookupType("tensorflow.Event");
+const WandbRecordType = PROTOS.lookupType("wandb_internal.Record");
 
-/** The fields of one message (unknown wire types end the message: a damaged record yields what came before). */
-export function protoFields(buf: Uint8Array): Field[] {
-  const out: Field[] = [];
-  let i = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= buf.length) throw new RangeError("truncated varint");
-      const b = buf[i++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) return v;
-      mul *= 128;
-    }
-  };
+/** An int64 as a number (protobufjs gives a Long where the `long` package is there): `longs: Number`. */
+type Int64 = number | { toNumber(): number };
+const int64 = (v: Int64): number => (typeof v === "number" ? v : v.toNumber());
+
+interface TensorShape {
+  dim: Array<{ size: Int64 }>;
+}
+interface Tensor {
+  dtype: number;
+  tensor_shape?: TensorShape;
+  tensor_content?: Uint8Array;
+  float_val: number[];
+  double_val: number[];
+}
+interface SummaryValue {
+  tag: string;
+  value?: "simple_value" | "tensor";
+  simple_value: number;
+  tensor?: Tensor;
+}
+interface TfEvent {
+  wall_time: number;
+  step: Int64;
+  summary?: { value: SummaryValue[] };
+}
+interface HistoryItem {
+  key: string;
+  nested_key: string[];
+  value_json: string;
+}
+interface WandbRecord {
+  history?: { item: HistoryItem[]; step?: { num: Int64 } };
+}
+
+/** A field set on the wire (protobufjs keeps defaults on the prototype, set fields on the message). */
+const has = (m: object, field: string): boolean => Object.prototype.hasOwnProperty.call(m, field);
+
+/** The message `bytes` hold, or undefined when they are not one (a damaged record is skipped). */
+function decodeMessage<T>(type: Type, bytes: Uint8Array): T | undefined {
   try {
-    while (i < buf.length) {
-      const key = varint();
-      const no = Math.floor(key / 8);
-      const wire = key & 7;
-      if (wire === 0) out.push({ no, wire, v: varint() });
-      else if (wire === 1) {
-        out.push({ no, wire, at: i });
-        i += 8;
-      } else if (wire === 5) {
-        out.push({ no, wire, at: i });
-        i += 4;
-      } else if (wire === 2) {
-        const n = varint();
-        if (i + n > buf.length) break;
-        out.push({ no, wire, bytes: buf.subarray(i, i + n) });
-        i += n;
-      } else break;
-      if (i > buf.length) {
-        out.pop();
-        break;
-      }
-    }
+    return type.decode(bytes) as Message & T;
   } catch {
-    /* truncated: keep the fields read so far */
+    return undefined;
   }
-  return out;
 }
 
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-const f64 = (buf: Uint8Array, at: number): number => view(buf).getFloat64(at, true);
-const f32 = (buf: Uint8Array, at: number): number => view(buf).getFloat32(at, true);
 const utf8 = new TextDecoder();
 
 // ---------- checksums ----------
 
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** CRC-32C (Castagnoli), as TFRecord frames use. */
-export function crc32c(buf: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = CRC32C_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export const crc32c = (buf: Uint8Array): number => CRC32C.buf(buf) >>> 0;
 
 /** TFRecord's masked CRC: rotate right by 15 and add a constant. */
 export const maskedCrc32c = (buf: Uint8Array): number => {
@@ -91,22 +132,8 @@ export const maskedCrc32c = (buf: Uint8Array): number => {
   return ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0;
 };
 
-const CRC32_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
 /** zlib's CRC-32, continuing from `seed` (as `zlib.crc32(data, seed)`). */
-export function crc32(buf: Uint8Array, seed = 0): number {
-  let c = (seed ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < buf.length; i++) c = CRC32_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export const crc32 = (buf: Uint8Array, seed = 0): number => CRC32.buf(buf, seed) >>> 0;
 
 /** The rows decoded from bytes that start at a record boundary, and how many bytes they used. */
 export interface Decoded {
@@ -122,61 +149,33 @@ const DT_FLOAT = 1;
 const DT_DOUBLE = 2;
 
 /** The number a `tensor` summary value holds when it is a float or double scalar. */
-function tensorScalar(t: Uint8Array): number | undefined {
-  let dtype = 0;
-  let dims = 0;
-  let content: Uint8Array | undefined;
-  const floats: number[] = [];
-  for (const f of protoFields(t)) {
-    if (f.no === 1 && f.wire === 0) dtype = f.v;
-    else if (f.no === 2 && f.wire === 2) {
-      // TensorShapeProto.dim: a scalar has none (or only dims of size 1).
-      for (const d of protoFields(f.bytes)) {
-        if (d.no !== 2 || d.wire !== 2) continue;
-        const size = protoFields(d.bytes).find((x) => x.no === 1 && x.wire === 0);
-        if (size && size.wire === 0 && size.v !== 1) dims++;
-      }
-    } else if (f.no === 4 && f.wire === 2) content = f.bytes;
-    else if (f.no === 5 && f.wire === 2) for (let k = 0; k + 4 <= f.bytes.length; k += 4) floats.push(f32(f.bytes, k));
-    else if (f.no === 5 && f.wire === 5) floats.push(f32(t, f.at));
-    else if (f.no === 6 && f.wire === 2) for (let k = 0; k + 8 <= f.bytes.length; k += 8) floats.push(f64(f.bytes, k));
-    else if (f.no === 6 && f.wire === 1) floats.push(f64(t, f.at));
-  }
-  if (dims || (dtype !== DT_FLOAT && dtype !== DT_DOUBLE)) return undefined;
-  if (content?.length === 4 && dtype === DT_FLOAT) return f32(content, 0);
-  if (content?.length === 8 && dtype === DT_DOUBLE) return f64(content, 0);
-  return floats.length === 1 ? floats[0] : undefined;
+function tensorScalar(t: Tensor): number | undefined {
+  if (t.dtype !== DT_FLOAT && t.dtype !== DT_DOUBLE) return undefined;
+  // A scalar's shape has no dims (or only dims of size 1).
+  if (t.tensor_shape?.dim.some((d) => has(d, "size") && int64(d.size) !== 1)) return undefined;
+  const content = t.tensor_content;
+  if (content?.length === 4 && t.dtype === DT_FLOAT) return view(content).getFloat32(0, true);
+  if (content?.length === 8 && t.dtype === DT_DOUBLE) return view(content).getFloat64(0, true);
+  const vals = [...t.float_val, ...t.double_val];
+  return vals.length === 1 ? vals[0] : undefined;
 }
 
 /** One `Event` message: its step, wall time and scalar values (`simple_value`, or a float scalar `tensor`). */
-export function decodeEvent(ev: Uint8Array): MetricsLine | undefined {
-  let step = 0;
-  let wall: number | undefined;
+export function decodeEvent(bytes: Uint8Array): MetricsLine | undefined {
+  const ev = decodeMessage<TfEvent>(EventType, bytes);
+  if (!ev?.summary) return undefined;
   const values: Record<string, number> = {};
   let any = false;
-  for (const f of protoFields(ev)) {
-    if (f.no === 2 && f.wire === 0) step = f.v;
-    else if (f.no === 1 && f.wire === 1) wall = f64(ev, f.at);
-    else if (f.no === 5 && f.wire === 2) {
-      // Summary.value (repeated Summary.Value)
-      for (const v of protoFields(f.bytes)) {
-        if (v.no !== 1 || v.wire !== 2) continue;
-        let tag: string | undefined;
-        let num: number | undefined;
-        for (const x of protoFields(v.bytes)) {
-          if (x.no === 1 && x.wire === 2) tag = utf8.decode(x.bytes);
-          else if (x.no === 2 && x.wire === 5) num = f32(v.bytes, x.at);
-          else if (x.no === 8 && x.wire === 2) num = tensorScalar(x.bytes) ?? num;
-        }
-        if (tag !== undefined && num !== undefined) {
-          values[tag] = num;
-          any = true;
-        }
-      }
-    }
+  for (const v of ev.summary.value) {
+    if (!has(v, "tag")) continue;
+    const num = v.value === "simple_value" ? v.simple_value : v.value === "tensor" && v.tensor ? tensorScalar(v.tensor) : undefined;
+    if (num === undefined) continue;
+    values[v.tag] = num;
+    any = true;
   }
+  if (!any) return undefined;
   // The event's wall time (seconds since the epoch) as `wall_time`, TensorBoard's own name: charts against time read it.
-  return any ? { step, ...(wall !== undefined ? { wall_time: wall } : {}), ...values } : undefined;
+  return { step: int64(ev.step), ...(has(ev, "wall_time") ? { wall_time: ev.wall_time } : {}), ...values };
 }
 
 /**
@@ -221,34 +220,19 @@ export const isWandbHeader = (buf: Uint8Array): boolean =>
   buf.length >= WB_HEADER && utf8.decode(buf.subarray(0, 4)) === ":W&B" && view(buf).getUint16(4, true) === 0xbee1 && buf[6] === 0;
 
 /** One wandb `Record`: a history row (`_step` as `step`, `_timestamp` as `wall_time`; other keys starting with `_` are wandb's own), or undefined. */
-export function decodeWandbRecord(rec: Uint8Array): MetricsLine | undefined {
-  const hist = protoFields(rec).find((f) => f.no === 2 && f.wire === 2);
-  if (!hist || hist.wire !== 2) return undefined;
+export function decodeWandbRecord(bytes: Uint8Array): MetricsLine | undefined {
+  const hist = decodeMessage<WandbRecord>(WandbRecordType, bytes)?.history;
+  if (!hist) return undefined;
   const row: MetricsLine = {};
-  let step: number | undefined;
+  let step = hist.step && has(hist.step, "num") ? int64(hist.step.num) : undefined;
   let wall: number | undefined;
   let any = false;
-  for (const f of protoFields(hist.bytes)) {
-    if (f.no === 2 && f.wire === 2) {
-      const s = protoFields(f.bytes).find((x) => x.no === 1 && x.wire === 0);
-      if (s && s.wire === 0) step = s.v;
-      continue;
-    }
-    if (f.no !== 1 || f.wire !== 2) continue;
-    let key = "";
-    const nested: string[] = [];
-    let json: string | undefined;
-    for (const x of protoFields(f.bytes)) {
-      if (x.wire !== 2) continue;
-      if (x.no === 1) key = utf8.decode(x.bytes);
-      else if (x.no === 2) nested.push(utf8.decode(x.bytes));
-      else if (x.no === 16) json = utf8.decode(x.bytes);
-    }
-    const name = key || nested.join(".");
-    if (!name || json === undefined) continue;
+  for (const item of hist.item) {
+    const name = item.key || item.nested_key.join(".");
+    if (!name || !has(item, "value_json")) continue;
     let value: unknown;
     try {
-      value = JSON.parse(json);
+      value = JSON.parse(item.value_json);
     } catch {
       continue;
     }
@@ -330,40 +314,69 @@ export function decodeWandbLog(buf: Uint8Array, start: number): Decoded {
 
 // ---------- Lightning CSVLogger ----------
 
-/** Split one CSV line (RFC 4180 quoting, as Python's csv module writes). */
-export function csvFields(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let q = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (q) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') q = false;
-      else cur += ch;
-    } else if (ch === '"') q = true;
-    else if (ch === ",") {
-      out.push(cur);
-      cur = "";
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
+/** A metrics.csv cell: a number where it is one (`nan` and `inf` as Python writes them), else its text. */
+function csvValue(c: string): number | string {
+  const n = Number(c);
+  if (c.trim() !== "" && !Number.isNaN(n)) return n;
+  if (/^nan$/i.test(c)) return NaN;
+  if (/^[-+]?inf$/i.test(c)) return c.startsWith("-") ? -Infinity : Infinity;
+  return c;
 }
 
 /** One data row of a metrics.csv under its header: empty cells are left out, numbers are numbers. */
-export function csvRow(header: string[], line: string): MetricsLine | undefined {
-  const cells = csvFields(line.replace(/\r$/, ""));
+function csvRow(columns: readonly string[], cells: readonly string[]): MetricsLine | undefined {
   const row: MetricsLine = {};
   let any = false;
-  header.forEach((k, j) => {
+  columns.forEach((k, j) => {
     const c = cells[j];
     if (c === undefined || c === "") return;
-    const n = Number(c);
-    row[k] = c.trim() !== "" && !Number.isNaN(n) ? n : /^nan$/i.test(c) ? NaN : /^[-+]?inf$/i.test(c) ? (c.startsWith("-") ? -Infinity : Infinity) : c;
+    row[k] = csvValue(c);
     any = true;
   });
   return any ? row : undefined;
+}
+
+/** The rows of a metrics.csv's bytes, and its header when the bytes start the file. */
+export interface DecodedCsv extends Decoded {
+  /** The first record, when no columns were given: the column names and the record's text as in the file. */
+  header?: { columns: string[]; text: string };
+}
+
+/**
+ * Rows of a metrics.csv (RFC 4180, as Python's csv module writes it) from a record boundary,
+ * under `columns`, or under the first record when no columns are given (the bytes start the
+ * file; `header` then has it). Only complete records count: bytes after the last newline wait
+ * for the next read, and so does a record whose quoted field is still open at the end (a quoted
+ * newline is data; csv-parse reports the open quote and the records before it stand).
+ */
+export function decodeCsv(buf: Buffer, columns?: readonly string[], opts: { headerOnly?: boolean } = {}): DecodedCsv {
+  const rows: MetricsLine[] = [];
+  let used = 0;
+  let header: DecodedCsv["header"];
+  let cols = columns;
+  try {
+    parseCsv(buf.subarray(0, buf.lastIndexOf(10) + 1), {
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_empty_lines: true,
+      ...(opts.headerOnly ? { to: 1 } : {}),
+      on_record: (cells: string[], info) => {
+        if (!cols) {
+          cols = cells;
+          header = { columns: cells, text: buf.toString("utf8", 0, info.bytes) };
+        } else {
+          const row = csvRow(cols, cells);
+          if (row) rows.push(row);
+        }
+        // info.bytes: where this record (and its line break) ends in the input.
+        used = info.bytes;
+        return null;
+      },
+    });
+  } catch (e) {
+    // An open quote at the end: a record still being written. (With relaxed quoting and column
+    // counts nothing else is an error.)
+    if (!(e instanceof CsvError)) throw e;
+  }
+  return { rows, used, ...(header ? { header } : {}) };
 }

@@ -12,7 +12,7 @@ import path from "node:path";
 import type { ConfigMap } from "../plan/types.js";
 import { openWithin, readRange, realPathOf, type ContainedOpen } from "./contain.js";
 import { FOREIGN_METRICS, METRICS } from "./layout.js";
-import { csvFields, csvRow, decodeTfRecords, decodeWandbLog, isWandbHeader, type Decoded } from "./metric-formats.js";
+import { decodeCsv, decodeTfRecords, decodeWandbLog, isWandbHeader, type Decoded } from "./metric-formats.js";
 import type { MetricsLine } from "./protocol.js";
 
 export type MetricSourceKind = "jsonl" | "tensorboard" | "lightning" | "wandb" | "wandb-jsonl";
@@ -73,7 +73,7 @@ interface SourceState {
   /** Rows read so far (the x of rows without a step). */
   count: number;
   last: ConfigMap;
-  /** metrics.csv: the header line the rows were read under (a new key rewrites the file). */
+  /** metrics.csv: the header record the rows were read under (a new key rewrites the file). */
   header?: string;
   columns?: string[];
 }
@@ -296,9 +296,7 @@ export class RunMetrics {
 
   private headerOf(fd: number): string | undefined {
     const buf = this.readAt(fd, 0, 65536);
-    if (!buf) return undefined;
-    const nl = buf.indexOf(10);
-    return nl < 0 ? undefined : buf.subarray(0, nl).toString("utf8");
+    return buf ? decodeCsv(buf, undefined, { headerOnly: true }).header?.text : undefined;
   }
 
   private readAt(fd: number, start: number, len: number): Buffer | undefined {
@@ -372,15 +370,14 @@ export class RunMetrics {
         return decodeTfRecords(buf);
       case "wandb":
         return decodeWandbLog(buf, st.offset);
-      case "lightning":
-        return decodeLines(buf, atEnd, (line) => {
-          if (!st.columns) {
-            st.header = line;
-            st.columns = csvFields(line.replace(/\r$/, ""));
-            return undefined;
-          }
-          return csvRow(st.columns, line);
-        });
+      case "lightning": {
+        const got = decodeCsv(buf, st.columns);
+        if (got.header) {
+          st.header = got.header.text;
+          st.columns = got.header.columns;
+        }
+        return got;
+      }
       case "wandb-jsonl":
         return decodeLines(buf, atEnd, (line) => {
           const o = jsonObject(line);

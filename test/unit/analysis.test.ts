@@ -1,4 +1,6 @@
+import { parse } from "csv-parse/sync";
 import { describe, expect, it } from "vitest";
+import { formatImportance } from "../../src/engine/analysis-view.js";
 import { bestSoFar, compareSweeps, flattenConfig, parameterImportance, type AnalysisRun } from "../../src/plan/analysis.js";
 
 /** Every combination of the given values, as params. */
@@ -98,5 +100,17 @@ describe("bestSoFar", () => {
   it("by trial number, complete trials only, in the objective's direction", () => {
     expect(bestSoFar(trials, "min")).toEqual([undefined, 3, 3, 1, 1, 1]);
     expect(bestSoFar(trials, "max")).toEqual([undefined, 3, 3, 3, 3, 3]);
+  });
+});
+
+describe("formatImportance --format csv", () => {
+  it("quotes a name holding a comma, a quote or a newline, so a CSV reader reads it back", () => {
+    const name = 'opt, "kind"\nB';
+    const r = parameterImportance(grid({ [name]: ["a", "b"], seed: [0, 1] }).map((p) => ({ params: p, value: p[name] === "a" ? 0 : 2 })), [name, "seed"]);
+    expect(parse(formatImportance({ metric: "m", ...r }, "csv"))).toEqual([
+      ["param", "importance", "explained", "levels"],
+      [name, "1", "1", "2"],
+      ["seed", "0", "0", "2"],
+    ]);
   });
 });

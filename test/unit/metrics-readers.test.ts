@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { crc32, crc32c, decodeTfRecords, decodeWandbLog, maskedCrc32c } from "../../src/store/metric-formats.js";
+import { crc32, crc32c, decodeCsv, decodeTfRecords, decodeWandbLog, decodeWandbRecord, maskedCrc32c } from "../../src/store/metric-formats.js";
 import { findMetricSources, MinMaxSeries, readRunMetrics, RunMetrics } from "../../src/store/metrics.js";
 
 const FIX = path.resolve(import.meta.dirname, "../fixtures/metrics");
@@ -72,6 +72,29 @@ describe("TensorBoard event files", () => {
     expect(rows.length).toBe(all.rows.length - 1);
     expect(rows.at(-1)).toEqual({ step: 40, wall_time: 1700000099, "val/loss": 0.5 });
   });
+
+  it("an int64 step past 2^32 is a number; an event without wall_time has none; a record that is no Event is skipped, not fatal", () => {
+    // TFRecord frame around hand-written Event bytes.
+    const frame = (data: number[]): Buffer => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32LE(data.length, 0);
+      const sum = (b: Uint8Array): Buffer => {
+        const s = Buffer.alloc(4);
+        s.writeUInt32LE(maskedCrc32c(b), 0);
+        return s;
+      };
+      return Buffer.concat([head, sum(head), Buffer.from(data), sum(Buffer.from(data))]);
+    };
+    // Event{step=2^40 (varint 80 80 80 80 80 20), summary{value{tag "x", simple_value 1.5f}}}
+    const big = [0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x2a, 0x0a, 0x0a, 0x08, 0x0a, 0x01, 0x78, 0x15, 0x00, 0x00, 0xc0, 0x3f];
+    // summary claims 5 bytes, 1 follows: not a message
+    const broken = [0x2a, 0x05, 0x0a];
+    // an unknown field (no. 99, varint) before the step is skipped
+    const unknown = [0x98, 0x06, 0x07, 0x10, 0x03, 0x2a, 0x0a, 0x0a, 0x08, 0x0a, 0x01, 0x79, 0x15, 0x00, 0x00, 0x00, 0x40];
+    const got = decodeTfRecords(Buffer.concat([frame(big), frame(broken), frame(unknown)]));
+    expect(got.rows).toEqual([{ step: 2 ** 40, x: 1.5 }, { step: 3, y: 2 }]);
+    expect(got.rows[0]).not.toHaveProperty("wall_time");
+  });
 });
 
 describe("Lightning CSVLogger", () => {
@@ -95,6 +118,41 @@ describe("Lightning CSVLogger", () => {
     expect(m.last()).toEqual({ epoch: 1, step: 19, loss: 1, val_acc: 0.5 });
     expect(m.series().series.loss).toEqual([[9, 2], [19, 1]]);
   });
+
+  for (const eol of ["\n", "\r\n"]) {
+    it(`quoted names and a quoted cell with a comma, a quote and a newline, arriving in two appends (${JSON.stringify(eol)} line ends)`, () => {
+      const dir = tmp();
+      const csv = path.join(dir, "lightning_logs", "version_0", "metrics.csv");
+      mkdirSync(path.dirname(csv), { recursive: true });
+      // As Python's csv module writes them: names with a comma and a quote; the newline inside
+      // quotes is "\n" whatever the line ends.
+      const first = `step,"val,loss","note ""λ"""${eol}0,1.5,"first, li\n`;
+      writeFileSync(csv, first);
+      const m = new RunMetrics(dir, { series: true });
+      m.update();
+      // The record is cut inside its quoted field, after a newline: it waits.
+      expect(m.last()).toEqual({});
+      const rest = `ne ""two""",${eol}1,0.5,${eol}`;
+      appendFileSync(csv, rest);
+      expect(m.update()).toBe(true);
+      expect(m.last()).toEqual({ step: 1, "val,loss": 0.5, 'note "λ"': 'first, li\nne "two"' });
+      expect(m.series().series["val,loss"]).toEqual([[0, 1.5], [1, 0.5]]);
+      // What the first read used: the header record, in bytes (λ is two).
+      const header = `step,"val,loss","note ""λ"""${eol}`;
+      expect(decodeCsv(Buffer.from(first))).toEqual({ rows: [], used: Buffer.byteLength(header), header: { columns: ["step", "val,loss", 'note "λ"'], text: header } });
+      expect(m.update()).toBe(false);
+    });
+  }
+
+  it("numbers are numbers, nan and inf as Python writes them, other text stays text, empty cells are left out", () => {
+    const dir = tmp();
+    const csv = path.join(dir, "lightning_logs", "version_0", "metrics.csv");
+    mkdirSync(path.dirname(csv), { recursive: true });
+    writeFileSync(csv, "a,b,c,d,e,f\n1e-3,nan,-inf,inf,ok,\n");
+    const m = new RunMetrics(dir);
+    m.update();
+    expect(m.last()).toEqual({ a: 0.001, b: NaN, c: -Infinity, d: Infinity, e: "ok" });
+  });
 });
 
 describe("W&B offline runs", () => {
@@ -114,6 +172,14 @@ describe("W&B offline runs", () => {
     // `_timestamp` is `wall_time`; `_runtime` and the other wandb keys stay out.
     expect(m.last()).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375, wall_time: 1700000003.5 });
     expect(m.series().series.loss).toEqual([[0, 2], [1, 1], [2, 0.5], [3, 0.25]]);
+  });
+
+  it("a record that is not a wandb Record is skipped, not fatal", () => {
+    // Record.history claims 9 bytes, 1 follows
+    expect(decodeWandbRecord(Uint8Array.of(0x12, 0x09, 0x0a))).toBeUndefined();
+    // Record{num=1, history{item{key "a", value_json "2"}, step{num=7}}}, with an unknown field 200 (wandb's _info) skipped
+    const rec = [0x08, 0x01, 0x12, 0x0d, 0x0a, 0x07, 0x0a, 0x01, 0x61, 0x82, 0x01, 0x01, 0x32, 0x12, 0x02, 0x08, 0x07, 0xc2, 0x0c, 0x00];
+    expect(decodeWandbRecord(Uint8Array.from(rec))).toEqual({ step: 7, a: 2 });
   });
 
   it("a log read in pieces of any size gives the same rows", () => {
