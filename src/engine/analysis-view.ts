@@ -61,32 +61,41 @@ function columns(head: string[], grid: string[][], right: (i: number) => boolean
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)];
 }
 
+/** The same table as Markdown (a `|` in a cell escaped, line breaks as spaces), right-aligned columns marked `---:`. */
+function mdTable(head: string[], grid: string[][], right: (i: number) => boolean): string[] {
+  const cell = (s: string): string => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+  return [`| ${head.map(cell).join(" | ")} |`, `| ${head.map((_, i) => (right(i) ? "---:" : "---")).join(" | ")} |`, ...grid.map((row) => `| ${row.map(cell).join(" | ")} |`)];
+}
+
 /** `corral results --importance M`. */
 export function formatImportance(r: ImportanceResult & { metric: string }, format: "csv" | "json" | "md" | "table"): string {
   if (format === "json") return JSON.stringify(r, null, 2) + "\n";
   const head = ["param", "importance", "explained", "levels"];
   const grid = r.params.map((p) => [p.param, short(p.importance), short(p.explained), `${p.levels}${p.binned ? " bins" : ""}`]);
   if (format === "csv") return csvText([head, ...r.params.map((p) => [p.param, String(p.importance), String(p.explained), String(p.levels)])]);
-  if (format === "md") return [`| ${head.join(" | ")} |`, "| --- | ---: | ---: | ---: |", ...grid.map((row) => `| ${row.join(" | ")} |`)].join("\n") + "\n";
+  if (format === "md") return mdTable(head, grid, (i) => i > 0).join("\n") + "\n";
   const title = `importance of ${r.metric}: ${r.runs} succeeded runs, variance ${short(r.variance)} (explained: the share of it each parameter's means explain; importance: normalised to sum to 1)`;
   if (!r.params.length) return `${title}\n(no parameter takes more than one value in these runs)\n`;
   return [title, ...columns(head, grid, (i) => i > 0)].join("\n") + "\n";
 }
 
 /** `corral results A --vs B --best M`. */
-export function formatCompared(c: SweepsCompared, names: [string, string], format: "csv" | "json" | "md" | "table"): string {
+export function formatCompared(c: SweepsCompared, names: [string, string], format: "json" | "md" | "table"): string {
   if (format === "json") return JSON.stringify({ sweeps: names, ...c }, null, 2) + "\n";
   const [a, b] = names;
+  const md = format === "md";
+  // A titled table: Markdown tables under `###` headings, or aligned text under a plain title.
+  const table = (title: string | undefined, head: string[], grid: string[][], right: (i: number) => boolean): string[] => [
+    ...(title === undefined ? [] : ["", md ? `### ${title}` : title, ...(md ? [""] : [])]),
+    ...(md ? mdTable : columns)(head, grid, right),
+  ];
   const out: string[] = [];
   const side = (s: SweepsCompared["sides"][number]): string[] => [String(s.runs), String(s.succeeded), s.mean === undefined ? "" : `${short(s.mean)}${s.std === undefined ? "" : ` ± ${short(s.std)}`}`, s.best[0] ? `${short(s.best[0].value)} (run ${s.best[0].index})` : ""];
-  out.push(...columns(["sweep", "runs", "succeeded", `${c.metric} (mean ± std)`, `best (${c.mode})`], [[a, ...side(c.sides[0]!)], [b, ...side(c.sides[1]!)]], (i) => i > 0));
+  out.push(...table(undefined, ["sweep", "runs", "succeeded", `${c.metric} (mean ± std)`, `best (${c.mode})`], [[a, ...side(c.sides[0]!)], [b, ...side(c.sides[1]!)]], (i) => i > 0));
   for (const p of c.shared) {
-    out.push("", `${c.metric} mean by ${p.param}`);
-    out.push(...columns([p.param, a, b], p.values.map((v) => [val(v.value), v.a ? `${short(v.a.mean)} (n ${v.a.n})` : "", v.b ? `${short(v.b.mean)} (n ${v.b.n})` : ""]), (i) => i > 0));
+    out.push(...table(`${c.metric} mean by ${p.param}`, [p.param, a, b], p.values.map((v) => [val(v.value), v.a ? `${short(v.a.mean)} (n ${v.a.n})` : "", v.b ? `${short(v.b.mean)} (n ${v.b.n})` : ""]), (i) => i > 0));
   }
-  if (c.configDiff.length) {
-    out.push("", "config keys that differ (swept parameters left out)");
-    out.push(...columns(["key", a, b], c.configDiff.map((d) => [d.key, val(d.a), val(d.b)]), () => false));
-  } else out.push("", "config keys that differ: none (swept parameters left out)");
+  if (c.configDiff.length) out.push(...table("config keys that differ (swept parameters left out)", ["key", a, b], c.configDiff.map((d) => [d.key, val(d.a), val(d.b)]), () => false));
+  else out.push("", "config keys that differ: none (swept parameters left out)");
   return out.join("\n") + "\n";
 }

@@ -102,6 +102,25 @@ describe("corral results --importance and --vs", () => {
     expect(got.shared.map((s) => s.param)).toEqual(["lr", "width"]);
     expect(got.configDiff).toEqual([{ key: "depth", a: 2, b: 3 }]);
     expect(corral(["results", A.id, "--vs", B.id], { cwd: project }).code).toBe(2);
+    // Markdown for a report: one table per part, under headings; the means as the JSON says
+    const md = corral(["results", A.id, "--vs", B.id, "--best", "loss:min", "--format", "md"], { cwd: project });
+    expect(md.code, md.stderr).toBe(0);
+    const lines = md.stdout.split("\n");
+    expect(lines[0]).toMatch(/^\| sweep \| runs \| succeeded \| loss \(mean ± std\) \| best \(min\) \|$/);
+    expect(lines[1]).toBe("| --- | ---: | ---: | ---: | ---: |");
+    const at = lines.indexOf("### loss mean by lr");
+    expect(at).toBeGreaterThan(0);
+    const a01 = A.runs.filter((x) => x.params.lr === 0.1);
+    expect(lines.slice(at).find((l) => l.startsWith("| 0.1 |"))).toBe(`| 0.1 | ${Number(mean(a01).toPrecision(4))} (n ${a01.length}) | ${(() => {
+      const b01 = B.runs.filter((x) => x.params.lr === 0.1);
+      return b01.length ? `${Number(mean(b01).toPrecision(4))} (n ${b01.length})` : "";
+    })()} |`);
+    expect(md.stdout).toContain("### config keys that differ (swept parameters left out)");
+    // CSV cannot hold several tables: exit 2, said plainly, nothing printed
+    const csv = corral(["results", A.id, "--vs", B.id, "--best", "loss:min", "--format", "csv"], { cwd: project });
+    expect(csv.code).toBe(2);
+    expect(csv.stderr).toContain("--vs prints several tables, which one CSV cannot hold: use --format table, md or json");
+    expect(csv.stdout).toBe("");
   });
 });
 

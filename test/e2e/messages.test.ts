@@ -131,6 +131,7 @@ const REPROS: Repro[] = [
   { message: "--best needs a metric: metric[:min|max] (only a study has an objective of its own)", inSweep: true, args: ["results", "--best"] },
   { message: "--importance <metric>: no metric '<metric>' in this sweep: <what it has>", inSweep: true, args: ["results", "--importance", "acc"] },
   { message: "--vs compares on one metric: add --best metric[:min|max]", inSweep: true, args: ["results", "--vs", "other"] },
+  { message: "--vs prints several tables, which one CSV cannot hold: use --format table, md or json", inSweep: true, args: ["results", "--vs", "other", "--best", "loss", "--format", "csv"] },
   // --- search ------------------------------------------------------------------------------------
   { message: "<key>: a distribution ({type: ...}) is for a search, and this is a grid", files: Y("command: echo\nconfig:\n  lr: 0.1\nsweep:\n  lr: {type: float, low: 0.001, high: 0.1}\n"), args: ["run", "-m"] },
   { message: "--search runs many trials: add -m (--multirun)", files: Y(BASE), args: ["run", "--search", "tpe", "--budget", "3", "--objective", "loss", "a=interval(0,1)"] },

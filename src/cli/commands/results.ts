@@ -57,12 +57,14 @@ export function registerResults(program: Command, ctx: CommandContext): void {
       }
       if (o.vs !== undefined) {
         if (!best) throw new CorralError("E_USAGE", "--vs compares on one metric: add --best metric[:min|max]", { hint: "e.g. corral results A --vs B --best loss:min (a study's objective: --best alone)" });
+        if (o.format === "csv") throw new CorralError("E_USAGE", "--vs prints several tables, which one CSV cannot hold: use --format table, md or json", { hint: "e.g. corral results A --vs B --best loss:min --format json" });
+        const format = o.format;
         const otherDir = resolveSweep(projectDirOf(ctx.globals()), o.vs);
         const om = readManifest(otherDir);
         const other = resultsTable(await readSweepStatus(otherDir, makeLauncher(om.settings)), undefined, { keepFloats: true });
         const all = resultsTable(st, undefined, { keepFloats: true });
         const c = compareSweeps(sideOf(analysisRows(all), best.metric, st.runs[0]?.dir), sideOf(analysisRows(other), best.metric, om.runs[0] ? runDirOf(om, om.runs[0]) : undefined), best.metric, best.mode);
-        process.stdout.write(formatCompared(c, [m.name ?? m.id, om.name ?? om.id], o.format));
+        process.stdout.write(formatCompared(c, [m.name ?? m.id, om.name ?? om.id], format));
         return;
       }
       if (o.over.length) {
