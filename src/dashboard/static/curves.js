@@ -58,14 +58,17 @@ export function selectCell(id, index) {
   return h("td", { class: "pick", onclick: (e) => e.stopPropagation() }, box);
 }
 
-/** The header over the checkboxes: ticks or clears every row shown. */
-export function selectHead(id, rows) {
+export const isSelected = (id, index) => selOf(id).has(index);
+
+/** The header over the checkboxes: ticks or clears every row shown (`shown()`: those rows now). */
+export function selectHead(id, shown) {
   const { h } = ctx;
+  const rows = shown();
   const all = rows.length > 0 && rows.every((r) => selOf(id).has(r.index));
   const box = h("input", { type: "checkbox", id: "pick-all", checked: all, title: "select every run shown" });
   box.addEventListener("click", (e) => e.stopPropagation());
   box.addEventListener("change", () => {
-    for (const r of rows) box.checked ? selOf(id).add(r.index) : selOf(id).delete(r.index);
+    for (const r of shown()) box.checked ? selOf(id).add(r.index) : selOf(id).delete(r.index);
     for (const b of document.querySelectorAll("#runs input.pick")) b.checked = box.checked;
     updateSelectionUi(id);
   });
