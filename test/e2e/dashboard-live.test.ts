@@ -26,22 +26,23 @@ const status = (index: number, state: RunState): RunStatusRecord => {
   return { type: "run-status", version: 1, runId: `r${index}`, index, state, attempt: 1, updatedAt: now, ...(state === "running" ? { startedAt: now } : {}), history: [{ state, at: now, attempt: 1 }] };
 };
 
-/** A sweep of `n` runs in `project`, run folders made; `createdAt` orders the sweep list. */
-function makeSweep(project: string, id: string, n: number, createdAt: number): SweepManifest {
+/** A sweep of `n` runs in `project`, run folders made; `createdAt` orders the sweep list; `flow`: a pipeline's jobs and edges. */
+function makeSweep(project: string, id: string, n: number, createdAt: number, flow?: { edges: Array<[number, number]> }): SweepManifest {
   const dir = path.join(project, "multirun", id);
   const m: SweepManifest = {
     type: "sweep",
     version: 1,
     id,
-    kind: "sweep",
+    kind: flow ? "flow" : "sweep",
     createdAt,
     dir,
     projectDir: project,
     command: ["python3", "train.py"],
     overrides: [],
     launcher: "local",
-    runs: Array.from({ length: n }, (_, i) => ({ index: i, id: `r${i}`, dir: String(i), overrides: [`seed=${i}`], params: { seed: i } })),
+    runs: Array.from({ length: n }, (_, i) => ({ index: i, id: `r${i}`, dir: String(i), overrides: [`seed=${i}`], params: { seed: i }, ...(flow ? { job: `step${i}[seed=${i}]`, rule: `step${i}` } : {}) })),
     jobs: [],
+    ...(flow ? { edges: flow.edges } : {}),
   };
   for (const r of m.runs) mkdirSync(path.join(dir, r.dir), { recursive: true });
   writeManifest(m);
@@ -209,6 +210,50 @@ describe.skipIf(skipReason !== undefined)("live updates in the dashboard (headle
     await page.locator(last).click();
     await page.waitForFunction((n) => location.hash === `#/run/busy/${n}`, N - 1, { timeout: 5000 });
     await page.locator("#facts").waitFor({ timeout: 10_000 });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("a pipeline's DAG changes its nodes in place while jobs run: a node stays the same element and one click opens its panel", async () => {
+    const project = path.join(base, "flow");
+    const N = 40;
+    // A chain 0 -> 1 -> ... -> N-1; every 120 ms one more job ends and the next starts.
+    const m = makeSweep(project, "pipe", N, Date.now(), { edges: Array.from({ length: N - 1 }, (_, i) => [i, i + 1] as [number, number]) });
+    let k = 0;
+    const advance = (): void => {
+      if (k >= N - 1) return;
+      writeRunStatus(path.join(m.dir, String(k)), status(k, "succeeded"));
+      writeRunStatus(path.join(m.dir, String(k + 1)), status(k + 1, "running"));
+      k++;
+    };
+    advance();
+    ui = await startDashboard({ projectDir: project, token: TOKEN, pollMs: 100 });
+    ticker = setInterval(advance, 120);
+    const { page, errors } = await openPage(browser!, `http://127.0.0.1:${ui.port}`, TOKEN, "#/dag/pipe");
+    const last = `svg.dag g.node[data-index="${N - 1}"]`;
+    await page.locator(last).waitFor({ timeout: 10_000 });
+    const first = await page.evaluate((sel) => {
+      const w = window as unknown as Record<string, Element | null>;
+      w.markNode = document.querySelector(sel);
+      w.markRunning = document.querySelector('svg.dag g.node[data-state="running"]');
+      return Number(w.markRunning!.getAttribute("data-index"));
+    }, last);
+    // The running job ends and later ones follow, drawn in the same nodes.
+    await page.waitForFunction((n) => document.querySelector(`svg.dag g.node[data-index="${n}"]`)?.getAttribute("data-state") === "succeeded", first + 3, { timeout: 10_000 });
+    expect(
+      await page.evaluate(
+        ([sel, n]) => {
+          const w = window as unknown as Record<string, Element | null>;
+          const was = document.querySelector(`svg.dag g.node[data-index="${n}"]`);
+          return [w.markNode === document.querySelector(sel), w.markRunning === was, was?.getAttribute("data-state"), was?.querySelector("rect")?.getAttribute("fill")];
+        },
+        [last, first] as const,
+      ),
+    ).toEqual([true, true, "succeeded", await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue("--succeeded").trim())]);
+    await page.locator(last).click();
+    await page.locator("#dag-panel:not([hidden])").waitFor({ timeout: 5000 });
+    expect(await page.locator('#dag-panel [data-fact="job"]').textContent()).toBe(`step${N - 1}[seed=${N - 1}]`);
+    expect(await page.locator(last).getAttribute("class")).toBe("node selected");
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -215,17 +215,23 @@ async function fetchPage(id) {
   const q = new URLSearchParams({ limit: String(PAGE), filter: sweepView.filter, sort: sweepView.sortKey, dir: sweepView.sortDir > 0 ? "asc" : "desc" });
   const d = await api(`/api/sweep/${enc(id)}?${q}`);
   d.paged = true;
+  // What the page is sorted by (the header shows it, not a sort asked for and not answered yet).
+  d.sortedBy = { key: sweepView.sortKey, dir: sweepView.sortDir };
   return d;
 }
 let pageTimer;
-/** Ask again for the sweep table shown (its page, or the whole sweep) and redraw it, unless the page moved on meanwhile. */
+let pageAsked = 0;
+/**
+ * Ask again for the sweep table shown (its page, or the whole sweep) and redraw it, unless the
+ * page moved on or a newer answer was asked for meanwhile.
+ */
 function refetchSweep(view, id, delay = 150) {
   clearTimeout(pageTimer);
   pageTimer = setTimeout(async () => {
+    const asked = ++pageAsked;
     const paged = state.detail?.paged;
     const d = paged ? await fetchPage(id) : await api(`/api/sweep/${enc(id)}`);
-    if (view.dataset.sweep !== id) return;
-    if (paged) d.paged = true;
+    if (view.dataset.sweep !== id || asked !== pageAsked) return;
     state.detail = d;
     renderSweep(view, d);
   }, delay);
@@ -271,7 +277,8 @@ function renderSweep(view, d) {
   const cols = ["run", ...(s.kind === "flow" ? ["job"] : []), ...d.paramColumns, "state", "elapsed", ...d.metricColumns];
   // Paged: the server filtered and sorted already.
   const rows = d.paged ? [...d.runs] : d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
-  const key = cols.includes(sweepView.sortKey) ? sweepView.sortKey : "run";
+  const by = d.paged ? d.sortedBy : { key: sweepView.sortKey, dir: sweepView.sortDir };
+  const key = cols.includes(by.key) ? by.key : "run";
   if (!d.paged) rows.sort((a, b) => {
     const x = cellValue(a, key, d);
     const y = cellValue(b, key, d);
@@ -320,8 +327,8 @@ function renderSweep(view, d) {
   const table = document.getElementById("runs");
   const shownRows = () => (state.sweepTable?.id === s.id ? state.sweepTable.rows.slice(0, MAX) : []);
   const allPicked = shownRows().length > 0 && shownRows().every((r) => isSelected(s.id, r.index));
-  patchChildren(table.tHead.rows[0], JSON.stringify([cols, key, sweepView.sortDir, allPicked]), () => [selectHead(s.id, shownRows), ...cols.map((c) =>
-    h("th", { class: `sortable${c === key ? (sweepView.sortDir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
+  patchChildren(table.tHead.rows[0], JSON.stringify([cols, key, by.dir, allPicked]), () => [selectHead(s.id, shownRows), ...cols.map((c) =>
+    h("th", { class: `sortable${c === key ? (by.dir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
       sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
       sweepView.sortKey = c;
       if (state.detail.paged) refetchSweep(view, s.id);
@@ -650,8 +657,35 @@ const dagView = { sweep: undefined, selected: undefined };
 
 function renderDag(view, d) {
   const s = d.sweep;
-  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar" }, countChips(s.counts)),
-    h("div", { class: "dag-layout" }, dagPicture(d), dagPanel(d)));
+  const picture = dagPicture(d);
+  const panel = dagPanel(d);
+  cellSigs.set(panel, JSON.stringify([dagView.selected, d.runs.find((x) => x.index === dagView.selected)]));
+  const old = view.dataset.page === `dag:${s.id}` ? document.getElementById("dag") : null;
+  if (old && old.dataset.layout === picture.dataset.layout) {
+    // The same jobs and edges (a live update, a pick): nodes change in place, so a click on one
+    // is never swallowed and the focus stays; the side panel is redrawn only when it changed.
+    patchChildren(document.getElementById("dag-counts"), JSON.stringify(s.counts), () => [countChips(s.counts)]);
+    const fresh = new Map([...picture.querySelectorAll("[data-index]")].map((e) => [e.getAttribute("data-index"), e]));
+    for (const el of old.querySelectorAll("[data-index]")) syncTree(el, fresh.get(el.getAttribute("data-index")));
+    const shown = document.getElementById("dag-panel");
+    if (cellSigs.get(shown) !== cellSigs.get(panel)) shown.replaceWith(panel);
+    return;
+  }
+  view.dataset.page = `dag:${s.id}`;
+  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar", id: "dag-counts" }, countChips(s.counts)),
+    h("div", { class: "dag-layout" }, picture, panel));
+}
+
+/** Make `el` look as `fresh` does (same element structure): attributes and the texts of leaves. */
+function syncTree(el, fresh) {
+  if (!fresh) return;
+  for (const a of [...el.attributes]) if (!fresh.hasAttribute(a.name)) el.removeAttribute(a.name);
+  for (const a of fresh.attributes) if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value);
+  if (el.children.length === 0 || el.children.length !== fresh.children.length) {
+    if (el.textContent !== fresh.textContent) el.replaceChildren(...fresh.childNodes);
+    return;
+  }
+  for (let i = 0; i < el.children.length; i++) syncTree(el.children[i], fresh.children[i]);
 }
 
 /** Everything about one job, shown when its node is clicked: nothing is cut here. */
@@ -683,6 +717,8 @@ function shorten(label, n) {
 
 function dagPicture(d) {
   const edges = d.manifest.edges;
+  // What places the boxes: the jobs (index, label, rule) and the edges; a state changes none of it.
+  const layout = JSON.stringify([edges || [], d.runs.map((r) => [r.index, r.job, r.rule])]);
   const link = (r) => `#/run/${enc(d.sweep.id)}/${r.index}`;
   if (!edges || !edges.length) {
     // No edges recorded: the jobs grouped by rule, each coloured by state.
@@ -692,7 +728,7 @@ function dagPicture(d) {
       if (!byRule.has(k)) byRule.set(k, []);
       byRule.get(k).push(r);
     }
-    return h("div", { class: "card", id: "dag" }, h("p", { class: "muted" }, "This pipeline's manifest records no edges; jobs grouped by rule."),
+    return h("div", { class: "card", id: "dag", "data-layout": layout }, h("p", { class: "muted" }, "This pipeline's manifest records no edges; jobs grouped by rule."),
       [...byRule.entries()].map(([rule, rs]) => h("div", { class: "rule" }, h("h2", {}, `${rule} (${rs.length})`),
         h("div", { class: "chips" }, rs.map((r) => h("a", { class: `chip s-${r.state}`, "data-state": r.state, href: link(r), title: `${r.job || `run ${r.index}`}: ${r.state}` }, UNSUCCESSFUL.has(r.state) ? "✕ " : "", r.job || `run ${r.index}`))))));
   }
@@ -751,7 +787,7 @@ function dagPicture(d) {
     g.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
     svg.append(g);
   }
-  return h("div", { class: "card", id: "dag", style: "overflow:auto" }, svg);
+  return h("div", { class: "card", id: "dag", style: "overflow:auto", "data-layout": layout }, svg);
 }
 
 // ---------- live updates ----------
@@ -764,7 +800,7 @@ function queueRender() {
     const view = document.getElementById("view");
     if (!parts.length) showList(view);
     else if (parts[0] === "sweep" && state.detail && view.dataset.sweep === state.detail.sweep.id) renderSweep(view, state.detail);
-    else if (parts[0] === "dag" && state.detail) renderDag(view, state.detail);
+    else if (parts[0] === "dag" && state.detail && view.dataset.page === `dag:${state.detail.sweep.id}`) renderDag(view, state.detail);
   }, 250);
 }
 
