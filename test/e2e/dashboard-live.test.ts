@@ -140,7 +140,7 @@ describe.skipIf(skipReason !== undefined)("live updates in the dashboard (headle
 
   it("the sweep list and the sweep table change in place while a sweep runs: rows stay the same elements and one click navigates", async () => {
     const project = path.join(base, "running");
-    const N = 60;
+    const N = 150;
     const done = makeSweep(project, "done", 3, Date.now() - 60_000);
     for (const r of done.runs) writeRunStatus(path.join(done.dir, r.dir), status(r.index, "succeeded"));
     const m = makeSweep(project, "busy", N, Date.now());
@@ -216,7 +216,7 @@ describe.skipIf(skipReason !== undefined)("live updates in the dashboard (headle
 
   it("a pipeline's DAG changes its nodes in place while jobs run: a node stays the same element and one click opens its panel", async () => {
     const project = path.join(base, "flow");
-    const N = 40;
+    const N = 60;
     // A chain 0 -> 1 -> ... -> N-1; every 120 ms one more job ends and the next starts.
     const m = makeSweep(project, "pipe", N, Date.now(), { edges: Array.from({ length: N - 1 }, (_, i) => [i, i + 1] as [number, number]) });
     let k = 0;

@@ -203,8 +203,45 @@ function showList(view) {
 const sweepView = { sortKey: "run", sortDir: 1, filter: "" };
 
 async function loadDetail(id) {
-  state.detail = await api(`/api/sweep/${enc(id)}`);
+  state.detail = await fetchSweep(`/api/sweep/${enc(id)}`);
   return state.detail;
+}
+
+/** Live updates heard while a sweep's data is on its way (one list per request in flight). */
+const inFlight = new Set();
+/**
+ * A sweep's data (`/api/sweep/...`), brought up to date with the live updates heard while it was
+ * on its way: the answer may predate one of them, which is then not sent again. `stale`: read
+ * while the sweep was loading, and every run was read before it arrived (ask again).
+ */
+async function fetchSweep(url) {
+  const heard = [];
+  inFlight.add(heard);
+  let d;
+  try {
+    d = await api(url);
+  } finally {
+    inFlight.delete(heard);
+  }
+  const loading = !!d.sweep.unread;
+  for (const e of heard) {
+    if (e.type === "runs") applyRuns(d, e);
+    else if (e.sweep.id === d.sweep.id) d.sweep = e.sweep;
+  }
+  d.stale = loading && !d.sweep.unread;
+  return d;
+}
+
+/** A `runs` live update applied to a sweep's data (a page of it: the rows it holds). */
+function applyRuns(d, e) {
+  if (d.sweep.id !== e.sweep) return false;
+  const at = new Map(d.runs.map((r, i) => [r.index, i]));
+  for (const r of e.runs) {
+    const i = at.get(r.index);
+    if (i !== undefined) d.runs[i] = r;
+    for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number" && !d.metricColumns.includes(k)) d.metricColumns.push(k);
+  }
+  return true;
 }
 
 // Sweeps above this many runs are filtered, sorted and cut into a page by the server
@@ -213,7 +250,7 @@ const PAGED_ABOVE = 5000;
 const PAGE = 2000;
 async function fetchPage(id) {
   const q = new URLSearchParams({ limit: String(PAGE), filter: sweepView.filter, sort: sweepView.sortKey, dir: sweepView.sortDir > 0 ? "asc" : "desc" });
-  const d = await api(`/api/sweep/${enc(id)}?${q}`);
+  const d = await fetchSweep(`/api/sweep/${enc(id)}?${q}`);
   d.paged = true;
   // What the page is sorted by (the header shows it, not a sort asked for and not answered yet).
   d.sortedBy = { key: sweepView.sortKey, dir: sweepView.sortDir };
@@ -230,10 +267,11 @@ function refetchSweep(view, id, delay = 150) {
   pageTimer = setTimeout(async () => {
     const asked = ++pageAsked;
     const paged = state.detail?.paged;
-    const d = paged ? await fetchPage(id) : await api(`/api/sweep/${enc(id)}`);
+    const d = paged ? await fetchPage(id) : await fetchSweep(`/api/sweep/${enc(id)}`);
     if (view.dataset.sweep !== id || asked !== pageAsked) return;
     state.detail = d;
     renderSweep(view, d);
+    if (d.stale) refetchSweep(view, id, 0);
   }, delay);
 }
 
@@ -242,8 +280,8 @@ async function showSweep(view, id, query) {
   const d = paged ? await fetchPage(id) : await loadDetail(id);
   state.detail = d;
   renderSweep(view, d);
-  // Loading ended between this answer and the live update that says so: ask again now.
-  if (d.sweep.unread && state.sweeps.has(id) && !state.sweeps.get(id).unread) refetchSweep(view, id, 0);
+  // Loading ended while this answer was on its way: ask again now.
+  if (d.stale) refetchSweep(view, id, 0);
 }
 
 function cellValue(r, key, d) {
@@ -805,16 +843,8 @@ function queueRender() {
 }
 
 function onRuns(e) {
-  const d = state.detail;
-  if (d && d.sweep.id === e.sweep) {
-    const at = new Map(d.runs.map((r, i) => [r.index, i]));
-    for (const r of e.runs) {
-      const i = at.get(r.index);
-      if (i !== undefined) d.runs[i] = r;
-      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number" && !d.metricColumns.includes(k)) d.metricColumns.push(k);
-    }
-    queueRender();
-  }
+  for (const heard of inFlight) heard.push(e);
+  if (state.detail && applyRuns(state.detail, e)) queueRender();
   const run = state.run;
   if (run && run.sweep === e.sweep) {
     const r = e.runs.find((x) => x.index === run.index);
@@ -848,6 +878,7 @@ function connect() {
   es.addEventListener("sweep", (m) => {
     const { sweep } = JSON.parse(m.data);
     state.sweeps.set(sweep.id, sweep);
+    for (const heard of inFlight) heard.push({ type: "sweep", sweep });
     const d = state.detail;
     if (d && d.sweep.id === sweep.id) {
       const wasLoading = !!d.sweep.unread;
