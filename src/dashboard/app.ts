@@ -59,6 +59,11 @@ function uplotFiles(): { js: string; css: string } {
   return { js: path.join(dist, "uPlot.iife.min.js"), css: path.join(dist, "uPlot.min.css") };
 }
 
+/** csv-stringify's browser build (an ES module with no imports): the client's CSV exports. */
+function csvStringifyFile(): string {
+  return createRequire(import.meta.url).resolve("csv-stringify/browser/esm/sync");
+}
+
 const sameToken = (a: string | undefined, b: string): boolean => {
   if (!a) return false;
   const x = Buffer.from(a);
@@ -80,6 +85,7 @@ export function createDashboardApp(opts: DashboardAppOptions): Hono {
     "/style.css": { file: path.join(staticDir, "style.css"), type: "text/css; charset=utf-8" },
     "/vendor/uPlot.js": { file: up.js, type: "text/javascript; charset=utf-8" },
     "/vendor/uPlot.css": { file: up.css, type: "text/css; charset=utf-8" },
+    "/vendor/csv-stringify.js": { file: csvStringifyFile(), type: "text/javascript; charset=utf-8" },
   };
 
   const app = new Hono();

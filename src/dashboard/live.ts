@@ -117,6 +117,20 @@ export interface StoreWatcherOptions {
   now?: () => number;
   /** Runs never read that start() and each timed round read at most. @default READ_SLICE */
   readSlice?: number;
+  /** How the runs not read at start are read (tests slow a load down to watch a sweep loading). */
+  load?: LoadPace;
+}
+
+/** The pace of a load: the runs not read at start, read a slice at a time. */
+export interface LoadPace {
+  /** Runs one slice reads at most. @default as many as SLICE_MS allows */
+  sliceRuns?: number;
+  /**
+   * Awaited before each slice after the first round (tests hold a sweep in the loading state
+   * with it and let it go a slice at a time). A load that waits publishes its progress (each
+   * loading sweep's summary) before each wait, so a page shows where it stands.
+   */
+  beforeSlice?: () => Promise<void>;
 }
 
 /** Live model of a project's sweeps; `poll()` is one synchronous round, `start()` repeats it. */
@@ -261,13 +275,14 @@ export class StoreWatcher {
       return;
     }
     this.loading = true;
+    const pace = this.opts.load ?? {};
     const step = (): void => {
       if (this.isClosed) {
         this.loading = false;
         return;
       }
       const events: DashboardEvent[] = [];
-      const budget: ReadBudget = { left: Infinity, onlyNew: true, until: performance.now() + SLICE_MS, count: 0 };
+      const budget: ReadBudget = { left: pace.sliceRuns ?? Infinity, onlyNew: true, until: performance.now() + SLICE_MS, count: 0, summary: pace.beforeSlice !== undefined };
       try {
         for (const t of [...this.tracked.values()].sort((a, b) => b.ref.createdAt - a.ref.createdAt)) {
           if (t.unread > 0 && budget.left > 0) events.push(...this.readRuns(t, budget));
@@ -277,13 +292,17 @@ export class StoreWatcher {
       }
       if (events.length) for (const fn of this.listeners) fn(events);
       if (this.unread() > 0) {
-        setImmediate(step);
+        next();
         return;
       }
       this.loading = false;
       for (const fn of this.loadedWaiters.splice(0)) fn();
     };
-    setImmediate(step);
+    const next = (): void => {
+      if (pace.beforeSlice) void pace.beforeSlice().then(step, step);
+      else setImmediate(step);
+    };
+    next();
   }
 
   /** Run `fn` once when the watcher closes (at once if it already has): event streams end then. */
@@ -406,7 +425,7 @@ export class StoreWatcher {
     const events: DashboardEvent[] = [];
     // Counting a 100,000-run sweep's states after each slice of a load would cost more than the
     // load: its summary goes out every SUMMARY_MS then, and once it is whole.
-    if (!budget.onlyNew || t.unread === 0 || performance.now() - t.summaryAt >= SUMMARY_MS) {
+    if (!budget.onlyNew || budget.summary || t.unread === 0 || performance.now() - t.summaryAt >= SUMMARY_MS) {
       t.summaryAt = performance.now();
       const summary = this.summary(t);
       const sig = JSON.stringify(summary);
@@ -449,6 +468,8 @@ interface ReadBudget {
   until?: number;
   /** Runs never read that were looked at this round. */
   count: number;
+  /** Publish each sweep's summary after this slice (a paced load: the next slice may be far off). */
+  summary?: boolean;
 }
 
 /** The row of a run not read yet: its manifest facts, state unknown. */

@@ -7,7 +7,7 @@ import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { CorralError } from "../errors.js";
 import { createDashboardApp } from "./app.js";
-import { StoreWatcher } from "./live.js";
+import { StoreWatcher, type LoadPace } from "./live.js";
 
 export interface DashboardOptions {
   projectDir: string;
@@ -23,6 +23,10 @@ export interface DashboardOptions {
   pollMs?: number;
   /** Fixed token (tests); default 24 random bytes. */
   token?: string;
+  /** Runs read before the server answers (tests: a small sweep that still loads). @default READ_SLICE */
+  readSlice?: number;
+  /** The pace of reading the rest (tests hold a sweep in the loading state with it). */
+  load?: LoadPace;
 }
 
 export interface Dashboard {
@@ -41,7 +45,11 @@ export interface Dashboard {
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const host = opts.host ?? "127.0.0.1";
   const token = opts.token ?? randomBytes(24).toString("base64url");
-  const watcher = new StoreWatcher(opts.projectDir, opts.sweepDir ? { extraSweepDirs: [opts.sweepDir] } : {});
+  const watcher = new StoreWatcher(opts.projectDir, {
+    ...(opts.sweepDir ? { extraSweepDirs: [opts.sweepDir] } : {}),
+    ...(opts.readSlice !== undefined ? { readSlice: opts.readSlice } : {}),
+    ...(opts.load ? { load: opts.load } : {}),
+  });
   // Known once the socket listens (port 0 picks one); no request can arrive before.
   let allowed: (h: string) => boolean = () => false;
   const app = createDashboardApp({ watcher, token, hostAllowed: (h) => allowed(h) });

@@ -262,9 +262,9 @@ describe.skipIf(skipReason !== undefined)("curves of several runs, exports (head
     });
     // RFC 4180 quoting of the exporter itself
     // (a string: vitest would rewrite an import() inside a function)
-    const quoted = (await page.evaluate(`import("/curves.js").then((m) => m.toCsv([["a,b", 'say "hi"', "two\\nlines", 1.5, null]]))`)) as string;
-    expect(quoted).toBe('"a,b","say ""hi""","two\nlines",1.5,\r\n');
-    expect(parseCsv(quoted)).toEqual([["a,b", 'say "hi"', "two\nlines", "1.5", ""]]);
+    const quoted = (await page.evaluate(`import("/curves.js").then((m) => m.toCsv([["a,b", 'say "hi"', "two\\nlines", 1.5, null], ['all, "three"\\r\\nat once', true, { k: 1 }, "", "plain"]]))`)) as string;
+    expect(quoted).toBe('"a,b","say ""hi""","two\nlines",1.5,\r\n"all, ""three""\r\nat once",true,"{""k"":1}",,plain\r\n');
+    expect(parseCsv(quoted)).toEqual([["a,b", 'say "hi"', "two\nlines", "1.5", ""], ['all, "three"\r\nat once', "true", '{"k":1}', "", "plain"]]);
 
     await page.locator("#plot-filtered").click();
     await page.locator(`#curves-chart[data-series="${want.length}"] canvas`).waitFor({ timeout: 20_000 });

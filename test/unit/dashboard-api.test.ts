@@ -64,7 +64,7 @@ function setup(): { app: ReturnType<typeof createDashboardApp>; watcher: StoreWa
 describe("token", () => {
   it("refuses every route without it, and with a near miss", async () => {
     const { app } = setup();
-    for (const p of ["/", "/app.js", "/vendor/uPlot.js", "/api/sweeps", "/api/run/s1/0", "/api/nope"]) {
+    for (const p of ["/", "/app.js", "/vendor/uPlot.js", "/vendor/csv-stringify.js", "/api/sweeps", "/api/run/s1/0", "/api/nope"]) {
       expect((await app.request(p)).status, p).toBe(401);
       expect((await app.request(p, { headers: { "x-corral-token": TOKEN + "x" } })).status, p).toBe(401);
       expect((await app.request(p, { headers: { cookie: `${TOKEN_COOKIE}=${TOKEN.slice(1)}` } })).status, p).toBe(401);
@@ -82,6 +82,10 @@ describe("token", () => {
     const js = await app.request("/vendor/uPlot.js", { headers: { cookie: `${TOKEN_COOKIE}=${TOKEN}` } });
     expect(js.headers.get("content-type")).toMatch(/javascript/);
     expect(await js.text()).toContain("uPlot");
+    // csv-stringify's browser build, an ES module the client imports for every CSV download.
+    const csv = await app.request("/vendor/csv-stringify.js", { headers: { cookie: `${TOKEN_COOKIE}=${TOKEN}` } });
+    expect(csv.headers.get("content-type")).toMatch(/javascript/);
+    expect(await csv.text()).toMatch(/export \{[^}]*\bstringify\b[^}]*\};?\s*$/);
   });
 });
 

@@ -95,6 +95,38 @@ describe("a large sweep loads a slice at a time", () => {
   });
 });
 
+describe("a load's pace (tests hold a sweep in the loading state)", () => {
+  it("reads at most sliceRuns a slice, waits for beforeSlice before each, and publishes its progress after each", async () => {
+    const m = sweep(100);
+    for (const r of m.runs) writeRunStatus(path.join(m.dir, r.dir), status(r.index, "succeeded"));
+    const waiters: Array<() => void> = [];
+    const w = new StoreWatcher(project, { now: () => NOW, readSlice: 10, load: { sliceRuns: 30, beforeSlice: () => new Promise<void>((r) => waiters.push(r)) } });
+    const unread: Array<number | undefined> = [];
+    w.subscribe((evs) => unread.push(...evs.flatMap((e) => (e.type === "sweep" ? [e.sweep.unread] : []))));
+    w.start(60_000);
+    try {
+      const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+      await tick();
+      // Held before the first slice: nothing more is read however long it waits.
+      expect(w.unread()).toBe(90);
+      expect(waiters).toHaveLength(1);
+      for (const left of [60, 30]) {
+        waiters.shift()!();
+        await tick();
+        expect(w.unread()).toBe(left);
+        expect(unread.at(-1)).toBe(left);
+      }
+      const loaded = w.whenLoaded();
+      waiters.shift()!();
+      await loaded;
+      expect(unread.at(-1)).toBeUndefined();
+      expect(w.sweeps()[0]!.counts.succeeded).toBe(100);
+    } finally {
+      w.close();
+    }
+  });
+});
+
 // Above 64 runs to read the sweep folder is listed once; below, each run folder is lstat'ed.
 describe.each([
   ["listed once", 100],

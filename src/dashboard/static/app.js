@@ -2,7 +2,7 @@
 // it is put into the page with textContent / attributes, never parsed as HTML.
 /* global uPlot */
 import { importanceCard, showStudy, showVs } from "./analysis.js";
-import { initCurves, selectCell, selectHead, showCurves, sweepActions } from "./curves.js";
+import { initCurves, isSelected, selectCell, selectHead, showCurves, sweepActions } from "./curves.js";
 
 const STATES = ["pending", "running", "succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost", "unknown"];
 const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled", "pruned", "lost"]);
@@ -70,6 +70,57 @@ function progressBar(s) {
   return bar;
 }
 const countChips = (counts) => h("div", { class: "counts" }, BAR_ORDER.filter((k) => counts[k]).map((k) => h("span", { class: `state s-${k}`, "data-state": k }, `${counts[k]} ${k}`)));
+/** How far the dashboard has read a sweep still loading (its runs not read yet count as `unknown`); "" once whole. */
+const loadingText = (s) => (s.unread ? `loading: read ${s.total - s.unread} of ${s.total} runs` : "");
+
+// ---------- tables updated in place ----------
+const cellSigs = new WeakMap();
+/**
+ * Make `tbody` hold one row per item, in order, keyed by `key(item)`. A row kept across updates
+ * stays the same element, and a cell's content is rebuilt only when its signature changed: a live
+ * update never swallows a click whose press and release straddle it. `row(item)` makes a new
+ * row's <tr>; `cells(item)` gives each cell as [signature, make] where make() returns its <td>.
+ */
+function patchRows(tbody, items, key, row, cells) {
+  const old = new Map([...tbody.children].map((tr) => [tr.dataset.key, tr]));
+  let at = tbody.firstElementChild;
+  for (const item of items) {
+    const k = String(key(item));
+    let tr = old.get(k);
+    old.delete(k);
+    if (!tr) {
+      tr = row(item);
+      tr.dataset.key = k;
+    }
+    const cs = cells(item);
+    cs.forEach(([sig, make], i) => {
+      const td = tr.children[i];
+      if (td && cellSigs.get(td) === sig) return;
+      const fresh = make();
+      if (!td) {
+        cellSigs.set(fresh, sig);
+        tr.append(fresh);
+        return;
+      }
+      // The cell element stays; its attributes and content become the fresh one's.
+      for (const a of [...td.attributes]) if (!fresh.hasAttribute(a.name)) td.removeAttribute(a.name);
+      for (const a of fresh.attributes) if (td.getAttribute(a.name) !== a.value) td.setAttribute(a.name, a.value);
+      td.replaceChildren(...fresh.childNodes);
+      cellSigs.set(td, sig);
+    });
+    const n = tr.children.length - cs.length;
+    for (let j = 0; j < n; j++) tr.lastElementChild.remove();
+    if (tr === at) at = tr.nextElementSibling;
+    else tbody.insertBefore(tr, at);
+  }
+  for (const tr of old.values()) tr.remove();
+}
+/** Replace `el`'s children only when their signature changed. */
+function patchChildren(el, sig, make) {
+  if (cellSigs.get(el) === sig) return;
+  cellSigs.set(el, sig);
+  el.replaceChildren(...make());
+}
 
 // ---------- routing ----------
 function route() {
@@ -80,6 +131,7 @@ function route() {
 
 function clearPage() {
   delete document.getElementById("view").dataset.sweep;
+  delete document.getElementById("view").dataset.page;
   for (const t of state.timers) clearInterval(t);
   state.timers = [];
   for (const c of state.charts) c.destroy();
@@ -112,59 +164,124 @@ function crumbs(...items) {
 }
 
 // ---------- sweeps list ----------
+// Drawn once, then updated in place on live updates (rows keyed by sweep id, see patchRows).
 function showList(view) {
   state.detail = null;
   delete view.dataset.sweep;
   crumbs(["sweeps"]);
   const sweeps = [...state.sweeps.values()].sort((a, b) => b.createdAt - a.createdAt);
-  const rows = sweeps.map((s) =>
-    h("tr", { class: "link", "data-id": s.id, onclick: () => (location.hash = `#/sweep/${enc(s.id)}`) },
-      h("td", {}, h("a", { href: `#/sweep/${enc(s.id)}` }, s.name || s.id), h("div", { class: "cmd muted", title: [...s.command, ...s.overrides].join(" ") }, h("code", {}, [...s.command, ...s.overrides].join(" ")))),
-      h("td", {}, s.kind === "flow" ? "pipeline" : "sweep"),
-      h("td", {}, when(s.createdAt)),
-      h("td", {}, s.launcher),
-      h("td", { class: "num done" }, `${s.done}/${s.total}`),
-      h("td", {}, progressBar(s)),
-      h("td", {}, countChips(s.counts)),
-    ),
-  );
-  view.replaceChildren(
-    h("div", { class: "toolbar" }, h("h1", {}, "Sweeps and pipelines"), sweeps.length > 1 ? h("a", { class: "button", id: "vs-link", href: "#/vs" }, "compare two sweeps") : null),
-    sweeps.length
-      ? h("table", { id: "sweeps" }, h("thead", {}, h("tr", {}, ["sweep", "kind", "started", "launcher", "done", "progress", "states"].map((c) => h("th", {}, c)))), h("tbody", {}, rows))
-      : h("p", { class: "muted" }, "No sweeps recorded in this project yet. Start one with corral run -m …"),
-  );
+  if (view.dataset.page !== "list") {
+    view.replaceChildren(h("div", { class: "toolbar", id: "list-bar" }, h("h1", {}, "Sweeps and pipelines")), h("div", { id: "list-box" }));
+    view.dataset.page = "list";
+  }
+  const vs = document.getElementById("vs-link");
+  if (sweeps.length > 1 && !vs) document.getElementById("list-bar").append(h("a", { class: "button", id: "vs-link", href: "#/vs" }, "compare two sweeps"));
+  if (sweeps.length <= 1 && vs) vs.remove();
+  const box = document.getElementById("list-box");
+  if (!sweeps.length) {
+    patchChildren(box, "empty", () => [h("p", { class: "muted" }, "No sweeps recorded in this project yet. Start one with corral run -m …")]);
+    return;
+  }
+  patchChildren(box, "table", () => [h("table", { id: "sweeps" }, h("thead", {}, h("tr", {}, ["sweep", "kind", "started", "launcher", "done", "progress", "states"].map((c) => h("th", {}, c)))), h("tbody", {}))]);
+  const cmd = (s) => [...s.command, ...s.overrides].join(" ");
+  patchRows(box.querySelector("#sweeps tbody"), sweeps, (s) => s.id,
+    (s) => h("tr", { class: "link", "data-id": s.id, onclick: () => (location.hash = `#/sweep/${enc(s.id)}`) }),
+    (s) => [
+      [JSON.stringify([s.name, cmd(s), loadingText(s)]), () => h("td", {}, h("a", { href: `#/sweep/${enc(s.id)}` }, s.name || s.id),
+        h("div", { class: "cmd muted", title: cmd(s) }, h("code", {}, cmd(s))),
+        s.unread ? h("div", { class: "loading-note", "data-unread": s.unread }, loadingText(s)) : null)],
+      [s.kind, () => h("td", {}, s.kind === "flow" ? "pipeline" : "sweep")],
+      [String(s.createdAt), () => h("td", {}, when(s.createdAt))],
+      [s.launcher, () => h("td", {}, s.launcher)],
+      [`${s.done}/${s.total}`, () => h("td", { class: "num done" }, `${s.done}/${s.total}`)],
+      [JSON.stringify([s.counts, s.total]), () => h("td", {}, progressBar(s))],
+      [JSON.stringify(s.counts), () => h("td", {}, countChips(s.counts))],
+    ]);
 }
 
 // ---------- one sweep ----------
 const sweepView = { sortKey: "run", sortDir: 1, filter: "" };
 
 async function loadDetail(id) {
-  state.detail = await api(`/api/sweep/${enc(id)}`);
+  state.detail = await fetchSweep(`/api/sweep/${enc(id)}`);
   return state.detail;
+}
+
+/** Live updates heard while a sweep's data is on its way (one list per request in flight). */
+const inFlight = new Set();
+/**
+ * A sweep's data (`/api/sweep/...`), brought up to date with the live updates heard while it was
+ * on its way: the answer may predate one of them, which is then not sent again. `stale`: read
+ * while the sweep was loading, and every run was read before it arrived (ask again).
+ */
+async function fetchSweep(url) {
+  const heard = [];
+  inFlight.add(heard);
+  let d;
+  try {
+    d = await api(url);
+  } finally {
+    inFlight.delete(heard);
+  }
+  const loading = !!d.sweep.unread;
+  for (const e of heard) {
+    if (e.type === "runs") applyRuns(d, e);
+    else if (e.sweep.id === d.sweep.id) d.sweep = e.sweep;
+  }
+  d.stale = loading && !d.sweep.unread;
+  return d;
+}
+
+/** A `runs` live update applied to a sweep's data (a page of it: the rows it holds). */
+function applyRuns(d, e) {
+  if (d.sweep.id !== e.sweep) return false;
+  const at = new Map(d.runs.map((r, i) => [r.index, i]));
+  for (const r of e.runs) {
+    const i = at.get(r.index);
+    if (i !== undefined) d.runs[i] = r;
+    for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number" && !d.metricColumns.includes(k)) d.metricColumns.push(k);
+  }
+  return true;
 }
 
 // Sweeps above this many runs are filtered, sorted and cut into a page by the server
 // (`?paged=1` in the hash forces it): the browser never holds 100,000 rows.
 const PAGED_ABOVE = 5000;
 const PAGE = 2000;
-async function loadPage(id) {
+async function fetchPage(id) {
   const q = new URLSearchParams({ limit: String(PAGE), filter: sweepView.filter, sort: sweepView.sortKey, dir: sweepView.sortDir > 0 ? "asc" : "desc" });
-  const d = await api(`/api/sweep/${enc(id)}?${q}`);
+  const d = await fetchSweep(`/api/sweep/${enc(id)}?${q}`);
   d.paged = true;
-  state.detail = d;
+  // What the page is sorted by (the header shows it, not a sort asked for and not answered yet).
+  d.sortedBy = { key: sweepView.sortKey, dir: sweepView.sortDir };
   return d;
 }
 let pageTimer;
-function refetchPage(view, id) {
+let pageAsked = 0;
+/**
+ * Ask again for the sweep table shown (its page, or the whole sweep) and redraw it, unless the
+ * page moved on or a newer answer was asked for meanwhile.
+ */
+function refetchSweep(view, id, delay = 150) {
   clearTimeout(pageTimer);
-  pageTimer = setTimeout(() => void loadPage(id).then((d) => renderSweep(view, d)), 150);
+  pageTimer = setTimeout(async () => {
+    const asked = ++pageAsked;
+    const paged = state.detail?.paged;
+    const d = paged ? await fetchPage(id) : await fetchSweep(`/api/sweep/${enc(id)}`);
+    if (view.dataset.sweep !== id || asked !== pageAsked) return;
+    state.detail = d;
+    renderSweep(view, d);
+    if (d.stale) refetchSweep(view, id, 0);
+  }, delay);
 }
 
 async function showSweep(view, id, query) {
   const paged = query?.get("paged") === "1" || (state.sweeps.get(id)?.total ?? 0) > PAGED_ABOVE;
-  const d = paged ? await loadPage(id) : await loadDetail(id);
+  const d = paged ? await fetchPage(id) : await loadDetail(id);
+  state.detail = d;
   renderSweep(view, d);
+  // Loading ended while this answer was on its way: ask again now.
+  if (d.stale) refetchSweep(view, id, 0);
 }
 
 function cellValue(r, key, d) {
@@ -198,7 +315,8 @@ function renderSweep(view, d) {
   const cols = ["run", ...(s.kind === "flow" ? ["job"] : []), ...d.paramColumns, "state", "elapsed", ...d.metricColumns];
   // Paged: the server filtered and sorted already.
   const rows = d.paged ? [...d.runs] : d.runs.filter((r) => matchesFilter(r, d, sweepView.filter));
-  const key = cols.includes(sweepView.sortKey) ? sweepView.sortKey : "run";
+  const by = d.paged ? d.sortedBy : { key: sweepView.sortKey, dir: sweepView.sortDir };
+  const key = cols.includes(by.key) ? by.key : "run";
   if (!d.paged) rows.sort((a, b) => {
     const x = cellValue(a, key, d);
     const y = cellValue(b, key, d);
@@ -209,53 +327,60 @@ function renderSweep(view, d) {
     return sweepView.sortDir * c || a.index - b.index;
   });
   state.sweepTable = { id: s.id, cols, rows, paged: !!d.paged };
-  const head = h("tr", {}, selectHead(s.id, rows.slice(0, 2000)), cols.map((c) =>
-    h("th", { class: `sortable${c === key ? (sweepView.sortDir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
-      sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
-      sweepView.sortKey = c;
-      if (state.detail.paged) refetchPage(view, s.id);
-      else renderSweep(view, state.detail);
-    } }, c)));
   const MAX = 2000; // a million-run sweep is filtered, not scrolled
-  const body = rows.slice(0, MAX).map((r) =>
-    h("tr", { class: "link", "data-index": r.index, onclick: () => (location.hash = `#/run/${enc(s.id)}/${r.index}`) }, selectCell(s.id, r.index),
-      cols.map((c) => {
-        const v = cellValue(r, c, d);
-        if (c === "state") return h("td", {}, stateBadge(r.state));
-        if (c === "elapsed") return h("td", { class: "num" }, dur(v));
-        return h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v));
-      })));
-  const summary = [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)];
   const matched = d.paged ? d.matched : rows.length;
   const shown = `${matched} of ${d.paged ? d.total : d.runs.length} runs${matched > MAX ? ` (first ${MAX} shown)` : ""}`;
-  const table = h("table", { id: "runs" }, h("thead", {}, head), h("tbody", {}, body));
-  // Live updates replace the summary and the table only: the filter box keeps focus and caret.
-  if (view.dataset.sweep === s.id && document.getElementById("filter")) {
-    document.getElementById("sweep-summary").replaceChildren(...summary);
-    document.getElementById("shown").textContent = shown;
-    document.getElementById("runs-box").replaceChildren(table);
-    return;
+  // Drawn once per sweep, then updated in place (live updates, filter, sort): the filter box keeps
+  // focus and caret, and a row or header kept is the same element (a click is never swallowed).
+  if (view.dataset.sweep !== s.id || !document.getElementById("filter")) {
+    view.dataset.sweep = s.id;
+    const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, key=value, loss<0.5, failed", value: sweepView.filter });
+    filter.addEventListener("input", () => {
+      sweepView.filter = filter.value;
+      if (state.detail.paged) refetchSweep(view, s.id);
+      else renderSweep(view, state.detail);
+    });
+    view.replaceChildren(
+      h("h1", {}, s.name || s.id),
+      h("p", { class: "muted" }, h("code", {}, [...s.command, ...s.overrides].join(" ")), ` · ${s.launcher} · ${s.dir}`),
+      h("div", { class: "toolbar", id: "sweep-summary" }),
+      h("p", { class: "loading-note", id: "loading-notice", hidden: true }),
+      h("div", { class: "toolbar" }, filter,
+        h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter"),
+        h("a", { class: "button", href: `#/group/${enc(s.id)}` }, "group by: mean ± std"),
+        s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
+        s.study ? h("a", { class: "button", id: "study-link", href: `#/study/${enc(s.id)}` }, "study: best so far") : null,
+        ...sweepActions(s.id),
+        h("span", { class: "muted", id: "shown" })),
+      h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, h("table", { id: "runs" }, h("thead", {}, h("tr", {})), h("tbody", {}))),
+    );
   }
-  view.dataset.sweep = s.id;
-  const filter = h("input", { type: "search", id: "filter", placeholder: "filter: text, key=value, loss<0.5, failed", value: sweepView.filter });
-  filter.addEventListener("input", () => {
-    sweepView.filter = filter.value;
-    if (state.detail.paged) refetchPage(view, s.id);
-    else renderSweep(view, state.detail);
-  });
-  view.replaceChildren(
-    h("h1", {}, s.name || s.id),
-    h("p", { class: "muted" }, h("code", {}, [...s.command, ...s.overrides].join(" ")), ` · ${s.launcher} · ${s.dir}`),
-    h("div", { class: "toolbar", id: "sweep-summary" }, summary),
-    h("div", { class: "toolbar" }, filter,
-      h("a", { class: "button", href: `#/compare/${enc(s.id)}` }, "compare: metric vs parameter"),
-      h("a", { class: "button", href: `#/group/${enc(s.id)}` }, "group by: mean ± std"),
-      s.kind === "flow" ? h("a", { class: "button", href: `#/dag/${enc(s.id)}` }, "pipeline DAG") : null,
-      s.study ? h("a", { class: "button", id: "study-link", href: `#/study/${enc(s.id)}` }, "study: best so far") : null,
-      ...sweepActions(s.id),
-      h("span", { class: "muted", id: "shown" }, shown)),
-    h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, table),
-  );
+  patchChildren(document.getElementById("sweep-summary"), JSON.stringify([s.done, s.total, s.counts]), () => [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)]);
+  // A sweep still loading: what a filter or sort covers (the table is asked again once it is whole).
+  const notice = document.getElementById("loading-notice");
+  notice.hidden = !s.unread;
+  notice.dataset.unread = String(s.unread || 0);
+  notice.textContent = s.unread ? `${loadingText(s)}; filters and sorts cover the runs read so far (the table updates when all are read)` : "";
+  document.getElementById("shown").textContent = shown;
+  const table = document.getElementById("runs");
+  const shownRows = () => (state.sweepTable?.id === s.id ? state.sweepTable.rows.slice(0, MAX) : []);
+  const allPicked = shownRows().length > 0 && shownRows().every((r) => isSelected(s.id, r.index));
+  patchChildren(table.tHead.rows[0], JSON.stringify([cols, key, by.dir, allPicked]), () => [selectHead(s.id, shownRows), ...cols.map((c) =>
+    h("th", { class: `sortable${c === key ? (by.dir > 0 ? " sorted-asc" : " sorted-desc") : ""}`, "data-col": c, onclick: () => {
+      sweepView.sortDir = sweepView.sortKey === c ? -sweepView.sortDir : 1;
+      sweepView.sortKey = c;
+      if (state.detail.paged) refetchSweep(view, s.id);
+      else renderSweep(view, state.detail);
+    } }, c))]);
+  const cell = (r, c) => {
+    const v = cellValue(r, c, d);
+    if (c === "state") return [`s:${r.state}`, () => h("td", {}, stateBadge(r.state))];
+    if (c === "elapsed") return [`e:${dur(v)}`, () => h("td", { class: "num" }, dur(v))];
+    return [`${typeof v}:${fmt(v)}`, () => h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v))];
+  };
+  patchRows(table.tBodies[0], rows.slice(0, MAX), (r) => r.index,
+    (r) => h("tr", { class: "link", "data-index": r.index, onclick: () => (location.hash = `#/run/${enc(s.id)}/${r.index}`) }),
+    (r) => [["pick", () => selectCell(s.id, r.index)], ...cols.map((c) => cell(r, c))]);
 }
 
 // ---------- one run ----------
@@ -572,8 +697,35 @@ const dagView = { sweep: undefined, selected: undefined };
 
 function renderDag(view, d) {
   const s = d.sweep;
-  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar" }, countChips(s.counts)),
-    h("div", { class: "dag-layout" }, dagPicture(d), dagPanel(d)));
+  const picture = dagPicture(d);
+  const panel = dagPanel(d);
+  cellSigs.set(panel, JSON.stringify([dagView.selected, d.runs.find((x) => x.index === dagView.selected)]));
+  const old = view.dataset.page === `dag:${s.id}` ? document.getElementById("dag") : null;
+  if (old && old.dataset.layout === picture.dataset.layout) {
+    // The same jobs and edges (a live update, a pick): nodes change in place, so a click on one
+    // is never swallowed and the focus stays; the side panel is redrawn only when it changed.
+    patchChildren(document.getElementById("dag-counts"), JSON.stringify(s.counts), () => [countChips(s.counts)]);
+    const fresh = new Map([...picture.querySelectorAll("[data-index]")].map((e) => [e.getAttribute("data-index"), e]));
+    for (const el of old.querySelectorAll("[data-index]")) syncTree(el, fresh.get(el.getAttribute("data-index")));
+    const shown = document.getElementById("dag-panel");
+    if (cellSigs.get(shown) !== cellSigs.get(panel)) shown.replaceWith(panel);
+    return;
+  }
+  view.dataset.page = `dag:${s.id}`;
+  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar", id: "dag-counts" }, countChips(s.counts)),
+    h("div", { class: "dag-layout" }, picture, panel));
+}
+
+/** Make `el` look as `fresh` does (same element structure): attributes and the texts of leaves. */
+function syncTree(el, fresh) {
+  if (!fresh) return;
+  for (const a of [...el.attributes]) if (!fresh.hasAttribute(a.name)) el.removeAttribute(a.name);
+  for (const a of fresh.attributes) if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value);
+  if (el.children.length === 0 || el.children.length !== fresh.children.length) {
+    if (el.textContent !== fresh.textContent) el.replaceChildren(...fresh.childNodes);
+    return;
+  }
+  for (let i = 0; i < el.children.length; i++) syncTree(el.children[i], fresh.children[i]);
 }
 
 /** Everything about one job, shown when its node is clicked: nothing is cut here. */
@@ -605,6 +757,8 @@ function shorten(label, n) {
 
 function dagPicture(d) {
   const edges = d.manifest.edges;
+  // What places the boxes: the jobs (index, label, rule) and the edges; a state changes none of it.
+  const layout = JSON.stringify([edges || [], d.runs.map((r) => [r.index, r.job, r.rule])]);
   const link = (r) => `#/run/${enc(d.sweep.id)}/${r.index}`;
   if (!edges || !edges.length) {
     // No edges recorded: the jobs grouped by rule, each coloured by state.
@@ -614,7 +768,7 @@ function dagPicture(d) {
       if (!byRule.has(k)) byRule.set(k, []);
       byRule.get(k).push(r);
     }
-    return h("div", { class: "card", id: "dag" }, h("p", { class: "muted" }, "This pipeline's manifest records no edges; jobs grouped by rule."),
+    return h("div", { class: "card", id: "dag", "data-layout": layout }, h("p", { class: "muted" }, "This pipeline's manifest records no edges; jobs grouped by rule."),
       [...byRule.entries()].map(([rule, rs]) => h("div", { class: "rule" }, h("h2", {}, `${rule} (${rs.length})`),
         h("div", { class: "chips" }, rs.map((r) => h("a", { class: `chip s-${r.state}`, "data-state": r.state, href: link(r), title: `${r.job || `run ${r.index}`}: ${r.state}` }, UNSUCCESSFUL.has(r.state) ? "✕ " : "", r.job || `run ${r.index}`))))));
   }
@@ -673,7 +827,7 @@ function dagPicture(d) {
     g.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(); });
     svg.append(g);
   }
-  return h("div", { class: "card", id: "dag", style: "overflow:auto" }, svg);
+  return h("div", { class: "card", id: "dag", style: "overflow:auto", "data-layout": layout }, svg);
 }
 
 // ---------- live updates ----------
@@ -685,22 +839,14 @@ function queueRender() {
     const { parts } = route();
     const view = document.getElementById("view");
     if (!parts.length) showList(view);
-    else if (parts[0] === "sweep" && state.detail) renderSweep(view, state.detail);
-    else if (parts[0] === "dag" && state.detail) renderDag(view, state.detail);
+    else if (parts[0] === "sweep" && state.detail && view.dataset.sweep === state.detail.sweep.id) renderSweep(view, state.detail);
+    else if (parts[0] === "dag" && state.detail && view.dataset.page === `dag:${state.detail.sweep.id}`) renderDag(view, state.detail);
   }, 250);
 }
 
 function onRuns(e) {
-  const d = state.detail;
-  if (d && d.sweep.id === e.sweep) {
-    const at = new Map(d.runs.map((r, i) => [r.index, i]));
-    for (const r of e.runs) {
-      const i = at.get(r.index);
-      if (i !== undefined) d.runs[i] = r;
-      for (const [k, v] of Object.entries(r.metrics)) if (typeof v === "number" && !d.metricColumns.includes(k)) d.metricColumns.push(k);
-    }
-    queueRender();
-  }
+  for (const heard of inFlight) heard.push(e);
+  if (state.detail && applyRuns(state.detail, e)) queueRender();
   const run = state.run;
   if (run && run.sweep === e.sweep) {
     const r = e.runs.find((x) => x.index === run.index);
@@ -734,7 +880,17 @@ function connect() {
   es.addEventListener("sweep", (m) => {
     const { sweep } = JSON.parse(m.data);
     state.sweeps.set(sweep.id, sweep);
-    if (state.detail && state.detail.sweep.id === sweep.id) state.detail.sweep = sweep;
+    for (const heard of inFlight) heard.push({ type: "sweep", sweep });
+    const d = state.detail;
+    if (d && d.sweep.id === sweep.id) {
+      const wasLoading = !!d.sweep.unread;
+      d.sweep = sweep;
+      // Every run read now: the table shown (its filter, sort and page) is asked for again.
+      if (wasLoading && !sweep.unread) {
+        const view = document.getElementById("view");
+        if (view.dataset.sweep === sweep.id) refetchSweep(view, sweep.id, 0);
+      }
+    }
     queueRender();
   });
   es.addEventListener("removed", (m) => {

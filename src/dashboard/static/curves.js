@@ -2,6 +2,7 @@
 // exports (every chart as PNG and SVG, every table as CSV). Imported by app.js, which hands
 // over its helpers once with initCurves(); nothing from the server is parsed as HTML.
 /* global uPlot */
+import { stringify } from "/vendor/csv-stringify.js";
 
 /** app.js's helpers and state (set by initCurves). */
 let ctx;
@@ -58,14 +59,17 @@ export function selectCell(id, index) {
   return h("td", { class: "pick", onclick: (e) => e.stopPropagation() }, box);
 }
 
-/** The header over the checkboxes: ticks or clears every row shown. */
-export function selectHead(id, rows) {
+export const isSelected = (id, index) => selOf(id).has(index);
+
+/** The header over the checkboxes: ticks or clears every row shown (`shown()`: those rows now). */
+export function selectHead(id, shown) {
   const { h } = ctx;
+  const rows = shown();
   const all = rows.length > 0 && rows.every((r) => selOf(id).has(r.index));
   const box = h("input", { type: "checkbox", id: "pick-all", checked: all, title: "select every run shown" });
   box.addEventListener("click", (e) => e.stopPropagation());
   box.addEventListener("change", () => {
-    for (const r of rows) box.checked ? selOf(id).add(r.index) : selOf(id).delete(r.index);
+    for (const r of shown()) box.checked ? selOf(id).add(r.index) : selOf(id).delete(r.index);
     for (const b of document.querySelectorAll("#runs input.pick")) b.checked = box.checked;
     updateSelectionUi(id);
   });
@@ -88,12 +92,12 @@ export function sweepActions(id) {
 const CURVES_MAX = 50;
 
 // ---------- CSV ----------
-/** One field as RFC 4180 wants it: quoted when it holds a quote, comma, CR or LF; quotes doubled. */
-export function csvField(v) {
-  const s = v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-export const toCsv = (rows) => rows.map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
+/**
+ * Rows as CSV text, as RFC 4180 wants it (csv-stringify, served as /vendor/csv-stringify.js):
+ * a field holding a comma, quote, CR or LF is quoted, quotes doubled; lines end in CRLF. Missing
+ * values are empty fields, objects their JSON, booleans true/false.
+ */
+export const toCsv = (rows) => stringify(rows, { record_delimiter: "\r\n", quoted_match: /[\r\n]/, cast: { boolean: (v) => String(v) } });
 
 /** Values of the sweep table as data (full precision; elapsed in seconds). */
 function sweepCsvRows(cols, rows, d) {
