@@ -33,6 +33,8 @@ export interface RunRow {
   message?: string;
   /** Last value of each key of metrics.jsonl. */
   metrics: ConfigMap;
+  /** A run of a loading sweep whose records are not read yet (its state says `unknown` meanwhile). */
+  unread?: true;
 }
 
 /** A sweep or pipeline in the list: counts by state and progress. */
@@ -477,6 +479,7 @@ function unreadRow(e: RunEntry): RunRow {
   const row = baseRow(e);
   row.state = "unknown";
   row.message = NOT_READ;
+  row.unread = true;
   return row;
 }
 const NOT_READ = "not read yet: the dashboard is reading this sweep";

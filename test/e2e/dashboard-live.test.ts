@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDashboard, type Dashboard } from "../../src/dashboard/server.js";
 import type { RunState, RunStatusRecord, SweepManifest } from "../../src/store/protocol.js";
 import { indexSweep, writeManifest, writeRunStatus } from "../../src/store/store.js";
-import { CHROMIUM, launchChromium, openPage } from "../ui-browser.js";
+import { CHROMIUM, launchChromium, openPage, SHOTS } from "../ui-browser.js";
 
 const TOKEN = "live-test-token-0123456789abcdef";
 
@@ -74,6 +74,7 @@ describe.skipIf(skipReason !== undefined)("live updates in the dashboard (headle
   let ticker: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
     browser = await launchChromium();
   });
   afterEach(async () => {
@@ -111,9 +112,13 @@ describe.skipIf(skipReason !== undefined)("live updates in the dashboard (headle
     const notice = page.locator("#loading-notice");
     await notice.waitFor({ state: "visible", timeout: 10_000 });
     expect(await notice.textContent()).toBe(`loading: read 20 of ${N} runs; filters and sorts cover the runs read so far (the table updates when all are read)`);
+    // The runs not read yet are counted apart from `unknown` (an unreadable status record).
+    expect(await page.locator("#sweep-summary .counts .state").allTextContents()).toEqual(["10 succeeded", "10 failed", `${N - 20} not read yet`]);
+    expect(await page.locator("#runs tbody tr").nth(25).locator(".state").textContent()).toBe("not read yet");
     await page.locator("#filter").fill("state=succeeded");
     await page.waitForFunction(() => document.getElementById("shown")?.textContent === "10 of 120 runs", undefined, { timeout: 10_000 });
     expect(await page.locator("#runs tbody tr").count()).toBe(10);
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-live-loading.png"), fullPage: true });
 
     // One more slice: the progress follows from live updates.
     expect(g.waiting()).toBe(1);

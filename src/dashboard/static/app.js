@@ -9,7 +9,9 @@ const FINAL = new Set(["succeeded", "failed", "timeout", "preempted", "cancelled
 /** Ended without succeeding: marked wherever runs are drawn. */
 const UNSUCCESSFUL = new Set(["failed", "timeout", "preempted", "cancelled", "lost"]);
 /** Progress bars and count chips, left to right: done well, done badly, still to come. */
-const BAR_ORDER = ["succeeded", "failed", "timeout", "preempted", "lost", "cancelled", "pruned", "unknown", "running", "pending"];
+const BAR_ORDER = ["succeeded", "failed", "timeout", "preempted", "lost", "cancelled", "pruned", "unknown", "running", "pending", "unread"];
+/** What a count chip or bar segment says for a key (`unread`: runs of a loading sweep the server has not read yet). */
+const stateLabel = (k) => (k === "unread" ? "not read yet" : k);
 const COLORS = ["#2f6fdf", "#e6850e", "#2ca25f", "#d7301f", "#9c6ade", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 // One set of state colours: style.css's custom properties (--failed, ...), read once for canvas and SVG.
 const rootStyle = getComputedStyle(document.documentElement);
@@ -38,7 +40,7 @@ const svgEl = (tag, attrs) => {
   for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
   return el;
 };
-const stateBadge = (s) => h("span", { class: `state s-${s}` }, s);
+const stateBadge = (s) => h("span", { class: `state s-${s}` }, stateLabel(s));
 const fmt = (v) => {
   if (v === undefined) return "";
   if (v === null) return "null";
@@ -63,13 +65,20 @@ async function api(path) {
 // Succeeded on the left, then the unsuccessful final states, then running, then pending; each
 // segment names its count on hover, the count chips next to it are the legend (same colours).
 function progressBar(s) {
-  const bar = h("div", { class: "progress", title: BAR_ORDER.filter((k) => s.counts[k]).map((k) => `${s.counts[k]} ${k}`).join(", ") });
+  const counts = countsOf(s);
+  const bar = h("div", { class: "progress", title: BAR_ORDER.filter((k) => counts[k]).map((k) => `${counts[k]} ${stateLabel(k)}`).join(", ") });
   for (const k of BAR_ORDER) {
-    if (s.counts[k]) bar.append(h("div", { class: `s-${k}`, "data-state": k, title: `${s.counts[k]} ${k}`, style: `width:${(100 * s.counts[k]) / Math.max(1, s.total)}%` }));
+    if (counts[k]) bar.append(h("div", { class: `s-${k}`, "data-state": k, title: `${counts[k]} ${stateLabel(k)}`, style: `width:${(100 * counts[k]) / Math.max(1, s.total)}%` }));
   }
   return bar;
 }
-const countChips = (counts) => h("div", { class: "counts" }, BAR_ORDER.filter((k) => counts[k]).map((k) => h("span", { class: `state s-${k}`, "data-state": k }, `${counts[k]} ${k}`)));
+/**
+ * A summary's counts by state as shown: while a sweep loads, the server counts the runs it has
+ * not read yet as `unknown`; they are shown apart, as `unread`, so `unknown` keeps meaning a
+ * status record that could not be read.
+ */
+const countsOf = (s) => (s.unread ? { ...s.counts, unknown: Math.max(0, (s.counts.unknown || 0) - s.unread), unread: s.unread } : s.counts);
+const countChips = (counts) => h("div", { class: "counts" }, BAR_ORDER.filter((k) => counts[k]).map((k) => h("span", { class: `state s-${k}`, "data-state": k }, `${counts[k]} ${stateLabel(k)}`)));
 /** How far the dashboard has read a sweep still loading (its runs not read yet count as `unknown`); "" once whole. */
 const loadingText = (s) => (s.unread ? `loading: read ${s.total - s.unread} of ${s.total} runs` : "");
 
@@ -194,8 +203,8 @@ function showList(view) {
       [String(s.createdAt), () => h("td", {}, when(s.createdAt))],
       [s.launcher, () => h("td", {}, s.launcher)],
       [`${s.done}/${s.total}`, () => h("td", { class: "num done" }, `${s.done}/${s.total}`)],
-      [JSON.stringify([s.counts, s.total]), () => h("td", {}, progressBar(s))],
-      [JSON.stringify(s.counts), () => h("td", {}, countChips(s.counts))],
+      [JSON.stringify([s.counts, s.total, s.unread]), () => h("td", {}, progressBar(s))],
+      [JSON.stringify([s.counts, s.unread]), () => h("td", {}, countChips(countsOf(s)))],
     ]);
 }
 
@@ -355,7 +364,7 @@ function renderSweep(view, d) {
       h("div", { class: "card", id: "runs-box", style: "padding:0;overflow:auto;max-height:70vh" }, h("table", { id: "runs" }, h("thead", {}, h("tr", {})), h("tbody", {}))),
     );
   }
-  patchChildren(document.getElementById("sweep-summary"), JSON.stringify([s.done, s.total, s.counts]), () => [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(s.counts)]);
+  patchChildren(document.getElementById("sweep-summary"), JSON.stringify([s.done, s.total, s.counts, s.unread]), () => [h("span", { class: "num done" }, `${s.done}/${s.total} done`), progressBar(s), countChips(countsOf(s))]);
   // A sweep still loading: what a filter or sort covers (the table is asked again once it is whole).
   const notice = document.getElementById("loading-notice");
   notice.hidden = !s.unread;
@@ -374,7 +383,7 @@ function renderSweep(view, d) {
     } }, c))]);
   const cell = (r, c) => {
     const v = cellValue(r, c, d);
-    if (c === "state") return [`s:${r.state}`, () => h("td", {}, stateBadge(r.state))];
+    if (c === "state") return [`s:${r.unread ? "unread" : r.state}`, () => h("td", {}, stateBadge(r.unread ? "unread" : r.state))];
     if (c === "elapsed") return [`e:${dur(v)}`, () => h("td", { class: "num" }, dur(v))];
     return [`${typeof v}:${fmt(v)}`, () => h("td", { class: typeof v === "number" ? "num" : "" }, fmt(v))];
   };
@@ -704,7 +713,7 @@ function renderDag(view, d) {
   if (old && old.dataset.layout === picture.dataset.layout) {
     // The same jobs and edges (a live update, a pick): nodes change in place, so a click on one
     // is never swallowed and the focus stays; the side panel is redrawn only when it changed.
-    patchChildren(document.getElementById("dag-counts"), JSON.stringify(s.counts), () => [countChips(s.counts)]);
+    patchChildren(document.getElementById("dag-counts"), JSON.stringify([s.counts, s.unread]), () => [countChips(countsOf(s))]);
     const fresh = new Map([...picture.querySelectorAll("[data-index]")].map((e) => [e.getAttribute("data-index"), e]));
     for (const el of old.querySelectorAll("[data-index]")) syncTree(el, fresh.get(el.getAttribute("data-index")));
     const shown = document.getElementById("dag-panel");
@@ -712,7 +721,7 @@ function renderDag(view, d) {
     return;
   }
   view.dataset.page = `dag:${s.id}`;
-  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar", id: "dag-counts" }, countChips(s.counts)),
+  view.replaceChildren(h("h1", {}, `${s.name || s.id}: pipeline`), h("div", { class: "toolbar", id: "dag-counts" }, countChips(countsOf(s))),
     h("div", { class: "dag-layout" }, picture, panel));
 }
 
