@@ -83,8 +83,10 @@ export function parameterImportance(runs: readonly AnalysisRun[], params: readon
     if (groups.size < 2) continue;
     let between = 0;
     for (const g of groups.values()) between += g.n * (g.sum / g.n - mean) ** 2;
-    // Rounding can push a share a hair past 1 when one parameter explains everything.
-    rows.push({ param: p, levels: groups.size, binned, explained: total > 0 ? Math.min(1, between / total) : 0, importance: 0 });
+    // Rounding can push a share a hair past 1 when one parameter explains everything, and leave
+    // one of ~1e-17 where a parameter's means are all equal: both are rounded to what they are.
+    const share = total > 0 ? between / total : 0;
+    rows.push({ param: p, levels: groups.size, binned, explained: share < 1e-12 ? 0 : Math.min(1, share), importance: 0 });
   }
   const sum = rows.reduce((a, r) => a + r.explained, 0);
   for (const r of rows) r.importance = sum > 0 ? r.explained / sum : 0;

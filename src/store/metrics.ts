@@ -273,7 +273,15 @@ export class RunMetrics {
   last(): ConfigMap {
     const out: ConfigMap = {};
     const states = [...this.states.values()].sort((a, b) => (a.source.kind === "jsonl" ? 1 : 0) - (b.source.kind === "jsonl" ? 1 : 0));
-    for (const st of states) Object.assign(out, st.last);
+    for (const st of states) {
+      if (st.source.kind === "jsonl") Object.assign(out, st.last);
+      else {
+        // A foreign logger's `wall_time` is the event's clock (seconds since the epoch), read as
+        // the time axis of charts (series), not a result: the app did not log it as one.
+        const { wall_time: _clock, ...logged } = st.last;
+        Object.assign(out, logged);
+      }
+    }
     return out;
   }
 

@@ -21,8 +21,16 @@ describe("parameterImportance", () => {
     expect(r.params.map((x) => x.param)).toEqual(["lr", "seed", "width"]);
     expect(r.params[0]!.importance).toBeCloseTo(1, 12);
     expect(r.params[0]!.explained).toBeCloseTo(1, 12);
-    expect(r.params[1]!.importance).toBeCloseTo(0, 12);
-    expect(r.params[2]!.importance).toBeCloseTo(0, 12);
+    // On a balanced grid their means are all equal: exactly 0, not rounding noise (was ~1e-17, shown as 4.9e-18).
+    expect(r.params[1]!.importance).toBe(0);
+    expect(r.params[2]!.importance).toBe(0);
+  });
+
+  it("a parameter whose means are all equal explains exactly 0, not floating-point noise", () => {
+    // Summing 0.4 + 0.2444 + 0.1 in another order leaves fmt's between-sum of squares at ~2e-31.
+    const runs = ["a", "b", "c"].flatMap((fmt) => [0.4, 0.2444, 0.1].map((value, lr) => ({ params: { fmt, lr }, value })));
+    const r = parameterImportance(runs, ["fmt", "lr"]);
+    expect(r.params.map((x) => [x.param, x.explained, x.importance])).toEqual([["lr", 1, 1], ["fmt", 0, 0]]);
   });
 
   it("two independent additive effects with variances 4:1 on a grid: 0.8 / 0.2", () => {

@@ -141,8 +141,8 @@ describe("API", () => {
     const run1 = path.join(manifest.dir, "1");
     cpSync(path.resolve(import.meta.dirname, "../fixtures/metrics/wandb-offline"), run1, { recursive: true });
     watcher.poll();
-    // wandb's `_timestamp` (the fixture: 1700000000.5 + step) is `wall_time`.
-    expect(watcher.get("s1")!.rows[1]!.metrics).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375, wall_time: 1700000003.5 });
+    // wandb's `_timestamp` (the fixture: 1700000000.5 + step) is the chart series `wall_time`, not a result column.
+    expect(watcher.get("s1")!.rows[1]!.metrics).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375 });
     const body = (await (await get("/api/metrics/s1/1")).json()) as { x: string; sources: string[]; rows: unknown[] };
     expect(body.sources).toEqual(["wandb"]);
     expect(body.x).toBe("step");

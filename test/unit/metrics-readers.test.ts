@@ -48,8 +48,9 @@ describe("TensorBoard event files", () => {
     const m = new RunMetrics(path.join(FIX, "tensorboard"), { series: true });
     m.update();
     expect(m.sources().map((s) => s.kind)).toEqual(["tensorboard"]);
-    // Each event's wall time is `wall_time` (the fixture's events are 1 s apart from 1700000000, the last at +99).
-    expect(m.last()).toEqual({ step: 40, wall_time: 1700000099, loss: 0.25, acc: 0.9375, "val/loss": 0.5, "val/acc": 0.5 });
+    // Each event's wall time is the series `wall_time` (the fixture's events are 1 s apart from
+    // 1700000000): the time axis of charts, not a result (the app did not log it).
+    expect(m.last()).toEqual({ step: 40, loss: 0.25, acc: 0.9375, "val/loss": 0.5, "val/acc": 0.5 });
     expect(m.series().series.loss).toEqual([[0, 2], [10, 1], [20, 0.5], [30, 0.25]]);
     // make_fixtures.py: step 10*i logged (loss, then acc) at 1700000000 + i.
     expect(m.series().series.wall_time?.slice(0, 4)).toEqual([[0, 1700000000], [0, 1700000000], [10, 1700000001], [10, 1700000001]]);
@@ -162,16 +163,26 @@ describe("W&B offline runs", () => {
     writeFileSync(path.join(d, "wandb", "offline-run-1", "files", "wandb-history.jsonl"), ['{"_step": 0, "_timestamp": 1700000000.25, "_runtime": 1, "loss": 2}', '{"_step": 1, "_timestamp": 1700000002.5, "_runtime": 3, "loss": 1}', ""].join("\n"));
     const m = new RunMetrics(d, { series: true });
     m.update();
-    expect(m.last()).toEqual({ step: 1, loss: 1, wall_time: 1700000002.5 });
+    expect(m.last()).toEqual({ step: 1, loss: 1 });
     expect(m.series().series.wall_time).toEqual([[0, 1700000000.25], [1, 1700000002.5]]);
   });
   it("reads history rows of run-*.wandb: _step as step, wandb's own _keys and non-scalars left out, nested keys dotted, records across blocks joined", () => {
     const m = new RunMetrics(path.join(FIX, "wandb-offline"), { series: true });
     m.update();
     expect(m.sources().map((s) => s.kind)).toEqual(["wandb"]);
-    // `_timestamp` is `wall_time`; `_runtime` and the other wandb keys stay out.
-    expect(m.last()).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375, wall_time: 1700000003.5 });
+    // `_timestamp` is the series `wall_time` (not a result); `_runtime` and the other wandb keys stay out.
+    expect(m.last()).toEqual({ step: 3, loss: 0.25, "eval.acc": 0.9375 });
     expect(m.series().series.loss).toEqual([[0, 2], [1, 1], [2, 0.5], [3, 0.25]]);
+    expect(m.series().series.wall_time?.at(-1)).toEqual([3, 1700000003.5]);
+  });
+  it("a wall_time the app logs itself in metrics.jsonl stays a result, beside a foreign logger's clock", () => {
+    const d = tmp();
+    mkdirSync(path.join(d, "wandb", "offline-run-1", "files"), { recursive: true });
+    writeFileSync(path.join(d, "wandb", "offline-run-1", "files", "wandb-history.jsonl"), '{"_step": 0, "_timestamp": 1700000000.25, "acc": 0.5}\n');
+    writeFileSync(path.join(d, "metrics.jsonl"), '{"step": 0, "loss": 1, "wall_time": 12.5}\n');
+    const m = new RunMetrics(d);
+    m.update();
+    expect(m.last()).toEqual({ step: 0, acc: 0.5, loss: 1, wall_time: 12.5 });
   });
 
   it("a record that is not a wandb Record is skipped, not fatal", () => {
