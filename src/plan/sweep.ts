@@ -49,6 +49,12 @@ export function isSweepOverride(o: Override): boolean {
 
 /** Largest axis a range() may produce; larger is almost surely a typo. */
 const MAX_AXIS = 10_000_000;
+/**
+ * Most runs one sweep may have. Beyond it a sweep is a typo (a range without its step, one axis
+ * too many) more often than a plan: every run is composed, listed in the manifest and given a
+ * folder, so a sweep of 10^10 runs would start planning and never end.
+ */
+export const MAX_RUNS = 10_000_000;
 
 /** One value of one axis: a tuple (one entry per key of the axis). */
 interface AxisPoint {
@@ -101,6 +107,12 @@ export function expandSweep(input: SweepInput): SweepPlan {
   // Command-line part, shared by every grid: fixed slots and sweep axes in override order.
   const cliAxes: Axis[] = [];
   const cliSlots: Array<{ fixed: Override; spelled: string } | { cliAxis: number }> = [];
+  // Before any axis is made: every run is on the command line's axes, so their product alone may
+  // be refused, counted from the ranges' bounds (three axes of ten million values would not fit
+  // in memory as values).
+  const counted = cli.filter((o) => o.isSweep).map((o) => ({ name: paramName(o), n: sweepCount(o.value as SweepValue, o.key, input), fromGrid: false }));
+  const cliRuns = product(counted.map((c) => c.n));
+  if (cliRuns > MAX_RUNS) tooManyRuns(cliRuns, counted, src);
   for (const o of cli) {
     if (o.isSweep) {
       cliSlots.push({ cliAxis: cliAxes.length });
@@ -136,9 +148,9 @@ export function expandSweep(input: SweepInput): SweepPlan {
     });
     const axes = [...gAxes, ...restAxes];
     const lens = axes.map((a) => a.points.length);
-    const gridSize = product(lens.slice(0, gAxes.length), src);
-    const cliSize = product(lens.slice(gAxes.length), src);
-    return { axes, slots, lens, gridAxes: gAxes.length, gridSize, cliSize, size: product([gridSize, cliSize], src) };
+    const gridSize = product(lens.slice(0, gAxes.length));
+    const cliSize = product(lens.slice(gAxes.length));
+    return { axes, slots, lens, gridAxes: gAxes.length, gridSize, cliSize, size: product([gridSize, cliSize]) };
   });
 
   if (segments.length > 1) dedupeSegments(segments);
@@ -149,7 +161,10 @@ export function expandSweep(input: SweepInput): SweepPlan {
     starts.push(total);
     total += s.size;
   }
-  if (!Number.isSafeInteger(total)) throw new CorralError("E_SWEEP", `sweep has too many runs (${total})`, { hint: "Split the sweep." });
+  if (total > MAX_RUNS) {
+    const widest = segments.reduce((x, y) => (y.size > x.size ? y : x));
+    tooManyRuns(total, widest.axes.map((a) => ({ name: a.names.join(","), n: a.points.length, fromGrid: a.fromGrid })), src);
+  }
 
   // Scratch for the decoded axis indices; the plan's methods are synchronous, so one is enough.
   const maxAxes = Math.max(0, ...segments.map((s) => s.axes.length));
@@ -223,10 +238,34 @@ interface Ctx {
   src: { file: string; line?: number; key?: string };
 }
 
-function product(ns: number[], src: Ctx["src"]): number {
+/**
+ * Refuse a sweep of more than MAX_RUNS runs, naming its axes with their sizes, placed at the
+ * largest: a command-line override, or the project's sweep key.
+ */
+function tooManyRuns(total: number, axes: Array<{ name: string; n: number; fromGrid: boolean }>, src: Ctx["src"]): never {
+  const swept = axes.filter((a) => a.n > 1);
+  const largest = swept.reduce((x, y) => (y.n > x.n ? y : x), swept[0] ?? { name: "", n: 0, fromGrid: false });
+  throw new CorralError("E_SWEEP", `${largest.name}: the sweep has ${total} runs (at most ${MAX_RUNS}): ${swept.map((a) => `${a.name} (${a.n})`).join(" x ")}`, {
+    location: largest.fromGrid ? { file: src.file, key: `${src.key ?? "sweep"}.${largest.name}` } : { file: "<command line>", key: largest.name },
+    hint: "Split the sweep, or check its ranges (a missing step or an axis too many multiplies it).",
+  });
+}
+
+/** How many values a sweep override gives, a range counted from its bounds (its values are not made). */
+function sweepCount(s: SweepValue, key: string, opts: Pick<SweepInput, "groupOptions" | "random">): number {
+  if (s.kind === "range") {
+    const n = Math.max(0, Math.ceil((s.stop - s.start) / s.step));
+    // One range past MAX_AXIS is refused with its own message (rangeValues throws it).
+    return n > MAX_AXIS ? rangeValues(s, key).length : n;
+  }
+  if (s.kind === "interval") return 1; // refused where its axis is made, with its own message
+  return sweepValues(s, key, opts).length;
+}
+
+/** The product of axis sizes (past 2^53 inexact, but then far over MAX_RUNS, which refuses it). */
+function product(ns: number[]): number {
   let p = 1;
   for (const n of ns) p *= n;
-  if (!Number.isSafeInteger(p)) throw new CorralError("E_SWEEP", `sweep has too many runs (${p})`, { location: src, hint: "Split the sweep." });
   return p;
 }
 

@@ -123,6 +123,7 @@ const REPROS: Repro[] = [
   { message: "'<override>': only corral.launcher.<key>=<value> sets Corral's settings from the command line", files: Y(BASE), args: ["run", "corral.foo=1"] },
   // --- sweeps ---------------------------------------------------------------------------------
   { message: "<key>: range(<start>,<stop>,<step>) has <n> values (at most 10000000)", files: Y(BASE), args: ["run", "-m", "a=range(0,100000000)"] },
+  { message: "<key>: the sweep has <n> runs (at most 10000000): <axes>", files: Y(BASE), args: ["run", "-m", "a=range(0,100000)", "b=range(0,100000)"] },
   { message: "<override>: range() produced no values", files: Y(BASE), args: ["run", "-m", "a=range(5,1)"] },
   { message: "<override>: interval() is for continuous samplers such as Optuna; use range() or a list", files: Y(BASE), args: ["run", "-m", "a=interval(0,1)"] },
   { message: "sweep.zip.<key> has <count> but zip.<key> has <m>; zipped lists must have the same length", files: Y(`${BASE}sweep:\n  zip:\n    a: [1, 2]\n    b: [1]\n`), args: ["run", "-m", "--dry-run"] },

@@ -214,3 +214,26 @@ describe("laziness", () => {
     expect(p.spelled(4 ** 9 + 2)).toEqual(args.map((_, k) => `k${k}=${k === 0 ? 2 : k === 9 ? 3 : 1}`));
   });
 });
+
+describe("a sweep over ten million runs", () => {
+  it("three command-line ranges of ten million values each: refused from their bounds, before any value is made (exit 2, the axes named)", () => {
+    const before = process.memoryUsage().heapUsed;
+    const e = thrownCorralError(() => plan(["a=range(10000000)", "b=range(10000000)", "c=range(0,10000000)"]));
+    expect(e.code).toBe("E_SWEEP");
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toBe("a: the sweep has 1e+21 runs (at most 10000000): a (10000000) x b (10000000) x c (10000000)");
+    expect(e.location).toEqual({ file: "<command line>", key: "a" });
+    // Made, one axis of ten million values alone is over a gigabyte.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(50 << 20);
+  });
+  it("a project grid times the command line: placed at the largest axis, the project's sweep key", () => {
+    const e = thrownCorralError(() => plan(["opt=adam,sgd"], { grids: { lr: "range(5000)", seed: "range(1001)" } }));
+    expect(e.message).toBe("lr: the sweep has 10010000 runs (at most 10000000): lr (5000) x seed (1001) x opt (2)");
+    expect(e.location).toEqual({ file: "corral.yaml", key: "sweep.lr" });
+    // Exactly at the limit is a plan (lazy: nothing composed here).
+    expect(plan(["opt=adam,sgd"], { grids: { lr: "range(5000)", seed: "range(1000)" } }).size).toBe(10_000_000);
+  });
+  it("one range of more than ten million values keeps its own message", () => {
+    expect(thrownCorralError(() => plan(["a=range(0,100000000)", "b=1,2"])).message).toBe("a: range(0,100000000,1) has 100000000 values (at most 10000000)");
+  });
+});
