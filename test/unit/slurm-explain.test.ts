@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SlurmLauncher } from "../../src/launchers/slurm/slurm-launcher.js";
+import type { SlurmLaunchSettings } from "../../src/launchers/launcher.js";
 import type { SweepManifest } from "../../src/store/protocol.js";
 
 let bin: string;
@@ -99,3 +100,27 @@ describe("SlurmLauncher.explain", () => {
     expect(await l.active(manifest())).toBe(true);
   }, 60_000);
 });
+
+describe("SlurmLauncher.preview (what --dry-run prints)", () => {
+  const settings = (): SlurmLaunchSettings => ({ type: "slurm", parallel: 1, perJob: 1, stagger: 0, killGraceS: 10, verbose: false, heartbeatS: 15, debug: false, setup: [], slurm: { sbatchArgs: [], signalGraceS: 120 } });
+  const preview = (l: SlurmLauncher, n: number) => {
+    const sweep = { ...manifest(), kind: "sweep" as const, dir: "/tmp/x/s1", runs: [], jobs: [] };
+    const runs = Array.from({ length: n }, (_, i) => ({ index: i, id: `r${i}`, dir: `/tmp/x/s1/${i}`, argv: ["true"], cwd: "/tmp/x", env: {}, cpus: 1, gpus: 0, attempt: 1 }));
+    return l.preview({ sweep, runs, settings: l.size(settings(), { cpus: 1, gpus: 0, memMB: 0 }, n), round: 0 });
+  };
+  const arrays = (files: Array<{ text: string }>): string[] => files.map((f) => /#SBATCH --array=(\S+)/.exec(f.text)?.[1] ?? "");
+
+  it("asks slurmctld once and, when it does not answer, chunks with SLURM's defaults (no retries: a down controller made a dry run wait minutes)", async () => {
+    shim("scontrol", "slurm_load_ctl_conf error: Unable to contact slurm controller (connect failure)", 1);
+    const l = new SlurmLauncher();
+    expect(arrays(await preview(l, 1500))).toEqual(["0-1000", "0-498"]);
+    expect(arrays(await preview(l, 10))).toEqual(["0-9"]);
+    expect(calls().filter((c) => c.includes("scontrol"))).toHaveLength(1);
+  });
+
+  it("chunks with the cluster's MaxArraySize when slurmctld answers", async () => {
+    shim("scontrol", "MaxArraySize            = 501\nMaxJobCount             = 10000");
+    expect(arrays(await preview(new SlurmLauncher(), 1200))).toEqual(["0-500", "0-500", "0-197"]);
+  });
+});
+

@@ -18,7 +18,7 @@ import { readManifest } from "../../store/store.js";
 import { spawnWorker, WORKER_MAIN, workerPrefix } from "../worker-host.js";
 import { BATCH_DONE_SUFFIX, BATCH_NOSTART_SUFFIX, CANCEL_MARKER, cancelMarkerOf, slurmDirOf } from "../../store/layout.js";
 import { isPermanentReason, maxArraySize, maxJobCount, parseSacct, parseSbatchParsable, parseScontrolConfig, parseSqueue, SACCT_FORMAT, SQUEUE_FORMAT } from "./parse.js";
-import { slurmCmd } from "./commands.js";
+import { slurmCmd, type RetryOptions } from "./commands.js";
 import { slurmDoctor } from "./doctor.js";
 import { checkScheduling, schedulingGpus, withScheduling } from "./scheduling.js";
 import { describeNodejs, workerNodejs } from "./runtime.js";
@@ -75,9 +75,13 @@ export class SlurmLauncher implements Launcher {
 
   private limits: { maxArraySize: number; maxJobCount: number } | undefined;
 
-  private async clusterLimits(): Promise<{ maxArraySize: number; maxJobCount: number }> {
+  /** What a preview chunks with: asked of slurmctld once, SLURM's defaults when it does not answer. */
+  private previewLimits: Promise<{ maxArraySize: number; maxJobCount: number }> | undefined;
+
+  /** The cluster's MaxArraySize and MaxJobCount; `retry`: a submission rides out a slurmctld restart, a preview does not wait for one. */
+  private async clusterLimits(retry?: RetryOptions): Promise<{ maxArraySize: number; maxJobCount: number }> {
     if (this.limits) return this.limits;
-    const r = await slurmCmd("scontrol", ["show", "config"]);
+    const r = await slurmCmd("scontrol", ["show", "config"], retry);
     if (r.code !== 0) throw new CorralError("E_SCHEDULER", `scontrol show config failed: ${r.stderr.trim()}`, { hint: "is slurmctld up? try `sinfo` or `corral doctor`", exitCode: 1 });
     const cfg = parseScontrolConfig(r.stdout);
     this.limits = { maxArraySize: maxArraySize(cfg), maxJobCount: maxJobCount(cfg) };
@@ -160,7 +164,9 @@ export class SlurmLauncher implements Launcher {
     const settings = slurmSettings(req.settings);
     // Debug mode submits nothing: its batches run here through the worker.
     if (settings.debug) return [];
-    const limits = await this.clusterLimits().catch(() => DEFAULT_LIMITS);
+    // A dry run shows the plan at once: one question (a down slurmctld takes ~10 s to say so), no
+    // retries (eight of them took minutes).
+    const limits = await (this.previewLimits ??= this.clusterLimits({ attempts: 1 }).catch(() => DEFAULT_LIMITS));
     const slurmDir = slurmDirOf(sweep.dir);
     const { multinode, chunks, chunkBase } = planChunks(req, settings, limits);
     const out: LaunchPreview[] = [];
