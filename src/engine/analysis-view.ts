@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { compareSweeps, flattenConfig, parameterImportance, type ImportanceResult, type SweepSide, type SweepsCompared } from "../plan/analysis.js";
 import { ConfigFloat } from "../plan/float.js";
 import { RUN_CONFIG } from "../store/layout.js";
-import { csvText } from "./csv.js";
+import { csvText, mdTable } from "./table-text.js";
 
 /** A run as the analysis takes it: parameters, state and the metric's last value. */
 export interface AnalysisRow {
@@ -59,12 +59,6 @@ function columns(head: string[], grid: string[][], right: (i: number) => boolean
   const widths = head.map((c, i) => Math.max(c.length, ...grid.map((row) => row[i]!.length)));
   const line = (row: string[]): string => row.map((s, i) => (right(i) ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join("  ").trimEnd();
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)];
-}
-
-/** The same table as Markdown (a `|` in a cell escaped, line breaks as spaces), right-aligned columns marked `---:`. */
-function mdTable(head: string[], grid: string[][], right: (i: number) => boolean): string[] {
-  const cell = (s: string): string => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-  return [`| ${head.map(cell).join(" | ")} |`, `| ${head.map((_, i) => (right(i) ? "---:" : "---")).join(" | ")} |`, ...grid.map((row) => `| ${row.map(cell).join(" | ")} |`)];
 }
 
 /** `corral results --importance M`. */

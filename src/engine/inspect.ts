@@ -13,7 +13,7 @@ import type { RunView } from "./events.js";
 import { hostname } from "node:os";
 import { pidAlive } from "../store/fsutil.js";
 import { readRunMetrics } from "../store/metrics.js";
-import { csvText } from "./csv.js";
+import { csvText, mdTable } from "./table-text.js";
 
 export interface SweepStatus {
   manifest: SweepManifest;
@@ -147,14 +147,7 @@ export function formatResults(t: ResultsTable, format: "csv" | "json" | "md" | "
   if (format === "json") return configToJson(t.rows as ConfigValue) + "\n";
   const grid = t.rows.map((r) => t.columns.map((c) => cell(r[c])));
   if (format === "csv") return csvText([t.columns, ...grid]);
-  if (format === "md") {
-    const esc = (s: string): string => s.replace(/\|/g, "\\|");
-    return [
-      `| ${t.columns.map(esc).join(" | ")} |`,
-      `| ${t.columns.map((c) => (t.metricColumns.includes(c) || c === "run" ? "---:" : "---")).join(" | ")} |`,
-      ...grid.map((row) => `| ${row.map(esc).join(" | ")} |`),
-    ].join("\n") + "\n";
-  }
+  if (format === "md") return mdTable(t.columns, grid, (i) => t.metricColumns.includes(t.columns[i]!) || t.columns[i] === "run").join("\n") + "\n";
   const widths = t.columns.map((c, i) => Math.max(c.length, ...grid.map((row) => row[i]!.length)));
   const line = (row: string[]): string => row.map((s, i) => s.padEnd(widths[i]!)).join("  ").trimEnd();
   return [line(t.columns), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)].join("\n") + "\n";
@@ -259,10 +252,7 @@ export function formatGrouped(g: GroupedTable, format: "csv" | "json" | "md" | "
     }),
   ]);
   const right = (c: string): boolean => c === "n" || g.metrics.some((m) => c.startsWith(`${m} `));
-  if (format === "md") {
-    const esc = (s: string): string => s.replace(/\|/g, "\\|");
-    return [`| ${columns.map(esc).join(" | ")} |`, `| ${columns.map((c) => (right(c) ? "---:" : "---")).join(" | ")} |`, ...grid.map((row) => `| ${row.map(esc).join(" | ")} |`)].join("\n") + "\n";
-  }
+  if (format === "md") return mdTable(columns, grid, (i) => right(columns[i]!)).join("\n") + "\n";
   const widths = columns.map((c, i) => Math.max(c.length, ...grid.map((row) => row[i]!.length)));
   const line = (row: string[]): string => row.map((s, i) => (right(columns[i]!) ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join("  ").trimEnd();
   return [line(columns), line(widths.map((w) => "-".repeat(w))), ...grid.map(line)].join("\n") + "\n";

@@ -56,12 +56,19 @@ export function recipeOf(r: RecipeInput): StudyRecipe {
   };
 }
 
+/** A recipe's config repo, made once per recipe (a study composes one run per trial from it). */
+const repos = new WeakMap<StudyRecipe, ConfigRepo>();
+const repoOf = (r: StudyRecipe): ConfigRepo => {
+  let repo = repos.get(r);
+  if (!repo) repos.set(r, (repo = { groups: new Map(r.repo.map(([g, opts]) => [g, new Map<string, GroupOption>(opts)])) }));
+  return repo;
+};
+
 /** A plan of one run from the recipe, with these overrides. `env`: the planning process's environment (`${oc.env:...}`). */
 export function recipePlan(r: StudyRecipe, env: Record<string, string | undefined>, overrides: string[]): RunPlan {
-  const repo: ConfigRepo = { groups: new Map(r.repo.map(([g, opts]) => [g, new Map<string, GroupOption>(opts)])) };
   return planRuns({
     command: r.command,
-    repo,
+    repo: repoOf(r),
     primary: r.primary ?? undefined,
     defaults: r.defaults,
     grids: [],

@@ -112,8 +112,7 @@ function patchRows(tbody, items, key, row, cells) {
         return;
       }
       // The cell element stays; its attributes and content become the fresh one's.
-      for (const a of [...td.attributes]) if (!fresh.hasAttribute(a.name)) td.removeAttribute(a.name);
-      for (const a of fresh.attributes) if (td.getAttribute(a.name) !== a.value) td.setAttribute(a.name, a.value);
+      syncAttrs(td, fresh);
       td.replaceChildren(...fresh.childNodes);
       cellSigs.set(td, sig);
     });
@@ -123,6 +122,11 @@ function patchRows(tbody, items, key, row, cells) {
     else tbody.insertBefore(tr, at);
   }
   for (const tr of old.values()) tr.remove();
+}
+/** Give `el` exactly `fresh`'s attributes, touching only those that differ. */
+function syncAttrs(el, fresh) {
+  for (const a of [...el.attributes]) if (!fresh.hasAttribute(a.name)) el.removeAttribute(a.name);
+  for (const a of fresh.attributes) if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value);
 }
 /** Replace `el`'s children only when their signature changed. */
 function patchChildren(el, sig, make) {
@@ -728,8 +732,7 @@ function renderDag(view, d) {
 /** Make `el` look as `fresh` does (same element structure): attributes and the texts of leaves. */
 function syncTree(el, fresh) {
   if (!fresh) return;
-  for (const a of [...el.attributes]) if (!fresh.hasAttribute(a.name)) el.removeAttribute(a.name);
-  for (const a of fresh.attributes) if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value);
+  syncAttrs(el, fresh);
   if (el.children.length === 0 || el.children.length !== fresh.children.length) {
     if (el.textContent !== fresh.textContent) el.replaceChildren(...fresh.childNodes);
     return;
