@@ -251,15 +251,21 @@ function tooManyRuns(total: number, axes: Array<{ name: string; n: number; fromG
   });
 }
 
-/** How many values a sweep override gives, a range counted from its bounds (its values are not made). */
-function sweepCount(s: SweepValue, key: string, opts: Pick<SweepInput, "groupOptions" | "random">): number {
+/**
+ * How many values a sweep override's axis gets, without making them: a range from its bounds,
+ * a choice's distinct values. Neither sorts nor shuffles (a shuffle
+ * without a seed would draw from the random source the axis is shuffled with).
+ */
+function sweepCount(s: SweepValue, key: string, opts: Pick<SweepInput, "groupOptions">): number {
   if (s.kind === "range") {
     const n = Math.max(0, Math.ceil((s.stop - s.start) / s.step));
     // One range past MAX_AXIS is refused with its own message (rangeValues throws it).
     return n > MAX_AXIS ? rangeValues(s, key).length : n;
   }
-  if (s.kind === "interval") return 1; // refused where its axis is made, with its own message
-  return sweepValues(s, key, opts).length;
+  // A value listed twice is one point of its axis (axisFromValues keeps the first).
+  if (s.kind === "choice") return new Set(s.values.map(formatValue)).size;
+  if (s.kind === "glob") return globNames(s, key, opts).length;
+  return 1; // an interval: refused where its axis is made, with its own message
 }
 
 /** The product of axis sizes (past 2^53 inexact, but then far over MAX_RUNS, which refuses it). */
@@ -282,21 +288,23 @@ export function sweepValues(s: SweepValue, key: string, opts: Pick<SweepInput, "
   else if (s.kind === "range") values = rangeValues(s, key);
   else if (s.kind === "interval") {
     throw new CorralError("E_OVERRIDE", `${key}: ${INTERVAL_IN_GRID}`, { hint: INTERVAL_HINT });
-  } else {
-    if (!opts.groupOptions) {
-      throw new CorralError("E_SWEEP", `${key}: glob() needs a config group, and '${key}' has no options here`, { hint: "Use glob() on a config group key such as db=glob(*)." });
-    }
-    const names = opts.groupOptions(key);
-    const inc = s.include.map(fnmatchRe);
-    const exc = s.exclude.map(fnmatchRe);
-    values = names.filter((n) => inc.some((r) => r.test(n)) && !exc.some((r) => r.test(n)));
-  }
+  } else values = globNames(s, key, opts);
   if (s.sort) {
     const rev = s.sort.reverse ? -1 : 1;
     values.sort((a, b) => rev * cmpSimple(a, b));
   }
   if (s.shuffle) shuffleInPlace(values, s.shuffle.seed !== undefined ? mulberry32(s.shuffle.seed) : (opts.random ?? Math.random));
   return values;
+}
+
+/** The options of config group `key` a glob() matches, in the group's order. */
+function globNames(s: Extract<SweepValue, { kind: "glob" }>, key: string, opts: Pick<SweepInput, "groupOptions">): string[] {
+  if (!opts.groupOptions) {
+    throw new CorralError("E_SWEEP", `${key}: glob() needs a config group, and '${key}' has no options here`, { hint: "Use glob() on a config group key such as db=glob(*)." });
+  }
+  const inc = s.include.map(fnmatchRe);
+  const exc = s.exclude.map(fnmatchRe);
+  return opts.groupOptions(key).filter((n) => inc.some((r) => r.test(n)) && !exc.some((r) => r.test(n)));
 }
 
 function cmpSimple(a: ElementValue, b: ElementValue): number {

@@ -16,6 +16,8 @@ import { decodeCsv, decodeTfRecords, decodeWandbLog, isWandbHeader, type Decoded
 import type { MetricsLine } from "./protocol.js";
 
 export type MetricSourceKind = "jsonl" | "tensorboard" | "lightning" | "wandb" | "wandb-jsonl";
+/** Sources whose decoder adds the logger's own clock as `wall_time` (metric-formats.ts): a chart axis, not a result. */
+const CLOCKED: ReadonlySet<MetricSourceKind> = new Set(["tensorboard", "wandb", "wandb-jsonl"]);
 
 export interface MetricSource {
   kind: MetricSourceKind;
@@ -274,7 +276,7 @@ export class RunMetrics {
     const out: ConfigMap = {};
     const states = [...this.states.values()].sort((a, b) => (a.source.kind === "jsonl" ? 1 : 0) - (b.source.kind === "jsonl" ? 1 : 0));
     for (const st of states) {
-      if (st.source.kind === "jsonl") Object.assign(out, st.last);
+      if (!CLOCKED.has(st.source.kind)) Object.assign(out, st.last);
       else {
         // A foreign logger's `wall_time` is the event's clock (seconds since the epoch), read as
         // the time axis of charts (series), not a result: the app did not log it as one.

@@ -184,6 +184,15 @@ describe("W&B offline runs", () => {
     m.update();
     expect(m.last()).toEqual({ step: 0, acc: 0.5, loss: 1, wall_time: 12.5 });
   });
+  it("a wall_time column of Lightning's metrics.csv is the app's own: a result", () => {
+    const d = tmp();
+    mkdirSync(path.join(d, "lightning_logs", "version_0"), { recursive: true });
+    writeFileSync(path.join(d, "lightning_logs", "version_0", "metrics.csv"), "epoch,step,loss,wall_time\n0,9,0.5,3.25\n");
+    const m = new RunMetrics(d);
+    m.update();
+    expect(m.sources().map((x) => x.kind)).toEqual(["lightning"]);
+    expect(m.last()).toEqual({ epoch: 0, step: 9, loss: 0.5, wall_time: 3.25 });
+  });
 
   it("a record that is not a wandb Record is skipped, not fatal", () => {
     // Record.history claims 9 bytes, 1 follows

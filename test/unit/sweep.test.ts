@@ -237,3 +237,17 @@ describe("a sweep over ten million runs", () => {
     expect(thrownCorralError(() => plan(["a=range(0,100000000)", "b=1,2"])).message).toBe("a: range(0,100000000,1) has 100000000 values (at most 10000000)");
   });
 });
+
+describe("counting a sweep before making it", () => {
+  it("a choice's repeated value counts once, as on its axis: a sweep just under the limit is a plan", () => {
+    expect(plan(["a=1,1,2", "b=range(5000000)"]).size).toBe(10_000_000);
+  });
+  it("counting draws nothing from the random source: an unseeded shuffle of 4 values draws 3 numbers, once", () => {
+    let draws = 0;
+    const random = (): number => (draws++ % 7) / 7;
+    const p = plan(["x=shuffle(1,2,3,4)"], { random });
+    expect(draws).toBe(3);
+    expect(new Set([0, 1, 2, 3].map((i) => p.spelled(i)[0]))).toEqual(new Set(["x=1", "x=2", "x=3", "x=4"]));
+  });
+
+});
